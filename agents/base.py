@@ -1,0 +1,60 @@
+"""What every agent yields and offers: reports, evaluation, and its state for checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from envs.config import Config
+
+
+class Report(NamedTuple):
+    """Scalars logged at one environment step, with slash-namespaced keys."""
+
+    step: int
+    scalars: dict[str, float]
+
+
+class Agent(Protocol):
+    """A learner (or reference policy) that trains in a generator and checkpoints itself.
+
+    ``learn`` yields reports in increasing step order and stops when ``total_steps`` env
+    steps are done. Between two yields the agent is consistent: ``state_dict`` taken there
+    and loaded into a fresh agent continues the same run. The caller stops training by
+    simply not asking for the next report.
+    """
+
+    config: Config
+    steps_done: int
+
+    def learn(self, total_steps: int) -> Iterator[Report]: ...
+
+    def evaluate(self, episodes: int) -> np.ndarray: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A NumPy generator's state in a form torch.load(weights_only=True) accepts."""
+    state = rng.bit_generator.state
+    inner = state["state"]
+    return {
+        "bit_generator": state["bit_generator"],
+        "state": str(inner["state"]),
+        "inc": str(inner["inc"]),
+        "has_uint32": int(state["has_uint32"]),
+        "uinteger": int(state["uinteger"]),
+    }
+
+
+def set_numpy_rng_state(rng: np.random.Generator, saved: dict[str, Any]) -> None:
+    rng.bit_generator.state = {
+        "bit_generator": saved["bit_generator"],
+        "state": {"state": int(saved["state"]), "inc": int(saved["inc"])},
+        "has_uint32": saved["has_uint32"],
+        "uinteger": saved["uinteger"],
+    }

@@ -1,0 +1,81 @@
+"""A uniform replay buffer in preallocated torch tensors (no per-sample Python objects)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+
+class ReplaySamples(NamedTuple):
+    """A minibatch of transitions; ``terminated`` is 1.0 where no bootstrap is allowed."""
+
+    observations: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    next_observations: torch.Tensor
+    terminated: torch.Tensor
+
+
+class ReplayBuffer:
+    """Circular buffer of transitions of a fixed capacity, filled in batches."""
+
+    def __init__(self, capacity: int, observation_shape: tuple[int, ...]) -> None:
+        self.capacity = capacity
+        self.observations = torch.zeros((capacity, *observation_shape), dtype=torch.float32)
+        self.next_observations = torch.zeros_like(self.observations)
+        self.actions = torch.zeros(capacity, dtype=torch.int64)
+        self.rewards = torch.zeros(capacity, dtype=torch.float32)
+        self.terminated = torch.zeros(capacity, dtype=torch.float32)
+        self.position = 0
+        self.size = 0
+
+    def add(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_observations: np.ndarray,
+        terminated: np.ndarray,
+    ) -> None:
+        """Append a batch of transitions (first axis), overwriting the oldest when full."""
+        count = len(actions)
+        index = torch.from_numpy((self.position + np.arange(count)) % self.capacity)
+        self.observations[index] = torch.as_tensor(observations, dtype=torch.float32)
+        self.next_observations[index] = torch.as_tensor(next_observations, dtype=torch.float32)
+        self.actions[index] = torch.as_tensor(actions, dtype=torch.int64)
+        self.rewards[index] = torch.as_tensor(rewards, dtype=torch.float32)
+        self.terminated[index] = torch.as_tensor(terminated, dtype=torch.float32)
+        self.position = (self.position + count) % self.capacity
+        self.size = min(self.size + count, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> ReplaySamples:
+        index = torch.from_numpy(rng.integers(0, self.size, batch_size))
+        return ReplaySamples(
+            self.observations[index],
+            self.actions[index],
+            self.rewards[index],
+            self.next_observations[index],
+            self.terminated[index],
+        )
+
+    def state_dict(self) -> dict[str, object]:
+        """Only the filled part is saved, so a young run's checkpoint stays small."""
+        filled = slice(0, self.size)
+        return {
+            "observations": self.observations[filled].clone(),
+            "next_observations": self.next_observations[filled].clone(),
+            "actions": self.actions[filled].clone(),
+            "rewards": self.rewards[filled].clone(),
+            "terminated": self.terminated[filled].clone(),
+            "position": self.position,
+            "size": self.size,
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        size = int(state["size"])  # type: ignore[arg-type]
+        for name in ("observations", "next_observations", "actions", "rewards", "terminated"):
+            getattr(self, name)[:size] = state[name]
+        self.position = int(state["position"])  # type: ignore[arg-type]
+        self.size = size

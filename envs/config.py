@@ -1,0 +1,221 @@
+"""Typed, validated hyperparameter dataclasses that the CLI, TUI and studies are built from.
+
+A config is a ``@dataclass`` subclass of :class:`Config`. Each field has a default and a
+one-line docstring under it (CleanRL's ``Args``); a numeric field may carry an allowed range
+through :func:`bounded`. ``__post_init__`` checks types and ranges, so a bad value is
+refused with a message naming the field, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import functools
+import inspect
+import math
+import textwrap
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that the user must fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a numeric field; ``log`` marks a scale searched logarithmically."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    log: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (self.high_open and value == self.high))
+        )
+
+    def __str__(self) -> str:
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{left}{low}, {high}{right}"
+
+
+def bounded(
+    default: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    log: bool = False,
+) -> Any:
+    """A dataclass field with a default and an allowed range checked by ``Config``."""
+    rng = Range(low, high, low_open, high_open, log)
+    return dataclasses.field(default=default, metadata={"range": rng})
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What the CLI, the TUI form and study search spaces need to know about one field."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    range: Range | None
+
+    @property
+    def type_name(self) -> str:
+        return self.type.__name__
+
+
+_SCALARS = (bool, int, float, str)
+
+
+@dataclass
+class Config:
+    """Base of every agent and task config: type and range checks after construction."""
+
+    def __post_init__(self) -> None:
+        for info in fields(type(self)):
+            value = getattr(self, info.name)
+            value = _coerce_type(info, value)
+            object.__setattr__(self, info.name, value)
+            if info.range is not None and not info.range.contains(value):
+                raise ConfigError(
+                    f"{info.name}={value!r} is out of range: allowed {info.range}"
+                )
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field rules; raise ConfigError naming the fields involved."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce_type(info: FieldInfo, value: Any) -> Any:
+    expected = info.type
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{info.name}={value!r} is not a finite number")
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"{info.name}={value!r} has type {type(value).__name__}, expected {info.type_name}"
+        )
+    return value
+
+
+@functools.cache
+def fields(config_cls: type[Config]) -> tuple[FieldInfo, ...]:
+    """The fields of a config class with their types, defaults, help text and ranges."""
+    hints = typing.get_type_hints(config_cls)
+    docs = _attribute_docstrings(config_cls)
+    infos = []
+    for f in dataclasses.fields(config_cls):
+        kind = hints[f.name]
+        if kind not in _SCALARS:
+            raise TypeError(f"{config_cls.__name__}.{f.name}: only bool/int/float/str fields")
+        infos.append(
+            FieldInfo(f.name, kind, f.default, docs.get(f.name, ""), f.metadata.get("range"))
+        )
+    return tuple(infos)
+
+
+def _attribute_docstrings(cls: type) -> dict[str, str]:
+    """Docstrings written under dataclass fields, read from the source of cls and its bases."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
+        for node, following in zip(body, body[1:]):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def parse_value(info: FieldInfo, text: str) -> Any:
+    """Turn the text of a ``--set key=value`` into the field's type, or explain why not."""
+    text = text.strip()
+    try:
+        if info.type is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if info.type is int:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if info.type is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"{info.name}={text!r} is not a valid {info.type_name}"
+            + (" (use true or false)" if info.type is bool else "")
+        ) from None
+    return text
+
+
+def suggest(name: str, choices: typing.Iterable[str]) -> str:
+    """' (did you mean X?)' for the closest choices, or '' when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def build(config_cls: type[Config], values: dict[str, Any], *, owner: str) -> Config:
+    """A config from defaults overridden by ``values`` (typed or text); unknown keys refused."""
+    known = {info.name: info for info in fields(config_cls)}
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown config key {key!r} for {owner}{suggest(key, known)}; "
+                f"see `workbench agents` or `workbench tasks` for the keys"
+            )
+        typed[key] = parse_value(known[key], value) if isinstance(value, str) else value
+    try:
+        return config_cls(**typed)
+    except TypeError as err:  # a value of the wrong type from a TOML file
+        raise ConfigError(str(err)) from None
+
+
+def describe(config_cls: type[Config]) -> list[dict[str, Any]]:
+    """Plain description of each field, for listings and ``--json``."""
+    return [
+        {
+            "name": info.name,
+            "type": info.type_name,
+            "default": info.default,
+            "range": str(info.range) if info.range else None,
+            "help": info.help,
+        }
+        for info in fields(config_cls)
+    ]

@@ -1,0 +1,1 @@
+"""The Meta-RL Workbench application: CLI, TUI, run store and background runner."""

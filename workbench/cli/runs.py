@@ -1,0 +1,217 @@
+"""``workbench runs``: list, inspect, stop, resume, follow, export and delete runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from workbench import runner
+from workbench.cli.common import (
+    Home,
+    JsonFlag,
+    console,
+    fail,
+    open_store,
+    print_json,
+    user_errors,
+)
+from workbench.store import ACTIVE, STATUSES, RunRecord, Store
+
+app = typer.Typer(help="List, inspect, stop, resume, follow, export and delete runs.")
+
+RunId = Annotated[int, typer.Argument(help="Run id, see `workbench runs ls`.")]
+STATUS_STYLE = {
+    "queued": "cyan", "running": "green", "completed": "bold", "failed": "red",
+    "stopped": "yellow", "lost": "magenta",
+}
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def run_json(run: RunRecord) -> dict:
+    """The JSON form of a run shared by `ls --json` and `show --json`."""
+    return run.to_json() | {"progress": run.steps_done / run.total_steps}
+
+
+@app.command("ls")
+@user_errors
+def list_runs(
+    status: Annotated[
+        list[str] | None, typer.Option(help=f"Only these statuses: {', '.join(STATUSES)}.")
+    ] = None,
+    json_output: JsonFlag = False,
+    home: Home = None,
+) -> None:
+    """List runs with their status and progress."""
+    for value in status or []:
+        if value not in STATUSES:
+            fail(f"unknown status {value!r}; choose from {', '.join(STATUSES)}")
+    runs = open_store(home).list_runs(status)
+    if json_output:
+        print_json([run_json(run) for run in runs])
+        return
+    if not runs:
+        console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("id", "name", "agent", "task", "seed", "status", "progress", "steps/s",
+                   "return", "eval"):
+        table.add_column(column, justify="right" if column in ("id", "seed") else "left")
+    for run in runs:
+        summary = run.summary
+        table.add_row(
+            str(run.id), run.name, run.agent, run.task, str(run.seed),
+            f"[{STATUS_STYLE[run.status]}]{run.status}[/]",
+            f"{run.steps_done}/{run.total_steps} ({100 * run.steps_done / run.total_steps:.0f}%)",
+            _fmt(summary.get("steps_per_second"), 0),
+            _fmt(summary.get("last_return")),
+            _fmt(summary.get("eval_return_mean")),
+        )
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> None:
+    """Show one run: status, progress, config and summary."""
+    store = open_store(home)
+    run = store.get_run(run_id)
+    if json_output:
+        print_json(run_json(run) | {"metric_keys": store.metric_keys(run_id)})
+        return
+    console.print(f"[bold]run {run.id}[/] {run.name}  [{STATUS_STYLE[run.status]}]{run.status}[/]")
+    console.print(f"  {run.agent} on {run.task}, seed {run.seed}")
+    console.print(
+        f"  steps {run.steps_done}/{run.total_steps}, checkpoint at {run.checkpoint_step}"
+    )
+    if run.error:
+        console.print(f"  error: {run.error}", markup=False)
+    console.print(f"  config: {json.dumps(run.config)}", markup=False)
+    if run.task_params:
+        console.print(f"  task: {json.dumps(run.task_params)}", markup=False)
+    for key, value in run.summary.items():
+        console.print(f"  {key}: {_fmt(value, 2) if isinstance(value, float) else value}")
+    console.print(f"  log: {store.log_path(run_id)}")
+
+
+@app.command()
+@user_errors
+def stop(
+    run_id: RunId,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the worker.")] = 10.0,
+    home: Home = None,
+) -> None:
+    """Stop a queued or running run; it checkpoints and can be resumed."""
+    store = open_store(home)
+    run = store.get_run(run_id)
+    if run.status not in ACTIVE:
+        fail(f"run {run_id} is {run.status}, not running; nothing to stop")
+    run = runner.stop(store, run_id, wait=wait)
+    if run.status == "running":
+        console.print(
+            f"run {run_id} was asked to stop and is still finishing; check `workbench runs show {run_id}`"
+        )
+    else:
+        console.print(f"run {run_id} {run.status} at step {run.steps_done} "
+                      f"(checkpoint at {run.checkpoint_step})")
+
+
+@app.command()
+@user_errors
+def resume(run_id: RunId, home: Home = None) -> None:
+    """Continue a stopped, failed or lost run from its last checkpoint, in the background."""
+    store = open_store(home)
+    run = runner.resume(store, run_id)
+    console.print(
+        f"run {run_id} resumed from step {run.checkpoint_step} of {run.total_steps} "
+        f"in the background; follow it with: workbench runs logs {run_id} --follow"
+    )
+
+
+@app.command()
+@user_errors
+def logs(
+    run_id: RunId,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+    home: Home = None,
+) -> None:
+    """Print a run's log; with --follow, keep printing new lines while it is active."""
+    store = open_store(home)
+    store.get_run(run_id)
+    path = store.log_path(run_id)
+    position = 0
+    while True:
+        position = _print_from(path, position)
+        if not follow or store.get_run(run_id).status not in ACTIVE:
+            break
+        time.sleep(0.5)
+    _print_from(path, position)
+
+
+def _print_from(path: Path, position: int) -> int:
+    if not path.exists():
+        return position
+    with path.open("rb") as handle:
+        handle.seek(position)
+        data = handle.read()
+    sys.stdout.write(data.decode(errors="replace"))
+    sys.stdout.flush()
+    return position + len(data)
+
+
+@app.command()
+@user_errors
+def export(
+    run_id: RunId,
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File; default stdout.")] = None,
+    home: Home = None,
+) -> None:
+    """Export a run's metrics: one row per logged step, one column per metric key."""
+    if format not in ("csv", "json"):
+        fail(f"--format must be csv or json, got {format!r}")
+    store = open_store(home)
+    run = store.get_run(run_id)
+    keys, rows = metric_table(store, run_id)
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["step", *keys])
+        for step, values in rows:
+            writer.writerow([step, *("" if values.get(k) is None else repr(values[k]) for k in keys)])
+        text = buffer.getvalue()
+    else:
+        text = json.dumps(
+            {"run": run_json(run), "metrics": [{"step": s, **v} for s, v in rows]}, indent=2
+        ) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        console.print(f"wrote {len(rows)} steps × {len(keys)} metrics to {output}")
+
+
+def metric_table(store: Store, run_id: int) -> tuple[list[str], list[tuple[int, dict[str, float]]]]:
+    """All of a run's metrics pivoted to (step, {key: value}) rows in step order."""
+    by_step: dict[int, dict[str, float]] = {}
+    for key, step, value in store.metrics(run_id):
+        by_step.setdefault(step, {})[key] = value
+    return store.metric_keys(run_id), sorted(by_step.items())
+
+
+@app.command("rm")
+@user_errors
+def remove(run_id: RunId, home: Home = None) -> None:
+    """Delete a run that is not active, with its metrics, checkpoint and log."""
+    run = open_store(home).delete_run(run_id)
+    console.print(f"deleted run {run.id} ({run.name})")

@@ -1,0 +1,272 @@
+"""Runs training: builds a run's agent, drives its learn() loop into the store, and
+starts, stops and resumes the background worker processes that do it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import Agent, Report
+from agents.registry import get_agent
+from envs.config import build
+from envs.registry import get_task
+from workbench.store import HEARTBEAT_INTERVAL, RunRecord, Store, StoreError
+
+CHECKPOINT_EVERY_STEPS = 10_000
+CHECKPOINT_EVERY_SECONDS = 30.0
+FLUSH_EVERY_SECONDS = 0.5
+STOP_CHECK_SECONDS = 0.25
+
+
+@dataclass
+class Progress:
+    """What a caller watching a run in this process sees after each report."""
+
+    run: RunRecord
+    step: int
+    steps_per_second: float
+    recent_return: float | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def build_agent(run: RunRecord) -> Agent:
+    spec = get_agent(run.agent)
+    task = get_task(run.task)
+    config = build(spec.config, run.config, owner=run.agent)
+    task_params = build(task.params, run.task_params, owner=run.task)
+    return spec.make(config, task, task_params, run.seed)
+
+
+def run_logger(store: Store, run_id: int) -> logging.Logger:
+    logger = logging.getLogger(f"workbench.run.{run_id}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.FileHandler(store.log_path(run_id))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+class _Heartbeat(threading.Thread):
+    """Beats the run's heartbeat from its own connection, even while training is busy."""
+
+    def __init__(self, home: Path, run_id: int) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.home, self.run_id = home, run_id
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        store = Store(self.home)
+        try:
+            while not self.done.wait(HEARTBEAT_INTERVAL):
+                store.beat(self.run_id)
+        finally:
+            store.close()
+
+
+class _Summary:
+    """Running summary of a run's reports, stored with the run row."""
+
+    def __init__(self, previous: dict[str, Any]) -> None:
+        self.values = dict(previous)
+        self.recent = deque(maxlen=20)
+
+    def update(self, report: Report) -> None:
+        scalars = report.scalars
+        if "charts/episode_return" in scalars:
+            value = scalars["charts/episode_return"]
+            self.recent.append(value)
+            self.values["last_return"] = value
+            self.values["best_return"] = max(value, self.values.get("best_return", value))
+        if "eval/episode_return" in scalars:
+            self.values["eval_return_mean"] = scalars["eval/episode_return"]
+            self.values["eval_return_std"] = scalars.get("eval/episode_return_std", 0.0)
+            self.values["eval_step"] = report.step
+
+    @property
+    def recent_return(self) -> float | None:
+        return float(np.mean(self.recent)) if self.recent else None
+
+
+def execute(
+    store: Store,
+    run_id: int,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> RunRecord:
+    """Train a queued run in this process until done, stopped or failed; return its row.
+
+    Metrics go to the store in batches; a checkpoint is taken every
+    CHECKPOINT_EVERY_STEPS steps or CHECKPOINT_EVERY_SECONDS, and when stopping.
+    """
+    if not store.claim(run_id, os.getpid()):
+        run = store.get_run(run_id)
+        raise StoreError(f"run {run_id} is {run.status}, not queued; another worker has it")
+    run = store.get_run(run_id)
+    log = run_logger(store, run_id)
+    torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
+    heartbeat = _Heartbeat(store.home, run_id)
+    heartbeat.start()
+    stop_event = stop_event or threading.Event()
+    pending: list[tuple[str, int, float]] = []
+    summary = _Summary(run.summary)
+    step = run.checkpoint_step
+    checkpoint_step, checkpoint_time = step, time.monotonic()
+    agent: Agent | None = None
+
+    def flush(checkpoint: bool = False) -> None:
+        nonlocal checkpoint_step, checkpoint_time
+        saved = None
+        if checkpoint and agent is not None:
+            saved = (str(_save_checkpoint(store, run_id, agent, step)), step)
+            checkpoint_step, checkpoint_time = step, time.monotonic()
+        store.write_metrics(run_id, pending, step, checkpoint=saved, summary=summary.values)
+        pending.clear()
+        if saved:
+            _remove_old_checkpoints(store, run_id, keep=Path(saved[0]))
+            log.info("checkpoint at step %d", step)
+
+    try:
+        agent = build_agent(run)
+        if run.checkpoint_path and run.checkpoint_step > 0:
+            agent.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))
+            log.info("resumed from checkpoint at step %d", run.checkpoint_step)
+        else:
+            log.info(
+                "started %s on %s, %d steps, seed %d, config %s",
+                run.agent, run.task, run.total_steps, run.seed, run.config,
+            )
+        start_time, start_step = time.monotonic(), step
+        last_flush = last_stop_check = last_log = start_time
+        stopping = False
+        for report in agent.learn(run.total_steps):
+            step = report.step
+            pending.extend((key, step, float(value)) for key, value in report.scalars.items())
+            summary.update(report)
+            now = time.monotonic()
+            speed = (step - start_step) / max(now - start_time, 1e-9)
+            summary.values["steps_per_second"] = speed
+            if on_progress is not None:
+                on_progress(Progress(run, step, speed, summary.recent_return, summary.values))
+            if now - last_stop_check >= STOP_CHECK_SECONDS:
+                last_stop_check = now
+                stopping = stop_event.is_set() or store.stop_requested(run_id)
+            if stopping:
+                break
+            if (
+                step - checkpoint_step >= CHECKPOINT_EVERY_STEPS
+                or now - checkpoint_time >= CHECKPOINT_EVERY_SECONDS
+            ):
+                flush(checkpoint=True)
+                last_flush = now
+            elif now - last_flush >= FLUSH_EVERY_SECONDS:
+                flush()
+                last_flush = now
+            if now - last_log >= 10.0:
+                last_log = now
+                log.info(
+                    "step %d/%d  %.0f steps/s  recent return %s",
+                    step, run.total_steps, speed, _fmt(summary.recent_return),
+                )
+        flush(checkpoint=True)
+        status = "stopped" if stopping else "completed"
+        store.finish(run_id, status, summary=summary.values)
+        if stopping:
+            log.info("stopped at step %d", step)
+        else:
+            log.info(
+                "completed: eval return %s ± %s",
+                _fmt(summary.values.get("eval_return_mean")),
+                _fmt(summary.values.get("eval_return_std")),
+            )
+    except KeyboardInterrupt:
+        flush(checkpoint=True)
+        store.finish(run_id, "stopped", summary=summary.values)
+        log.info("stopped by interrupt at step %d", step)
+    except Exception as err:
+        log.exception("failed at step %d", step)
+        try:
+            flush()  # keep what was logged; it is after the checkpoint and replaced on resume
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pending.clear()
+        store.finish(run_id, "failed", error=f"{type(err).__name__}: {err}")
+    finally:
+        heartbeat.done.set()
+        heartbeat.join()
+    return store.get_run(run_id)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> Path:
+    """Write the agent's state to a new file named by its step (atomic rename).
+
+    The store points at the previous file until the new one is committed, so a crash in
+    between leaves a consistent pair.
+    """
+    path = store.home / "checkpoints" / f"run-{run_id}-step-{step}.pt"
+    partial = path.with_suffix(".partial")
+    torch.save(agent.state_dict(), partial)
+    os.replace(partial, path)
+    return path
+
+
+def _remove_old_checkpoints(store: Store, run_id: int, keep: Path) -> None:
+    for old in (store.home / "checkpoints").glob(f"run-{run_id}-step-*.pt"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+# --- background workers -----------------------------------------------------------------
+def launch(store: Store, run_id: int) -> int:
+    """Start a worker process for a queued run, detached from this one; return its pid."""
+    with open(store.log_path(run_id), "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench.worker", str(run_id), "--home", str(store.home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives the CLI or TUI that started it
+            close_fds=True,
+        )
+    store.set_launch_pid(run_id, process.pid)
+    return process.pid
+
+
+def stop(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
+    """Ask a run to stop and wait until its worker has checkpointed and said so."""
+    run = store.request_stop(run_id)
+    if run.status == "running" and run.pid and run.host == store.host:
+        try:
+            os.kill(run.pid, signal.SIGTERM)  # wakes a worker between two reports
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait
+    while run.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        run = store.get_run(run_id)
+    return run
+
+
+def resume(store: Store, run_id: int) -> RunRecord:
+    """Queue a stopped, failed or lost run again and start its worker."""
+    store.requeue(run_id)
+    launch(store, run_id)
+    return store.get_run(run_id)

@@ -1,0 +1,434 @@
+"""The run store: one SQLite file holding every run and its metrics, shared by all processes.
+
+Contract
+--------
+Location: ``workbench.db`` in the home directory (``--home DIR``, else ``$WORKBENCH_HOME``,
+else the platform's user-data directory). The file is in WAL mode with a 30 s busy
+timeout; every process opens its own connection, and every write that spans several
+statements runs in one ``BEGIN IMMEDIATE`` transaction, so a reader never sees half of it
+and writers queue instead of failing with "database is locked".
+
+Who writes what:
+
+- The CLI and the TUI create run rows (``queued``), set ``stop_requested``, put a
+  ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume, and delete rows
+  that no process is running.
+- A worker claims a ``queued`` row (``queued -> running``, atomically, with its pid and
+  host); from then on it alone writes that row's progress (``steps_done``, ``heartbeat``,
+  ``checkpoint_*``, ``summary``), its metrics, and its final status (``completed``,
+  ``failed`` or ``stopped``).
+- Any reader may turn a ``running`` row whose heartbeat is older than ``STALE_AFTER``
+  seconds and whose process is gone into ``lost`` (compare-and-set on the heartbeat).
+
+What a reader may assume:
+
+- ``(run_id, key, step)`` is unique: no metric is ever stored twice.
+- Metrics arrive in batches, each committed together with ``steps_done``. A checkpoint
+  commits the metrics up to its step together with ``checkpoint_step``: every metric at
+  or before ``checkpoint_step`` is final. Metrics after it may be removed when the run
+  resumes from that checkpoint, and are then logged again.
+- Runs are never renumbered; ids grow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+STALE_AFTER = 10.0
+"""Seconds without a heartbeat after which a run whose process is gone counts as lost."""
+HEARTBEAT_INTERVAL = 2.0
+DB_NAME = "workbench.db"
+
+STATUSES = ("queued", "running", "completed", "failed", "stopped", "lost")
+RESUMABLE = ("stopped", "failed", "lost")
+ACTIVE = ("queued", "running")
+
+
+class StoreError(Exception):
+    """A problem with the store the user can fix; the message says how."""
+
+
+class UnknownRun(StoreError):
+    pass
+
+
+def default_home() -> Path:
+    env = os.environ.get("WORKBENCH_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("meta-rl-workbench", appauthor=False))
+
+
+@dataclass
+class RunRecord:
+    """One row of the runs table, with its JSON columns decoded."""
+
+    id: int
+    name: str
+    agent: str
+    task: str
+    config: dict[str, Any]
+    task_params: dict[str, Any]
+    seed: int
+    total_steps: int
+    steps_done: int
+    status: str
+    pid: int | None
+    host: str | None
+    heartbeat: float | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    checkpoint_path: str | None
+    checkpoint_step: int
+    stop_requested: bool
+    study: str | None
+    trial: int | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        values = dict(row)
+        for key in ("config", "task_params", "summary"):
+            values[key] = json.loads(values[key] or "{}")
+        values["stop_requested"] = bool(values["stop_requested"])
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): the kill probe is all we have
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+class Store:
+    """Access to one workbench home: the database, checkpoints and logs."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.path = self.home / DB_NAME
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            (self.home / "checkpoints").mkdir(exist_ok=True)
+            (self.home / "logs").mkdir(exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot use {self.home} as the workbench home: {err.strerror}")
+        try:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"{self.path} is not a workbench store ({err}); move it away or pass --home DIR"
+            ) from None
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+        self.host = socket.gethostname()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # --- schema ---------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer workbench (schema {version}, this one "
+                f"reads {SCHEMA_VERSION}); upgrade meta-rl-workbench"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            self.db["runs"].create(
+                {
+                    "id": int, "name": str, "agent": str, "task": str, "config": str,
+                    "task_params": str, "seed": int, "total_steps": int, "steps_done": int,
+                    "status": str, "pid": int, "host": str, "heartbeat": float,
+                    "created_at": float, "started_at": float, "ended_at": float, "error": str,
+                    "checkpoint_path": str, "checkpoint_step": int, "stop_requested": int,
+                    "study": str, "trial": int, "summary": str,
+                },
+                pk="id",
+                not_null={"agent", "task", "config", "seed", "total_steps", "status"},
+                defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
+                if_not_exists=True,
+            )
+            self.db["runs"].create_index(["status"], if_not_exists=True)
+            self.db["runs"].create_index(["study", "trial"], if_not_exists=True)
+            self.db["metrics"].create(
+                {"run_id": int, "key": str, "step": int, "value": float},
+                pk=("run_id", "key", "step"),
+                foreign_keys=[("run_id", "runs", "id")],
+                if_not_exists=True,
+            )
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction that takes the write lock up front (no mid-way upgrade)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- run rows -------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        agent: str,
+        task: str,
+        config: dict[str, Any],
+        task_params: dict[str, Any],
+        seed: int,
+        total_steps: int,
+        name: str | None = None,
+        study: str | None = None,
+        trial: int | None = None,
+    ) -> int:
+        with self.transaction():
+            run_id = self.db["runs"].insert(
+                {
+                    "name": name or "",
+                    "agent": agent,
+                    "task": task,
+                    "config": json.dumps(config),
+                    "task_params": json.dumps(task_params),
+                    "seed": seed,
+                    "total_steps": total_steps,
+                    "steps_done": 0,
+                    "status": "queued",
+                    "created_at": time.time(),
+                    "checkpoint_step": 0,
+                    "stop_requested": 0,
+                    "study": study,
+                    "trial": trial,
+                    "summary": "{}",
+                }
+            ).last_pk
+            if not name:
+                self.db.execute("UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id])
+        return int(run_id)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        self.refresh_lost()
+        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        if not rows:
+            raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
+        return RunRecord.from_row(rows[0])
+
+    def list_runs(self, statuses: Iterable[str] | None = None) -> list[RunRecord]:
+        self.refresh_lost()
+        sql, params = "SELECT * FROM runs", []
+        if statuses:
+            statuses = list(statuses)
+            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            params = statuses
+        return [RunRecord.from_row(row) for row in self.db.query(sql + " ORDER BY id", params)]
+
+    def set_launch_pid(self, run_id: int, pid: int) -> None:
+        """The launcher records the worker's pid so a worker that dies unclaimed is seen."""
+        self.db.execute(
+            "UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE id = ? AND status = 'queued'",
+            [pid, self.host, time.time(), run_id],
+        )
+
+    def claim(self, run_id: int, pid: int) -> bool:
+        """queued -> running for this process; False if another process got there first."""
+        now = time.time()
+        cursor = self.db.execute(
+            "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
+            "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
+            "stop_requested = 0 WHERE id = ? AND status = 'queued'",
+            [pid, self.host, now, now, run_id],
+        )
+        return cursor.rowcount == 1
+
+    def beat(self, run_id: int) -> None:
+        self.db.execute(
+            "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'",
+            [time.time(), run_id],
+        )
+
+    def request_stop(self, run_id: int) -> RunRecord:
+        run = self.get_run(run_id)
+        if run.status == "queued":
+            # Nothing runs yet: a queued run stops at once, before any worker claims it.
+            self.db.execute(
+                "UPDATE runs SET status = 'stopped', ended_at = ? WHERE id = ? AND status = 'queued'",
+                [time.time(), run_id],
+            )
+        self.db.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", [run_id])
+        return self.get_run(run_id)
+
+    def stop_requested(self, run_id: int) -> bool:
+        row = self.db.execute("SELECT stop_requested FROM runs WHERE id = ?", [run_id]).fetchone()
+        return bool(row and row[0])
+
+    def finish(
+        self, run_id: int, status: str, *, error: str | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        assert status in ("completed", "failed", "stopped")
+        self.db.execute(
+            "UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat = ?, "
+            "summary = COALESCE(?, summary) WHERE id = ?",
+            [status, error, time.time(), time.time(),
+             json.dumps(summary) if summary is not None else None, run_id],
+        )
+
+    def requeue(self, run_id: int) -> RunRecord:
+        """Put a stopped, failed or lost run back in the queue to continue from its checkpoint.
+
+        Metrics logged after the checkpoint are removed here: the resumed worker logs
+        those steps again, so none is stored twice.
+        """
+        self.refresh_lost()
+        with self.transaction():
+            run = self._get_unchecked(run_id)
+            if run.status not in RESUMABLE:
+                raise StoreError(
+                    f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs resume"
+                )
+            self.db.execute(
+                "DELETE FROM metrics WHERE run_id = ? AND step > ?", [run_id, run.checkpoint_step]
+            )
+            self.db.execute(
+                "UPDATE runs SET status = 'queued', steps_done = checkpoint_step, "
+                "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = ?",
+                [run_id],
+            )
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: int) -> RunRecord:
+        run = self.get_run(run_id)
+        if run.status in ACTIVE:
+            raise StoreError(f"run {run_id} is {run.status}; stop it first: workbench runs stop {run_id}")
+        with self.transaction():
+            self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+            self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
+        if run.checkpoint_path:
+            Path(run.checkpoint_path).unlink(missing_ok=True)
+        self.log_path(run_id).unlink(missing_ok=True)
+        return run
+
+    def _get_unchecked(self, run_id: int) -> RunRecord:
+        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        if not rows:
+            raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
+        return RunRecord.from_row(rows[0])
+
+    def refresh_lost(self) -> list[int]:
+        """Mark as lost the active runs whose heartbeat is stale and whose process is gone."""
+        cutoff = time.time() - STALE_AFTER
+        candidates = self.db.execute(
+            "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running') "
+            "AND pid IS NOT NULL AND heartbeat < ?",
+            [cutoff],
+        ).fetchall()
+        lost = []
+        for run_id, pid, host, heartbeat in candidates:
+            if host == self.host and pid_alive(pid):
+                continue
+            if host != self.host and heartbeat > time.time() - 6 * STALE_AFTER:
+                continue  # another machine's process: only a long silence tells
+            cursor = self.db.execute(
+                "UPDATE runs SET status = 'lost', ended_at = ?, "
+                "error = 'worker process ended without reporting (killed or crashed)' "
+                "WHERE id = ? AND status IN ('queued', 'running') AND heartbeat = ?",
+                [time.time(), run_id, heartbeat],
+            )
+            if cursor.rowcount:
+                lost.append(run_id)
+        return lost
+
+    # --- metrics --------------------------------------------------------------------------
+    def write_metrics(
+        self, run_id: int, rows: list[tuple[str, int, float]], steps_done: int,
+        *, checkpoint: tuple[str, int] | None = None, summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Append metric rows (key, step, value) and progress in one transaction.
+
+        With ``checkpoint=(path, step)`` the checkpoint becomes the run's resume point in
+        the same transaction, so it never points past metrics that are not stored.
+        """
+        now = time.time()
+        with self.transaction():
+            if rows:
+                self.db.conn.executemany(
+                    "INSERT INTO metrics (run_id, key, step, value) VALUES (?, ?, ?, ?)",
+                    [(run_id, key, step, value) for key, step, value in rows],
+                )
+            self.db.execute(
+                "UPDATE runs SET steps_done = ?, heartbeat = ?, "
+                "summary = COALESCE(?, summary) WHERE id = ?",
+                [steps_done, now, json.dumps(summary) if summary is not None else None, run_id],
+            )
+            if checkpoint is not None:
+                self.db.execute(
+                    "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
+                    [checkpoint[0], checkpoint[1], run_id],
+                )
+
+    def metrics(
+        self, run_id: int, key: str | None = None, since_step: int = -1
+    ) -> list[tuple[str, int, float]]:
+        """(key, step, value) rows of a run in step order, optionally one key and after a step."""
+        sql = "SELECT key, step, value FROM metrics WHERE run_id = ? AND step > ?"
+        params: list[Any] = [run_id, since_step]
+        if key is not None:
+            sql += " AND key = ?"
+            params.append(key)
+        return [tuple(row) for row in self.db.execute(sql + " ORDER BY step, key", params)]
+
+    def recent_values(self, run_id: int, key: str, count: int) -> list[float]:
+        """The last ``count`` values of one metric, oldest first."""
+        rows = self.db.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT ?",
+            [run_id, key, count],
+        ).fetchall()
+        return [row[0] for row in reversed(rows)]
+
+    def metric_keys(self, run_id: int) -> list[str]:
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key", [run_id]
+            )
+        ]
+
+    # --- files ----------------------------------------------------------------------------
+    def checkpoint_path(self, run_id: int) -> Path:
+        return self.home / "checkpoints" / f"run-{run_id}.pt"
+
+    def log_path(self, run_id: int) -> Path:
+        return self.home / "logs" / f"run-{run_id}.log"
