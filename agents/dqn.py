@@ -50,6 +50,8 @@ class DQNConfig(Config):
     """Exploration rate after the decay."""
     exploration_fraction: float = bounded(0.16, 0.0, 1.0)
     """Share of the step budget over which epsilon decays linearly."""
+    anneal_learning_rate: bool = True
+    """Decay the learning rate linearly to zero over the step budget."""
     double_dqn: bool = True
     """Pick the next action with the online network, value it with the target network."""
     max_grad_norm: float = bounded(10.0, 0.0, low_open=True)
@@ -183,6 +185,9 @@ class DQN:
             if self.steps_done >= cfg.learning_starts and crossed(
                 before, self.steps_done, cfg.train_frequency
             ):
+                if cfg.anneal_learning_rate:
+                    remaining = max(0.0, 1.0 - self.steps_done / total_steps)
+                    self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
                 losses, q_values = zip(*(self.train_step() for _ in range(cfg.gradient_steps)))
                 scalars["train/td_loss"] = float(np.mean(losses))
                 scalars["train/q_values"] = float(np.mean(q_values))

@@ -183,7 +183,7 @@ def execute(
                     "step %d/%d  %.0f steps/s  recent return %s",
                     step, run.total_steps, speed, _fmt(summary.recent_return),
                 )
-        flush(checkpoint=True)
+        flush(checkpoint=step != checkpoint_step)
         status = "stopped" if stopping else "completed"
         store.finish(run_id, status, summary=summary.values)
         if stopping:

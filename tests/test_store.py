@@ -1,0 +1,138 @@
+"""The run store: lifecycle transitions, metric uniqueness, resume bookkeeping, lost runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench import store as store_module
+from workbench.store import Store, StoreError, UnknownRun
+
+
+def new_run(store: Store, **overrides) -> int:
+    values = dict(agent="dqn", task="cartpole", config={"discount": 0.9}, task_params={},
+                  seed=3, total_steps=100)
+    values.update(overrides)
+    return store.create_run(**values)
+
+
+def test_created_run_is_queued_with_a_default_name(home: Path) -> None:
+    store = Store(home)
+    run = store.get_run(new_run(store))
+    assert (run.status, run.name, run.config, run.steps_done) == (
+        "queued", f"dqn-cartpole-{run.id}", {"discount": 0.9}, 0)
+
+
+def test_claim_is_exclusive(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    assert store.claim(run_id, pid=111)
+    assert not store.claim(run_id, pid=222)
+    assert store.get_run(run_id).pid == 111
+
+
+def test_a_metric_cannot_be_stored_twice(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    store.write_metrics(run_id, [("charts/episode_return", 5, 1.0)], 5)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write_metrics(run_id, [("charts/episode_return", 5, 2.0)], 5)
+    assert store.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
+
+
+def test_failed_batch_writes_nothing(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    store.write_metrics(run_id, [("a", 1, 1.0)], 1)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write_metrics(run_id, [("b", 2, 1.0), ("a", 1, 9.0)], 2)
+    assert store.metrics(run_id) == [("a", 1, 1.0)]
+    assert store.get_run(run_id).steps_done == 1
+
+
+def test_requeue_drops_metrics_after_the_checkpoint_only(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    store.claim(run_id, pid=1)
+    store.write_metrics(run_id, [("a", 10, 1.0), ("a", 20, 2.0)], 20, checkpoint=("ck", 20))
+    store.write_metrics(run_id, [("a", 30, 3.0)], 30)
+    store.finish(run_id, "stopped")
+    run = store.requeue(run_id)
+    assert (run.status, run.steps_done, run.checkpoint_step) == ("queued", 20, 20)
+    assert [step for _, step, _ in store.metrics(run_id)] == [10, 20]
+
+
+def test_only_stopped_failed_or_lost_runs_resume(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    with pytest.raises(StoreError, match="run 1 is queued; only stopped, failed, lost runs resume"):
+        store.requeue(run_id)
+
+
+def test_stopping_a_queued_run_stops_it_at_once(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    assert store.request_stop(run_id).status == "stopped"
+    assert not store.claim(run_id, pid=1)
+
+
+def test_dead_worker_with_stale_heartbeat_becomes_lost(home: Path, monkeypatch) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.claim(run_id, pid=dead.pid)
+    assert store.get_run(run_id).status == "running"  # heartbeat still fresh
+    monkeypatch.setattr(store_module, "STALE_AFTER", 0.0)
+    time.sleep(0.01)
+    assert store.get_run(run_id).status == "lost"
+
+
+def test_live_worker_with_stale_heartbeat_is_not_lost(home: Path, monkeypatch) -> None:
+    import os
+
+    store = Store(home)
+    run_id = new_run(store)
+    store.claim(run_id, pid=os.getpid())
+    monkeypatch.setattr(store_module, "STALE_AFTER", 0.0)
+    time.sleep(0.01)
+    assert store.get_run(run_id).status == "running"
+
+
+def test_unknown_run_says_how_to_list(home: Path) -> None:
+    with pytest.raises(UnknownRun, match="no run with id 7; `workbench runs ls`"):
+        Store(home).get_run(7)
+
+
+def test_active_run_cannot_be_deleted(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    with pytest.raises(StoreError, match="stop it first"):
+        store.delete_run(run_id)
+
+
+def test_a_file_that_is_not_sqlite_is_refused_untouched(home: Path) -> None:
+    home.mkdir()
+    db = home / "workbench.db"
+    db.write_bytes(b"this is a text file, not a database\n" * 20)
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match="is not a workbench store"):
+        Store(home)
+    assert db.read_bytes() == before
+
+
+def test_newer_schema_is_refused(home: Path) -> None:
+    Store(home).db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer workbench"):
+        Store(home)
+
+
+def test_schema_version_recorded(home: Path) -> None:
+    store = Store(home)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
