@@ -128,14 +128,16 @@ def execute(
     step = run.checkpoint_step
     checkpoint_step, checkpoint_time = step, time.monotonic()
     agent: Agent | None = None
+    stored_rows = 0
 
     def flush(checkpoint: bool = False) -> None:
-        nonlocal checkpoint_step, checkpoint_time
+        nonlocal checkpoint_step, checkpoint_time, stored_rows
         saved = None
         if checkpoint and agent is not None:
             saved = (str(_save_checkpoint(store, run_id, agent, step)), step)
             checkpoint_step, checkpoint_time = step, time.monotonic()
         store.write_metrics(run_id, pending, step, checkpoint=saved, summary=summary.values)
+        stored_rows += len(pending)
         pending.clear()
         if saved:
             _remove_old_checkpoints(store, run_id, keep=Path(saved[0]))
@@ -208,6 +210,7 @@ def execute(
     finally:
         heartbeat.done.set()
         heartbeat.join()
+        log.info("stored %d metric rows in this session", stored_rows)
     return store.get_run(run_id)
 
 
