@@ -54,6 +54,8 @@ class DQNConfig(Config):
     """Decay the learning rate linearly to zero over the step budget."""
     double_dqn: bool = True
     """Pick the next action with the online network, value it with the target network."""
+    huber_loss: bool = True
+    """Huber (smooth L1) TD loss; false uses the squared error."""
     max_grad_norm: float = bounded(10.0, 0.0, low_open=True)
     """Gradient clipping threshold (global L2 norm)."""
     hidden_size: int = bounded(64, 1, 4096)
@@ -137,7 +139,8 @@ class DQN:
                 next_value = next_q.max(dim=1).values
             target = batch.rewards + cfg.discount * (1.0 - batch.terminated) * next_value
         q_taken = self.q_network(batch.observations).gather(1, batch.actions[:, None]).squeeze(1)
-        loss = nn.functional.smooth_l1_loss(q_taken, target)
+        td_loss = nn.functional.smooth_l1_loss if cfg.huber_loss else nn.functional.mse_loss
+        loss = td_loss(q_taken, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm, foreach=True)
