@@ -150,7 +150,9 @@ class DQN:
     @torch.no_grad()
     def update_target(self) -> None:
         tau = self.config.tau
-        for target, online in zip(self.target_network.parameters(), self.q_network.parameters()):
+        for target, online in zip(
+            self.target_network.parameters(), self.q_network.parameters(), strict=True
+        ):
             target.lerp_(online, tau)
 
     def learn(self, total_steps: int) -> Iterator[Report]:
@@ -167,8 +169,11 @@ class DQN:
             real = ~after_done
             if real.any():
                 self.buffer.add(
-                    observations[real], actions[real], rewards[real],
-                    next_observations[real], terminated[real],
+                    observations[real],
+                    actions[real],
+                    rewards[real],
+                    next_observations[real],
+                    terminated[real],
                 )
             before = self.steps_done
             self.steps_done += int(real.sum())
@@ -191,7 +196,9 @@ class DQN:
                 if cfg.anneal_learning_rate:
                     remaining = max(0.0, 1.0 - self.steps_done / total_steps)
                     self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
-                losses, q_values = zip(*(self.train_step() for _ in range(cfg.gradient_steps)))
+                losses, q_values = zip(
+                    *(self.train_step() for _ in range(cfg.gradient_steps)), strict=True
+                )
                 scalars["train/td_loss"] = float(np.mean(losses))
                 scalars["train/q_values"] = float(np.mean(q_values))
             if crossed(before, self.steps_done, cfg.target_update_interval):

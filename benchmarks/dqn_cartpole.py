@@ -31,9 +31,16 @@ from envs.registry import NoParams, get_task  # noqa: E402
 STEPS, EVAL_INTERVAL, EVAL_EPISODES, SOLVED = 50_000, 5_000, 20, 475.0
 
 ZOO_CARTPOLE = dict(
-    learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000,
-    gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
-    exploration_fraction=0.16, exploration_final_eps=0.04,
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
     policy_kwargs=dict(net_arch=[256, 256]),
 )
 
@@ -65,7 +72,9 @@ class Stopwatch:
 
 def greedy_evaluation(act, seed: int) -> float:
     """Mean return of EVAL_EPISODES greedy episodes run together in one batched env."""
-    env = gym.make_vec("CartPole-v1", num_envs=EVAL_EPISODES, vectorization_mode="vector_entry_point")
+    env = gym.make_vec(
+        "CartPole-v1", num_envs=EVAL_EPISODES, vectorization_mode="vector_entry_point"
+    )
     observations, _ = env.reset(seed=seed)
     returns = np.zeros(EVAL_EPISODES)
     running = np.ones(EVAL_EPISODES, dtype=bool)
@@ -110,8 +119,12 @@ def run_sb3(seed: int) -> Result:
 
         def _on_step(self) -> bool:
             if self.num_timesteps % EVAL_INTERVAL == 0:
-                record(result, self.watch, self.num_timesteps,
-                       lambda obs: model.predict(obs, deterministic=True)[0])
+                record(
+                    result,
+                    self.watch,
+                    self.num_timesteps,
+                    lambda obs: model.predict(obs, deterministic=True)[0],
+                )
             return True
 
     callback = Evaluate()
@@ -122,7 +135,8 @@ def run_sb3(seed: int) -> Result:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| library | seed | time to eval ≥ 475 (s) | at step | final eval | env-steps/s | evals every 5k |",
+        "| library | seed | time to eval ≥ 475 (s) | at step | final eval | env-steps/s "
+        "| evals every 5k |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
@@ -174,7 +188,9 @@ def main() -> None:
         f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
         f"python {platform.python_version()}; command: `python benchmarks/dqn_cartpole.py "
         f"--seeds {' '.join(map(str, args.seeds))} --threads {args.threads}`.\n\n"
-        + table(results) + "\n\n" + summary(results)
+        + table(results)
+        + "\n\n"
+        + summary(results)
     )
     print("\n" + summary(results))
     if not args.no_write:

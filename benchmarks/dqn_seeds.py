@@ -39,9 +39,22 @@ def main() -> None:
         for seed in args.seeds:
             began = time.perf_counter()
             output = subprocess.run(
-                [str(WORKBENCH), "run", "dqn", "cartpole", "--steps", str(args.steps),
-                 "--seed", str(seed), "--json", "--home", home],
-                check=True, capture_output=True, text=True,
+                [
+                    str(WORKBENCH),
+                    "run",
+                    "dqn",
+                    "cartpole",
+                    "--steps",
+                    str(args.steps),
+                    "--seed",
+                    str(seed),
+                    "--json",
+                    "--home",
+                    home,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             wall = time.perf_counter() - began
             result = json.loads(output)

@@ -91,9 +91,7 @@ class Config:
             value = _coerce_type(info, value)
             object.__setattr__(self, info.name, value)
             if info.range is not None and not info.range.contains(value):
-                raise ConfigError(
-                    f"{info.name}={value!r} is out of range: allowed {info.range}"
-                )
+                raise ConfigError(f"{info.name}={value!r} is out of range: allowed {info.range}")
         self.check()
 
     def check(self) -> None:
@@ -146,7 +144,7 @@ def _attribute_docstrings(cls: type) -> dict[str, str]:
         except (OSError, TypeError):
             continue
         body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
-        for node, following in zip(body, body[1:]):
+        for node, following in zip(body, body[1:], strict=False):
             if (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)

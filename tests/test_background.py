@@ -16,8 +16,9 @@ from workbench.store import Store
 
 
 def start(cli, steps: int, seed: int = 0) -> int:
-    result = cli("run", "dqn", "cartpole", "--steps", str(steps), "--seed", str(seed),
-                 "--background")
+    result = cli(
+        "run", "dqn", "cartpole", "--steps", str(steps), "--seed", str(seed), "--background"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().isdigit(), result.stdout  # the id alone
     return int(result.stdout)
@@ -38,11 +39,15 @@ def metrics_up_to(home: Path, run_id: int, step: int) -> list[tuple]:
 
 def test_stop_within_5s_then_resume_to_full_budget(cli, home: Path) -> None:
     run_id = start(cli, steps=30_000)
-    first = wait_for(lambda: status_in_ls(cli, run_id)["steps_done"] > 0 and
-                     status_in_ls(cli, run_id), timeout=60)
+    first = wait_for(
+        lambda: status_in_ls(cli, run_id)["steps_done"] > 0 and status_in_ls(cli, run_id),
+        timeout=60,
+    )
     assert first["status"] == "running"
-    later = wait_for(lambda: (r := status_in_ls(cli, run_id))["steps_done"] > first["steps_done"]
-                     and r, timeout=30)
+    later = wait_for(
+        lambda: (r := status_in_ls(cli, run_id))["steps_done"] > first["steps_done"] and r,
+        timeout=30,
+    )
     assert later["status"] == "running"
 
     began = time.monotonic()
@@ -56,8 +61,9 @@ def test_stop_within_5s_then_resume_to_full_budget(cli, home: Path) -> None:
     before = metrics_up_to(home, run_id, stopped.checkpoint_step)
 
     assert cli("runs", "resume", str(run_id)).exit_code == 0
-    done = wait_for(lambda: (r := run_row(home, run_id)).status not in ("queued", "running")
-                    and r, timeout=180)
+    done = wait_for(
+        lambda: (r := run_row(home, run_id)).status not in ("queued", "running") and r, timeout=180
+    )
     assert (done.status, done.steps_done) == ("completed", 30_000)
     assert metrics_up_to(home, run_id, stopped.checkpoint_step) == before
 
@@ -81,14 +87,17 @@ def test_kill_9_marks_lost_and_resume_keeps_every_checkpointed_metric(cli, home:
     assert time.monotonic() - killed_at < 30
 
     assert cli("runs", "resume", str(run_id)).exit_code == 0
-    done = wait_for(lambda: (r := run_row(home, run_id)).status not in ("queued", "running")
-                    and r, timeout=180)
+    done = wait_for(
+        lambda: (r := run_row(home, run_id)).status not in ("queued", "running") and r, timeout=180
+    )
     assert (done.status, done.steps_done) == ("completed", 40_000)
     assert metrics_up_to(home, run_id, checkpoint) == before
     store = Store(home)
     duplicates = store.db.execute(
         "SELECT key, step, COUNT(*) FROM metrics WHERE run_id = ? GROUP BY key, step "
-        "HAVING COUNT(*) > 1", [run_id]).fetchall()
+        "HAVING COUNT(*) > 1",
+        [run_id],
+    ).fetchall()
     assert duplicates == []
     resumed_steps = [step for _, step, _ in store.metrics(run_id) if step > checkpoint]
     assert resumed_steps and max(resumed_steps) == 40_000
@@ -114,8 +123,9 @@ def test_four_workers_and_a_polling_reader_lose_nothing(cli, home: Path) -> None
         assert run.status == "stopped", (run.status, run.error)
         log = cli("runs", "logs", str(run_id)).stdout
         assert "locked" not in log
-        (line,) = [l for l in log.splitlines() if "metric rows in this session" in l]
+        (line,) = [x for x in log.splitlines() if "metric rows in this session" in x]
         logged = int(line.split("stored ")[1].split()[0])
         stored = reader.db.execute(
-            "SELECT COUNT(*) FROM metrics WHERE run_id = ?", [run_id]).fetchone()[0]
+            "SELECT COUNT(*) FROM metrics WHERE run_id = ?", [run_id]
+        ).fetchone()[0]
         assert logged == stored > 0

@@ -12,8 +12,18 @@ import pytest
 
 from envs import registry as task_registry
 
-TINY = ["--steps", "600", "--set", "learning_starts=100", "--set", "eval_episodes=2",
-        "--set", "train_frequency=100", "--set", "gradient_steps=2"]
+TINY = [
+    "--steps",
+    "600",
+    "--set",
+    "learning_starts=100",
+    "--set",
+    "eval_episodes=2",
+    "--set",
+    "train_frequency=100",
+    "--set",
+    "gradient_steps=2",
+]
 
 
 def test_agents_listing_has_fields_with_defaults_and_help(cli) -> None:
@@ -39,8 +49,12 @@ def test_foreground_run_json(cli) -> None:
     assert summary["eval_return_std"] >= 0
     shown = cli.json("runs", "show", str(summary["id"]))
     assert {k: shown[k] for k in ("status", "steps_done", "total_steps", "agent", "task")} == {
-        "status": "completed", "steps_done": 600, "total_steps": 600,
-        "agent": "dqn", "task": "cartpole"}
+        "status": "completed",
+        "steps_done": 600,
+        "total_steps": 600,
+        "agent": "dqn",
+        "task": "cartpole",
+    }
     assert shown["config"]["learning_starts"] == 100
     assert shown["seed"] == 4
 
@@ -54,8 +68,18 @@ def test_foreground_run_prints_evaluation_line(cli) -> None:
 def test_config_file_and_set_override(cli, tmp_path: Path) -> None:
     config = tmp_path / "dqn.toml"
     config.write_text("discount = 0.9\nlearning_starts = 100\neval_episodes = 2\n")
-    result = cli("run", "dqn", "cartpole", "--steps", "300", "--config", str(config),
-                 "--set", "discount=0.8", "--json")
+    result = cli(
+        "run",
+        "dqn",
+        "cartpole",
+        "--steps",
+        "300",
+        "--config",
+        str(config),
+        "--set",
+        "discount=0.8",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     (run,) = cli.json("runs", "ls")
     assert run["config"]["discount"] == 0.8
@@ -103,12 +127,18 @@ def unsupported_task(monkeypatch):
 BAD_INPUTS = [
     (["run", "dqnn", "cartpole"], "unknown agent 'dqnn' (did you mean dqn?)"),
     (["run", "dqn", "cartpol"], "unknown task 'cartpol' (did you mean cartpole?)"),
-    (["run", "dqn", "cartpole", "--set", "discount=1.5"],
-     "discount=1.5 is out of range: allowed [0, 1]"),
-    (["run", "dqn", "cartpole", "--set", "learning_rate=abc"],
-     "learning_rate='abc' is not a valid float"),
-    (["run", "dqn", "cartpole", "--set", "discont=0.9"],
-     "unknown config key 'discont' for dqn (did you mean discount?)"),
+    (
+        ["run", "dqn", "cartpole", "--set", "discount=1.5"],
+        "discount=1.5 is out of range: allowed [0, 1]",
+    ),
+    (
+        ["run", "dqn", "cartpole", "--set", "learning_rate=abc"],
+        "learning_rate='abc' is not a valid float",
+    ),
+    (
+        ["run", "dqn", "cartpole", "--set", "discont=0.9"],
+        "unknown config key 'discont' for dqn (did you mean discount?)",
+    ),
     (["run", "dqn", "cartpole", "--set", "discount"], "--set 'discount' is not key=value"),
     (["run", "dqn", "cartpole", "--steps", "0"], "--steps must be a positive number"),
     (["run", "dqn", "cartpole", "--seed", "-1"], "--seed must be zero or positive"),

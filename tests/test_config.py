@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from agents.dqn import DQNConfig
-from envs.config import Config, ConfigError, build, bounded, describe, fields
+from envs.config import Config, ConfigError, bounded, build, describe, fields
 
 
 @dataclass

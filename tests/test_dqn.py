@@ -12,8 +12,14 @@ from agents.dqn import DQN, DQNConfig, crossed
 from agents.replay import ReplayBuffer
 from envs.registry import NoParams, get_task
 
-TINY = dict(learning_starts=64, train_frequency=64, gradient_steps=2, batch_size=32,
-            eval_interval=500, eval_episodes=2)
+TINY = dict(
+    learning_starts=64,
+    train_frequency=64,
+    gradient_steps=2,
+    batch_size=32,
+    eval_interval=500,
+    eval_episodes=2,
+)
 
 
 def make(seed: int = 0, **overrides) -> DQN:

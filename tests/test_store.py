@@ -15,8 +15,14 @@ from workbench.store import Store, StoreError, UnknownRun
 
 
 def new_run(store: Store, **overrides) -> int:
-    values = dict(agent="dqn", task="cartpole", config={"discount": 0.9}, task_params={},
-                  seed=3, total_steps=100)
+    values = dict(
+        agent="dqn",
+        task="cartpole",
+        config={"discount": 0.9},
+        task_params={},
+        seed=3,
+        total_steps=100,
+    )
     values.update(overrides)
     return store.create_run(**values)
 
@@ -25,7 +31,11 @@ def test_created_run_is_queued_with_a_default_name(home: Path) -> None:
     store = Store(home)
     run = store.get_run(new_run(store))
     assert (run.status, run.name, run.config, run.steps_done) == (
-        "queued", f"dqn-cartpole-{run.id}", {"discount": 0.9}, 0)
+        "queued",
+        f"dqn-cartpole-{run.id}",
+        {"discount": 0.9},
+        0,
+    )
 
 
 def test_claim_is_exclusive(home: Path) -> None:

@@ -12,12 +12,22 @@ from workbench.tui.screens.run_view import RunView
 
 
 def completed_run(store: Store, returns: list[float]) -> int:
-    run_id = store.create_run(agent="dqn", task="cartpole", config={}, task_params={},
-                              seed=0, total_steps=100 * len(returns))
+    run_id = store.create_run(
+        agent="dqn",
+        task="cartpole",
+        config={},
+        task_params={},
+        seed=0,
+        total_steps=100 * len(returns),
+    )
     store.claim(run_id, pid=1)
     rows = [("charts/episode_return", 100 * (i + 1), r) for i, r in enumerate(returns)]
-    store.write_metrics(run_id, rows, 100 * len(returns),
-                        summary={"last_return": returns[-1], "steps_per_second": 1000.0})
+    store.write_metrics(
+        run_id,
+        rows,
+        100 * len(returns),
+        summary={"last_return": returns[-1], "steps_per_second": 1000.0},
+    )
     store.finish(run_id, "completed")
     return run_id
 

@@ -151,7 +151,11 @@ def execute(
         else:
             log.info(
                 "started %s on %s, %d steps, seed %d, config %s",
-                run.agent, run.task, run.total_steps, run.seed, run.config,
+                run.agent,
+                run.task,
+                run.total_steps,
+                run.seed,
+                run.config,
             )
         start_time, start_step = time.monotonic(), step
         last_flush = last_stop_check = last_log = start_time
@@ -183,7 +187,10 @@ def execute(
                 last_log = now
                 log.info(
                     "step %d/%d  %.0f steps/s  recent return %s",
-                    step, run.total_steps, speed, _fmt(summary.recent_return),
+                    step,
+                    run.total_steps,
+                    speed,
+                    _fmt(summary.recent_return),
                 )
         flush(checkpoint=step != checkpoint_step)
         status = "stopped" if stopping else "completed"
@@ -197,9 +204,11 @@ def execute(
                 _fmt(summary.values.get("eval_return_std")),
             )
     except KeyboardInterrupt:
-        flush(checkpoint=True)
+        # Forced mid-update: the agent may be half-way through a step, so no checkpoint
+        # is taken; the run resumes from the last one.
+        flush()
         store.finish(run_id, "stopped", summary=summary.values)
-        log.info("stopped by interrupt at step %d", step)
+        log.info("interrupted at step %d; resumes from step %d", step, checkpoint_step)
     except Exception as err:
         log.exception("failed at step %d", step)
         try:

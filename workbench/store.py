@@ -138,7 +138,9 @@ class Store:
             (self.home / "checkpoints").mkdir(exist_ok=True)
             (self.home / "logs").mkdir(exist_ok=True)
         except OSError as err:
-            raise StoreError(f"cannot use {self.home} as the workbench home: {err.strerror}")
+            raise StoreError(
+                f"cannot use {self.home} as the workbench home: {err.strerror}"
+            ) from None
         try:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 30000")
@@ -168,12 +170,29 @@ class Store:
         with self.transaction():
             self.db["runs"].create(
                 {
-                    "id": int, "name": str, "agent": str, "task": str, "config": str,
-                    "task_params": str, "seed": int, "total_steps": int, "steps_done": int,
-                    "status": str, "pid": int, "host": str, "heartbeat": float,
-                    "created_at": float, "started_at": float, "ended_at": float, "error": str,
-                    "checkpoint_path": str, "checkpoint_step": int, "stop_requested": int,
-                    "study": str, "trial": int, "summary": str,
+                    "id": int,
+                    "name": str,
+                    "agent": str,
+                    "task": str,
+                    "config": str,
+                    "task_params": str,
+                    "seed": int,
+                    "total_steps": int,
+                    "steps_done": int,
+                    "status": str,
+                    "pid": int,
+                    "host": str,
+                    "heartbeat": float,
+                    "created_at": float,
+                    "started_at": float,
+                    "ended_at": float,
+                    "error": str,
+                    "checkpoint_path": str,
+                    "checkpoint_step": int,
+                    "stop_requested": int,
+                    "study": str,
+                    "trial": int,
+                    "summary": str,
                 },
                 pk="id",
                 not_null={"agent", "task", "config", "seed", "total_steps", "status"},
@@ -216,27 +235,33 @@ class Store:
         trial: int | None = None,
     ) -> int:
         with self.transaction():
-            run_id = self.db["runs"].insert(
-                {
-                    "name": name or "",
-                    "agent": agent,
-                    "task": task,
-                    "config": json.dumps(config),
-                    "task_params": json.dumps(task_params),
-                    "seed": seed,
-                    "total_steps": total_steps,
-                    "steps_done": 0,
-                    "status": "queued",
-                    "created_at": time.time(),
-                    "checkpoint_step": 0,
-                    "stop_requested": 0,
-                    "study": study,
-                    "trial": trial,
-                    "summary": "{}",
-                }
-            ).last_pk
+            run_id = (
+                self.db["runs"]
+                .insert(
+                    {
+                        "name": name or "",
+                        "agent": agent,
+                        "task": task,
+                        "config": json.dumps(config),
+                        "task_params": json.dumps(task_params),
+                        "seed": seed,
+                        "total_steps": total_steps,
+                        "steps_done": 0,
+                        "status": "queued",
+                        "created_at": time.time(),
+                        "checkpoint_step": 0,
+                        "stop_requested": 0,
+                        "study": study,
+                        "trial": trial,
+                        "summary": "{}",
+                    }
+                )
+                .last_pk
+            )
             if not name:
-                self.db.execute("UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id])
+                self.db.execute(
+                    "UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id]
+                )
         return int(run_id)
 
     def get_run(self, run_id: int) -> RunRecord:
@@ -284,7 +309,8 @@ class Store:
         if run.status == "queued":
             # Nothing runs yet: a queued run stops at once, before any worker claims it.
             self.db.execute(
-                "UPDATE runs SET status = 'stopped', ended_at = ? WHERE id = ? AND status = 'queued'",
+                "UPDATE runs SET status = 'stopped', ended_at = ? "
+                "WHERE id = ? AND status = 'queued'",
                 [time.time(), run_id],
             )
         self.db.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", [run_id])
@@ -295,15 +321,25 @@ class Store:
         return bool(row and row[0])
 
     def finish(
-        self, run_id: int, status: str, *, error: str | None = None,
+        self,
+        run_id: int,
+        status: str,
+        *,
+        error: str | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
         assert status in ("completed", "failed", "stopped")
         self.db.execute(
             "UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat = ?, "
             "summary = COALESCE(?, summary) WHERE id = ?",
-            [status, error, time.time(), time.time(),
-             json.dumps(summary) if summary is not None else None, run_id],
+            [
+                status,
+                error,
+                time.time(),
+                time.time(),
+                json.dumps(summary) if summary is not None else None,
+                run_id,
+            ],
         )
 
     def requeue(self, run_id: int) -> RunRecord:
@@ -332,7 +368,9 @@ class Store:
     def delete_run(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)
         if run.status in ACTIVE:
-            raise StoreError(f"run {run_id} is {run.status}; stop it first: workbench runs stop {run_id}")
+            raise StoreError(
+                f"run {run_id} is {run.status}; stop it first: workbench runs stop {run_id}"
+            )
         with self.transaction():
             self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
@@ -373,8 +411,13 @@ class Store:
 
     # --- metrics --------------------------------------------------------------------------
     def write_metrics(
-        self, run_id: int, rows: list[tuple[str, int, float]], steps_done: int,
-        *, checkpoint: tuple[str, int] | None = None, summary: dict[str, Any] | None = None,
+        self,
+        run_id: int,
+        rows: list[tuple[str, int, float]],
+        steps_done: int,
+        *,
+        checkpoint: tuple[str, int] | None = None,
+        summary: dict[str, Any] | None = None,
     ) -> None:
         """Append metric rows (key, step, value) and progress in one transaction.
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -90,25 +94,34 @@ def run(
 
     store = open_store(home)
     run_id = store.create_run(
-        agent=agent, task=task, config=agent_config.to_dict(),
-        task_params=task_params.to_dict(), seed=seed, total_steps=steps, name=name,
+        agent=agent,
+        task=task,
+        config=agent_config.to_dict(),
+        task_params=task_params.to_dict(),
+        seed=seed,
+        total_steps=steps,
+        name=name,
     )
     if background:
         runner.launch(store, run_id)
         print(run_id)
         return
     started = time.monotonic()
-    if json_output:
-        record = runner.execute(store, run_id)
-    else:
-        record = _run_with_progress(store, run_id, steps)
+    with _interrupt_stops_run() as stop_event:
+        if json_output:
+            record = runner.execute(store, run_id, stop_event=stop_event)
+        else:
+            record = _run_with_progress(store, run_id, steps, stop_event)
     wall = time.monotonic() - started
     summary = record.summary
     if json_output:
         print_json(
             {
-                "id": record.id, "status": record.status, "steps_done": record.steps_done,
-                "total_steps": record.total_steps, "wall_seconds": round(wall, 2),
+                "id": record.id,
+                "status": record.status,
+                "steps_done": record.steps_done,
+                "total_steps": record.total_steps,
+                "wall_seconds": round(wall, 2),
                 "eval_return_mean": summary.get("eval_return_mean"),
                 "eval_return_std": summary.get("eval_return_std"),
                 "error": record.error,
@@ -131,7 +144,25 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_with_progress(store, run_id: int, steps: int):
+@contextmanager
+def _interrupt_stops_run() -> Iterator[threading.Event]:
+    """First Ctrl+C stops the run at its next report, with a checkpoint; a second forces it."""
+    stop_event = threading.Event()
+
+    def on_interrupt(signum, frame) -> None:
+        if stop_event.is_set():
+            raise KeyboardInterrupt
+        stop_event.set()
+        err_console.print("stopping at the next report (Ctrl+C again to force)")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop_event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_with_progress(store, run_id: int, steps: int, stop_event: threading.Event):
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -149,7 +180,7 @@ def _run_with_progress(store, run_id: int, steps: int):
             recent = "-" if p.recent_return is None else f"{p.recent_return:.1f}"
             progress.update(bar, completed=p.step, speed=p.steps_per_second, recent=recent)
 
-        return runner.execute(store, run_id, on_progress=update)
+        return runner.execute(store, run_id, on_progress=update, stop_event=stop_event)
 
 
 @app.command()

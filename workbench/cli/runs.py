@@ -29,8 +29,12 @@ app = typer.Typer(help="List, inspect, stop, resume, follow, export and delete r
 
 RunId = Annotated[int, typer.Argument(help="Run id, see `workbench runs ls`.")]
 STATUS_STYLE = {
-    "queued": "cyan", "running": "green", "completed": "bold", "failed": "red",
-    "stopped": "yellow", "lost": "magenta",
+    "queued": "cyan",
+    "running": "green",
+    "completed": "bold",
+    "failed": "red",
+    "stopped": "yellow",
+    "lost": "magenta",
 }
 
 
@@ -64,13 +68,27 @@ def list_runs(
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("id", "name", "agent", "task", "seed", "status", "progress", "steps/s",
-                   "return", "eval"):
+    for column in (
+        "id",
+        "name",
+        "agent",
+        "task",
+        "seed",
+        "status",
+        "progress",
+        "steps/s",
+        "return",
+        "eval",
+    ):
         table.add_column(column, justify="right" if column in ("id", "seed") else "left")
     for run in runs:
         summary = run.summary
         table.add_row(
-            str(run.id), run.name, run.agent, run.task, str(run.seed),
+            str(run.id),
+            run.name,
+            run.agent,
+            run.task,
+            str(run.seed),
             f"[{STATUS_STYLE[run.status]}]{run.status}[/]",
             f"{run.steps_done}/{run.total_steps} ({100 * run.steps_done / run.total_steps:.0f}%)",
             _fmt(summary.get("steps_per_second"), 0),
@@ -119,11 +137,14 @@ def stop(
     run = runner.stop(store, run_id, wait=wait)
     if run.status == "running":
         console.print(
-            f"run {run_id} was asked to stop and is still finishing; check `workbench runs show {run_id}`"
+            f"run {run_id} was asked to stop and is still finishing; "
+            f"check `workbench runs show {run_id}`"
         )
     else:
-        console.print(f"run {run_id} {run.status} at step {run.steps_done} "
-                      f"(checkpoint at {run.checkpoint_step})")
+        console.print(
+            f"run {run_id} {run.status} at step {run.steps_done} "
+            f"(checkpoint at {run.checkpoint_step})"
+        )
 
 
 @app.command()
@@ -142,7 +163,9 @@ def resume(run_id: RunId, home: Home = None) -> None:
 @user_errors
 def logs(
     run_id: RunId,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")
+    ] = False,
     home: Home = None,
 ) -> None:
     """Print a run's log; with --follow, keep printing new lines while it is active."""
@@ -174,7 +197,9 @@ def _print_from(path: Path, position: int) -> int:
 def export(
     run_id: RunId,
     format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File; default stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File; default stdout.")
+    ] = None,
     home: Home = None,
 ) -> None:
     """Export a run's metrics: one row per logged step, one column per metric key."""
@@ -188,12 +213,17 @@ def export(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["step", *keys])
         for step, values in rows:
-            writer.writerow([step, *("" if values.get(k) is None else repr(values[k]) for k in keys)])
+            writer.writerow(
+                [step, *("" if values.get(k) is None else repr(values[k]) for k in keys)]
+            )
         text = buffer.getvalue()
     else:
-        text = json.dumps(
-            {"run": run_json(run), "metrics": [{"step": s, **v} for s, v in rows]}, indent=2
-        ) + "\n"
+        text = (
+            json.dumps(
+                {"run": run_json(run), "metrics": [{"step": s, **v} for s, v in rows]}, indent=2
+            )
+            + "\n"
+        )
     if output is None:
         sys.stdout.write(text)
     else:

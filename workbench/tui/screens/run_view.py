@@ -76,7 +76,8 @@ class RunView(Screen[None]):
         summary = run.summary
         eval_text = (
             f"eval {summary['eval_return_mean']:.1f} ± {summary.get('eval_return_std', 0):.1f}"
-            if "eval_return_mean" in summary else "eval -"
+            if "eval_return_mean" in summary
+            else "eval -"
         )
         self.query_one("#run-header", Static).update(
             f"run {run.id} {run.name}  [b]{run.status}[/b]  "

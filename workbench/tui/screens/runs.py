@@ -17,8 +17,19 @@ EMPTY_HINT = (
     "  workbench run dqn cartpole --steps 50000 --background\n"
     "`workbench agents` and `workbench tasks` list what can be trained."
 )
-COLUMNS = ("id", "name", "agent", "task", "seed", "status", "progress", "steps/s", "return",
-           "eval", "recent returns")
+COLUMNS = (
+    "id",
+    "name",
+    "agent",
+    "task",
+    "seed",
+    "status",
+    "progress",
+    "steps/s",
+    "return",
+    "eval",
+    "recent returns",
+)
 
 
 def run_cells(run: RunRecord, recent: list[float]) -> tuple[str, ...]:
@@ -31,9 +42,17 @@ def run_cells(run: RunRecord, recent: list[float]) -> tuple[str, ...]:
 
     percent = 100 * run.steps_done / run.total_steps
     return (
-        str(run.id), run.name, run.agent, run.task, str(run.seed), run.status,
-        f"{percent:5.1f}%", number("steps_per_second", 0), number("last_return"),
-        number("eval_return_mean"), sparkline(recent),
+        str(run.id),
+        run.name,
+        run.agent,
+        run.task,
+        str(run.seed),
+        run.status,
+        f"{percent:5.1f}%",
+        number("steps_per_second", 0),
+        number("last_return"),
+        number("eval_return_mean"),
+        sparkline(recent),
     )
 
 
@@ -65,8 +84,9 @@ class RunsScreen(Screen[None]):
         store = Store(self.app.store.home)  # this thread's own connection
         try:
             runs = store.list_runs()
-            rows = [run_cells(r, store.recent_values(r.id, "charts/episode_return", 16))
-                    for r in runs]
+            rows = [
+                run_cells(r, store.recent_values(r.id, "charts/episode_return", 16)) for r in runs
+            ]
         finally:
             store.close()
         self.app.call_from_thread(self.show_rows, rows)
@@ -80,7 +100,7 @@ class RunsScreen(Screen[None]):
             table.remove_row(key)
         for cells in rows:
             if cells[0] in table.rows:
-                for column, value in zip(COLUMNS, cells):
+                for column, value in zip(COLUMNS, cells, strict=True):
                     table.update_cell(cells[0], column, value)
             else:
                 table.add_row(*cells, key=cells[0])
