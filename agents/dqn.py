@@ -19,6 +19,7 @@ from torch import nn
 
 from agents.base import Report, numpy_rng_state, set_numpy_rng_state
 from agents.networks import mlp
+from agents.nstep import NStepAccumulator
 from agents.replay import ReplayBuffer
 from envs.config import Config, ConfigError, bounded
 from envs.registry import TaskFamily
@@ -28,9 +29,11 @@ from envs.registry import TaskFamily
 class DQNConfig(Config):
     learning_rate: float = bounded(2.3e-3, 0.0, 1.0, low_open=True, log=True)
     """Adam step size."""
-    discount: float = bounded(0.99, 0.0, 1.0)
+    discount: float = bounded(0.98, 0.0, 1.0)
     """Discount factor gamma of the TD target."""
-    batch_size: int = bounded(256, 1, 65536)
+    n_step: int = bounded(1, 1, 100)
+    """Rewards folded into one TD target before bootstrapping (1 is plain DQN)."""
+    batch_size: int = bounded(128, 1, 65536)
     """Transitions per gradient step."""
     buffer_size: int = bounded(100_000, 1, 10_000_000)
     """Replay buffer capacity in transitions."""
@@ -38,7 +41,7 @@ class DQNConfig(Config):
     """Env steps of pure exploration before the first update."""
     train_frequency: int = bounded(256, 1)
     """Env steps between two training bursts."""
-    gradient_steps: int = bounded(32, 1)
+    gradient_steps: int = bounded(64, 1)
     """Gradient steps in each training burst."""
     target_update_interval: int = bounded(256, 1)
     """Env steps between target-network updates."""
@@ -50,7 +53,7 @@ class DQNConfig(Config):
     """Exploration rate after the decay."""
     exploration_fraction: float = bounded(0.16, 0.0, 1.0)
     """Share of the step budget over which epsilon decays linearly."""
-    anneal_learning_rate: bool = True
+    anneal_learning_rate: bool = False
     """Decay the learning rate linearly to zero over the step budget."""
     double_dqn: bool = True
     """Pick the next action with the online network, value it with the target network."""
@@ -103,6 +106,7 @@ class DQN:
             self.q_network.parameters(), lr=config.learning_rate, fused=True
         )
         self.buffer = ReplayBuffer(config.buffer_size, (self.observation_size,))
+        self.n_step = NStepAccumulator(config.num_envs, config.n_step, config.discount)
         self.steps_done = 0
         self.evaluations = 0
 
@@ -137,7 +141,7 @@ class DQN:
                 next_value = next_q.gather(1, best).squeeze(1)
             else:
                 next_value = next_q.max(dim=1).values
-            target = batch.rewards + cfg.discount * (1.0 - batch.terminated) * next_value
+            target = batch.rewards + batch.bootstrap_discounts * next_value
         q_taken = self.q_network(batch.observations).gather(1, batch.actions[:, None]).squeeze(1)
         td_loss = nn.functional.smooth_l1_loss if cfg.huber_loss else nn.functional.mse_loss
         loss = td_loss(q_taken, target)
@@ -160,6 +164,7 @@ class DQN:
         env = self.env
         # A resumed run starts fresh episodes, seeded by where it resumes.
         observations, _ = env.reset(seed=self.seed * 1_000_003 + self.steps_done)
+        self.n_step.reset()
         after_done = np.zeros(cfg.num_envs, dtype=bool)  # next step only resets (NEXT_STEP)
         episode_return = np.zeros(cfg.num_envs)
         episode_length = np.zeros(cfg.num_envs, dtype=np.int64)
@@ -167,14 +172,11 @@ class DQN:
             actions = self.act(observations, self.epsilon(total_steps))
             next_observations, rewards, terminated, truncated, _ = env.step(actions)
             real = ~after_done
-            if real.any():
-                self.buffer.add(
-                    observations[real],
-                    actions[real],
-                    rewards[real],
-                    next_observations[real],
-                    terminated[real],
-                )
+            folded = self.n_step.push(
+                observations, actions, rewards, next_observations, terminated, truncated, real
+            )
+            if folded is not None:
+                self.buffer.add(*folded)
             before = self.steps_done
             self.steps_done += int(real.sum())
             episode_return += rewards * real

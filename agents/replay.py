@@ -9,13 +9,20 @@ import torch
 
 
 class ReplaySamples(NamedTuple):
-    """A minibatch of transitions; ``terminated`` is 1.0 where no bootstrap is allowed."""
+    """A minibatch of transitions.
+
+    ``rewards`` may be n-step discounted sums; ``bootstrap_discounts`` is what multiplies
+    the next state's value in the target (gamma**n, or 0 after a termination).
+    """
 
     observations: torch.Tensor
     actions: torch.Tensor
     rewards: torch.Tensor
     next_observations: torch.Tensor
-    terminated: torch.Tensor
+    bootstrap_discounts: torch.Tensor
+
+
+FIELDS = ("observations", "next_observations", "actions", "rewards", "bootstrap_discounts")
 
 
 class ReplayBuffer:
@@ -27,7 +34,7 @@ class ReplayBuffer:
         self.next_observations = torch.zeros_like(self.observations)
         self.actions = torch.zeros(capacity, dtype=torch.int64)
         self.rewards = torch.zeros(capacity, dtype=torch.float32)
-        self.terminated = torch.zeros(capacity, dtype=torch.float32)
+        self.bootstrap_discounts = torch.zeros(capacity, dtype=torch.float32)
         self.position = 0
         self.size = 0
 
@@ -37,7 +44,7 @@ class ReplayBuffer:
         actions: np.ndarray,
         rewards: np.ndarray,
         next_observations: np.ndarray,
-        terminated: np.ndarray,
+        bootstrap_discounts: np.ndarray,
     ) -> None:
         """Append a batch of transitions (first axis), overwriting the oldest when full."""
         count = len(actions)
@@ -46,7 +53,7 @@ class ReplayBuffer:
         self.next_observations[index] = torch.as_tensor(next_observations, dtype=torch.float32)
         self.actions[index] = torch.as_tensor(actions, dtype=torch.int64)
         self.rewards[index] = torch.as_tensor(rewards, dtype=torch.float32)
-        self.terminated[index] = torch.as_tensor(terminated, dtype=torch.float32)
+        self.bootstrap_discounts[index] = torch.as_tensor(bootstrap_discounts, dtype=torch.float32)
         self.position = (self.position + count) % self.capacity
         self.size = min(self.size + count, self.capacity)
 
@@ -57,7 +64,7 @@ class ReplayBuffer:
             self.actions[index],
             self.rewards[index],
             self.next_observations[index],
-            self.terminated[index],
+            self.bootstrap_discounts[index],
         )
 
     def state_dict(self) -> dict[str, object]:
@@ -68,14 +75,14 @@ class ReplayBuffer:
             "next_observations": self.next_observations[filled].clone(),
             "actions": self.actions[filled].clone(),
             "rewards": self.rewards[filled].clone(),
-            "terminated": self.terminated[filled].clone(),
+            "bootstrap_discounts": self.bootstrap_discounts[filled].clone(),
             "position": self.position,
             "size": self.size,
         }
 
     def load_state_dict(self, state: dict[str, object]) -> None:
         size = int(state["size"])  # type: ignore[arg-type]
-        for name in ("observations", "next_observations", "actions", "rewards", "terminated"):
+        for name in FIELDS:
             getattr(self, name)[:size] = state[name]
         self.position = int(state["position"])  # type: ignore[arg-type]
         self.size = size
