@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from workbench import runner
@@ -67,34 +68,45 @@ def list_runs(
     if not runs:
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in (
+    # Default names (agent-task-id) repeat other columns; show names only when one is custom.
+    named = any(run.name != f"{run.agent}-{run.task}-{run.id}" for run in runs)
+    columns = [
         "id",
-        "name",
+        *(["name"] if named else []),
         "agent",
         "task",
         "seed",
         "status",
-        "progress",
+        "done",
         "steps/s",
         "return",
         "eval",
-    ):
-        table.add_column(column, justify="right" if column in ("id", "seed") else "left")
+    ]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in columns:
+        numeric = column in ("id", "seed", "done", "steps/s", "return", "eval")
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            no_wrap=True,
+            min_width=len(column),
+            overflow="ellipsis",
+        )
     for run in runs:
         summary = run.summary
-        table.add_row(
+        cells = [
             str(run.id),
-            run.name,
+            *([run.name] if named else []),
             run.agent,
             run.task,
             str(run.seed),
             f"[{STATUS_STYLE[run.status]}]{run.status}[/]",
-            f"{run.steps_done}/{run.total_steps} ({100 * run.steps_done / run.total_steps:.0f}%)",
+            f"{100 * run.steps_done / run.total_steps:.0f}%",
             _fmt(summary.get("steps_per_second"), 0),
             _fmt(summary.get("last_return")),
             _fmt(summary.get("eval_return_mean")),
-        )
+        ]
+        table.add_row(*cells)
     console.print(table)
 
 
