@@ -266,10 +266,7 @@ class Store:
 
     def get_run(self, run_id: int) -> RunRecord:
         self.refresh_lost()
-        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-        if not rows:
-            raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
-        return RunRecord.from_row(rows[0])
+        return self._get_unchecked(run_id)
 
     def list_runs(self, statuses: Iterable[str] | None = None) -> list[RunRecord]:
         self.refresh_lost()
@@ -380,6 +377,7 @@ class Store:
         return run
 
     def _get_unchecked(self, run_id: int) -> RunRecord:
+        """The row as stored, without first looking for lost runs."""
         rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
         if not rows:
             raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
