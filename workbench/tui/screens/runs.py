@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,11 +16,27 @@ from workbench import runner
 from workbench.store import RunRecord, Store, StoreError
 from workbench.tui.widgets.sparkline import sparkline
 
-EMPTY_HINT = (
-    "No runs yet. Start one from a shell and watch it here:\n"
-    "  workbench run dqn cartpole --steps 50000 --background\n"
-    "`workbench agents` and `workbench tasks` list what can be trained."
-)
+
+def workbench_command() -> str:
+    """How to call the CLI from a shell here: bare if on PATH, else the venv's script."""
+    if shutil.which("workbench"):
+        return "workbench"
+    script = Path(sys.executable).with_name("workbench")
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def empty_hint() -> str:
+    command = workbench_command()
+    return (
+        "No runs yet. Start one from a shell and watch it here:\n"
+        f"  {command} run dqn cartpole --steps 50000 --background\n"
+        f"`{command} agents` and `{command} tasks` list what can be trained."
+    )
+
+
 COLUMNS = (
     "id",
     "name",
@@ -67,7 +87,7 @@ class RunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(EMPTY_HINT, id="hint")
+        yield Static(empty_hint(), id="hint")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="run-message")
         yield Footer()
