@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agents.nstep import NStepAccumulator
 
@@ -80,3 +82,33 @@ def test_environments_are_folded_independently() -> None:
     # env 0 terminated: both of its steps leave without bootstrap; env 1 fills its 2 steps.
     pairs = sorted(zip(out.returns.tolist(), out.bootstrap_discounts.tolist(), strict=True))
     assert pairs == [(2.0, 0.0), (3.0, 0.0), (30.0, 1.0)]
+
+
+@given(
+    n=st.integers(1, 5),
+    discount=st.floats(0.0, 1.0),
+    rewards=st.lists(st.floats(-10, 10), min_size=1, max_size=12),
+    terminated=st.booleans(),
+)
+def test_folding_matches_brute_force(n, discount, rewards, terminated) -> None:
+    """Every step of one episode comes out once, with the sum and discount by definition."""
+    acc = NStepAccumulator(num_envs=1, n=n, discount=discount)
+    out = []
+    for t, reward in enumerate(rewards):
+        last = t == len(rewards) - 1
+        emitted = step(
+            acc, t, reward, terminated=last and terminated, truncated=last and not terminated
+        )
+        out += rows(emitted) if emitted is not None else []
+    T = len(rewards)
+    expected = []
+    for t in range(T):
+        m = min(n, T - t)
+        total = sum(discount**k * rewards[t + k] for k in range(m))
+        ends = t + m == T
+        bootstrap = 0.0 if (ends and terminated) else discount**m
+        expected.append((float(t), total, float(t + m), bootstrap))
+    assert [o[0] for o in out] == [e[0] for e in expected]
+    for got, want in zip(out, expected, strict=True):
+        assert got[1] == pytest.approx(want[1], abs=1e-9)
+        assert got[2:] == pytest.approx(want[2:])
