@@ -38,7 +38,7 @@ AGENTS: dict[str, AgentSpec] = {
             summary="Deep Q-Network with double-DQN targets, replay and a target network.",
             config=DQNConfig,
             make=DQN,
-            tasks=("cartpole",),
+            tasks=("cartpole", "mountaincar", "lunarlander", "foraging"),
         ),
     ]
 }

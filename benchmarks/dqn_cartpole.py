@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.dqn import DQN, DQNConfig  # noqa: E402
 from benchmarks.readme_section import write_section  # noqa: E402
-from envs.registry import NoParams, get_task  # noqa: E402
+from envs.control import CartPoleParams
+from envs.registry import get_task  # noqa: E402
 
 STEPS, EVAL_INTERVAL, EVAL_EPISODES, SOLVED = 50_000, 5_000, 20, 475.0
 
@@ -96,7 +97,7 @@ def record(result: Result, watch: Stopwatch, step: int, act) -> None:
 
 def run_ours(seed: int) -> Result:
     config = DQNConfig(eval_interval=STEPS * 10, eval_episodes=1)  # we evaluate here instead
-    agent = DQN(config, get_task("cartpole"), NoParams(), seed)
+    agent = DQN(config, get_task("cartpole"), CartPoleParams(), seed)
     result, watch, next_eval = Result("workbench", seed), Stopwatch(), EVAL_INTERVAL
     for report in agent.learn(STEPS):
         if report.step >= next_eval:

@@ -1,6 +1,7 @@
-"""Task families: gymnasium environments, their parameter distributions and batched versions."""
+"""Task families: gymnasium environments, their task distributions and batched versions."""
 
 from envs.config import Config, ConfigError, bounded
-from envs.registry import TASKS, TaskFamily, get_task
+from envs.family import Task, TaskFamily
+from envs.registry import TASKS, get_task
 
-__all__ = ["TASKS", "Config", "ConfigError", "TaskFamily", "bounded", "get_task"]
+__all__ = ["TASKS", "Config", "ConfigError", "Task", "TaskFamily", "bounded", "get_task"]

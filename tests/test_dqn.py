@@ -10,7 +10,8 @@ import torch
 
 from agents.dqn import DQN, DQNConfig, crossed
 from agents.replay import ReplayBuffer
-from envs.registry import NoParams, get_task
+from envs.control import CartPoleParams
+from envs.registry import get_task
 
 TINY = dict(
     learning_starts=64,
@@ -23,7 +24,7 @@ TINY = dict(
 
 
 def make(seed: int = 0, **overrides) -> DQN:
-    return DQN(DQNConfig(**(TINY | overrides)), get_task("cartpole"), NoParams(), seed)
+    return DQN(DQNConfig(**(TINY | overrides)), get_task("cartpole"), CartPoleParams(), seed)
 
 
 def test_crossed_counts_multiples_in_half_open_interval() -> None:
@@ -89,7 +90,7 @@ def test_checkpoint_restores_everything_through_weights_only_load() -> None:
 @pytest.mark.slow
 def test_dqn_solves_cartpole() -> None:
     torch.set_num_threads(1)
-    agent = DQN(DQNConfig(), get_task("cartpole"), NoParams(), seed=0)
+    agent = DQN(DQNConfig(), get_task("cartpole"), CartPoleParams(), seed=0)
     reports = list(agent.learn(50_000))
     final = reports[-1].scalars
     assert final["eval/episode_return"] >= 475, final

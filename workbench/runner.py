@@ -46,7 +46,7 @@ def build_agent(run: RunRecord) -> Agent:
     spec = get_agent(run.agent)
     task = get_task(run.task)
     config = build(spec.config, run.config, owner=run.agent)
-    task_params = build(task.params, run.task_params, owner=run.task)
+    task_params = build(task.Params, run.task_params, owner=run.task)
     return spec.make(config, task, task_params, run.seed)
 
 

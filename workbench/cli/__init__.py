@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -90,7 +91,7 @@ def run(
     agent_values.update(parse_assignments(set_, "--set"))
     task_values.update(parse_assignments(task_set, "--task-set"))
     agent_config = build(spec.config, agent_values, owner=agent)
-    task_params = build(family.params, task_values, owner=task)
+    task_params = build(family.Params, task_values, owner=task)
 
     store = open_store(home)
     run_id = store.create_run(
@@ -208,8 +209,8 @@ def tasks(json_output: JsonFlag = False) -> None:
             "name": f.name,
             "summary": f.summary,
             "agents": [s.name for s in AGENTS.values() if f.name in s.tasks],
-            "params": describe(f.params),
-            "example": build(f.params, {}, owner=f.name).to_dict(),
+            "params": describe(f.Params),
+            "example": f.describe_task(f.sample(f.Params(), np.random.default_rng(0))),
         }
         for f in TASKS.values()
     ]
@@ -218,7 +219,8 @@ def tasks(json_output: JsonFlag = False) -> None:
         return
     for entry in listing:
         _print_fields(f"{entry['name']}: {entry['summary']}", entry["params"])
-        console.print(f"  agents: {', '.join(entry['agents'])}\n")
+        console.print(f"  agents: {', '.join(entry['agents']) or '-'}", markup=False)
+        console.print(f"  sampled task: {entry['example']}\n", markup=False)
 
 
 def _print_fields(title: str, fields: list[dict]) -> None:
