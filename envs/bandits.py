@@ -38,6 +38,7 @@ class BanditTrial(gym.Env):
     """One pull of a Bernoulli bandit: an empty observation, reward 1 with the arm's probability."""
 
     episode_length = 1
+    reward_bounds = (0.0, 1.0)
 
     def __init__(self, arms: int) -> None:
         self.observation_space = gym.spaces.Box(0.0, 1.0, (0,), np.float32)

@@ -88,10 +88,12 @@ class ContextualFamily(TaskFamily):
         return ContextWrapper(env, self, params)
 
 
-class ContextWrapper(gym.Wrapper):
+class ContextWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Applies the fixed or resampled context at reset; optionally shows it in the obs."""
 
     def __init__(self, env: gym.Env, family: ContextualFamily, params: ContextParams) -> None:
+        # Recorded so gymnasium can rebuild the env from its spec (as check_env does).
+        gym.utils.RecordConstructorArgs.__init__(self, family=family, params=params)
         super().__init__(env)
         self.family, self.params = family, params
         self.context = params.fixed_context()

@@ -27,6 +27,7 @@ class TaskEnv(Protocol):
     """A base env whose task can be set; its trials last ``episode_length`` steps."""
 
     episode_length: int
+    reward_bounds: tuple[float, float]
     observation_space: gym.spaces.Box
     action_space: gym.spaces.Discrete
 
@@ -46,8 +47,14 @@ class MetaEpisodeEnv(gym.Env):
         self.trials = trials
         self.num_actions = int(base.action_space.n)
         self.horizon = trials * base.episode_length
-        size = base.observation_space.shape[0] + meta_features_size(self.num_actions)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
+        low_reward, high_reward = base.reward_bounds
+        features_low = [0.0] * self.num_actions + [low_reward, 0.0, 0.0]
+        features_high = [1.0] * self.num_actions + [high_reward, 1.0, 1.0]
+        self.observation_space = gym.spaces.Box(
+            np.concatenate([base.observation_space.low, features_low]).astype(np.float32),
+            np.concatenate([base.observation_space.high, features_high]).astype(np.float32),
+            dtype=np.float32,
+        )
         self.action_space = gym.spaces.Discrete(self.num_actions)
         self.task: Task = {}
 

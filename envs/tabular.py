@@ -48,6 +48,8 @@ def sample_mdps(params: TabularMDPParams, rng: np.random.Generator, n: int) -> T
 class TabularMDPTrial(gym.Env):
     """One episode of a tabular MDP: one-hot state, Normal rewards, fixed length."""
 
+    reward_bounds = (-np.inf, np.inf)  # Normal rewards have no bound
+
     def __init__(self, params: TabularMDPParams) -> None:
         self.params = params
         self.episode_length = params.episode_length
