@@ -104,6 +104,11 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
+@dataclass
+class NoConfig(Config):
+    """A config without fields: for policies and tasks with nothing to set."""
+
+
 def _coerce_type(info: FieldInfo, value: Any) -> Any:
     expected = info.type
     if expected is float and isinstance(value, int) and not isinstance(value, bool):

@@ -19,6 +19,7 @@ from agents.registry import AGENTS, get_agent
 from envs.config import build, describe
 from envs.registry import TASKS, get_task
 from workbench import runner
+from workbench.cli.baselines import baselines
 from workbench.cli.common import (
     Home,
     JsonFlag,
@@ -41,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(runs_app, name="runs")
+app.command()(baselines)
 
 
 @app.callback(invoke_without_command=True)

@@ -1,0 +1,175 @@
+"""Reference policies: yardsticks that act without learning across tasks.
+
+Each is evaluated on many sampled tasks at once through a family's batched version, so
+every result table can put learned agents beside random, greedy, UCB1, Thompson sampling,
+Gittins, Bayes-optimal, PSRL and value iteration on the same tasks.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agents.reference import bandits, mdp
+from agents.reference.bayes_optimal import BayesOptimalPolicy, NotApplicable, TooLarge, exact_value
+from envs.bandits import BanditFamily
+from envs.config import Config, NoConfig
+from envs.family import TaskFamily
+from envs.tabular import TabularMDPFamily
+
+
+@dataclass(frozen=True)
+class ReferencePolicy:
+    name: str
+    summary: str
+    kind: str
+    """"bandit" or "mdp": the families it acts on."""
+    make: Callable[..., Any] | None
+    """The policy class; None for a policy reported by its exact value."""
+
+    @property
+    def config(self) -> type[Config]:
+        """The policy's constants: its class's ``Config``."""
+        return self.make.Config if self.make is not None else NoConfig
+
+
+def _bandit(name: str, summary: str, make: Callable[..., Any] | None) -> ReferencePolicy:
+    return ReferencePolicy(name, summary, "bandit", make)
+
+
+def _mdp(name: str, summary: str, make: Callable[..., Any]) -> ReferencePolicy:
+    return ReferencePolicy(name, summary, "mdp", make)
+
+
+BANDIT = [
+    _bandit("random", "Uniformly random arm.", bandits.RandomPolicy),
+    _bandit("greedy", "Highest posterior mean, ties broken at random.", bandits.GreedyPolicy),
+    _bandit(
+        "eps-greedy", "Greedy, or a random arm with probability epsilon.", bandits.EpsGreedyPolicy
+    ),
+    _bandit("ucb1", "Upper confidence bound (Auer et al. 2002).", bandits.UCB1Policy),
+    _bandit("thompson", "Thompson sampling from Beta posteriors.", bandits.ThompsonPolicy),
+    _bandit("gittins", "Highest Gittins index of the Beta posterior.", bandits.GittinsPolicy),
+    _bandit("bayes-optimal", "Exact Bayes-optimal value by dynamic programming.", None),
+]
+MDP = [
+    _mdp("random", "Uniformly random action.", mdp.RandomMDPPolicy),
+    _mdp("greedy", "Plans each episode on the posterior-mean model.", mdp.GreedyMDPPolicy),
+    _mdp(
+        "eps-greedy",
+        "Greedy planning, random action with probability epsilon.",
+        mdp.EpsGreedyMDPPolicy,
+    ),
+    _mdp("psrl", "Posterior sampling RL (Osband et al. 2013).", mdp.PSRLPolicy),
+    _mdp("value-iteration", "Plans on the true MDP: an upper bound.", mdp.ValueIterationPolicy),
+]
+
+
+def policies_for(family: TaskFamily) -> list[ReferencePolicy]:
+    if isinstance(family, BanditFamily):
+        return BANDIT
+    if isinstance(family, TabularMDPFamily):
+        return MDP
+    return []
+
+
+@dataclass
+class Evaluation:
+    """Mean total reward per meta-episode over sampled tasks, with a 95% interval."""
+
+    policy: str
+    mean: float
+    ci95: float
+    exact: bool
+    params: dict[str, Any]
+    tasks: int
+    totals: np.ndarray | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "mean": self.mean,
+            "ci95": self.ci95,
+            "exact": self.exact,
+            "params": self.params,
+            "tasks": self.tasks,
+        }
+
+
+def summarise(policy: str, totals: np.ndarray, params: dict[str, Any]) -> Evaluation:
+    ci95 = 1.96 * totals.std(ddof=1) / np.sqrt(len(totals)) if len(totals) > 1 else 0.0
+    return Evaluation(policy, float(totals.mean()), float(ci95), False, params, len(totals), totals)
+
+
+def evaluate(
+    family: TaskFamily, params: Config, spec: ReferencePolicy, config: Config, tasks: int, seed: int
+) -> Evaluation:
+    """Play ``tasks`` sampled meta-episodes with one reference policy.
+
+    Raises NotApplicable or TooLarge when an exact policy cannot be computed here.
+    """
+    rng = np.random.default_rng(seed)
+    if spec.make is None:
+        return Evaluation(
+            spec.name, exact_value(family, params), 0.0, True, config.to_dict(), tasks
+        )
+    if spec.kind == "bandit":
+        totals = play_bandit(
+            family,
+            params,
+            functools.partial(spec.make, config, family.arms(params), family.trials(params)),
+            tasks,
+            rng,
+        )
+    else:
+        totals = play_mdp(params, functools.partial(spec.make, config, params), tasks, rng)
+    return summarise(spec.name, totals, config.to_dict())
+
+
+def play_bandit(family, params, make_policy, tasks: int, rng: np.random.Generator) -> np.ndarray:
+    """Totals of one meta-episode per task; ``make_policy(tasks, rng)`` builds the policy."""
+    batch = family.batch(params, tasks)
+    batch.sample_tasks(rng)
+    policy = make_policy(tasks, rng)
+    totals = np.zeros(tasks)
+    for _ in range(family.trials(params)):
+        actions = policy.act()
+        _, rewards = batch.step(actions, rng)
+        policy.update(actions, rewards)
+        totals += rewards
+    return totals
+
+
+def play_mdp(params, make_policy, tasks: int, rng: np.random.Generator) -> np.ndarray:
+    batch = TabularMDPFamily().batch(params, tasks)
+    batch.sample_tasks(rng)
+    policy = make_policy(batch, rng)
+    totals = np.zeros(tasks)
+    for _ in range(params.episodes):
+        states = batch.reset_trial(rng).argmax(axis=1)
+        policy.plan_episode()
+        for step in range(params.episode_length):
+            actions = policy.act(states, step)
+            observations, rewards = batch.step(actions, rng)
+            next_states = observations.argmax(axis=1)
+            policy.observe(states, actions, rewards, next_states)
+            totals += rewards
+            states = next_states
+    return totals
+
+
+__all__ = [
+    "BayesOptimalPolicy",
+    "Evaluation",
+    "NotApplicable",
+    "ReferencePolicy",
+    "TooLarge",
+    "evaluate",
+    "policies_for",
+    "play_bandit",
+    "play_mdp",
+]
