@@ -35,7 +35,7 @@ class Cli:
         self.runner = CliRunner()
 
     # Listings of the registries do not open a store, so they take no --home.
-    STORELESS = ("agents", "tasks")
+    STORELESS = ("agents", "tasks", "baselines")
 
     def __call__(self, *args: str):
         home = [] if args[0] in self.STORELESS else ["--home", str(self.home)]
