@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from agents.dqn import DQN, DQNConfig, crossed
+from agents.registry import AGENTS
 from agents.replay import ReplayBuffer
 from envs.control import CartPoleParams
 from envs.registry import get_task
@@ -94,3 +95,11 @@ def test_dqn_solves_cartpole() -> None:
     reports = list(agent.learn(50_000))
     final = reports[-1].scalars
     assert final["eval/episode_return"] >= 475, final
+
+
+@pytest.mark.parametrize("task", AGENTS["dqn"].tasks)
+def test_dqn_runs_on_every_supported_family(task: str) -> None:
+    family = get_task(task)
+    agent = DQN(DQNConfig(**(TINY | {"eval_episodes": 1})), family, family.Params(), seed=0)
+    reports = list(agent.learn(300))
+    assert reports[-1].step == 300 and "eval/episode_return" in reports[-1].scalars
