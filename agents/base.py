@@ -9,6 +9,11 @@ import numpy as np
 
 from envs.config import Config
 
+RETURN_KEYS = ("charts/episode_return", "charts/meta_episode_return")
+"""Metric keys of training returns, per episode or per meta-episode."""
+EVAL_KEYS = ("eval/episode_return", "eval/meta_episode_return")
+"""Metric keys of evaluation returns; ``KEY_std`` or ``KEY_ci95`` may accompany them."""
+
 
 class Report(NamedTuple):
     """Scalars logged at one environment step, with slash-namespaced keys."""

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from agents.base import Agent
 from agents.dqn import DQN, DQNConfig
+from agents.l2rl import L2RL, L2RLConfig
+from agents.rl2 import RL2, RL2Config
+from agents.snail import SNAIL, SNAILConfig
 from envs.config import Config, ConfigError, suggest
 from envs.registry import TaskFamily
 
@@ -30,6 +33,17 @@ class AgentSpec:
             )
 
 
+META_TASKS = (
+    "bandit",
+    "bandit-independent",
+    "bandit-dependent-uniform",
+    "bandit-dependent-easy",
+    "bandit-dependent-medium",
+    "bandit-dependent-hard",
+    "tabular-mdp",
+)
+"""Families with batched meta-episodes, which the meta-RL agents train on."""
+
 AGENTS: dict[str, AgentSpec] = {
     spec.name: spec
     for spec in [
@@ -39,6 +53,27 @@ AGENTS: dict[str, AgentSpec] = {
             config=DQNConfig,
             make=DQN,
             tasks=("cartpole", "mountaincar", "lunarlander", "foraging"),
+        ),
+        AgentSpec(
+            name="rl2",
+            summary="RL^2: GRU policy meta-trained with PPO across tasks (Duan et al. 2016).",
+            config=RL2Config,
+            make=RL2,
+            tasks=META_TASKS,
+        ),
+        AgentSpec(
+            name="l2rl",
+            summary="A2C-LSTM of Learning to Reinforcement Learn (Wang et al. 2016).",
+            config=L2RLConfig,
+            make=L2RL,
+            tasks=META_TASKS,
+        ),
+        AgentSpec(
+            name="snail",
+            summary="SNAIL: temporal convolutions and causal attention, PPO (Mishra et al. 2018).",
+            config=SNAILConfig,
+            make=SNAIL,
+            tasks=META_TASKS,
         ),
     ]
 }

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.base import Agent, Report
+from agents.base import EVAL_KEYS, RETURN_KEYS, Agent, Report
 from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task
@@ -87,15 +87,19 @@ class _Summary:
 
     def update(self, report: Report) -> None:
         scalars = report.scalars
-        if "charts/episode_return" in scalars:
-            value = scalars["charts/episode_return"]
-            self.recent.append(value)
-            self.values["last_return"] = value
-            self.values["best_return"] = max(value, self.values.get("best_return", value))
-        if "eval/episode_return" in scalars:
-            self.values["eval_return_mean"] = scalars["eval/episode_return"]
-            self.values["eval_return_std"] = scalars.get("eval/episode_return_std", 0.0)
-            self.values["eval_step"] = report.step
+        for key in RETURN_KEYS:
+            if key in scalars:
+                value = scalars[key]
+                self.recent.append(value)
+                self.values["last_return"] = value
+                self.values["best_return"] = max(value, self.values.get("best_return", value))
+        for key in EVAL_KEYS:
+            if key in scalars:
+                self.values["eval_return_mean"] = scalars[key]
+                self.values["eval_return_std"] = scalars.get(f"{key}_std", 0.0)
+                if f"{key}_ci95" in scalars:
+                    self.values["eval_return_ci95"] = scalars[f"{key}_ci95"]
+                self.values["eval_step"] = report.step
 
     @property
     def recent_return(self) -> float | None:

@@ -11,11 +11,23 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from agents.base import EVAL_KEYS, RETURN_KEYS
 from workbench.store import RunRecord, Store
 from workbench.tui.screens.runs import control_run
 
-DEFAULT_METRIC = "charts/episode_return"
-EVAL_METRIC = "eval/episode_return"
+
+def default_metric(keys: list[str]) -> str | None:
+    """The training return if the run logs one, else its first metric."""
+    return next((key for key in RETURN_KEYS if key in keys), keys[0] if keys else None)
+
+
+def shown_keys(metric: str | None) -> list[str]:
+    """The metric, and beside a training return its evaluation counterpart."""
+    if metric is None:
+        return []
+    if metric in RETURN_KEYS:
+        return [metric, EVAL_KEYS[RETURN_KEYS.index(metric)]]
+    return [metric]
 
 
 class RunView(Screen[None]):
@@ -31,7 +43,7 @@ class RunView(Screen[None]):
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
-        self.metric = DEFAULT_METRIC
+        self.metric: str | None = None  # chosen from the run's keys on first refresh
         self.keys: list[str] = []
         self.series: dict[str, tuple[list[int], list[float]]] = {}
 
@@ -49,21 +61,24 @@ class RunView(Screen[None]):
     @work(thread=True, exclusive=True, group="refresh-run")
     def refresh_run(self) -> None:
         """Read the row and only the metric rows logged since the last refresh."""
-        shown = [self.metric] + ([EVAL_METRIC] if self.metric == DEFAULT_METRIC else [])
         store = Store(self.app.store.home)
         try:
             run = store.get_run(self.run_id)
             keys = store.metric_keys(self.run_id)
+            metric = self.metric or default_metric(keys)
             new_rows = {}
-            for key in shown:
+            for key in shown_keys(metric):
                 steps, _ = self.series.get(key, ([], []))
                 new_rows[key] = store.metrics(self.run_id, key, steps[-1] if steps else -1)
         finally:
             store.close()
-        self.app.call_from_thread(self.show, run, keys, new_rows)
+        self.app.call_from_thread(self.show, run, keys, metric, new_rows)
 
-    def show(self, run: RunRecord, keys: list[str], new_rows: dict[str, list]) -> None:
+    def show(
+        self, run: RunRecord, keys: list[str], metric: str | None, new_rows: dict[str, list]
+    ) -> None:
         self.keys = keys
+        self.metric = self.metric or metric
         for key, rows in new_rows.items():
             steps, values = self.series.setdefault(key, ([], []))
             if steps and run.steps_done < steps[-1]:  # resumed: later points were replaced
@@ -95,8 +110,8 @@ class RunView(Screen[None]):
         plt.title(f"{self.metric} (m: next metric)")
         plt.xlabel("env steps")
         drawn = False
-        for key in (self.metric, EVAL_METRIC if self.metric == DEFAULT_METRIC else None):
-            steps, values = self.series.get(key, ([], [])) if key else ([], [])
+        for key in shown_keys(self.metric):
+            steps, values = self.series.get(key, ([], []))
             if steps:
                 plt.plot(steps, values, label=key, marker="braille")
                 drawn = True

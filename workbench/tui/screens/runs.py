@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from agents.base import RETURN_KEYS
 from workbench import runner
 from workbench.store import RunRecord, Store, StoreError
 from workbench.tui.widgets.sparkline import sparkline
@@ -50,6 +51,15 @@ COLUMNS = (
     "eval",
     "recent returns",
 )
+
+
+def recent_returns(store: Store, run_id: int, count: int = 16) -> list[float]:
+    """The last training returns of a run, per episode or per meta-episode."""
+    for key in RETURN_KEYS:
+        values = store.recent_values(run_id, key, count)
+        if values:
+            return values
+    return []
 
 
 def run_cells(run: RunRecord, recent: list[float]) -> tuple[str, ...]:
@@ -104,9 +114,7 @@ class RunsScreen(Screen[None]):
         store = Store(self.app.store.home)  # this thread's own connection
         try:
             runs = store.list_runs()
-            rows = [
-                run_cells(r, store.recent_values(r.id, "charts/episode_return", 16)) for r in runs
-            ]
+            rows = [run_cells(r, recent_returns(store, r.id)) for r in runs]
         finally:
             store.close()
         self.app.call_from_thread(self.show_rows, rows)

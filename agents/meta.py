@@ -1,0 +1,132 @@
+"""What the meta-RL agents share: the loop over batches of meta-episodes, held-out
+evaluation and checkpoints. An agent adds its network (``make_net``) and update rule.
+
+Every update plays one meta-episode on each of ``num_tasks`` freshly sampled tasks at once
+through the family's batched version (no per-task Python loop), then learns from them.
+Evaluation plays held-out tasks drawn from a generator seeded apart from training's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.base import Report, numpy_rng_state, set_numpy_rng_state
+from agents.sequence import play_meta_episodes
+from envs.config import Config, bounded
+from envs.family import TaskFamily
+
+EVAL_SEED_OFFSET = 1_000_003
+
+
+@dataclass
+class MetaConfig(Config):
+    learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True)
+    """Adam step size."""
+    discount: float = bounded(0.99, 0.0, 1.0)
+    """Discount of the meta-episode return (trial ends are not episode ends)."""
+    value_coef: float = bounded(0.5, 0.0)
+    """Weight of the value loss."""
+    entropy_coef: float = bounded(0.003, 0.0)
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = bounded(0.5, 0.0, low_open=True)
+    """Gradient clipping threshold (global L2 norm)."""
+    num_tasks: int = bounded(1024, 1, 65536)
+    """Tasks (meta-episodes) played in parallel per update."""
+    eval_interval: int = bounded(500_000, 1)
+    """Env steps between evaluations on held-out tasks (one is always run at the end)."""
+    eval_tasks: int = bounded(2000, 2, 1_000_000)
+    """Held-out tasks per evaluation."""
+    eval_greedy: bool = True
+    """Evaluate with the most likely action instead of sampling."""
+
+
+class MetaLearner:
+    """Plays batches of meta-episodes and hands them to ``update``."""
+
+    config: MetaConfig
+
+    def __init__(self, config: MetaConfig, task: TaskFamily, task_params: Config, seed: int):
+        self.config, self.task, self.task_params, self.seed = config, task, task_params, seed
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.env = task.meta_batch(task_params, config.num_tasks, self.rng)
+        self.net = self.make_net(self.env.observation_size, self.env.num_actions)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.steps_done = 0
+
+    def make_net(self, inputs: int, actions: int) -> nn.Module:
+        raise NotImplementedError
+
+    def update(self, rollout: dict[str, torch.Tensor]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def clip_and_step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+
+    def evaluate(self, tasks: int) -> np.ndarray:
+        """Total reward of one meta-episode on each of ``tasks`` held-out tasks."""
+        return evaluate_on(
+            self.net,
+            self.task,
+            self.task_params,
+            tasks,
+            self.seed + EVAL_SEED_OFFSET,
+            self.config.eval_greedy,
+        )
+
+    def learn(self, total_steps: int) -> Iterator[Report]:
+        while self.steps_done < total_steps:
+            before = self.steps_done
+            rollout = play_meta_episodes(self.net, self.env)
+            self.steps_done += rollout["rewards"].numel()
+            scalars = self.update(rollout)
+            scalars["charts/meta_episode_return"] = float(rollout["rewards"].sum(0).mean())
+            self.add_evaluation(scalars, before, total_steps)
+            yield Report(self.steps_done, scalars)
+
+    def add_evaluation(self, scalars: dict[str, float], before: int, total_steps: int) -> None:
+        """Evaluate on held-out tasks when an interval was crossed or training is done."""
+        cfg = self.config
+        if self.steps_done // cfg.eval_interval > before // cfg.eval_interval or (
+            self.steps_done >= total_steps
+        ):
+            returns = self.evaluate(cfg.eval_tasks)
+            scalars["eval/meta_episode_return"] = float(returns.mean())
+            scalars["eval/meta_episode_return_ci95"] = ci95(returns)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps_done": self.steps_done,
+            "rng": numpy_rng_state(self.rng),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps_done = int(state["steps_done"])
+        set_numpy_rng_state(self.rng, state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+
+def ci95(values: np.ndarray) -> float:
+    return float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def evaluate_on(
+    net: nn.Module, family: TaskFamily, params: Config, tasks: int, seed: int, greedy: bool
+) -> np.ndarray:
+    """Totals of one meta-episode per task on ``tasks`` tasks drawn with ``seed``."""
+    env = family.meta_batch(params, tasks, np.random.default_rng(seed))
+    return play_meta_episodes(net, env, greedy=greedy)["rewards"].sum(0).numpy()

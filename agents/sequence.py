@@ -1,0 +1,55 @@
+"""Policies over meta-episodes and how they play them, shared by the meta-RL agents.
+
+A sequence policy maps inputs (T, B, D) and a carried state to logits (T, B, A), values
+(T, B) and the new state: a recurrent net carries its hidden state, an attentive one
+(SNAIL) the inputs seen so far. Playing calls it one step at a time; training calls it
+once on whole meta-episodes from an empty state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class RecurrentPolicy(nn.Module):
+    """A GRU or LSTM over meta-episode inputs with policy and value heads."""
+
+    def __init__(self, inputs: int, actions: int, hidden: int, cell: str = "gru") -> None:
+        super().__init__()
+        self.core = {"gru": nn.GRU, "lstm": nn.LSTM}[cell](inputs, hidden)
+        self.policy = nn.Linear(hidden, actions)
+        self.value = nn.Linear(hidden, 1)
+        nn.init.orthogonal_(self.policy.weight, 0.01)
+        nn.init.zeros_(self.policy.bias)
+
+    def forward(self, inputs: torch.Tensor, state: Any = None):
+        features, state = self.core(inputs, state)
+        return self.policy(features), self.value(features).squeeze(-1), state
+
+
+@torch.no_grad()
+def play_meta_episodes(net: nn.Module, env, greedy: bool = False) -> dict[str, torch.Tensor]:
+    """One meta-episode on every task of a batched env.
+
+    Returns inputs, actions, log-probabilities, values and rewards, each stacked over time
+    with shape (T, tasks, ...).
+    """
+    obs = env.reset()
+    state = None
+    record: dict[str, list] = {"obs": [], "actions": [], "logp": [], "values": [], "rewards": []}
+    for _ in range(env.horizon):
+        x = torch.from_numpy(obs)[None]
+        logits, value, state = net(x, state)
+        dist = torch.distributions.Categorical(logits=logits[0])
+        action = logits[0].argmax(-1) if greedy else dist.sample()
+        obs, reward, _, _ = env.step(action.numpy())
+        record["obs"].append(x[0])
+        record["actions"].append(action)
+        record["logp"].append(dist.log_prob(action))
+        record["values"].append(value[0])
+        record["rewards"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)))
+    return {key: torch.stack(values) for key, values in record.items()}
