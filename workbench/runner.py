@@ -26,6 +26,8 @@ from envs.registry import get_task
 from workbench.store import HEARTBEAT_INTERVAL, RunRecord, Store, StoreError
 
 CHECKPOINT_EVERY_STEPS = 10_000
+CHECKPOINT_MIN_SECONDS = 5.0
+"""Fast agents cross 10k steps in a fraction of a second; checkpoints wait at least this."""
 CHECKPOINT_EVERY_SECONDS = 30.0
 FLUSH_EVERY_SECONDS = 0.5
 STOP_CHECK_SECONDS = 0.25
@@ -48,6 +50,23 @@ def build_agent(run: RunRecord) -> Agent:
     config = build(spec.config, run.config, owner=run.agent)
     task_params = build(task.Params, run.task_params, owner=run.task)
     return spec.make(config, task, task_params, run.seed)
+
+
+def load_trained(store: Store, run: RunRecord) -> Agent:
+    """The run's agent with the weights of its last checkpoint, for evaluation."""
+    agent = build_agent(run)
+    for _ in range(5):
+        if not run.checkpoint_path:
+            break
+        try:
+            state = torch.load(run.checkpoint_path, weights_only=True)
+        except FileNotFoundError:
+            # A running worker replaced that checkpoint after we read its path: read again.
+            run = store.get_run(run.id)
+            continue
+        agent.load_state_dict(state)
+        return agent
+    raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
 
 
 def run_logger(store: Store, run_id: int) -> logging.Logger:
@@ -116,7 +135,8 @@ def execute(
     """Train a queued run in this process until done, stopped or failed; return its row.
 
     Metrics go to the store in batches; a checkpoint is taken every
-    CHECKPOINT_EVERY_STEPS steps or CHECKPOINT_EVERY_SECONDS, and when stopping.
+    CHECKPOINT_EVERY_STEPS steps (at most every CHECKPOINT_MIN_SECONDS), at least every
+    CHECKPOINT_EVERY_SECONDS, and when stopping.
     """
     if not store.claim(run_id, os.getpid()):
         run = store.get_run(run_id)
@@ -178,10 +198,11 @@ def execute(
                 stopping = stop_event.is_set() or store.stop_requested(run_id)
             if stopping:
                 break
+            since_checkpoint = now - checkpoint_time
             if (
                 step - checkpoint_step >= CHECKPOINT_EVERY_STEPS
-                or now - checkpoint_time >= CHECKPOINT_EVERY_SECONDS
-            ):
+                and since_checkpoint >= CHECKPOINT_MIN_SECONDS
+            ) or since_checkpoint >= CHECKPOINT_EVERY_SECONDS:
                 flush(checkpoint=True)
                 last_flush = now
             elif now - last_flush >= FLUSH_EVERY_SECONDS:

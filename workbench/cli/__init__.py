@@ -32,6 +32,7 @@ from workbench.cli.common import (
     read_config_file,
     user_errors,
 )
+from workbench.cli.evaluate import eval_run, report_app
 from workbench.cli.runs import app as runs_app
 
 app = typer.Typer(
@@ -43,6 +44,8 @@ app = typer.Typer(
 )
 app.add_typer(runs_app, name="runs")
 app.command()(baselines)
+app.command("eval")(eval_run)
+app.add_typer(report_app, name="report")
 
 
 @app.callback(invoke_without_command=True)

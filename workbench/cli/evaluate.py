@@ -1,0 +1,183 @@
+"""``workbench eval`` and ``workbench report generalization``: trained meta-RL runs on
+held-out tasks of any compatible family, beside the reference policies of the same tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from agents.meta import EVAL_SEED_OFFSET, MetaLearner, ci95, evaluate_on
+from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
+from agents.reference.bayes_optimal import exact_value
+from envs.bandits import two_armed_families
+from envs.config import ConfigError, build
+from envs.registry import get_task
+from workbench.cli.common import (
+    Home,
+    JsonFlag,
+    console,
+    open_store,
+    parse_assignments,
+    print_json,
+    user_errors,
+)
+from workbench.runner import load_trained
+from workbench.store import RunRecord, Store
+
+report_app = typer.Typer(help="Tables built from several runs.")
+
+
+def evaluate_run(store: Store, run: RunRecord, task: str, params, tasks: int, seed: int) -> dict:
+    """Mean total reward and 95% CI of a run's policy on ``tasks`` tasks of a family."""
+    agent = load_trained(store, run)
+    if not isinstance(agent, MetaLearner):
+        raise ConfigError(
+            f"run {run.id} is a {run.agent} run; eval across task families is for the "
+            "meta-RL agents (rl2, l2rl, snail)"
+        )
+    family = get_task(task)
+    probe = family.meta_batch(params, 1, np.random.default_rng(0))
+    if (probe.observation_size, probe.num_actions) != (
+        agent.env.observation_size,
+        agent.env.num_actions,
+    ):
+        raise ConfigError(
+            f"run {run.id} was trained on {run.task} {run.task_params} with "
+            f"{agent.env.num_actions} actions and inputs of size {agent.env.observation_size}; "
+            f"{task} {params.to_dict()} has {probe.num_actions} and {probe.observation_size}"
+        )
+    totals = evaluate_on(agent.net, family, params, tasks, seed, agent.config.eval_greedy)
+    return {
+        "policy": f"run {run.id} ({run.agent})",
+        "mean": float(totals.mean()),
+        "ci95": ci95(totals),
+        "exact": False,
+        "tasks": tasks,
+    }
+
+
+def reference_rows(task: str, params, tasks: int, seed: int) -> list[dict]:
+    family = get_task(task)
+    rows = []
+    for spec in policies_for(family):
+        try:
+            result = evaluate(family, params, spec, spec.config(), tasks, seed)
+        except (NotApplicable, TooLarge):
+            continue
+        rows.append(result.to_json())
+    return rows
+
+
+@user_errors
+def eval_run(
+    run_id: Annotated[int, typer.Argument(help="A trained meta-RL run, see `workbench runs ls`.")],
+    task: Annotated[str | None, typer.Option(help="Family to test on; default: the run's.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Task parameter key=value (repeatable).")
+    ] = None,
+    tasks: Annotated[int, typer.Option(help="Held-out tasks.")] = 1000,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the task sample; default: the run's held-out one.")
+    ] = None,
+    json_output: JsonFlag = False,
+    home: Home = None,
+) -> None:
+    """Mean total reward of a trained run on held-out tasks, beside the reference policies."""
+    store = open_store(home)
+    run = store.get_run(run_id)
+    task = task or run.task
+    family = get_task(task)
+    values = dict(run.task_params) if task == run.task else {}
+    values.update(parse_assignments(set_, "--set"))
+    params = build(family.Params, values, owner=task)
+    if tasks < 2:
+        raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
+    seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
+    rows = [
+        evaluate_run(store, run, task, params, tasks, seed),
+        *reference_rows(task, params, tasks, seed),
+    ]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(
+        title=f"{task} {params.to_dict()}, {tasks} held-out tasks, seed {seed}",
+        title_justify="left",
+    )
+    for column in ("policy", "mean total reward", "95% CI"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for row in rows:
+        table.add_row(
+            row["policy"], f"{row['mean']:.2f}", "exact" if row["exact"] else f"± {row['ci95']:.2f}"
+        )
+    console.print(table)
+
+
+@report_app.command("generalization")
+@user_errors
+def generalization(
+    agent: Annotated[str, typer.Option(help="Agent whose runs fill the matrix.")] = "l2rl",
+    pulls: Annotated[int, typer.Option(help="Pulls per meta-episode of the runs and tests.")] = 100,
+    tasks: Annotated[int, typer.Option(help="Held-out tasks per cell.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out tasks.")] = EVAL_SEED_OFFSET,
+    json_output: JsonFlag = False,
+    home: Home = None,
+) -> None:
+    """Train-family x test-family matrix on the two-armed bandits, with regret to Bayes-optimal.
+
+    Uses the latest completed run of AGENT on each training family with that many pulls.
+    """
+    store = open_store(home)
+    names = [family.name for family in two_armed_families()]
+    trained: dict[str, RunRecord] = {}
+    for run in store.list_runs(["completed"]):
+        if run.agent == agent and run.task in names and run.task_params.get("pulls") == pulls:
+            trained[run.task] = run  # ids grow: the latest wins
+    if not trained:
+        raise ConfigError(
+            f"no completed {agent} run on the two-armed families with pulls={pulls}; train one, "
+            f"e.g. workbench run {agent} bandit-dependent-easy --task-set pulls={pulls} "
+            "--steps 3000000"
+        )
+    cells = []
+    for test in names:
+        family = get_task(test)
+        params = family.Params(pulls=pulls)
+        optimal = exact_value(family, params)
+        for train, run in trained.items():
+            row = evaluate_run(store, run, test, params, tasks, seed)
+            cells.append(
+                {
+                    "train": train,
+                    "test": test,
+                    "run": run.id,
+                    "mean": row["mean"],
+                    "ci95": row["ci95"],
+                    "bayes_optimal": optimal,
+                    "regret": optimal - row["mean"],
+                }
+            )
+    if json_output:
+        print_json(cells)
+        return
+    table = Table(
+        title=f"{agent}, {pulls} pulls: mean total reward (regret to Bayes-optimal), "
+        f"{tasks} held-out tasks per cell",
+        title_justify="left",
+    )
+    table.add_column("trained on \\ tested on")
+    for test in names:
+        table.add_column(test.removeprefix("bandit-"), justify="right")
+    for train in trained:
+        row = [f"{train.removeprefix('bandit-')} (run {trained[train].id})"]
+        for test in names:
+            cell = next(c for c in cells if c["train"] == train and c["test"] == test)
+            row.append(f"{cell['mean']:.1f} ({cell['regret']:+.1f})")
+        table.add_row(*row)
+    console.print(table)
+    missing = [name for name in names if name not in trained]
+    if missing:
+        console.print(f"no completed {agent} run yet on: {', '.join(missing)}", markup=False)
