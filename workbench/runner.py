@@ -115,9 +115,9 @@ class _Summary:
         for key in EVAL_KEYS:
             if key in scalars:
                 self.values["eval_return_mean"] = scalars[key]
-                self.values["eval_return_std"] = scalars.get(f"{key}_std", 0.0)
-                if f"{key}_ci95" in scalars:
-                    self.values["eval_return_ci95"] = scalars[f"{key}_ci95"]
+                for spread in ("std", "ci95"):
+                    if f"{key}_{spread}" in scalars:
+                        self.values[f"eval_return_{spread}"] = scalars[f"{key}_{spread}"]
                 self.values["eval_step"] = report.step
 
     @property
@@ -223,11 +223,7 @@ def execute(
         if stopping:
             log.info("stopped at step %d", step)
         else:
-            log.info(
-                "completed: eval return %s ± %s",
-                _fmt(summary.values.get("eval_return_mean")),
-                _fmt(summary.values.get("eval_return_std")),
-            )
+            log.info("completed: eval return %s", eval_text(summary.values))
     except KeyboardInterrupt:
         # Forced mid-update: the agent may be half-way through a step, so no checkpoint
         # is taken; the run resumes from the last one.
@@ -246,6 +242,19 @@ def execute(
         heartbeat.join()
         log.info("stored %d metric rows in this session", stored_rows)
     return store.get_run(run_id)
+
+
+def eval_text(summary: dict[str, Any]) -> str:
+    """A summary's evaluation with its spread: '500.00 ± 0.00 (std)' over episodes, or
+    '6.64 ± 0.10 (95% CI)' over held-out tasks."""
+    if "eval_return_mean" not in summary:
+        return "-"
+    text = f"{summary['eval_return_mean']:.2f}"
+    if "eval_return_ci95" in summary:
+        return f"{text} ± {summary['eval_return_ci95']:.2f} (95% CI)"
+    if "eval_return_std" in summary:
+        return f"{text} ± {summary['eval_return_std']:.2f} (std)"
+    return text
 
 
 def _fmt(value: float | None) -> str:

@@ -130,14 +130,13 @@ def run(
                 "wall_seconds": round(wall, 2),
                 "eval_return_mean": summary.get("eval_return_mean"),
                 "eval_return_std": summary.get("eval_return_std"),
+                "eval_return_ci95": summary.get("eval_return_ci95"),
                 "error": record.error,
             }
         )
     elif record.status == "completed":
         console.print(
-            f"run {record.id} completed in {wall:.1f} s: eval return "
-            f"{summary.get('eval_return_mean', float('nan')):.1f} ± "
-            f"{summary.get('eval_return_std', float('nan')):.1f}"
+            f"run {record.id} completed in {wall:.1f} s: eval return {runner.eval_text(summary)}"
         )
     elif record.status == "stopped":
         console.print(

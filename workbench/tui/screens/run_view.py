@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from agents.base import EVAL_KEYS, RETURN_KEYS
+from workbench.runner import eval_text
 from workbench.store import RunRecord, Store
 from workbench.tui.screens.runs import control_run
 
@@ -89,15 +90,11 @@ class RunView(Screen[None]):
                 steps.append(step)
                 values.append(value)
         summary = run.summary
-        eval_text = (
-            f"eval {summary['eval_return_mean']:.1f} ± {summary.get('eval_return_std', 0):.1f}"
-            if "eval_return_mean" in summary
-            else "eval -"
-        )
+        evaluation = f"eval {eval_text(summary)}"
         self.query_one("#run-header", Static).update(
             f"run {run.id} {run.name}  [b]{run.status}[/b]  "
             f"{run.steps_done}/{run.total_steps} steps  "
-            f"{summary.get('steps_per_second', 0):.0f} steps/s  {eval_text}\n"
+            f"{summary.get('steps_per_second', 0):.0f} steps/s  {evaluation}\n"
             f"config {json.dumps(run.config)}"
         )
         self.draw()
