@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from agents.base import Agent
 from agents.dqn import DQN, DQNConfig
 from agents.l2rl import L2RL, L2RLConfig
+from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
 from agents.snail import SNAIL, SNAILConfig
 from envs.config import Config, ConfigError, suggest
@@ -52,6 +53,13 @@ AGENTS: dict[str, AgentSpec] = {
             summary="Deep Q-Network with double-DQN targets, replay and a target network.",
             config=DQNConfig,
             make=DQN,
+            tasks=("cartpole", "mountaincar", "lunarlander", "foraging"),
+        ),
+        AgentSpec(
+            name="ppo",
+            summary="PPO with GAE, feed-forward actor-critic (Schulman et al. 2017).",
+            config=PPOConfig,
+            make=PPO,
             tasks=("cartpole", "mountaincar", "lunarlander", "foraging"),
         ),
         AgentSpec(

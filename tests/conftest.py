@@ -9,10 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from workbench.cli import app
 from workbench.store import Store
+
+
+# Small networks run fastest on one thread (and the runner uses one); a second thread only
+# spins against whatever else the machine runs.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

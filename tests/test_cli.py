@@ -33,7 +33,8 @@ def test_agents_listing_has_fields_with_defaults_and_help(cli) -> None:
 
 def test_tasks_listing(cli) -> None:
     tasks = {t["name"]: t for t in cli.json("tasks")}
-    assert tasks["cartpole"]["agents"] == ["dqn"]
+    assert tasks["cartpole"]["agents"] == ["dqn", "ppo"]
+    assert tasks["bandit"]["agents"] == ["rl2", "l2rl", "snail"]
 
 
 def test_foreground_run_json(cli) -> None:

@@ -1,0 +1,256 @@
+"""Proximal Policy Optimisation (Schulman et al. 2017) with GAE (Schulman et al. 2016), on a
+family's batched environment, feed-forward: the CleanRL recipe (orthogonal init, advantage
+normalisation, clipped value loss optional, learning-rate annealing, target-KL stop).
+
+For recurrent PPO across tasks see agents/rl2.py, which shares agents/returns.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.base import Report, numpy_rng_state, set_numpy_rng_state
+from agents.returns import gae
+from envs.config import Config, ConfigError, bounded
+from envs.family import TaskFamily
+
+
+@dataclass
+class PPOConfig(Config):
+    learning_rate: float = bounded(2.5e-4, 0.0, 1.0, low_open=True, log=True)
+    """Adam step size (annealed linearly to 0 when anneal_learning_rate)."""
+    anneal_learning_rate: bool = True
+    """Decay the learning rate linearly to zero over the step budget."""
+    discount: float = bounded(0.99, 0.0, 1.0)
+    """Discount factor gamma."""
+    gae_lambda: float = bounded(0.95, 0.0, 1.0)
+    """GAE lambda."""
+    clip_range: float = bounded(0.2, 0.0, 1.0, low_open=True)
+    """PPO's probability-ratio clip."""
+    value_coef: float = bounded(0.5, 0.0)
+    """Weight of the value loss."""
+    entropy_coef: float = bounded(0.01, 0.0)
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = bounded(0.5, 0.0, low_open=True)
+    """Gradient clipping threshold (global L2 norm)."""
+    target_kl: float = bounded(0.0, 0.0)
+    """Stop an update's epochs once the approximate KL passes this (0 never stops)."""
+    ppo_epochs: int = bounded(4, 1, 100)
+    """Passes over each rollout."""
+    minibatch_size: int = bounded(128, 1, 1_000_000)
+    """Transitions per minibatch."""
+    num_envs: int = bounded(4, 1, 4096)
+    """Environment copies stepped together."""
+    rollout_steps: int = bounded(128, 1, 100_000)
+    """Steps per environment between updates (batch = num_envs x rollout_steps)."""
+    hidden_size: int = bounded(64, 1, 4096)
+    """Units per hidden layer (two tanh layers, separate actor and critic)."""
+    eval_interval: int = bounded(10_000, 1)
+    """Env steps between evaluations (one is always run at the end)."""
+    eval_episodes: int = bounded(20, 1, 1000)
+    """Greedy episodes per evaluation."""
+
+    def check(self) -> None:
+        if self.minibatch_size > self.num_envs * self.rollout_steps:
+            raise ConfigError(
+                f"minibatch_size={self.minibatch_size} exceeds the batch num_envs x "
+                f"rollout_steps = {self.num_envs * self.rollout_steps}"
+            )
+
+
+def layer(inputs: int, outputs: int, gain: float = np.sqrt(2)) -> nn.Linear:
+    linear = nn.Linear(inputs, outputs)
+    nn.init.orthogonal_(linear.weight, gain)
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, inputs: int, actions: int, hidden: int) -> None:
+        super().__init__()
+        self.critic = nn.Sequential(
+            layer(inputs, hidden),
+            nn.Tanh(),
+            layer(hidden, hidden),
+            nn.Tanh(),
+            layer(hidden, 1, 1.0),
+        )
+        self.actor = nn.Sequential(
+            layer(inputs, hidden),
+            nn.Tanh(),
+            layer(hidden, hidden),
+            nn.Tanh(),
+            layer(hidden, actions, 0.01),
+        )
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.actor(obs), self.critic(obs).squeeze(-1)
+
+
+class PPO:
+    """Feed-forward PPO on a family with discrete actions."""
+
+    def __init__(self, config: PPOConfig, task: TaskFamily, task_params: Config, seed: int):
+        self.config, self.task, self.task_params, self.seed = config, task, task_params, seed
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.env = task.make_vector_env(task_params, config.num_envs)
+        obs_size = int(np.prod(self.env.single_observation_space.shape))
+        self.net = ActorCritic(obs_size, int(self.env.single_action_space.n), config.hidden_size)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.steps_done = 0
+        self.evaluations = 0
+
+    @torch.no_grad()
+    def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
+        logits, _ = self.net(torch.as_tensor(observations, dtype=torch.float32))
+        return logits.argmax(-1).numpy()
+
+    def evaluate(self, episodes: int) -> np.ndarray:
+        """Returns of ``episodes`` greedy episodes, run together in one batched env."""
+        env = self.task.make_vector_env(self.task_params, episodes)
+        self.evaluations += 1
+        obs, _ = env.reset(seed=10_000_019 * (self.seed + 1) + self.evaluations)
+        returns, running = np.zeros(episodes), np.ones(episodes, dtype=bool)
+        while running.any():
+            obs, rewards, terminated, truncated, _ = env.step(self.greedy_actions(obs))
+            returns += rewards * running
+            running &= ~(terminated | truncated)
+        env.close()
+        return returns
+
+    def learn(self, total_steps: int) -> Iterator[Report]:
+        cfg, env = self.config, self.env
+        obs, _ = env.reset(seed=self.seed * 1_000_003 + self.steps_done)
+        obs = torch.as_tensor(obs, dtype=torch.float32)
+        after_done = torch.zeros(cfg.num_envs, dtype=torch.bool)  # NEXT_STEP: next is a reset
+        episode_return = np.zeros(cfg.num_envs)
+        while self.steps_done < total_steps:
+            before = self.steps_done
+            if cfg.anneal_learning_rate:
+                remaining = max(0.0, 1.0 - self.steps_done / total_steps)
+                self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
+            batch: dict[str, list] = {
+                k: []
+                for k in (
+                    "obs",
+                    "actions",
+                    "logp",
+                    "values",
+                    "rewards",
+                    "dones",
+                    "truncated",
+                    "valid",
+                )
+            }
+            finished: list[float] = []
+            for _ in range(cfg.rollout_steps):
+                with torch.no_grad():
+                    logits, value = self.net(obs)
+                    dist = torch.distributions.Categorical(logits=logits)
+                    action = dist.sample()
+                next_obs, reward, terminated, truncated, _ = env.step(action.numpy())
+                valid = ~after_done  # the step after an end only resets; it teaches nothing
+                done = torch.as_tensor(terminated | truncated)
+                for key, item in (
+                    ("obs", obs),
+                    ("actions", action),
+                    ("logp", dist.log_prob(action)),
+                    ("values", value),
+                    ("valid", valid),
+                    ("rewards", torch.as_tensor(reward, dtype=torch.float32)),
+                    ("dones", done.float()),
+                    ("truncated", torch.as_tensor(truncated & ~terminated).float()),
+                ):
+                    batch[key].append(item)
+                episode_return += reward * valid.numpy()
+                ended = (done & valid).numpy()
+                finished += episode_return[ended].tolist()
+                episode_return[ended] = 0.0
+                self.steps_done += int(valid.sum())
+                after_done = done
+                obs = torch.as_tensor(next_obs, dtype=torch.float32)
+            data = {key: torch.stack(values) for key, values in batch.items()}
+            with torch.no_grad():
+                _, last_value = self.net(obs)
+            # Every episode end stops the GAE recursion. A truncated one still deserves
+            # gamma * V(final observation): with NEXT_STEP autoreset the step after an end
+            # sees that final observation, so it is the next row's value.
+            next_values = torch.cat([data["values"][1:], last_value[None]])
+            rewards = data["rewards"] + cfg.discount * data["truncated"] * next_values
+            advantages, returns = gae(
+                rewards, data["values"], data["dones"], last_value, cfg.discount, cfg.gae_lambda
+            )
+            scalars = self.update(data, advantages, returns)
+            if finished:
+                scalars["charts/episode_return"] = float(np.mean(finished))
+            if self.steps_done // cfg.eval_interval > before // cfg.eval_interval or (
+                self.steps_done >= total_steps
+            ):
+                results = self.evaluate(cfg.eval_episodes)
+                scalars["eval/episode_return"] = float(results.mean())
+                scalars["eval/episode_return_std"] = float(results.std())
+            yield Report(self.steps_done, scalars)
+
+    def update(self, data, advantages, returns) -> dict[str, float]:
+        cfg = self.config
+        valid = data["valid"].reshape(-1)
+        flat = {key: value.reshape(-1, *value.shape[2:])[valid] for key, value in data.items()}
+        advantages, returns = advantages.reshape(-1)[valid], returns.reshape(-1)[valid]
+        size = len(returns)
+        stats: dict[str, list[float]] = {
+            "policy_loss": [],
+            "value_loss": [],
+            "entropy": [],
+            "approx_kl": [],
+        }
+        for _ in range(cfg.ppo_epochs):
+            order = torch.from_numpy(self.rng.permutation(size))
+            for start in range(0, size, cfg.minibatch_size):
+                idx = order[start : start + cfg.minibatch_size]
+                logits, values = self.net(flat["obs"][idx])
+                dist = torch.distributions.Categorical(logits=logits)
+                log_ratio = dist.log_prob(flat["actions"][idx]) - flat["logp"][idx]
+                ratio = log_ratio.exp()
+                adv = advantages[idx]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                clipped = ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)
+                policy_loss = -torch.min(ratio * adv, clipped * adv).mean()
+                value_loss = 0.5 * (values - returns[idx]).pow(2).mean()
+                entropy = dist.entropy().mean()
+                loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                stats["policy_loss"].append(policy_loss.item())
+                stats["value_loss"].append(value_loss.item())
+                stats["entropy"].append(entropy.item())
+                stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
+            if cfg.target_kl and np.mean(stats["approx_kl"][-4:]) > cfg.target_kl:
+                break
+        return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps_done": self.steps_done,
+            "evaluations": self.evaluations,
+            "rng": numpy_rng_state(self.rng),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps_done = int(state["steps_done"])
+        self.evaluations = int(state["evaluations"])
+        set_numpy_rng_state(self.rng, state["rng"])
+        torch.set_rng_state(state["torch_rng"])
