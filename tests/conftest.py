@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from workbench.cli import app
 from workbench.store import Store
 
-
 # Small networks run fastest on one thread (and the runner uses one); a second thread only
 # spins against whatever else the machine runs.
 torch.set_num_threads(1)

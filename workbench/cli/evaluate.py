@@ -116,6 +116,10 @@ def eval_run(
     console.print(table)
 
 
+def short_name(family: str) -> str:
+    return family.removeprefix("bandit-").removeprefix("dependent-")
+
+
 @report_app.command("generalization")
 @user_errors
 def generalization(
@@ -170,9 +174,9 @@ def generalization(
     )
     table.add_column("trained on \\ tested on")
     for test in names:
-        table.add_column(test.removeprefix("bandit-"), justify="right")
+        table.add_column(short_name(test), justify="right")
     for train in trained:
-        row = [f"{train.removeprefix('bandit-')} (run {trained[train].id})"]
+        row = [f"{short_name(train)} (run {trained[train].id})"]
         for test in names:
             cell = next(c for c in cells if c["train"] == train and c["test"] == test)
             row.append(f"{cell['mean']:.1f} ({cell['regret']:+.1f})")
