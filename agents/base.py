@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Protocol
 
+import gymnasium as gym
 import numpy as np
 
 from envs.config import Config
@@ -41,6 +42,22 @@ class Agent(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def greedy_episode_returns(
+    env: gym.vector.VectorEnv, act: Callable[[np.ndarray], np.ndarray], seed: int
+) -> np.ndarray:
+    """Return of one episode in each copy of a batched env (NEXT_STEP autoreset), all
+    played together; steps after a copy's episode ended are not counted."""
+    observations, _ = env.reset(seed=seed)
+    returns = np.zeros(env.num_envs)
+    running = np.ones(env.num_envs, dtype=bool)
+    while running.any():
+        observations, rewards, terminated, truncated, _ = env.step(act(observations))
+        returns += rewards * running
+        running &= ~(terminated | truncated)
+    env.close()
+    return returns
 
 
 def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, numpy_rng_state, set_numpy_rng_state
+from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
 from agents.networks import mlp
 from agents.nstep import NStepAccumulator
 from agents.replay import ReplayBuffer
@@ -220,19 +220,10 @@ class DQN:
     # --- evaluation ---------------------------------------------------------------------
     def evaluate(self, episodes: int) -> np.ndarray:
         """Returns of ``episodes`` greedy episodes, all run at once in one batched env."""
-        env = self.task.make_vector_env(self.task_params, episodes)
         self.evaluations += 1
-        observations, _ = env.reset(seed=10_000_019 * (self.seed + 1) + self.evaluations)
-        returns = np.zeros(episodes)
-        running = np.ones(episodes, dtype=bool)
-        while running.any():
-            observations, rewards, terminated, truncated, _ = env.step(
-                self.greedy_actions(observations)
-            )
-            returns += rewards * running
-            running &= ~(terminated | truncated)
-        env.close()
-        return returns
+        env = self.task.make_vector_env(self.task_params, episodes)
+        seed = 10_000_019 * (self.seed + 1) + self.evaluations
+        return greedy_episode_returns(env, self.greedy_actions, seed)
 
     # --- checkpoints --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, numpy_rng_state, set_numpy_rng_state
+from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
 from agents.returns import gae
 from envs.config import Config, ConfigError, bounded
 from envs.family import TaskFamily
@@ -113,17 +113,11 @@ class PPO:
         return logits.argmax(-1).numpy()
 
     def evaluate(self, episodes: int) -> np.ndarray:
-        """Returns of ``episodes`` greedy episodes, run together in one batched env."""
-        env = self.task.make_vector_env(self.task_params, episodes)
+        """Returns of ``episodes`` greedy episodes, all run at once in one batched env."""
         self.evaluations += 1
-        obs, _ = env.reset(seed=10_000_019 * (self.seed + 1) + self.evaluations)
-        returns, running = np.zeros(episodes), np.ones(episodes, dtype=bool)
-        while running.any():
-            obs, rewards, terminated, truncated, _ = env.step(self.greedy_actions(obs))
-            returns += rewards * running
-            running &= ~(terminated | truncated)
-        env.close()
-        return returns
+        env = self.task.make_vector_env(self.task_params, episodes)
+        seed = 10_000_019 * (self.seed + 1) + self.evaluations
+        return greedy_episode_returns(env, self.greedy_actions, seed)
 
     def learn(self, total_steps: int) -> Iterator[Report]:
         cfg, env = self.config, self.env

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.base import greedy_episode_returns  # noqa: E402
 from agents.dqn import DQN, DQNConfig  # noqa: E402
 from benchmarks.readme_section import write_section  # noqa: E402
 from envs.control import CartPoleParams
@@ -76,14 +76,7 @@ def greedy_evaluation(act, seed: int) -> float:
     env = gym.make_vec(
         "CartPole-v1", num_envs=EVAL_EPISODES, vectorization_mode="vector_entry_point"
     )
-    observations, _ = env.reset(seed=seed)
-    returns = np.zeros(EVAL_EPISODES)
-    running = np.ones(EVAL_EPISODES, dtype=bool)
-    while running.any():
-        observations, rewards, terminated, truncated, _ = env.step(act(observations))
-        returns += rewards * running
-        running &= ~(terminated | truncated)
-    return float(returns.mean())
+    return float(greedy_episode_returns(env, act, seed).mean())
 
 
 def record(result: Result, watch: Stopwatch, step: int, act) -> None:

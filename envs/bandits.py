@@ -12,23 +12,17 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from envs.config import Config, ConfigError, bounded
+from envs.config import Config, ConfigError, bounded, parse_numbers
 from envs.family import Task, TaskFamily
 from envs.meta import BatchedMetaEpisodes, MetaEpisodeEnv
 
 
 def parse_probs(text: str, arms: int, field: str = "probs") -> np.ndarray | None:
     """A fixed task's arm probabilities from "0.2,0.7"; None for an empty string."""
-    if not text.strip():
+    numbers = parse_numbers(text, arms, field, "arm")
+    if numbers is None:
         return None
-    try:
-        probs = np.array([float(part) for part in text.split(",")])
-    except ValueError:
-        raise ConfigError(f"{field}={text!r} is not a comma-separated list of numbers") from None
-    if len(probs) != arms:
-        raise ConfigError(
-            f"{field}={text!r} has {len(probs)} values, expected one per arm ({arms})"
-        )
+    probs = np.array(numbers)
     if not ((probs >= 0) & (probs <= 1)).all():
         raise ConfigError(f"{field}={text!r}: every probability must lie in [0, 1]")
     return probs

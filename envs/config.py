@@ -187,6 +187,21 @@ def parse_value(info: FieldInfo, text: str) -> Any:
     return text
 
 
+def parse_numbers(text: str, count: int, field: str, each: str) -> list[float] | None:
+    """A fixed list like "0.2,0.7" with one number per ``each``; None for an empty string."""
+    if not text.strip():
+        return None
+    try:
+        numbers = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{field}={text!r} is not a comma-separated list of numbers") from None
+    if len(numbers) != count:
+        raise ConfigError(
+            f"{field}={text!r} has {len(numbers)} values, expected one per {each} ({count})"
+        )
+    return numbers
+
+
 def suggest(name: str, choices: typing.Iterable[str]) -> str:
     """' (did you mean X?)' for the closest choices, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)

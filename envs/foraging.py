@@ -12,24 +12,15 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from envs.config import Config, ConfigError, bounded
+from envs.config import Config, ConfigError, bounded, parse_numbers
 from envs.family import Task, TaskFamily
 
 MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]])  # up, down, left, right
 
 
 def parse_weights(text: str, item_types: int) -> np.ndarray | None:
-    if not text.strip():
-        return None
-    try:
-        weights = np.array([float(part) for part in text.split(",")])
-    except ValueError:
-        raise ConfigError(f"weights={text!r} is not a comma-separated list of numbers") from None
-    if len(weights) != item_types:
-        raise ConfigError(
-            f"weights={text!r} has {len(weights)} values, expected one per item type ({item_types})"
-        )
-    return weights
+    numbers = parse_numbers(text, item_types, "weights", "item type")
+    return None if numbers is None else np.array(numbers)
 
 
 @dataclass
