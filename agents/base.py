@@ -60,6 +60,11 @@ def greedy_episode_returns(
     return returns
 
 
+def ci95(values: np.ndarray) -> float:
+    """Half-width of the normal 95% confidence interval of the mean of ``values``."""
+    return float(1.96 * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
     """A NumPy generator's state in a form torch.load(weights_only=True) accepts."""
     state = rng.bit_generator.state

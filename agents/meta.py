@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, numpy_rng_state, set_numpy_rng_state
+from agents.base import Report, ci95, numpy_rng_state, set_numpy_rng_state
 from agents.sequence import play_meta_episodes
 from envs.config import Config, bounded
 from envs.family import TaskFamily
@@ -118,10 +118,6 @@ class MetaLearner:
         self.steps_done = int(state["steps_done"])
         set_numpy_rng_state(self.rng, state["rng"])
         torch.set_rng_state(state["torch_rng"])
-
-
-def ci95(values: np.ndarray) -> float:
-    return float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
 
 
 def evaluate_on(

@@ -7,6 +7,7 @@ Gittins, Bayes-optimal, PSRL and value iteration on the same tasks.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.base import ci95
 from agents.reference import bandits, mdp
 from agents.reference.bayes_optimal import BayesOptimalPolicy, NotApplicable, TooLarge, exact_value
 from envs.bandits import BanditFamily
@@ -87,22 +89,9 @@ class Evaluation:
     exact: bool
     params: dict[str, Any]
     tasks: int
-    totals: np.ndarray | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "mean": self.mean,
-            "ci95": self.ci95,
-            "exact": self.exact,
-            "params": self.params,
-            "tasks": self.tasks,
-        }
-
-
-def summarise(policy: str, totals: np.ndarray, params: dict[str, Any]) -> Evaluation:
-    ci95 = 1.96 * totals.std(ddof=1) / np.sqrt(len(totals)) if len(totals) > 1 else 0.0
-    return Evaluation(policy, float(totals.mean()), float(ci95), False, params, len(totals), totals)
+        return dataclasses.asdict(self)
 
 
 def evaluate(
@@ -127,7 +116,7 @@ def evaluate(
         )
     else:
         totals = play_mdp(params, functools.partial(spec.make, config, params), tasks, rng)
-    return summarise(spec.name, totals, config.to_dict())
+    return Evaluation(spec.name, float(totals.mean()), ci95(totals), False, config.to_dict(), tasks)
 
 
 def play_bandit(family, params, make_policy, tasks: int, rng: np.random.Generator) -> np.ndarray:

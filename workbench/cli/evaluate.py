@@ -9,7 +9,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from agents.meta import EVAL_SEED_OFFSET, MetaLearner, ci95, evaluate_on
+from agents.base import ci95
+from agents.meta import EVAL_SEED_OFFSET, MetaLearner, evaluate_on
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
 from agents.reference.bayes_optimal import exact_value
 from envs.bandits import two_armed_families
