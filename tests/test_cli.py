@@ -180,3 +180,23 @@ def test_stopping_a_finished_run_is_refused(cli) -> None:
     result = cli("runs", "stop", "1")
     assert result.exit_code == 2
     assert "run 1 is completed, not running; nothing to stop" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "dqn", "cartpole", "--steps", "abc"], "Invalid value for '--steps'"),
+        (["run"], "Missing argument 'agent'"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_console_script_turns_usage_errors_into_one_line(monkeypatch, capsys, argv, message):
+    from workbench.cli import main
+
+    monkeypatch.setattr("sys.argv", ["workbench", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "--help" in err
+    assert err.strip().count("\n") == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,10 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import click
 import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from agents.registry import AGENTS, get_agent
 from envs.config import build, describe
@@ -239,4 +242,15 @@ def _print_fields(title: str, fields: list[dict]) -> None:
 
 
 def main() -> None:
-    app()
+    """Console entry point: Click's usage errors become one line and exit code 2 too."""
+    try:
+        result = app(standalone_mode=False)
+    except (click.Abort, typer.Abort):
+        err_console.print("aborted")
+        sys.exit(1)
+    except (click.ClickException, TyperException) as err:  # Typer may vendor its own Click
+        ctx = getattr(err, "ctx", None)
+        where = ctx.command_path if ctx is not None else "workbench"
+        err_console.print(f"error: {err.format_message()} (see `{where} --help`)", markup=False)
+        sys.exit(getattr(err, "exit_code", 2))
+    sys.exit(result if isinstance(result, int) else 0)
