@@ -200,3 +200,16 @@ def test_console_script_turns_usage_errors_into_one_line(monkeypatch, capsys, ar
     err = capsys.readouterr().err
     assert message in err and "--help" in err
     assert err.strip().count("\n") == 0
+
+
+def test_each_store_gets_its_own_run_log(tmp_path: Path) -> None:
+    """Two homes in one process both have a run 1; each log holds only its own run."""
+    from tests.conftest import Cli
+
+    first, second = Cli(tmp_path / "a"), Cli(tmp_path / "b")
+    assert first("run", "dqn", "cartpole", *TINY, "--seed", "11").exit_code == 0
+    assert second("run", "dqn", "cartpole", *TINY, "--seed", "22").exit_code == 0
+    first_log = (tmp_path / "a" / "logs" / "run-1.log").read_text()
+    second_log = (tmp_path / "b" / "logs" / "run-1.log").read_text()
+    assert "seed 11" in first_log and "seed 22" not in first_log
+    assert "seed 22" in second_log and "seed 11" not in second_log

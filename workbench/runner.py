@@ -69,15 +69,20 @@ def load_trained(store: Store, run: RunRecord) -> Agent:
     raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
 
 
-def run_logger(store: Store, run_id: int) -> logging.Logger:
-    logger = logging.getLogger(f"workbench.run.{run_id}")
+def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handler]:
+    """A logger writing to the run's log file in this store; close the handler when done.
+
+    The logger is named by the log file, not only the run id: two stores in one process
+    (tests, scripts) each have a run 1.
+    """
+    path = store.log_path(run_id)
+    logger = logging.getLogger(f"workbench.run.{path}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    if not logger.handlers:
-        handler = logging.FileHandler(store.log_path(run_id))
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-    return logger
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    return logger, handler
 
 
 class _Heartbeat(threading.Thread):
@@ -142,7 +147,7 @@ def execute(
         run = store.get_run(run_id)
         raise StoreError(f"run {run_id} is {run.status}, not queued; another worker has it")
     run = store.get_run(run_id)
-    log = run_logger(store, run_id)
+    log, log_handler = run_logger(store, run_id)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
     heartbeat = _Heartbeat(store.home, run_id)
     heartbeat.start()
@@ -241,6 +246,8 @@ def execute(
         heartbeat.done.set()
         heartbeat.join()
         log.info("stored %d metric rows in this session", stored_rows)
+        log.removeHandler(log_handler)
+        log_handler.close()
     return store.get_run(run_id)
 
 
