@@ -101,6 +101,13 @@ def test_runs_ls_empty_gives_a_hint(cli) -> None:
     assert "workbench run dqn cartpole" in result.stdout
 
 
+def test_runs_ls_with_a_status_filter_says_what_it_filtered(cli) -> None:
+    assert cli("run", "dqn", "cartpole", *TINY).exit_code == 0
+    result = cli("runs", "ls", "--status", "running")
+    assert result.exit_code == 0
+    assert "No running runs" in result.stdout and "No runs yet" not in result.stdout
+
+
 def test_rm_deletes_run_and_metrics(cli) -> None:
     assert cli("run", "dqn", "cartpole", *TINY).exit_code == 0
     assert cli("runs", "rm", "1").exit_code == 0

@@ -65,6 +65,9 @@ def list_runs(
     if json_output:
         print_json([run_json(run) for run in runs])
         return
+    if not runs and status:
+        console.print(f"No {' or '.join(status)} runs; `workbench runs ls` lists them all.")
+        return
     if not runs:
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
         return
