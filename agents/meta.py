@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from agents.base import Report, ci95, numpy_rng_state, set_numpy_rng_state
+from agents.ppo_loss import clip_and_step
 from agents.sequence import play_meta_episodes
 from envs.config import Config, bounded
 from envs.family import TaskFamily
@@ -67,10 +68,7 @@ class MetaLearner:
         raise NotImplementedError
 
     def clip_and_step(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
-        self.optimizer.step()
+        clip_and_step(self.optimizer, self.net, loss, self.config.max_grad_norm)
 
     def evaluate(self, tasks: int) -> np.ndarray:
         """Total reward of one meta-episode on each of ``tasks`` held-out tasks."""

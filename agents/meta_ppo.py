@@ -7,12 +7,14 @@ each one. RL^2 and SNAIL are this trainer with different networks.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from agents.meta import MetaConfig, MetaLearner
+from agents.ppo_loss import clipped_ppo_loss
 from agents.returns import gae
 from envs.config import ConfigError, bounded
 
@@ -55,38 +57,27 @@ class MetaPPO(MetaLearner):
             cfg.discount,
             cfg.gae_lambda,
         )
-        stats: dict[str, list[float]] = {
-            "policy_loss": [],
-            "value_loss": [],
-            "entropy": [],
-            "approx_kl": [],
-            "clip_fraction": [],
-        }
+        stats: dict[str, list[float]] = defaultdict(list)
         size = tasks // cfg.minibatches
         for _ in range(cfg.ppo_epochs):
             order = torch.from_numpy(self.rng.permutation(tasks))
             for start in range(0, tasks, size):
                 idx = order[start : start + size]
                 logits, values, _ = self.net(rollout["obs"][:, idx])
-                dist = torch.distributions.Categorical(logits=logits)
-                log_ratio = dist.log_prob(rollout["actions"][:, idx]) - rollout["logp"][:, idx]
-                ratio = log_ratio.exp()
-                adv = advantages[:, idx]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                clipped = ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)
-                policy_loss = -torch.min(ratio * adv, clipped * adv).mean()
-                value_loss = 0.5 * (values - returns[:, idx]).pow(2).mean()
-                entropy = dist.entropy().mean()
-                loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+                loss, parts = clipped_ppo_loss(
+                    logits,
+                    values,
+                    rollout["actions"][:, idx],
+                    rollout["logp"][:, idx],
+                    advantages[:, idx],
+                    returns[:, idx],
+                    clip_range=cfg.clip_range,
+                    value_coef=cfg.value_coef,
+                    entropy_coef=cfg.entropy_coef,
+                )
                 self.clip_and_step(loss)
-                with torch.no_grad():
-                    stats["policy_loss"].append(policy_loss.item())
-                    stats["value_loss"].append(value_loss.item())
-                    stats["entropy"].append(entropy.item())
-                    stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
-                    stats["clip_fraction"].append(
-                        ((ratio - 1).abs() > cfg.clip_range).float().mean().item()
-                    )
+                for key, value in parts.items():
+                    stats[key].append(value)
             if cfg.target_kl and np.mean(stats["approx_kl"][-cfg.minibatches :]) > cfg.target_kl:
                 break
         return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}

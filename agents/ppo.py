@@ -7,6 +7,7 @@ For recurrent PPO across tasks see agents/rl2.py, which shares agents/returns.py
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
+from agents.ppo_loss import clip_and_step, clipped_ppo_loss
 from agents.returns import gae
 from envs.config import Config, ConfigError, bounded
 from envs.family import TaskFamily
@@ -198,35 +200,26 @@ class PPO:
         flat = {key: value.reshape(-1, *value.shape[2:])[valid] for key, value in data.items()}
         advantages, returns = advantages.reshape(-1)[valid], returns.reshape(-1)[valid]
         size = len(returns)
-        stats: dict[str, list[float]] = {
-            "policy_loss": [],
-            "value_loss": [],
-            "entropy": [],
-            "approx_kl": [],
-        }
+        stats: dict[str, list[float]] = defaultdict(list)
         for _ in range(cfg.ppo_epochs):
             order = torch.from_numpy(self.rng.permutation(size))
             for start in range(0, size, cfg.minibatch_size):
                 idx = order[start : start + cfg.minibatch_size]
                 logits, values = self.net(flat["obs"][idx])
-                dist = torch.distributions.Categorical(logits=logits)
-                log_ratio = dist.log_prob(flat["actions"][idx]) - flat["logp"][idx]
-                ratio = log_ratio.exp()
-                adv = advantages[idx]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                clipped = ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)
-                policy_loss = -torch.min(ratio * adv, clipped * adv).mean()
-                value_loss = 0.5 * (values - returns[idx]).pow(2).mean()
-                entropy = dist.entropy().mean()
-                loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                stats["policy_loss"].append(policy_loss.item())
-                stats["value_loss"].append(value_loss.item())
-                stats["entropy"].append(entropy.item())
-                stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
+                loss, parts = clipped_ppo_loss(
+                    logits,
+                    values,
+                    flat["actions"][idx],
+                    flat["logp"][idx],
+                    advantages[idx],
+                    returns[idx],
+                    clip_range=cfg.clip_range,
+                    value_coef=cfg.value_coef,
+                    entropy_coef=cfg.entropy_coef,
+                )
+                clip_and_step(self.optimizer, self.net, loss, cfg.max_grad_norm)
+                for key, value in parts.items():
+                    stats[key].append(value)
             if cfg.target_kl and np.mean(stats["approx_kl"][-4:]) > cfg.target_kl:
                 break
         return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}
