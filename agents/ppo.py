@@ -220,7 +220,9 @@ class PPO:
                 clip_and_step(self.optimizer, self.net, loss, cfg.max_grad_norm)
                 for key, value in parts.items():
                     stats[key].append(value)
-            if cfg.target_kl and np.mean(stats["approx_kl"][-4:]) > cfg.target_kl:
+            # The epoch's own minibatches decide whether the next epoch runs.
+            per_epoch = -(-size // cfg.minibatch_size)
+            if cfg.target_kl and np.mean(stats["approx_kl"][-per_epoch:]) > cfg.target_kl:
                 break
         return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}
 
