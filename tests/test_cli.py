@@ -57,6 +57,19 @@ def test_foreground_run_json(cli) -> None:
     assert shown["seed"] == 4
 
 
+def test_home_before_the_command_reaches_the_command(cli, home: Path) -> None:
+    """`workbench --home D runs ls` reads D, as `workbench --help` promises."""
+    from workbench.cli import app
+    from workbench.store import Store
+
+    Store(home).create_run(
+        agent="dqn", task="cartpole", config={}, task_params={}, seed=3, total_steps=100
+    )
+    result = cli.runner.invoke(app, ["--home", str(home), "runs", "ls", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["seed"] for r in json.loads(result.stdout)] == [3]
+
+
 def test_foreground_run_prints_evaluation_line(cli) -> None:
     result = cli("run", "dqn", "cartpole", *TINY)
     assert result.exit_code == 0, result.output

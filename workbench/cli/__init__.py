@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -56,6 +57,8 @@ app.add_typer(report_app, name="report")
 def root(ctx: typer.Context, home: Home = None) -> None:
     """With no command, open the terminal UI on the store."""
     if ctx.invoked_subcommand is not None:
+        if home is not None:  # `workbench --home D runs ls`: sub-commands read it from here
+            os.environ["WORKBENCH_HOME"] = str(home)
         return
     from workbench.tui.app import WorkbenchApp  # Textual loads only when the TUI opens
 
