@@ -23,7 +23,7 @@ from torch import nn
 from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
 from agents.networks import mlp
 from agents.nstep import NStepAccumulator
-from agents.replay import ReplayBuffer
+from agents.replay import ReplayBuffer, ReplaySamples
 from envs.config import Config, ConfigError, bounded
 from envs.registry import TaskFamily
 
@@ -91,6 +91,9 @@ def crossed(before: int, after: int, interval: int) -> bool:
 class DQN:
     """DQN over a batched environment of discrete actions."""
 
+    accumulator_discount: float | None = None
+    """Discount folded into n-step returns as they enter the replay; None: config.discount."""
+
     def __init__(self, config: DQNConfig, task: TaskFamily, task_params: Config, seed: int):
         self.config = config
         self.task, self.task_params, self.seed = task, task_params, seed
@@ -109,7 +112,9 @@ class DQN:
             self.q_network.parameters(), lr=config.learning_rate, fused=True
         )
         self.buffer = ReplayBuffer(config.buffer_size, (self.observation_size,))
-        self.n_step = NStepAccumulator(config.num_envs, config.n_step, config.discount)
+        self.n_step = NStepAccumulator(
+            config.num_envs, config.n_step, self.accumulator_discount or config.discount
+        )
         self.steps_done = 0
         self.evaluations = 0
 
@@ -133,26 +138,39 @@ class DQN:
         return actions
 
     # --- learning -----------------------------------------------------------------------
+    def next_state_values(self, batch: ReplaySamples) -> torch.Tensor:
+        """max_a Q_target(s', a), or Q_target(s', argmax_a Q(s', a)) with double DQN."""
+        next_q = self.target_network(batch.next_observations)
+        if self.config.double_dqn:
+            best = self.q_network(batch.next_observations).argmax(dim=1, keepdim=True)
+            return next_q.gather(1, best).squeeze(1)
+        return next_q.max(dim=1).values
+
+    def bootstrap_discounts(self, batch: ReplaySamples) -> torch.Tensor:
+        """What multiplies the next state's value in the target (gamma**n, 0 at the end)."""
+        return batch.bootstrap_discounts
+
+    def td_error(self, q_taken: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        td_loss = nn.functional.smooth_l1_loss if self.config.huber_loss else nn.functional.mse_loss
+        return td_loss(q_taken, target)
+
     def train_step(self) -> tuple[float, float]:
         """One TD update on a replay minibatch; returns (loss, mean Q of taken actions)."""
         cfg = self.config
         batch = self.buffer.sample(cfg.batch_size, self.rng)
         with torch.no_grad():
-            next_q = self.target_network(batch.next_observations)
-            if cfg.double_dqn:
-                best = self.q_network(batch.next_observations).argmax(dim=1, keepdim=True)
-                next_value = next_q.gather(1, best).squeeze(1)
-            else:
-                next_value = next_q.max(dim=1).values
-            target = batch.rewards + batch.bootstrap_discounts * next_value
+            target = batch.rewards + self.bootstrap_discounts(batch) * self.next_state_values(batch)
         q_taken = self.q_network(batch.observations).gather(1, batch.actions[:, None]).squeeze(1)
-        td_loss = nn.functional.smooth_l1_loss if cfg.huber_loss else nn.functional.mse_loss
-        loss = td_loss(q_taken, target)
+        loss = self.td_error(q_taken, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
         return loss.item(), q_taken.mean().item()
+
+    def burst_scalars(self) -> dict[str, float]:
+        """Extra scalars reported after each training burst (subclasses add theirs)."""
+        return {}
 
     @torch.no_grad()
     def update_target(self) -> None:
@@ -206,6 +224,7 @@ class DQN:
                 )
                 scalars["train/td_loss"] = float(np.mean(losses))
                 scalars["train/q_values"] = float(np.mean(q_values))
+                scalars.update(self.burst_scalars())
             if crossed(before, self.steps_done, cfg.target_update_interval):
                 self.update_target()
             if crossed(before, self.steps_done, cfg.eval_interval) or (

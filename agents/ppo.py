@@ -18,7 +18,8 @@ from torch import nn
 
 from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
 from agents.ppo_loss import clip_and_step, clipped_ppo_loss
-from agents.returns import gae
+from agents.returns import rollout_gae
+from agents.rollout import RolloutCollector
 from envs.config import Config, ConfigError, bounded
 from envs.family import TaskFamily
 
@@ -103,6 +104,7 @@ class PPO:
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.env = task.make_vector_env(task_params, config.num_envs)
+        self.rollouts = RolloutCollector(self.env)
         obs_size = int(np.prod(self.env.single_observation_space.shape))
         self.net = ActorCritic(obs_size, int(self.env.single_action_space.n), config.hidden_size)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
@@ -121,67 +123,27 @@ class PPO:
         seed = 10_000_019 * (self.seed + 1) + self.evaluations
         return greedy_episode_returns(env, self.greedy_actions, seed)
 
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits, value = self.net(obs)
+        dist = torch.distributions.Categorical(logits=logits)
+        action = dist.sample()
+        return action, {"logp": dist.log_prob(action), "values": value}
+
     def learn(self, total_steps: int) -> Iterator[Report]:
-        cfg, env = self.config, self.env
-        obs, _ = env.reset(seed=self.seed * 1_000_003 + self.steps_done)
-        obs = torch.as_tensor(obs, dtype=torch.float32)
-        after_done = torch.zeros(cfg.num_envs, dtype=torch.bool)  # NEXT_STEP: next is a reset
-        episode_return = np.zeros(cfg.num_envs)
+        cfg = self.config
+        self.rollouts.reset(seed=self.seed * 1_000_003 + self.steps_done)
         while self.steps_done < total_steps:
             before = self.steps_done
             if cfg.anneal_learning_rate:
                 remaining = max(0.0, 1.0 - self.steps_done / total_steps)
                 self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
-            batch: dict[str, list] = {
-                k: []
-                for k in (
-                    "obs",
-                    "actions",
-                    "logp",
-                    "values",
-                    "rewards",
-                    "dones",
-                    "truncated",
-                    "valid",
-                )
-            }
-            finished: list[float] = []
-            for _ in range(cfg.rollout_steps):
-                with torch.no_grad():
-                    logits, value = self.net(obs)
-                    dist = torch.distributions.Categorical(logits=logits)
-                    action = dist.sample()
-                next_obs, reward, terminated, truncated, _ = env.step(action.numpy())
-                valid = ~after_done  # the step after an end only resets; it teaches nothing
-                done = torch.as_tensor(terminated | truncated)
-                for key, item in (
-                    ("obs", obs),
-                    ("actions", action),
-                    ("logp", dist.log_prob(action)),
-                    ("values", value),
-                    ("valid", valid),
-                    ("rewards", torch.as_tensor(reward, dtype=torch.float32)),
-                    ("dones", done.float()),
-                    ("truncated", torch.as_tensor(truncated & ~terminated).float()),
-                ):
-                    batch[key].append(item)
-                episode_return += reward * valid.numpy()
-                ended = (done & valid).numpy()
-                finished += episode_return[ended].tolist()
-                episode_return[ended] = 0.0
-                self.steps_done += int(valid.sum())
-                after_done = done
-                obs = torch.as_tensor(next_obs, dtype=torch.float32)
-            data = {key: torch.stack(values) for key, values in batch.items()}
+            batch = self.rollouts.collect(cfg.rollout_steps, self.act)
+            self.steps_done += batch.steps
+            data, finished = batch.data, batch.finished_returns
             with torch.no_grad():
-                _, last_value = self.net(obs)
-            # Every episode end stops the GAE recursion. A truncated one still deserves
-            # gamma * V(final observation): with NEXT_STEP autoreset the step after an end
-            # sees that final observation, so it is the next row's value.
-            next_values = torch.cat([data["values"][1:], last_value[None]])
-            rewards = data["rewards"] + cfg.discount * data["truncated"] * next_values
-            advantages, returns = gae(
-                rewards, data["values"], data["dones"], last_value, cfg.discount, cfg.gae_lambda
+                _, last_value = self.net(batch.last_obs)
+            advantages, returns = rollout_gae(
+                data, data["values"], last_value, cfg.discount, cfg.gae_lambda
             )
             scalars = self.update(data, advantages, returns)
             if finished:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agents.a2c import A2C, A2CConfig
 from agents.base import Agent
 from agents.dqn import DQN, DQNConfig
 from agents.l2rl import L2RL, L2RLConfig
+from agents.meta_dqn import MetaDQN, MetaDQNConfig
+from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
 from agents.snail import SNAIL, SNAILConfig
@@ -34,6 +37,9 @@ class AgentSpec:
             )
 
 
+CONTROL_TASKS = ("cartpole", "mountaincar", "lunarlander", "foraging", "chain")
+"""Families with discrete actions and plain episodes, for the single-task agents."""
+
 META_TASKS = (
     "bandit",
     "bandit-independent",
@@ -53,14 +59,35 @@ AGENTS: dict[str, AgentSpec] = {
             summary="Deep Q-Network with double-DQN targets, replay and a target network.",
             config=DQNConfig,
             make=DQN,
-            tasks=("cartpole", "mountaincar", "lunarlander", "foraging"),
+            tasks=CONTROL_TASKS,
+        ),
+        AgentSpec(
+            name="meta-dqn",
+            summary="DQN whose discount is learned online by meta-gradients (Xu et al. 2018).",
+            config=MetaDQNConfig,
+            make=MetaDQN,
+            tasks=CONTROL_TASKS,
+        ),
+        AgentSpec(
+            name="a2c",
+            summary="Synchronous advantage actor-critic, n-step returns (Mnih et al. 2016).",
+            config=A2CConfig,
+            make=A2C,
+            tasks=CONTROL_TASKS,
+        ),
+        AgentSpec(
+            name="mg-a2c",
+            summary="Meta-gradient A2C: the discount is learned online (Xu et al. 2018).",
+            config=MetaGradientA2CConfig,
+            make=MetaGradientA2C,
+            tasks=CONTROL_TASKS,
         ),
         AgentSpec(
             name="ppo",
             summary="PPO with GAE, feed-forward actor-critic (Schulman et al. 2017).",
             config=PPOConfig,
             make=PPO,
-            tasks=("cartpole", "mountaincar", "lunarlander", "foraging"),
+            tasks=CONTROL_TASKS,
         ),
         AgentSpec(
             name="rl2",

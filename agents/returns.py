@@ -1,4 +1,8 @@
-"""Generalised advantage estimation (Schulman et al. 2016) over a batch of rollouts."""
+"""Generalised advantage estimation (Schulman et al. 2016) over a batch of rollouts.
+
+The discount may be a tensor that requires grad: meta-gradient agents differentiate the
+returns with respect to it (agents/mg_a2c.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ def gae(
     values: torch.Tensor,
     dones: torch.Tensor,
     last_values: torch.Tensor,
-    discount: float,
+    discount: float | torch.Tensor,
     lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages and value targets for (T, B) rollouts.
@@ -19,13 +23,32 @@ def gae(
     ``last_values`` (B,) is the value of the state after the last step.
     """
     steps = rewards.shape[0]
-    advantages = torch.zeros_like(rewards)
+    advantages = []
     running = torch.zeros_like(last_values)
     next_values = last_values
     for t in range(steps - 1, -1, -1):
         not_done = 1.0 - dones[t]
         delta = rewards[t] + discount * next_values * not_done - values[t]
         running = delta + discount * lam * not_done * running
-        advantages[t] = running
+        advantages.append(running)
         next_values = values[t]
-    return advantages, advantages + values
+    stacked = torch.stack(advantages[::-1])
+    return stacked, stacked + values
+
+
+def rollout_gae(
+    data: dict[str, torch.Tensor],
+    values: torch.Tensor,
+    last_values: torch.Tensor,
+    discount: float | torch.Tensor,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE over a rollout of agents/rollout.py, bootstrapping time-limit truncations.
+
+    Every episode end stops the recursion. A truncated one still deserves
+    gamma * V(final observation): with NEXT_STEP autoreset the step after an end sees that
+    final observation, so it is the next row's value.
+    """
+    next_values = torch.cat([values[1:], last_values[None]])
+    rewards = data["rewards"] + discount * data["truncated"] * next_values
+    return gae(rewards, values, data["dones"], last_values, discount, lam)

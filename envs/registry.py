@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envs.bandits import KArmedBandit, two_armed_families
+from envs.chain import ChainFamily
 from envs.config import ConfigError, suggest
 from envs.control import CONTEXTUAL_FAMILIES
 from envs.family import TaskFamily
@@ -17,6 +18,7 @@ TASKS: dict[str, TaskFamily] = {
         TabularMDPFamily(),
         *CONTEXTUAL_FAMILIES,
         ForagingFamily(),
+        ChainFamily(),
     ]
 }
 

@@ -46,7 +46,7 @@ from typing import Any
 import platformdirs
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STALE_AFTER = 10.0
 """Seconds without a heartbeat after which a run whose process is gone counts as lost."""
 HEARTBEAT_INTERVAL = 2.0
@@ -168,46 +168,56 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         with self.transaction():
-            self.db["runs"].create(
-                {
-                    "id": int,
-                    "name": str,
-                    "agent": str,
-                    "task": str,
-                    "config": str,
-                    "task_params": str,
-                    "seed": int,
-                    "total_steps": int,
-                    "steps_done": int,
-                    "status": str,
-                    "pid": int,
-                    "host": str,
-                    "heartbeat": float,
-                    "created_at": float,
-                    "started_at": float,
-                    "ended_at": float,
-                    "error": str,
-                    "checkpoint_path": str,
-                    "checkpoint_step": int,
-                    "stop_requested": int,
-                    "study": str,
-                    "trial": int,
-                    "summary": str,
-                },
-                pk="id",
-                not_null={"agent", "task", "config", "seed", "total_steps", "status"},
-                defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
-                if_not_exists=True,
-            )
-            self.db["runs"].create_index(["status"], if_not_exists=True)
-            self.db["runs"].create_index(["study", "trial"], if_not_exists=True)
-            self.db["metrics"].create(
-                {"run_id": int, "key": str, "step": int, "value": float},
-                pk=("run_id", "key", "step"),
-                foreign_keys=[("run_id", "runs", "id")],
-                if_not_exists=True,
-            )
+            if version < 1:
+                self._create_runs_and_metrics()
+            if version < 2:
+                # Studies stored elsewhere (PostgreSQL ...) are remembered here by name;
+                # those in this file are Optuna's own tables beside ours.
+                self.db["study_storages"].create(
+                    {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
+                )
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _create_runs_and_metrics(self) -> None:
+        self.db["runs"].create(
+            {
+                "id": int,
+                "name": str,
+                "agent": str,
+                "task": str,
+                "config": str,
+                "task_params": str,
+                "seed": int,
+                "total_steps": int,
+                "steps_done": int,
+                "status": str,
+                "pid": int,
+                "host": str,
+                "heartbeat": float,
+                "created_at": float,
+                "started_at": float,
+                "ended_at": float,
+                "error": str,
+                "checkpoint_path": str,
+                "checkpoint_step": int,
+                "stop_requested": int,
+                "study": str,
+                "trial": int,
+                "summary": str,
+            },
+            pk="id",
+            not_null={"agent", "task", "config", "seed", "total_steps", "status"},
+            defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
+            if_not_exists=True,
+        )
+        self.db["runs"].create_index(["status"], if_not_exists=True)
+        self.db["runs"].create_index(["study", "trial"], if_not_exists=True)
+        self.db["metrics"].create(
+            {"run_id": int, "key": str, "step": int, "value": float},
+            pk=("run_id", "key", "step"),
+            foreign_keys=[("run_id", "runs", "id")],
+            if_not_exists=True,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -468,6 +478,29 @@ class Store:
         ]
 
     # --- files ----------------------------------------------------------------------------
+    # --- studies --------------------------------------------------------------------------
+    def study_runs(self, study: str) -> list[RunRecord]:
+        """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
+        rows = self.db.query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
+        return [RunRecord.from_row(row) for row in rows]
+
+    def remember_study_storage(self, name: str, url: str) -> None:
+        with self.transaction():
+            self.db["study_storages"].upsert(
+                {"name": name, "url": url, "created_at": time.time()}, pk="name"
+            )
+
+    def study_storages(self) -> dict[str, str]:
+        """Names of studies kept in other databases, and their URLs."""
+        return {row["name"]: row["url"] for row in self.db["study_storages"].rows}
+
+    def last_value(self, run_id: int, key: str) -> float | None:
+        row = self.db.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",
+            [run_id, key],
+        ).fetchone()
+        return None if row is None else float(row[0])
+
     def checkpoint_path(self, run_id: int) -> Path:
         return self.home / "checkpoints" / f"run-{run_id}.pt"
 

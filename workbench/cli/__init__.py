@@ -38,6 +38,7 @@ from workbench.cli.common import (
 )
 from workbench.cli.evaluate import eval_run, report_app
 from workbench.cli.runs import app as runs_app
+from workbench.cli.studies import app as study_app
 
 app = typer.Typer(
     name="workbench",
@@ -47,6 +48,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(runs_app, name="runs")
+app.add_typer(study_app, name="study")
 app.command()(baselines)
 app.command("eval")(eval_run)
 app.add_typer(report_app, name="report")

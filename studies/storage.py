@@ -1,0 +1,107 @@
+"""Where studies live: Optuna's RDB storage in the workbench's own SQLite file by default,
+or any database URL Optuna's RDB storage takes (PostgreSQL for scale-out).
+
+Trials beat a heartbeat; a trial whose worker died (``kill -9``, a lost machine) is marked
+failed once its heartbeat is ``GRACE_PERIOD`` seconds stale, and RetryFailedTrialCallback
+queues it again with the same parameters.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import make_url
+
+from envs.config import ConfigError
+from workbench.store import DB_NAME
+
+HEARTBEAT_INTERVAL = 5
+GRACE_PERIOD = 20
+MAX_RETRY = 3
+SQLITE_TIMEOUT = 60.0
+
+
+class StorageError(ConfigError):
+    """A storage URL that does not parse or cannot be reached."""
+
+
+def default_url(home: Path) -> str:
+    return f"sqlite:///{home / DB_NAME}"
+
+
+def masked(url: str) -> str:
+    """The URL with its password hidden, for messages and listings."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL that does not parse shows only its scheme
+        return url.split(":", 1)[0] + "://..."
+
+
+def _serialise_sqlite_writes(engine: sqlalchemy.Engine) -> None:
+    """Every SQLite transaction takes the write lock up front (BEGIN IMMEDIATE).
+
+    pysqlite's deferred transactions read, then try to upgrade to a write lock; two
+    processes doing that at once deadlock and one gets "database is locked" at once,
+    whatever the timeout. Taking the lock first turns that into a wait of at most
+    SQLITE_TIMEOUT seconds.
+    """
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections made before the hooks go; new ones get them
+
+
+def open_storage(url: str) -> RDBStorage:
+    """Optuna's RDB storage at ``url`` with heartbeats and retries; one clear error if the
+    URL is wrong or the database cannot be reached (the password never printed)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001
+        raise StorageError(
+            f"storage URL {masked(url)!r} does not parse; expected e.g. "
+            "sqlite:///path/workbench.db or postgresql://user@host/db"
+        ) from None
+    sqlite = parsed.get_backend_name() == "sqlite"
+    engine_kwargs = (
+        {"connect_args": {"timeout": SQLITE_TIMEOUT}}
+        if sqlite
+        else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    )
+    try:
+        storage = RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=HEARTBEAT_INTERVAL,
+            grace_period=GRACE_PERIOD,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+    except ImportError as err:
+        raise StorageError(
+            f"storage {masked(url)!r} needs a database driver that is not installed ({err.name}); "
+            "for PostgreSQL: pip install psycopg2-binary"
+        ) from None
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy's errors vary by driver
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise StorageError(f"cannot open storage {masked(url)!r}: {reason}") from None
+    if sqlite:
+        _serialise_sqlite_writes(storage.engine)
+    return storage
+
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Heartbeats, stale-trial handling and the retry callback are marked experimental; the
+# warnings would print on every command.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)

@@ -1,0 +1,285 @@
+"""A study: one agent on one task, N lifetimes, and a method choosing each lifetime's
+discount (or any other Config fields). It is an Optuna study whose settings travel with
+it, as a user attribute, so a worker on another machine needs only its name and storage.
+
+Every trial is queued when the study is created (grid points; random points drawn by
+RandomSampler; empty trials that TPE or GP fill in when a worker takes them; lifetimes of
+a meta-gradient agent). Workers only take queued trials, so however many run, no grid
+point is visited twice and no study runs more than N lifetimes (studies/worker.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from agents.registry import get_agent
+from envs.config import ConfigError, build, suggest
+from envs.registry import get_task
+from studies.space import DEFAULT_PARAM, Param, grid_points, parse_space
+
+METHODS = ("grid", "random", "bayes", "meta-gradient")
+PRUNERS = ("none", "median", "hyperband")
+SAMPLERS = ("tpe", "gp")
+META_GRADIENT_AGENTS = ("mg-a2c", "meta-dqn")
+MAX_TRIALS = 10_000
+FRESH_SEED_BASE = 1_000_000
+"""Seeds of the re-evaluation lifetimes after a search; search lifetimes use seed + trial
+number, which stays below it."""
+SPEC_ATTR = "workbench"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """Everything that defines a study; two studies compare when they share agent family,
+    task, task parameters, fixed config and step budget."""
+
+    agent: str
+    task: str
+    method: str
+    trials: int
+    steps: int
+    params: tuple[str, ...] = ()
+    fixed: dict[str, str] = field(default_factory=dict)
+    task_params: dict[str, str] = field(default_factory=dict)
+    group: str | None = None
+    pruner: str = "none"
+    sampler: str = "tpe"
+    seed: int = 0
+
+    @classmethod
+    def from_cli(
+        cls,
+        *,
+        agent: str,
+        task: str,
+        method: str,
+        trials: int,
+        steps: int,
+        params: list[str] | None,
+        fixed: dict[str, str],
+        task_params: dict[str, str],
+        group: str | None,
+        pruner: str,
+        sampler: str,
+        seed: int,
+    ) -> StudySpec:
+        if method not in METHODS:
+            raise ConfigError(
+                f"unknown method {method!r}{suggest(method, METHODS)}; "
+                f"choose one of {', '.join(METHODS)}"
+            )
+        if not params and method != "meta-gradient":
+            params = [DEFAULT_PARAM]
+        spec = cls(
+            agent=agent,
+            task=task,
+            method=method,
+            trials=trials,
+            steps=steps,
+            params=tuple(params or ()),
+            fixed=fixed,
+            task_params=task_params,
+            group=group,
+            pruner=pruner,
+            sampler=sampler,
+            seed=seed,
+        )
+        spec.check()
+        return spec
+
+    # --- validation -----------------------------------------------------------------------
+    def check(self) -> None:
+        """Refuse anything that would fail only once trials run; ConfigError says what."""
+        agent = get_agent(self.agent)
+        agent.check_task(self.task)
+        family = get_task(self.task)
+        build(family.Params, self.task_params, owner=self.task)
+        if not 1 <= self.trials <= MAX_TRIALS:
+            raise ConfigError(f"--trials {self.trials}: give 1 to {MAX_TRIALS}")
+        if self.steps < 1:
+            raise ConfigError(f"--steps {self.steps}: give a positive number of env steps")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(
+                f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}"
+            )
+        if self.method == "meta-gradient":
+            if self.agent not in META_GRADIENT_AGENTS:
+                raise ConfigError(
+                    f"method meta-gradient needs an agent that learns its discount "
+                    f"({', '.join(META_GRADIENT_AGENTS)}), not {self.agent!r}"
+                )
+            if self.params:
+                raise ConfigError(
+                    "method meta-gradient learns the discount online; drop --param "
+                    "(fix other fields with --set)"
+                )
+        space = self.space()
+        for param in space:
+            if param.name in self.fixed:
+                raise ConfigError(f"{param.name} is both searched (--param) and fixed (--set)")
+        if self.method == "grid":
+            grid_points(space, self.trials)
+        for point in self.corners():
+            build(agent.config, {**self.fixed, **point}, owner=self.agent)
+
+    def space(self) -> list[Param]:
+        return parse_space(list(self.params), get_agent(self.agent).config, self.agent)
+
+    def corners(self) -> list[dict[str, Any]]:
+        """The space's lowest and highest points, so a bad --set combination shows now."""
+        space = self.space()
+        return [{p.name: p.low for p in space}, {p.name: p.high for p in space}]
+
+    def config_for(self, params: dict[str, Any]) -> dict[str, Any]:
+        config = build(get_agent(self.agent).config, {**self.fixed, **params}, owner=self.agent)
+        return config.to_dict()
+
+    def task_config(self) -> dict[str, Any]:
+        family = get_task(self.task)
+        return build(family.Params, self.task_params, owner=self.task).to_dict()
+
+    # --- samplers and pruners --------------------------------------------------------------
+    def sampler_for(self, worker_seed: int) -> optuna.samplers.BaseSampler:
+        space = {p.name: p.distribution() for p in self.space()}
+        if self.method == "grid":
+            return optuna.samplers.GridSampler(
+                {name: [pt[name] for pt in self.queued_points()] for name in space},
+                seed=self.seed,
+            )
+        if self.method == "bayes":
+            startup = max(2, min(10, self.trials // 3))
+            if self.sampler == "gp":
+                return optuna.samplers.GPSampler(seed=worker_seed, n_startup_trials=startup)
+            return optuna.samplers.TPESampler(
+                seed=worker_seed, n_startup_trials=startup, multivariate=True
+            )
+        return optuna.samplers.RandomSampler(seed=worker_seed)
+
+    def pruner_obj(self) -> optuna.pruners.BasePruner:
+        if self.pruner == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        if self.pruner == "hyperband":
+            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.steps)
+        return optuna.pruners.NopPruner()
+
+    def queued_points(self) -> list[dict[str, Any]]:
+        """The parameters of each trial queued at creation ({} is sampled when taken)."""
+        space = self.space()
+        if self.method == "grid":
+            return grid_points(space, self.trials)
+        if self.method == "random":
+            draft = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=self.seed))
+            distributions = {p.name: p.distribution() for p in space}
+            return [draft.ask(distributions).params for _ in range(self.trials)]
+        return [{} for _ in range(self.trials)]
+
+    # --- persistence ----------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "params": list(self.params)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> StudySpec:
+        data = json.loads(text)
+        data["params"] = tuple(data["params"])
+        return cls(**data)
+
+    def differences(self, other: StudySpec) -> list[str]:
+        mine, theirs = json.loads(self.to_json()), json.loads(other.to_json())
+        return [key for key in mine if mine[key] != theirs.get(key)]
+
+
+def create(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec) -> bool:
+    """Create the study with all its trials queued; False if it already exists unchanged.
+
+    A study of that name with other settings is refused: resuming it is `study resume`.
+    """
+    existing = find(storage, name)
+    if existing is not None:
+        differ = spec.differences(existing)
+        if differ:
+            raise ConfigError(
+                f"study {name!r} exists with a different {', '.join(differ)}; "
+                f"`workbench study resume {name}` continues it, or pick another name"
+            )
+        return False
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction="maximize",
+        load_if_exists=True,
+        sampler=spec.sampler_for(spec.seed),
+        pruner=spec.pruner_obj(),
+    )
+    if study.user_attrs.get(SPEC_ATTR):  # another process created it a moment ago
+        return create(storage, name, spec)
+    study.set_user_attr(SPEC_ATTR, spec.to_json())
+    for point in spec.queued_points():
+        study.enqueue_trial(point, skip_if_exists=False)
+    return True
+
+
+def find(storage: optuna.storages.BaseStorage, name: str) -> StudySpec | None:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    text = storage.get_study_user_attrs(study_id).get(SPEC_ATTR)
+    if text is None:
+        raise ConfigError(f"study {name!r} in this storage was not made by the workbench")
+    return StudySpec.from_json(text)
+
+
+def load(storage: optuna.storages.BaseStorage, name: str, worker_index: int = 0):
+    """(optuna.Study, StudySpec) of an existing study, or ConfigError naming the choices.
+
+    Each worker's sampler gets its own seed, so parallel Bayesian workers do not propose
+    the same points."""
+    spec = find(storage, name)
+    if spec is None:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise ConfigError(
+            f"no study named {name!r}{suggest(name, names)}; `workbench study ls` lists them"
+        )
+    study = optuna.load_study(
+        study_name=name,
+        storage=storage,
+        sampler=spec.sampler_for(spec.seed * 1000 + worker_index),
+        pruner=spec.pruner_obj(),
+    )
+    return study, spec
+
+
+@dataclass
+class Counts:
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    running: int = 0
+    waiting: int = 0
+
+    @property
+    def done(self) -> int:
+        """Lifetimes that count toward the study's N: completed or pruned."""
+        return self.complete + self.pruned
+
+
+def counts(study: optuna.Study) -> Counts:
+    result = Counts()
+    names = {
+        TrialState.COMPLETE: "complete",
+        TrialState.PRUNED: "pruned",
+        TrialState.FAIL: "failed",
+        TrialState.RUNNING: "running",
+        TrialState.WAITING: "waiting",
+    }
+    for trial in study.get_trials(deepcopy=False):
+        key = names[trial.state]
+        setattr(result, key, getattr(result, key) + 1)
+    return result
