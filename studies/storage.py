@@ -8,6 +8,7 @@ queues it again with the same parameters.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from sqlalchemy.engine import make_url
 from envs.config import ConfigError
 from workbench.store import DB_NAME
 
-HEARTBEAT_INTERVAL = 5
-GRACE_PERIOD = 20
+HEARTBEAT_INTERVAL = int(os.environ.get("WORKBENCH_TRIAL_HEARTBEAT_SECONDS", "5"))
+"""Seconds between a running trial's heartbeats (the environment variable is for tests and
+for storages far away)."""
+GRACE_PERIOD = 4 * HEARTBEAT_INTERVAL
 MAX_RETRY = 3
 SQLITE_TIMEOUT = 60.0
 
@@ -87,9 +90,10 @@ def open_storage(url: str) -> RDBStorage:
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
         )
     except ImportError as err:
+        missing = getattr(err.__cause__, "name", None) or err.name
         raise StorageError(
-            f"storage {masked(url)!r} needs a database driver that is not installed ({err.name}); "
-            "for PostgreSQL: pip install psycopg2-binary"
+            f"storage {masked(url)!r} needs the database driver {missing!r}, which is not "
+            "installed; for PostgreSQL: pip install 'psycopg[binary]'"
         ) from None
     except Exception as err:  # noqa: BLE001 - SQLAlchemy's errors vary by driver
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]

@@ -26,14 +26,14 @@ TINY = [
 def test_agents_listing_has_fields_with_defaults_and_help(cli) -> None:
     agents = {a["name"]: a for a in cli.json("agents")}
     fields = {f["name"]: f for f in agents["dqn"]["config"]}
-    assert agents["dqn"]["tasks"] == ["cartpole", "mountaincar", "lunarlander", "foraging"]
+    assert agents["dqn"]["tasks"] == ["cartpole", "mountaincar", "lunarlander", "foraging", "chain"]
     assert fields["discount"]["default"] == 0.99
     assert fields["discount"]["help"]
 
 
 def test_tasks_listing(cli) -> None:
     tasks = {t["name"]: t for t in cli.json("tasks")}
-    assert tasks["cartpole"]["agents"] == ["dqn", "ppo"]
+    assert tasks["cartpole"]["agents"] == ["dqn", "meta-dqn", "a2c", "mg-a2c", "ppo"]
     assert tasks["bandit"]["agents"] == ["rl2", "l2rl", "snail"]
 
 
@@ -134,7 +134,7 @@ def bad_toml(tmp_path: Path) -> Path:
 
 
 BAD_INPUTS = [
-    (["run", "dqnn", "cartpole"], "unknown agent 'dqnn' (did you mean dqn?)"),
+    (["run", "dqnn", "cartpole"], "unknown agent 'dqnn' (did you mean dqn or meta-dqn?)"),
     (["run", "dqn", "cartpol"], "unknown task 'cartpol' (did you mean cartpole?)"),
     (
         ["run", "dqn", "cartpole", "--set", "discount=1.5"],

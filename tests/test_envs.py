@@ -25,6 +25,7 @@ SAMPLED = {
     "pendulum": {"resample": True, "split": "all"},
     "lunarlander": {"resample": True, "visible_context": True},
     "foraging": {"size": 5, "visible_task": True, "weights": "1,-1,0.5"},
+    "chain": {"length": 4, "exit_reward": 0.5},
 }
 
 
@@ -227,3 +228,18 @@ BAD_PARAMS = [
 def test_bad_task_parameters_are_refused_with_a_reason(name, values, message) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         build(get_task(name).Params, values, owner=name)
+
+
+def test_chain_pays_the_goal_to_walkers_and_the_exit_to_quitters() -> None:
+    family = get_task("chain")
+    params = build(family.Params, {"length": 4, "exit_reward": 0.5}, owner="chain")
+    assert params.critical_discount == pytest.approx(0.5 ** (1 / 3))
+    env = family.make_env(params)
+    env.reset(seed=0)
+    rewards = [env.step(1)[1:3] for _ in range(4)]
+    assert rewards == [(0.0, False), (0.0, False), (0.0, False), (1.0, True)]
+    env.reset(seed=0)
+    env.step(1)
+    assert env.step(0)[1:3] == (0.5, True)
+    with pytest.raises(ConfigError, match="exit_reward=1.5 must be below goal_reward"):
+        build(family.Params, {"exit_reward": 1.5}, owner="chain")

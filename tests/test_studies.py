@@ -1,0 +1,342 @@
+"""Discount studies: search spaces, bad input, resumption after kill -9, parallel workers
+on SQLite and PostgreSQL, and the meta-gradient agents' discount."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+from agents.meta_gradient import LearnedDiscount
+from agents.registry import get_agent
+from envs.config import ConfigError, build
+from envs.registry import get_task
+from studies.space import grid_points, parse_space
+from studies.storage import open_storage
+from tests.conftest import wait_for
+
+A2C_TINY = ["--set", "eval_interval=1000", "--set", "eval_episodes=5"]
+CHAIN = ["--task-set", "length=5"]
+
+
+def create(cli, name: str, *extra: str, method: str = "grid", trials: int = 3, steps: int = 2000):
+    args = ["study", "create", name, "--agent", "a2c", "--task", "chain", "--method", method]
+    args += ["--trials", str(trials), "--steps", str(steps), *CHAIN, *A2C_TINY, *extra]
+    return cli(*args)
+
+
+def complete_discounts(detail: list[dict]) -> list[float]:
+    return sorted(t["params"]["discount"] for t in detail if t["state"] == "complete")
+
+
+# --- search spaces --------------------------------------------------------------------------
+def test_grid_is_evenly_spaced_and_log_grids_are_geometric() -> None:
+    config = get_agent("a2c").config
+    (discount,) = parse_space(["discount=0.9:0.99"], config, "a2c")
+    assert [p["discount"] for p in grid_points([discount], 4)] == pytest.approx(
+        [0.9, 0.93, 0.96, 0.99]
+    )
+    space = parse_space(["learning_rate=1e-4:1e-2:log", "discount=0.9:0.99"], config, "a2c")
+    points = grid_points(space, 9)
+    assert sorted({p["learning_rate"] for p in points}) == pytest.approx([1e-4, 1e-3, 1e-2])
+    assert len({tuple(p.values()) for p in points}) == 9
+    with pytest.raises(ConfigError, match="needs k\\*\\*2 trials"):
+        grid_points(space, 5)
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("discout=0.9:0.99", "not a config field of a2c (did you mean discount?)"),
+        ("discount=0.99:0.9", "empty or inverted"),
+        ("discount=0.9:0.9", "empty or inverted"),
+        ("discount=0.9", "expected discount=low:high"),
+        ("discount=0.9:1.5", "must lie in [0, 1]"),
+        ("learning_rate=0:1e-2:log", "log scale needs low > 0"),
+    ],
+)
+def test_bad_params_are_refused_with_the_reason(param: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_space([param], get_agent("a2c").config, "a2c")
+    assert message in str(err.value)
+
+
+# --- the CLI ------------------------------------------------------------------------------
+def test_a_grid_study_runs_every_point_once_and_shows_its_counts(cli, home: Path) -> None:
+    assert create(cli, "g", "--group", "demo").exit_code == 0
+    result = cli("study", "run", "g")
+    assert result.exit_code == 0, result.output
+    shown = cli.json("study", "show", "g")
+    assert (shown["n_complete"], shown["n_failed"], shown["n_running"]) == (3, 0, 0)
+    assert complete_discounts(shown["trials_detail"]) == pytest.approx([0.9, 0.9495, 0.999])
+    assert shown["best_value"] == max(t["value"] for t in shown["trials_detail"])
+    assert set(shown["best_params"]) == {"discount"}
+    runs = cli.json("runs", "ls")
+    assert sorted((r["study"], r["trial"]) for r in runs) == [("g", 0), ("g", 1), ("g", 2)]
+    # Created again with the same settings: nothing new is queued.
+    assert create(cli, "g", "--group", "demo").exit_code == 0
+    assert cli.json("study", "show", "g")["n_waiting"] == 0
+    listed = cli.json("study", "ls")
+    assert [(s["name"], s["state"], s["n_complete"]) for s in listed] == [("g", "done", 3)]
+
+
+def test_compare_reevaluates_on_fresh_seeds(cli, home: Path) -> None:
+    assert create(cli, "search", "--group", "cmp", trials=2).exit_code == 0
+    assert cli("study", "run", "search").exit_code == 0
+    args = ["study", "create", "online", "--agent", "mg-a2c", "--task", "chain"]
+    args += ["--method", "meta-gradient", "--trials", "1", "--steps", "2000", *CHAIN, *A2C_TINY]
+    assert cli(*args, "--group", "cmp").exit_code == 0
+    assert cli("study", "run", "online").exit_code == 0
+    rows = {row["method"]: row for row in cli.json("study", "compare", "cmp", "--lifetimes", "2")}
+    assert set(rows) == {"grid", "meta-gradient"}
+    assert rows["grid"]["lifetimes"] == 2 and rows["meta-gradient"]["lifetimes"] == 1
+    assert rows["grid"]["env_steps"] >= 4000 and rows["grid"]["fresh_lifetimes"] == 2
+    assert 0 < rows["meta-gradient"]["discount"] < 1
+    for row in rows.values():
+        assert {"return_mean", "return_ci95", "wall_s"} <= set(row)
+    fresh = [r for r in cli.json("runs", "ls") if r["trial"] is None]
+    assert sorted(r["seed"] for r in fresh) == [1_000_000, 1_000_000, 1_000_001, 1_000_001]
+    # A second compare trains nothing new.
+    cli.json("study", "compare", "cmp", "--lifetimes", "2")
+    assert len([r for r in cli.json("runs", "ls") if r["trial"] is None]) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "grdi"], "unknown method 'grdi' (did you mean grid?)"),
+        (["--agent", "a2d"], "unknown agent 'a2d'"),
+        (["--param", "discont=0.9:0.99"], "not a config field of a2c (did you mean discount?)"),
+        (["--param", "discount=0.99:0.9"], "empty or inverted"),
+        (["--set", "discount=0.9", "--param", "discount=0.9:0.99"], "both searched"),
+        (["--method", "meta-gradient"], "method meta-gradient needs an agent"),
+        (["--trials", "1"], "needs k**1 trials with k >= 2"),
+    ],
+)
+def test_bad_study_input_is_one_line_exit_2_and_creates_nothing(cli, home, args, message) -> None:
+    base = ["--agent", "a2c", "--method", "grid", "--trials", "2", "--steps", "100"]
+    # A flag given twice takes its last value, so each case overrides the base.
+    result = cli("study", "create", "bad", "--task", "chain", *base, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert cli.json("study", "ls") == []
+
+
+def test_a_name_taken_with_other_settings_suggests_resume(cli, home: Path) -> None:
+    assert create(cli, "taken").exit_code == 0
+    result = create(cli, "taken", "--param", "discount=0.5:0.9")
+    assert result.exit_code == 2
+    assert "exists with a different params" in result.stderr
+    assert "workbench study resume taken" in result.stderr
+    assert cli.json("study", "show", "taken")["params"] == ["discount=0.9:0.999"]
+
+
+def test_unknown_study_and_unreachable_storage(cli, home: Path) -> None:
+    result = cli("study", "run", "nope")
+    assert result.exit_code == 2 and "no study named 'nope'" in result.stderr
+    url = "postgresql://someone:s3cret-pw@127.0.0.1:1/db"
+    result = create(cli, "remote", "--storage", url)
+    assert result.exit_code == 2, result.output
+    assert "cannot open storage 'postgresql://someone:***@127.0.0.1:1/db'" in result.stderr
+    assert "s3cret-pw" not in result.output + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- interruptions and parallel workers -------------------------------------------------------
+def workbench(home: Path, *args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "WORKBENCH_TRIAL_HEARTBEAT_SECONDS": "1"}
+    command = [sys.executable, "-m", "workbench", "--home", str(home), *args]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **kwargs
+    )
+
+
+def show(cli, name: str, *extra: str) -> dict:
+    return cli.json("study", "show", name, *extra)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_trial_then_resume_ends_with_n_trials_each_grid_point_once(
+    cli, home: Path
+) -> None:
+    assert create(cli, "k", trials=4, steps=6000).exit_code == 0
+    process = workbench(home, "study", "run", "k")
+    wait_for(lambda: show(cli, "k")["n_complete"] >= 1 and show(cli, "k")["n_running"] == 1, 120)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed = show(cli, "k")
+    assert killed["n_running"] == 1  # its heartbeat is about to go stale
+    resumed = workbench(home, "study", "resume", "k")
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output
+    final = show(cli, "k")
+    assert (final["n_complete"], final["n_failed"], final["n_running"]) == (4, 1, 0), output
+    assert complete_discounts(final["trials_detail"]) == pytest.approx([0.9, 0.933, 0.966, 0.999])
+    failed = [t for t in final["trials_detail"] if t["state"] == "fail"]
+    retry = [t for t in final["trials_detail"] if t["retry_of"] == failed[0]["number"]]
+    assert retry and retry[0]["params"] == failed[0]["params"]
+    first = [t for t in killed["trials_detail"] if t["state"] == "complete"]
+    kept = {t["number"]: t["value"] for t in final["trials_detail"]}
+    assert all(kept[t["number"]] == t["value"] for t in first)
+
+
+@pytest.mark.slow
+def test_two_workers_on_sqlite_share_a_grid_without_locks_or_duplicates(cli, home) -> None:
+    assert create(cli, "w", trials=6, steps=3000).exit_code == 0
+    process = workbench(home, "study", "run", "w", "--workers", "2")
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    assert "locked" not in output
+    final = show(cli, "w")
+    assert (final["n_complete"], final["n_failed"]) == (6, 0)
+    assert len(set(complete_discounts(final["trials_detail"]))) == 6
+    hosts_pids = {line.split()[1] for line in output.splitlines() if line.startswith("worker ")}
+    assert hosts_pids == {"0", "1"}  # both workers took trials
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+def _postgres_binary(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture
+def postgres_url():
+    """A throwaway PostgreSQL server on a loopback port, removed afterwards."""
+    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
+    if not (initdb and pg_ctl):
+        reason = "no PostgreSQL server binaries (initdb, pg_ctl); apt-get install postgresql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (.ci/run installs them)")
+        pytest.skip(reason)
+    as_root = os.geteuid() == 0
+    run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
+    data = tempfile.mkdtemp(prefix="workbench-pg-")
+    if as_root:
+        shutil.chown(data, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
+    subprocess.run([*run_as, initdb, "-D", data, "-A", "trust", "-U", "postgres"], **quiet)
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        [*run_as, pg_ctl, "-D", data, "-o", options, "-l", f"{data}/log", "-w", "start"], **quiet
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", data, "-m", "immediate", "stop"], **quiet)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_workers_complete_one_postgres_study_every_trial_once(
+    cli, tmp_path: Path, postgres_url: str
+) -> None:
+    assert create(cli, "pg", "--storage", postgres_url, trials=6, steps=3000).exit_code == 0
+    # Two machines: each worker has its own workbench home and reaches the same database.
+    workers = [
+        workbench(tmp_path / f"machine-{i}", "study", "worker", "pg", "--storage", postgres_url)
+        for i in range(2)
+    ]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    study = optuna.load_study(study_name="pg", storage=open_storage(postgres_url))
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 6
+    assert len({t.params["discount"] for t in trials}) == 6
+    assert all("trial" in out for out in outputs)  # both took trials
+    listed = cli.json("study", "show", "pg")  # found through the remembered storage
+    assert listed["n_complete"] == 6 and "postgresql://postgres@127.0.0.1" in listed["storage"]
+
+
+# --- the meta-gradient ------------------------------------------------------------------------
+def test_meta_gradient_matches_finite_differences_through_one_sgd_step() -> None:
+    """d J'(theta - alpha g(theta, eta)) / d eta, by the module and by finite differences."""
+    torch.manual_seed(0)
+    theta = torch.randn(3)
+    x, r = torch.randn(16, 3), torch.randn(16)
+    alpha = 0.1
+
+    def inner_grad(gamma: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        loss = ((x @ params - gamma * r) ** 2).mean()
+        return torch.autograd.grad(loss, params, create_graph=True)[0]
+
+    def outer(params: torch.Tensor) -> torch.Tensor:
+        return ((x @ params - 0.99 * r) ** 2).mean()
+
+    discount = LearnedDiscount(0.6, meta_learning_rate=1e-3)
+    start = theta.clone().requires_grad_()
+    g = inner_grad(discount.value, start)
+    after = (theta - alpha * g.detach()).requires_grad_()
+    v = torch.autograd.grad(outer(after), after)[0]
+    eta = float(discount.eta)
+    got = discount.meta_step([g], [v], alpha)
+
+    def objective(e: float) -> float:
+        params = theta.clone().requires_grad_()
+        step = inner_grad(torch.sigmoid(torch.tensor(e)), params)
+        return float(outer(theta - alpha * step.detach()))
+
+    eps = 1e-3
+    expected = (objective(eta + eps) - objective(eta - eps)) / (2 * eps)
+    assert got == pytest.approx(expected, rel=1e-2)
+    assert float(discount.eta) < eta if got > 0 else float(discount.eta) > eta
+
+
+def train(agent: str, steps: int, config: dict, task_params: dict, seed: int = 0):
+    spec, family = get_agent(agent), get_task("chain")
+    params = build(family.Params, task_params, owner="chain")
+    learner = spec.make(build(spec.config, config, owner=agent), family, params, seed)
+    reports = list(learner.learn(steps))
+    return learner, reports, params
+
+
+@pytest.mark.slow
+def test_mg_a2c_raises_a_short_discount_on_a_delayed_reward_chain() -> None:
+    """gamma 0.5 is below the chain's critical discount (0.67): A2C with it exits for 0.2;
+    mg-a2c raises gamma past 0.67 and walks to the goal for 1.0."""
+    settings = {"discount": 0.5, "entropy_coef": 0.05, "eval_interval": 20_000}
+    task = {"length": 5}
+    _, fixed, params = train("a2c", 20_000, settings, task)
+    assert fixed[-1].scalars["eval/episode_return"] == pytest.approx(params.exit_reward)
+    learner, reports, params = train(
+        "mg-a2c", 20_000, settings | {"meta_learning_rate": 0.05}, task
+    )
+    curve = [r.scalars["meta/discount"] for r in reports if "meta/discount" in r.scalars]
+    assert all(0 < g < 1 for g in curve)
+    assert curve[-1] > params.critical_discount > settings["discount"]
+    assert np.mean(curve[-5:]) > np.mean(curve[:5])
+    assert reports[-1].scalars["eval/episode_return"] == pytest.approx(params.goal_reward)
+
+
+def test_meta_dqn_logs_its_discount_and_resumes_it() -> None:
+    settings = {
+        "learning_starts": 100,
+        "train_frequency": 50,
+        "gradient_steps": 8,
+        "eval_interval": 1000,
+        "eval_episodes": 2,
+        "meta_interval": 2,
+    }
+    learner, reports, _ = train("meta-dqn", 600, settings, {"length": 4})
+    curve = [r.scalars["meta/discount"] for r in reports if "meta/discount" in r.scalars]
+    assert len(curve) >= 5 and all(0 < g < 1 for g in curve)
+    assert curve[-1] != pytest.approx(0.99, abs=1e-6)  # it moved
+    state = learner.state_dict()
+    again, _, _ = train("meta-dqn", 0, settings, {"length": 4})
+    again.load_state_dict(state)
+    assert float(again.discount) == pytest.approx(curve[-1])
