@@ -11,6 +11,7 @@ point is visited twice and no study runs more than N lifetimes (studies/worker.p
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -146,6 +147,12 @@ class StudySpec:
         return build(family.Params, self.task_params, owner=self.task).to_dict()
 
     # --- samplers and pruners --------------------------------------------------------------
+    def sampler_seed(self, worker_index: int) -> int:
+        """A worker's sampler seed: per study seed, method and worker, so that parallel
+        Bayesian workers do not propose the same points, and a Bayesian study's random
+        start-up trials are not the random study's points."""
+        return (self.seed * 1000 + worker_index) ^ zlib.crc32(self.method.encode())
+
     def sampler_for(self, worker_seed: int) -> optuna.samplers.BaseSampler:
         space = {p.name: p.distribution() for p in self.space()}
         if self.method == "grid":
@@ -214,7 +221,7 @@ def create(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec) -> 
         storage=storage,
         direction="maximize",
         load_if_exists=True,
-        sampler=spec.sampler_for(spec.seed),
+        sampler=spec.sampler_for(spec.sampler_seed(0)),
         pruner=spec.pruner_obj(),
     )
     if study.user_attrs.get(SPEC_ATTR):  # another process created it a moment ago
@@ -237,10 +244,7 @@ def find(storage: optuna.storages.BaseStorage, name: str) -> StudySpec | None:
 
 
 def load(storage: optuna.storages.BaseStorage, name: str, worker_index: int = 0):
-    """(optuna.Study, StudySpec) of an existing study, or ConfigError naming the choices.
-
-    Each worker's sampler gets its own seed, so parallel Bayesian workers do not propose
-    the same points."""
+    """(optuna.Study, StudySpec) of an existing study, or ConfigError naming the choices."""
     spec = find(storage, name)
     if spec is None:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
@@ -250,7 +254,7 @@ def load(storage: optuna.storages.BaseStorage, name: str, worker_index: int = 0)
     study = optuna.load_study(
         study_name=name,
         storage=storage,
-        sampler=spec.sampler_for(spec.seed * 1000 + worker_index),
+        sampler=spec.sampler_for(spec.sampler_seed(worker_index)),
         pruner=spec.pruner_obj(),
     )
     return study, spec

@@ -89,6 +89,8 @@ def test_a_grid_study_runs_every_point_once_and_shows_its_counts(cli, home: Path
     assert cli.json("study", "show", "g")["n_waiting"] == 0
     listed = cli.json("study", "ls")
     assert [(s["name"], s["state"], s["n_complete"]) for s in listed] == [("g", "done", 3)]
+    assert cli("study", "rm", "g").exit_code == 0
+    assert cli.json("study", "ls") == [] and cli.json("runs", "ls") == []
 
 
 def test_compare_reevaluates_on_fresh_seeds(cli, home: Path) -> None:
@@ -283,7 +285,7 @@ def test_meta_gradient_matches_finite_differences_through_one_sgd_step() -> None
     g = inner_grad(discount.value, start)
     after = (theta - alpha * g.detach()).requires_grad_()
     v = torch.autograd.grad(outer(after), after)[0]
-    eta = float(discount.eta)
+    eta = float(discount.eta.detach())
     got = discount.meta_step([g], [v], alpha)
 
     def objective(e: float) -> float:
@@ -294,7 +296,8 @@ def test_meta_gradient_matches_finite_differences_through_one_sgd_step() -> None
     eps = 1e-3
     expected = (objective(eta + eps) - objective(eta - eps)) / (2 * eps)
     assert got == pytest.approx(expected, rel=1e-2)
-    assert float(discount.eta) < eta if got > 0 else float(discount.eta) > eta
+    moved = float(discount.eta.detach()) - eta
+    assert moved < 0 if got > 0 else moved > 0
 
 
 def train(agent: str, steps: int, config: dict, task_params: dict, seed: int = 0):

@@ -490,6 +490,10 @@ class Store:
                 {"name": name, "url": url, "created_at": time.time()}, pk="name"
             )
 
+    def forget_study_storage(self, name: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM study_storages WHERE name = ?", [name])
+
     def study_storages(self) -> dict[str, str]:
         """Names of studies kept in other databases, and their URLs."""
         return {row["name"]: row["url"] for row in self.db["study_storages"].rows}

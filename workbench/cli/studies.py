@@ -246,6 +246,28 @@ def study_worker(
     )
 
 
+@app.command("rm")
+@user_errors
+def remove_study(name: Name, storage: StorageOpt = None, home: Home = None) -> None:
+    """Delete a study that no worker is running, with its trials and its runs here."""
+    import optuna
+
+    store = open_store(home)
+    url = _url(store, name, storage)
+    study, _ = load(open_storage(url), name)
+    if counts(study).running:
+        fail(f"study {name} has running trials; stop its workers first (Ctrl+C on `study run`)")
+    runs = store.study_runs(name)
+    active = [run.id for run in runs if run.status in ("queued", "running")]
+    if active:
+        fail(f"runs {', '.join(map(str, active))} of study {name} are active; stop them first")
+    for run in runs:
+        store.delete_run(run.id)
+    optuna.delete_study(study_name=name, storage=open_storage(url))
+    store.forget_study_storage(name)
+    console.print(f"Deleted study {name} and its {len(runs)} run(s).")
+
+
 def _studies(store: Store) -> list[tuple[str, str]]:
     """(name, url) of every study the workbench knows: in its file, and remembered ones."""
     import optuna
