@@ -173,7 +173,7 @@ class StudySpec:
         if self.pruner == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
         if self.pruner == "hyperband":
-            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.steps)
+            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto")
         return optuna.pruners.NopPruner()
 
     def queued_points(self) -> list[dict[str, Any]]:

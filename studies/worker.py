@@ -101,16 +101,21 @@ def run_trial(
     trial.set_user_attr("run_id", run_id)
     trial.set_user_attr("seed", seed)
     trial.set_user_attr("host", store.host)
-    reported_step = -1
+    last_eval_step = -1
+    evaluations = 0
     pruned = False
 
     def on_progress(progress: Progress) -> None:
-        nonlocal reported_step, pruned
+        # Intermediate values are indexed by evaluation (1, 2, ...), not by env step:
+        # runs cross an evaluation interval at slightly different steps, and the pruners
+        # compare trials at equal indices.
+        nonlocal last_eval_step, evaluations, pruned
         step = progress.summary.get("eval_step")
-        if step is None or step == reported_step or step >= spec.steps:
+        if step is None or step == last_eval_step or step >= spec.steps:
             return
-        reported_step = step
-        trial.report(progress.summary["eval_return_mean"], step)
+        last_eval_step = step
+        evaluations += 1
+        trial.report(progress.summary["eval_return_mean"], evaluations)
         if trial.should_prune():
             pruned = True
             stop_event.set()

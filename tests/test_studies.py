@@ -343,3 +343,16 @@ def test_meta_dqn_logs_its_discount_and_resumes_it() -> None:
     again, _, _ = train("meta-dqn", 0, settings, {"length": 4})
     again.load_state_dict(state)
     assert float(again.discount) == pytest.approx(curve[-1])
+
+
+@pytest.mark.slow
+def test_median_pruner_stops_lifetimes_behind_the_median(cli, home: Path) -> None:
+    args = ["study", "create", "pr", "--agent", "a2c", "--task", "cartpole"]
+    args += ["--method", "random", "--trials", "8", "--steps", "6000"]
+    args += ["--param", "discount=0.3:0.99", "--pruner", "median", *A2C_TINY]
+    assert cli(*args).exit_code == 0
+    assert cli("study", "run", "pr").exit_code == 0
+    detail = show(cli, "pr")["trials_detail"]
+    pruned = [t for t in detail if t["state"] == "pruned"]
+    assert pruned and len(pruned) + sum(t["state"] == "complete" for t in detail) == 8
+    assert all(t["env_steps"] < 6000 for t in pruned)
