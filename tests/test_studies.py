@@ -356,3 +356,12 @@ def test_median_pruner_stops_lifetimes_behind_the_median(cli, home: Path) -> Non
     pruned = [t for t in detail if t["state"] == "pruned"]
     assert pruned and len(pruned) + sum(t["state"] == "complete" for t in detail) == 8
     assert all(t["env_steps"] < 6000 for t in pruned)
+
+
+def test_ls_marks_a_remembered_storage_that_is_down(cli, home: Path) -> None:
+    from workbench.store import Store
+
+    Store(home).remember_study_storage("far", "postgresql://u:pw@127.0.0.1:1/db")
+    (row,) = cli.json("study", "ls")
+    assert (row["name"], row["state"]) == ("far", "unreachable")
+    assert "pw" not in row["storage"] and "pw" not in row["error"]

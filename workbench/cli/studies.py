@@ -14,6 +14,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from envs.config import ConfigError
 from studies.storage import default_url, masked, open_storage
 from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec, counts, create, find, load
 from studies.worker import format_outcome, work
@@ -180,10 +181,14 @@ def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: 
         f"{verb} study {name}: {before.done}/{spec.trials} lifetimes done, "
         f"{before.running} running elsewhere, {workers} worker(s) here."
     )
-    if workers == 1:
-        work(name, url, store.home, on_outcome=lambda o: console.print(format_outcome(o)))
-    else:
-        _run_workers(name, url, store.home, workers)
+    try:
+        if workers == 1:
+            work(name, url, store.home, on_outcome=lambda o: console.print(format_outcome(o)))
+        else:
+            _run_workers(name, url, store.home, workers)
+    except KeyboardInterrupt:
+        console.print(f"Interrupted; `workbench study resume {name}` continues the study.")
+        raise typer.Exit(130) from None
     _print_summary(name, url)
 
 
@@ -278,8 +283,10 @@ def _studies(store: Store) -> list[tuple[str, str]]:
 
 
 def _summary(name: str, url: str) -> dict[str, Any]:
-    storage = open_storage(url)
-    study, spec = load(storage, name)
+    try:
+        study, spec = load(open_storage(url), name)
+    except ConfigError as err:  # a remembered storage that is down or gone
+        return {"name": name, "storage": masked(url), "state": "unreachable", "error": str(err)}
     now = counts(study)
     best_value = best_params = best_discount = None
     if now.complete:
@@ -333,6 +340,9 @@ def list_studies(json_output: JsonFlag = False, home: Home = None) -> None:
             column, justify="right" if column in ("done", "best", "discount") else "left"
         )
     for row in rows:
+        if row["state"] == "unreachable":
+            table.add_row(row["name"], *["-"] * 7, "[red]unreachable[/red]")
+            continue
         table.add_row(
             row["name"],
             row["method"],
@@ -355,8 +365,8 @@ def show_study(
     """One study: its settings, counts, best trial and every trial."""
     store = open_store(home)
     url = _url(store, name, storage)
+    study, _ = load(open_storage(url), name)  # one clear line if it cannot be reached
     summary = _summary(name, url)
-    study, _ = load(open_storage(url), name)
     trials = [
         {
             "number": t.number,
