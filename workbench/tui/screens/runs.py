@@ -90,6 +90,7 @@ class RunsScreen(Screen[None]):
     """Home screen: the table of runs, refreshed from the store in a worker thread."""
 
     BINDINGS = [
+        Binding("n", "launch", "New run"),
         Binding("enter", "open_run", "Open"),
         Binding("s", "stop_run", "Stop"),
         Binding("r", "resume_run", "Resume"),
@@ -149,6 +150,17 @@ class RunsScreen(Screen[None]):
         run_id = self.selected_run_id()
         if run_id is not None:
             self.app.push_screen(RunView(run_id))
+
+    def action_launch(self) -> None:
+        from workbench.tui.screens.launch import LaunchScreen
+
+        self.app.push_screen(LaunchScreen(), self.launched)
+
+    def launched(self, run_ids: list[int] | None) -> None:
+        if run_ids:
+            listed = ", ".join(map(str, run_ids))
+            self.query_one("#run-message", Static).update(f"launched run(s) {listed}")
+            self.refresh_runs()  # the rows appear now, not at the next tick
 
     def action_stop_run(self) -> None:
         run_id = self.selected_run_id()

@@ -1,0 +1,188 @@
+"""The launch dialog: agent and task (only compatible pairs), a form generated from the
+agent's Config and the task's parameters, seeds (several seeds launch several runs) and
+the step budget. Launching queues the runs and starts their background workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from agents.registry import AGENTS
+from envs.config import ConfigError, build
+from envs.registry import get_task
+from workbench import runner
+from workbench.store import Store
+from workbench.tui.widgets.config_form import ConfigForm
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0', '0,1,2' or '0-4' (inclusive); ConfigError says what is wrong."""
+    seeds: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        try:
+            if dash:
+                seeds.extend(range(int(low), int(high) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise ConfigError(f"seeds {text!r}: give integers like 0 or 0,1,2 or 0-4") from None
+    if not seeds:
+        raise ConfigError("seeds: give at least one, e.g. 0 or 0-4")
+    if len(seeds) > 64:
+        raise ConfigError(f"seeds: {len(seeds)} runs at once is too many; at most 64")
+    return seeds
+
+
+class LaunchScreen(ModalScreen[list[int] | None]):
+    """Dismissed with the launched run ids, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "launch", "Launch")]
+
+    def __init__(
+        self,
+        agent: str = "dqn",
+        task: str | None = None,
+        config: dict[str, Any] | None = None,
+        task_params: dict[str, Any] | None = None,
+        steps: int = 50_000,
+        seeds: str = "0",
+    ) -> None:
+        super().__init__()
+        self.agent_name = agent
+        self.task_name = task or AGENTS[agent].tasks[0]
+        self.config = config or {}
+        self.task_params = task_params or {}
+        self.steps, self.seeds = steps, seeds
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="launch-dialog"):
+            yield Static("[b]Launch runs[/b]  (Ctrl+S launches, Esc cancels)")
+            with Horizontal(classes="launch-row"):
+                yield Select(
+                    [(name, name) for name in AGENTS],
+                    value=self.agent_name,
+                    allow_blank=False,
+                    id="agent",
+                )
+                yield Select(
+                    self._task_options(), value=self.task_name, allow_blank=False, id="task"
+                )
+            with Horizontal(classes="launch-row"):
+                yield Label("steps", classes="launch-label")
+                yield Input(str(self.steps), id="steps", tooltip="Env steps per run.")
+                yield Label("seeds", classes="launch-label")
+                yield Input(self.seeds, id="seeds", tooltip="0, or 0,1,2, or 0-4: one run each.")
+            yield Static("", id="launch-top-error", classes="field-error")
+            with VerticalScroll(id="launch-forms"):
+                yield Static("[b]agent config[/b]", classes="form-title", id="agent-form-title")
+                yield ConfigForm(AGENTS[self.agent_name].config, self.config, id="agent-form")
+                yield Static("[b]task parameters[/b]", classes="form-title", id="task-form-title")
+                yield ConfigForm(get_task(self.task_name).Params, self.task_params, id="task-form")
+            with Horizontal(classes="launch-row"):
+                yield Button("Launch", variant="primary", id="launch")
+                yield Button("Cancel", id="cancel")
+
+    def _task_options(self) -> list[tuple[str, str]]:
+        return [(task, task) for task in AGENTS[self.agent_name].tasks]
+
+    @on(Select.Changed, "#agent")
+    async def agent_changed(self, event: Select.Changed) -> None:
+        if event.value == self.agent_name:
+            return
+        self.agent_name, self.config = str(event.value), {}
+        task_select = self.query_one("#task", Select)
+        tasks = AGENTS[self.agent_name].tasks
+        if self.task_name not in tasks:
+            self.task_name, self.task_params = tasks[0], {}
+        task_select.set_options(self._task_options())
+        task_select.value = self.task_name
+        await self._replace_form(
+            "#agent-form", ConfigForm(AGENTS[self.agent_name].config, id="agent-form")
+        )
+        await self._replace_form(
+            "#task-form",
+            ConfigForm(get_task(self.task_name).Params, self.task_params, id="task-form"),
+        )
+
+    @on(Select.Changed, "#task")
+    async def task_changed(self, event: Select.Changed) -> None:
+        if event.value == self.task_name or event.value is Select.BLANK:
+            return
+        self.task_name, self.task_params = str(event.value), {}
+        await self._replace_form(
+            "#task-form", ConfigForm(get_task(self.task_name).Params, id="task-form")
+        )
+
+    async def _replace_form(self, selector: str, form: ConfigForm) -> None:
+        await self.query_one(selector, ConfigForm).remove()
+        await self.query_one("#launch-forms").mount(form, after=f"{selector}-title")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "launch":
+            self.action_launch()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_launch(self) -> None:
+        top = self.query_one("#launch-top-error", Static)
+        top.update("")
+        agent_form = self.query_one("#agent-form", ConfigForm)
+        task_form = self.query_one("#task-form", ConfigForm)
+        config, task_params = agent_form.values(), task_form.values()
+        try:
+            steps_text = self.query_one("#steps", Input).value.strip()
+            if not steps_text.isdigit() or int(steps_text) < 1:
+                raise ConfigError(f"steps {steps_text!r}: give a positive whole number")
+            seeds = parse_seeds(self.query_one("#seeds", Input).value)
+        except ConfigError as err:
+            top.update(str(err))
+            return
+        if config is None or task_params is None:
+            top.update("fix the fields marked in red")
+            return
+        # Cross-field rules (Config.check) show beside the field they name.
+        for form, cls, values, owner in (
+            (agent_form, AGENTS[self.agent_name].config, config, self.agent_name),
+            (task_form, get_task(self.task_name).Params, task_params, self.task_name),
+        ):
+            try:
+                build(cls, values, owner=owner)
+            except ConfigError as err:
+                if not form.show_error(str(err)):
+                    top.update(str(err))
+                return
+        self.launch_runs(config, task_params, int(steps_text), seeds)
+
+    @work(thread=True, exclusive=True, group="launch")
+    def launch_runs(
+        self, config: dict[str, Any], task_params: dict[str, Any], steps: int, seeds: list[int]
+    ) -> None:
+        store = Store(self.app.store.home)
+        try:
+            ids = []
+            for seed in seeds:
+                run_id = store.create_run(
+                    agent=self.agent_name,
+                    task=self.task_name,
+                    config=config,
+                    task_params=task_params,
+                    seed=seed,
+                    total_steps=steps,
+                )
+                runner.launch(store, run_id)
+                ids.append(run_id)
+        finally:
+            store.close()
+        self.app.call_from_thread(self.dismiss, ids)
