@@ -60,8 +60,10 @@ def fresh_runs(
     params: dict[str, Any],
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
+    train: bool = True,
 ) -> list[RunRecord]:
-    """K completed re-evaluation lifetimes of the study's choice, training those missing.
+    """K completed re-evaluation lifetimes of the study's choice, training those missing
+    (with ``train``; else only those already done).
 
     They are runs linked to the study with no trial; a run interrupted here is trained
     again from scratch next time (its seed is its identity).
@@ -74,6 +76,8 @@ def fresh_runs(
     runs = []
     for k in range(lifetimes):
         seed = FRESH_SEED_BASE + k
+        if seed not in done and not train:
+            continue
         if seed not in done:
             run_id = store.create_run(
                 agent=spec.agent,
@@ -108,6 +112,7 @@ def compare_row(
     store: Store,
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
+    train: bool = True,
 ) -> Row:
     name = study.study_name
     lived, steps, wall = search_cost(study)
@@ -119,7 +124,7 @@ def compare_row(
     mean = interval = None
     runs: list[RunRecord] = []
     if params is not None:
-        runs = fresh_runs(store, name, spec, params, lifetimes, on_start)
+        runs = fresh_runs(store, name, spec, params, lifetimes, on_start, train)
         returns = np.array([r.summary["eval_return_mean"] for r in runs if r.summary])
         if len(returns):
             mean, interval = float(returns.mean()), ci95(returns)

@@ -52,8 +52,8 @@ async def test_runs_table_updates_live_and_opens_run_view(home: Path) -> None:
         await pilot.pause(0.5)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
-        assert table.get_row("1")[5] == "completed"
-        assert table.get_row("1")[8] == "40.0"
+        assert table.get_row("1")[6] == "completed"
+        assert table.get_row("1")[9] == "40.0"
         await pilot.press("enter")
         await pilot.pause(0.5)
         assert isinstance(app.screen, RunView)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
@@ -24,7 +22,8 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
-from workbench.store import ACTIVE, STATUSES, RunRecord, Store
+from workbench.export import metrics_csv, metrics_json
+from workbench.store import ACTIVE, STATUSES, RunRecord
 
 app = typer.Typer(help="List, inspect, stop, resume, follow, export and delete runs.")
 
@@ -222,36 +221,15 @@ def export(
         fail(f"--format must be csv or json, got {format!r}")
     store = open_store(home)
     run = store.get_run(run_id)
-    keys, rows = metric_table(store, run_id)
     if format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["step", *keys])
-        for step, values in rows:
-            writer.writerow(
-                [step, *("" if values.get(k) is None else repr(values[k]) for k in keys)]
-            )
-        text = buffer.getvalue()
+        text, steps, keys = metrics_csv(store, run_id)
     else:
-        text = (
-            json.dumps(
-                {"run": run_json(run), "metrics": [{"step": s, **v} for s, v in rows]}, indent=2
-            )
-            + "\n"
-        )
+        text, steps, keys = metrics_json(store, run_id, run_json(run))
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text)
-        console.print(f"wrote {len(rows)} steps × {len(keys)} metrics to {output}")
-
-
-def metric_table(store: Store, run_id: int) -> tuple[list[str], list[tuple[int, dict[str, float]]]]:
-    """All of a run's metrics pivoted to (step, {key: value}) rows in step order."""
-    by_step: dict[int, dict[str, float]] = {}
-    for key, step, value in store.metrics(run_id):
-        by_step.setdefault(step, {})[key] = value
-    return store.metric_keys(run_id), sorted(by_step.items())
+        console.print(f"wrote {steps} steps × {keys} metrics to {output}")
 
 
 @app.command("rm")

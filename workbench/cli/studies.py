@@ -7,14 +7,15 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from envs.config import ConfigError
+from studies.catalog import known_studies, study_summary
 from studies.storage import default_url, masked, open_storage
 from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec, counts, create, find, load
 from studies.worker import format_outcome, work
@@ -183,7 +184,17 @@ def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: 
     )
     try:
         if workers == 1:
-            work(name, url, store.home, on_outcome=lambda o: console.print(format_outcome(o)))
+            # SIGTERM (the TUI's stop, a system shutdown) stops the trial with a checkpoint
+            # and re-queues it, as Ctrl+C does.
+            stop_event = threading.Event()
+            signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
+            work(
+                name,
+                url,
+                store.home,
+                on_outcome=lambda o: console.print(format_outcome(o)),
+                stop_event=stop_event,
+            )
         else:
             _run_workers(name, url, store.home, workers)
     except KeyboardInterrupt:
@@ -273,58 +284,12 @@ def remove_study(name: Name, storage: StorageOpt = None, home: Home = None) -> N
     console.print(f"Deleted study {name} and its {len(runs)} run(s).")
 
 
-def _studies(store: Store) -> list[tuple[str, str]]:
-    """(name, url) of every study the workbench knows: in its file, and remembered ones."""
-    import optuna
-
-    url = default_url(store.home)
-    found = [(s.study_name, url) for s in optuna.get_all_study_summaries(open_storage(url))]
-    return found + sorted(store.study_storages().items())
-
-
-def _summary(name: str, url: str) -> dict[str, Any]:
-    try:
-        study, spec = load(open_storage(url), name)
-    except ConfigError as err:  # a remembered storage that is down or gone
-        return {"name": name, "storage": masked(url), "state": "unreachable", "error": str(err)}
-    now = counts(study)
-    best_value = best_params = best_discount = None
-    if now.complete:
-        best = study.best_trial
-        best_value, best_params = best.value, best.params
-        best_discount = best.user_attrs.get("discount")
-    state = "done" if now.done >= spec.trials else "running" if now.running else "paused"
-    return {
-        "name": name,
-        "storage": masked(url),
-        "agent": spec.agent,
-        "task": spec.task,
-        "method": spec.method,
-        "group": spec.group,
-        "trials": spec.trials,
-        "steps": spec.steps,
-        "params": list(spec.params),
-        "fixed": spec.fixed,
-        "task_params": spec.task_params,
-        "pruner": spec.pruner,
-        "state": state,
-        "n_complete": now.complete,
-        "n_pruned": now.pruned,
-        "n_failed": now.failed,
-        "n_running": now.running,
-        "n_waiting": now.waiting,
-        "best_value": best_value,
-        "best_params": best_params,
-        "best_discount": best_discount,
-    }
-
-
 @app.command("ls")
 @user_errors
 def list_studies(json_output: JsonFlag = False, home: Home = None) -> None:
     """List studies: method, lifetimes done / total, best return and discount, state."""
     store = open_store(home)
-    rows = [_summary(name, url) for name, url in _studies(store)]
+    rows = [study_summary(name, url) for name, url in known_studies(store)]
     if json_output:
         print_json(rows)
         return
@@ -366,7 +331,7 @@ def show_study(
     store = open_store(home)
     url = _url(store, name, storage)
     study, _ = load(open_storage(url), name)  # one clear line if it cannot be reached
-    summary = _summary(name, url)
+    summary = study_summary(name, url)
     trials = [
         {
             "number": t.number,
@@ -425,7 +390,7 @@ def compare_group(
     if lifetimes < 1:
         fail(f"--lifetimes {lifetimes}: give at least 1")
     store = open_store(home)
-    specs = [(name, url, find(open_storage(url), name)) for name, url in _studies(store)]
+    specs = [(name, url, find(open_storage(url), name)) for name, url in known_studies(store)]
     members = [(name, url) for name, url, spec in specs if spec and spec.group == group]
     if not members:
         groups = sorted({spec.group for _, _, spec in specs if spec and spec.group})

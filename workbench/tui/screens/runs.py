@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from agents.base import RETURN_KEYS
 from workbench import runner
@@ -39,6 +40,7 @@ def empty_hint() -> str:
 
 
 COLUMNS = (
+    "✓",
     "id",
     "name",
     "agent",
@@ -48,9 +50,12 @@ COLUMNS = (
     "progress",
     "steps/s",
     "return",
+    "best",
     "eval",
     "recent returns",
 )
+SORTS = ("id", "status", "agent", "task", "progress", "eval", "best")
+"""Columns ``o`` cycles the sort through (id ascending, the others descending)."""
 
 
 def recent_returns(store: Store, run_id: int, count: int = 16) -> list[float]:
@@ -62,7 +67,7 @@ def recent_returns(store: Store, run_id: int, count: int = 16) -> list[float]:
     return []
 
 
-def run_cells(run: RunRecord, recent: list[float]) -> tuple[str, ...]:
+def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tuple[str, ...]:
     """The table cells of one run, in COLUMNS order."""
     summary = run.summary
 
@@ -72,6 +77,7 @@ def run_cells(run: RunRecord, recent: list[float]) -> tuple[str, ...]:
 
     percent = 100 * run.steps_done / run.total_steps
     return (
+        "✓" if marked else "",
         str(run.id),
         run.name,
         run.agent,
@@ -81,24 +87,59 @@ def run_cells(run: RunRecord, recent: list[float]) -> tuple[str, ...]:
         f"{percent:5.1f}%",
         number("steps_per_second", 0),
         number("last_return"),
+        number("best_return"),
         number("eval_return_mean"),
         sparkline(recent),
     )
 
 
+def sort_key(run: RunRecord, column: str):
+    summary = run.summary
+    return {
+        "id": -run.id,
+        "status": run.status,
+        "agent": run.agent,
+        "task": run.task,
+        "progress": run.steps_done / run.total_steps,
+        "eval": summary.get("eval_return_mean", float("-inf")),
+        "best": summary.get("best_return", float("-inf")),
+    }[column]
+
+
 class RunsScreen(Screen[None]):
-    """Home screen: the table of runs, refreshed from the store in a worker thread."""
+    """Home screen: the table of runs, refreshed from the store in a worker thread.
+
+    Only runs whose row changed since the last refresh (status, steps, summary) have
+    their recent returns read again, so a store of hundreds of runs refreshes cheaply.
+    """
 
     BINDINGS = [
         Binding("n", "launch", "New run"),
         Binding("enter", "open_run", "Open"),
+        Binding("space", "mark", "Mark"),
+        Binding("v", "compare", "Compare"),
         Binding("s", "stop_run", "Stop"),
         Binding("r", "resume_run", "Resume"),
+        Binding("d", "delete_runs", "Delete"),
+        Binding("x", "export_runs", "Export"),
+        Binding("o", "next_sort", "Sort"),
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "toggle_pause", "Pause refresh"),
+        Binding("S", "studies", "Studies"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: set[int] = set()
+        self.cache: dict[int, tuple[tuple, RunRecord, list[float]]] = {}
+        self.sort = "id"
+        self.paused = False
+        self.delete_armed: tuple[int, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(empty_hint(), id="hint")
+        yield Input(placeholder="filter runs: agent, task, name or status (/)", id="runs-filter")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="run-message")
         yield Footer()
@@ -107,32 +148,68 @@ class RunsScreen(Screen[None]):
         table = self.query_one(DataTable)
         for column in COLUMNS:
             table.add_column(column, key=column)
+        table.focus()  # keys act on runs; / moves to the filter
         self.refresh_runs()
-        self.set_interval(self.app.refresh_seconds, self.refresh_runs)
+        self.set_interval(self.app.refresh_seconds, self.tick)
+
+    def tick(self) -> None:
+        if not self.paused:
+            self.refresh_runs()
 
     @work(thread=True, exclusive=True, group="refresh-runs")
     def refresh_runs(self) -> None:
         store = Store(self.app.store.home)  # this thread's own connection
         try:
             runs = store.list_runs()
-            rows = [run_cells(r, recent_returns(store, r.id)) for r in runs]
+            fresh = {}
+            for run in runs:
+                stamp = (run.status, run.steps_done, json.dumps(run.summary, sort_keys=True))
+                cached = self.cache.get(run.id)
+                if cached is not None and cached[0] == stamp:
+                    fresh[run.id] = cached
+                else:
+                    fresh[run.id] = (stamp, run, recent_returns(store, run.id))
         finally:
             store.close()
-        self.app.call_from_thread(self.show_rows, rows)
+        self.app.call_from_thread(self.show_rows, fresh)
 
-    def show_rows(self, rows: list[tuple[str, ...]]) -> None:
+    def visible_runs(self) -> list[tuple[RunRecord, list[float]]]:
+        pattern = self.query_one("#runs-filter", Input).value.strip().lower()
+        rows = [
+            (run, recent)
+            for _, run, recent in self.cache.values()
+            if not pattern
+            or any(pattern in text.lower() for text in (run.agent, run.task, run.name, run.status))
+        ]
+        rows.sort(key=lambda item: sort_key(item[0], self.sort), reverse=self.sort != "status")
+        if self.sort in ("agent", "task"):
+            rows.reverse()
+        return rows
+
+    def show_rows(self, fresh: dict | None = None) -> None:
+        if fresh is not None:
+            self.cache = fresh
+            self.marked &= set(fresh)
         table = self.query_one(DataTable)
-        self.query_one("#hint").display = not rows
-        table.display = bool(rows)
-        wanted = {cells[0] for cells in rows}
-        for key in [k.value for k in table.rows if k.value not in wanted]:
-            table.remove_row(key)
+        self.query_one("#hint").display = not self.cache
+        table.display = bool(self.cache)
+        rows = [
+            run_cells(run, recent, run.id in self.marked) for run, recent in self.visible_runs()
+        ]
+        order = [cells[1] for cells in rows]
+        current = [key.value for key in table.rows]
+        if current != order:  # membership or order changed: rebuild, keep the cursor's run
+            selected = self.selected_run_id()
+            table.clear()
+            for cells in rows:
+                table.add_row(*cells, key=cells[1])
+            if selected is not None and str(selected) in order:
+                table.move_cursor(row=order.index(str(selected)))
+            return
         for cells in rows:
-            if cells[0] in table.rows:
-                for column, value in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(cells[0], column, value)
-            else:
-                table.add_row(*cells, key=cells[0])
+            for column, value in zip(COLUMNS, cells, strict=True):
+                if table.get_cell(cells[1], column) != value:
+                    table.update_cell(cells[1], column, value)
 
     def selected_run_id(self) -> int | None:
         table = self.query_one(DataTable)
@@ -141,8 +218,28 @@ class RunsScreen(Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return int(key.value)
 
+    def chosen(self) -> list[int]:
+        """The marked runs, else the one under the cursor."""
+        if self.marked:
+            return sorted(self.marked)
+        run_id = self.selected_run_id()
+        return [] if run_id is None else [run_id]
+
+    def message(self, text: str) -> None:
+        self.query_one("#run-message", Static).update(text)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_run()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter":
+            self.show_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
 
     def action_open_run(self) -> None:
         from workbench.tui.screens.run_view import RunView
@@ -151,6 +248,34 @@ class RunsScreen(Screen[None]):
         if run_id is not None:
             self.app.push_screen(RunView(run_id))
 
+    def action_mark(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        self.marked ^= {run_id}
+        self.show_rows()
+        table = self.query_one(DataTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_compare(self) -> None:
+        from workbench.tui.screens.compare import CompareView
+
+        runs = self.chosen()
+        if len(runs) < 2:
+            self.message("mark two or more runs with space, then press v to compare them")
+            return
+        self.app.push_screen(CompareView(runs))
+
+    def action_next_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.message(f"sorted by {self.sort}")
+        self.show_rows()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        self.message("auto-refresh paused (p resumes)" if self.paused else "auto-refresh on")
+
     def action_launch(self) -> None:
         from workbench.tui.screens.launch import LaunchScreen
 
@@ -158,19 +283,68 @@ class RunsScreen(Screen[None]):
 
     def launched(self, run_ids: list[int] | None) -> None:
         if run_ids:
-            listed = ", ".join(map(str, run_ids))
-            self.query_one("#run-message", Static).update(f"launched run(s) {listed}")
+            self.message(f"launched run(s) {', '.join(map(str, run_ids))}")
             self.refresh_runs()  # the rows appear now, not at the next tick
 
+    def action_studies(self) -> None:
+        from workbench.tui.screens.studies import StudiesScreen
+
+        self.app.push_screen(StudiesScreen())
+
     def action_stop_run(self) -> None:
-        run_id = self.selected_run_id()
-        if run_id is not None:
+        for run_id in self.chosen():
             control_run(self, "stop", run_id)
 
     def action_resume_run(self) -> None:
-        run_id = self.selected_run_id()
-        if run_id is not None:
+        for run_id in self.chosen():
             control_run(self, "resume", run_id)
+
+    def action_delete_runs(self) -> None:
+        runs = tuple(self.chosen())
+        if not runs:
+            return
+        if self.delete_armed != runs:
+            self.delete_armed = runs
+            self.message(f"delete run(s) {', '.join(map(str, runs))}? press d again to confirm")
+            return
+        self.delete_armed = None
+        store = self.app.store
+        deleted, refused = [], []
+        for run_id in runs:
+            try:
+                store.delete_run(run_id)
+                deleted.append(run_id)
+            except StoreError as err:
+                refused.append(str(err))
+        self.marked -= set(deleted)
+        self.message("; ".join([f"deleted {len(deleted)} run(s)"] * bool(deleted) + refused))
+        self.refresh_runs()
+
+    def action_export_runs(self) -> None:
+        runs = self.chosen()
+        if runs:
+            export_runs(self, runs)
+
+
+def export_runs(screen: Screen, run_ids: list[int]) -> None:
+    """Each run's metrics to HOME/exports/run-ID.csv (a row per step, a column per key)."""
+    from workbench.export import metrics_csv
+
+    def work_in_thread() -> None:
+        store = Store(screen.app.store.home)
+        folder = store.home / "exports"
+        folder.mkdir(exist_ok=True)
+        try:
+            for run_id in run_ids:
+                (folder / f"run-{run_id}.csv").write_text(metrics_csv(store, run_id)[0])
+            text = f"exported {len(run_ids)} run(s) to {folder}/run-ID.csv"
+        except StoreError as err:
+            text = str(err)
+        finally:
+            store.close()
+        screen.app.call_from_thread(screen.query_one("#run-message", Static).update, text)
+
+    screen.run_worker(work_in_thread, thread=True, group="export")
 
 
 def control_run(screen: Screen, action: str, run_id: int) -> None:

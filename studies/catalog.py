@@ -1,0 +1,57 @@
+"""The studies a workbench home knows, and one-line summaries of them, for `workbench
+study ls` and the TUI's studies screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from envs.config import ConfigError
+from studies.storage import default_url, masked, open_storage
+from studies.study import counts, load
+from workbench.store import Store
+
+
+def known_studies(store: Store) -> list[tuple[str, str]]:
+    """(name, url) of every study the workbench knows: in its file, and remembered ones."""
+    url = default_url(store.home)
+    found = [(s.study_name, url) for s in optuna.get_all_study_summaries(open_storage(url))]
+    return found + sorted(store.study_storages().items())
+
+
+def study_summary(name: str, url: str) -> dict[str, Any]:
+    try:
+        study, spec = load(open_storage(url), name)
+    except ConfigError as err:  # a remembered storage that is down or gone
+        return {"name": name, "storage": masked(url), "state": "unreachable", "error": str(err)}
+    now = counts(study)
+    best_value = best_params = best_discount = None
+    if now.complete:
+        best = study.best_trial
+        best_value, best_params = best.value, best.params
+        best_discount = best.user_attrs.get("discount")
+    state = "done" if now.done >= spec.trials else "running" if now.running else "paused"
+    return {
+        "name": name,
+        "storage": masked(url),
+        "agent": spec.agent,
+        "task": spec.task,
+        "method": spec.method,
+        "group": spec.group,
+        "trials": spec.trials,
+        "steps": spec.steps,
+        "params": list(spec.params),
+        "fixed": spec.fixed,
+        "task_params": spec.task_params,
+        "pruner": spec.pruner,
+        "state": state,
+        "n_complete": now.complete,
+        "n_pruned": now.pruned,
+        "n_failed": now.failed,
+        "n_running": now.running,
+        "n_waiting": now.waiting,
+        "best_value": best_value,
+        "best_params": best_params,
+        "best_discount": best_discount,
+    }

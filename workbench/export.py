@@ -1,0 +1,36 @@
+"""A run's metrics as one table (a row per logged step, a column per key), in CSV or
+JSON: shared by `workbench runs export` and the TUI's export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from workbench.store import Store
+
+
+def metric_table(store: Store, run_id: int) -> tuple[list[str], list[tuple[int, dict[str, float]]]]:
+    """All of a run's metrics pivoted to (step, {key: value}) rows in step order."""
+    by_step: dict[int, dict[str, float]] = {}
+    for key, step, value in store.metrics(run_id):
+        by_step.setdefault(step, {})[key] = value
+    return store.metric_keys(run_id), sorted(by_step.items())
+
+
+def metrics_csv(store: Store, run_id: int) -> tuple[str, int, int]:
+    """The CSV text, its number of steps and of metric keys."""
+    keys, rows = metric_table(store, run_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["step", *keys])
+    for step, values in rows:
+        writer.writerow([step, *("" if values.get(k) is None else repr(values[k]) for k in keys)])
+    return buffer.getvalue(), len(rows), len(keys)
+
+
+def metrics_json(store: Store, run_id: int, run: dict[str, Any]) -> tuple[str, int, int]:
+    keys, rows = metric_table(store, run_id)
+    text = json.dumps({"run": run, "metrics": [{"step": s, **v} for s, v in rows]}, indent=2)
+    return text + "\n", len(rows), len(keys)
