@@ -113,6 +113,7 @@ class RunsScreen(Screen[None]):
     their recent returns read again, so a store of hundreds of runs refreshes cheaply.
     """
 
+    AUTO_FOCUS = "#runs-table"
     BINDINGS = [
         Binding("n", "launch", "New run"),
         Binding("enter", "open_run", "Open"),
@@ -145,10 +146,10 @@ class RunsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#runs-filter").display = False  # / shows it
         table = self.query_one(DataTable)
         for column in COLUMNS:
             table.add_column(column, key=column)
-        table.focus()  # keys act on runs; / moves to the filter
         self.refresh_runs()
         self.set_interval(self.app.refresh_seconds, self.tick)
 
@@ -193,6 +194,8 @@ class RunsScreen(Screen[None]):
         table = self.query_one(DataTable)
         self.query_one("#hint").display = not self.cache
         table.display = bool(self.cache)
+        if table.display and self.focused is not self.query_one("#runs-filter"):
+            table.focus()  # keys act on runs; / moves to the filter
         rows = [
             run_cells(run, recent, run.id in self.marked) for run, recent in self.visible_runs()
         ]
@@ -236,10 +239,13 @@ class RunsScreen(Screen[None]):
             self.show_rows()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = bool(event.input.value)  # an empty filter goes away
         self.query_one(DataTable).focus()
 
     def action_filter(self) -> None:
-        self.query_one("#runs-filter", Input).focus()
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
 
     def action_open_run(self) -> None:
         from workbench.tui.screens.run_view import RunView
