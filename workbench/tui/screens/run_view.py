@@ -41,6 +41,8 @@ def shown_keys(metric: str | None) -> list[str]:
 class RunView(Screen[None]):
     """One run: header with status and progress, the curve of a metric, stop and resume."""
 
+    AUTO_FOCUS = "#run-log"  # letters act on the run; / moves to the log filter, Enter back
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("m", "next_metric", "Next metric"),
@@ -152,6 +154,9 @@ class RunView(Screen[None]):
     def show_log(self, lines: list[str]) -> None:
         pattern = self.query_one("#log-filter", Input).value.strip().lower()
         self.query_one(Log).write_lines([line for line in lines if pattern in line.lower()])
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(Log).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "log-filter":

@@ -91,8 +91,8 @@ class ConfigForm(Vertical):
 
     def show_error(self, message: str) -> bool:
         """Put a config-level error beside the field it names; False if it names none."""
-        for name in self.infos:
-            if message.startswith(f"{name}=") or f" {name}=" in message:
-                self._error_label(name).update(message)
-                return True
-        return False
+        named = [n for n in self.infos if message.startswith(f"{n}=")]
+        named += [n for n in self.infos if f" {n}=" in message]
+        if named:
+            self._error_label(named[0]).update(message)
+        return bool(named)

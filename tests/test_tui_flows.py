@@ -1,0 +1,187 @@
+"""The TUI's flows, driven with Textual's pilot: launch a run from the dialog and watch it,
+an invalid field, compare and export, and a study from creation to its group table."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Select, Static
+
+from workbench.store import Store
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.compare import CompareView
+from workbench.tui.screens.launch import LaunchScreen
+from workbench.tui.screens.run_view import RunView
+from workbench.tui.screens.studies import CreateStudyScreen, GroupView, StudiesScreen, StudyView
+from workbench.tui.smoothing import ema
+
+from .test_tui import completed_run
+
+
+async def until(pilot, predicate, timeout: float = 60.0) -> None:
+    """Let the app run until predicate() holds (the workers refresh in threads)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in the UI")
+        await pilot.pause(0.2)
+
+
+def field(screen, name: str) -> Input:
+    return next(w for w in screen.query(Input) if w.name == name)
+
+
+def error_beside(screen, name: str) -> str:
+    return next(str(w.render()) for w in screen.query(".field-error") if w.name == name)
+
+
+def cell(app, run_id: int, column: str) -> str:
+    return app.screen.query_one(DataTable).get_cell(str(run_id), column)
+
+
+def test_ema_is_debiased_and_zero_is_off() -> None:
+    assert ema([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
+    assert ema([5.0, 5.0, 5.0], 0.9) == pytest.approx([5.0, 5.0, 5.0])
+
+
+async def test_invalid_field_shows_inline_and_launches_nothing(home: Path) -> None:
+    app = WorkbenchApp(Store(home), refresh_seconds=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        field(app.screen, "learning_rate").value = "fast"
+        field(app.screen, "discount").value = "1.5"
+        await pilot.pause(0.1)
+        assert error_beside(app.screen, "learning_rate") == (
+            "learning_rate='fast' is not a valid float"
+        )
+        assert "out of range: allowed [0, 1]" in error_beside(app.screen, "discount")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, LaunchScreen)  # still open, nothing launched
+        assert "fix the fields marked in red" in str(
+            app.screen.query_one("#launch-top-error", Static).render()
+        )
+        # A cross-field rule shows beside the field it names.
+        field(app.screen, "learning_rate").value = "0.001"
+        field(app.screen, "discount").value = "0.9"
+        field(app.screen, "final_epsilon").value = "1.0"
+        field(app.screen, "initial_epsilon").value = "0.5"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert "final_epsilon=1.0 exceeds" in error_beside(app.screen, "final_epsilon")
+        # Only the agent's tasks are offered; changing the agent rebuilds the form.
+        app.screen.query_one("#agent", Select).value = "rl2"
+        await pilot.pause(0.3)
+        assert field(app.screen, "hidden_size").value == "128"
+        assert app.screen.query_one("#task", Select).value == "bandit"
+        await pilot.press("escape")
+    assert Store(home).list_runs() == []
+
+
+@pytest.mark.slow
+async def test_launch_watch_and_stop_a_run_from_the_dialog(home: Path) -> None:
+    store = Store(home)
+    app = WorkbenchApp(store, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        app.screen.query_one("#steps", Input).value = "400000"
+        for name, value in (("learning_starts", "200"), ("eval_interval", "2000")):
+            field(app.screen, name).value = value
+        field(app.screen, "eval_episodes").value = "3"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, LaunchScreen))
+        (run,) = store.list_runs()
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 10)
+        await until(pilot, lambda: float(cell(app, run.id, "progress").rstrip("%")) > 0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunView))
+        await until(pilot, lambda: len(app.screen.series.get("charts/episode_return", [[]])[0]) > 2)
+        await until(pilot, lambda: "started dqn on cartpole" in "\n".join(app.screen.log_lines))
+        await pilot.press("s")
+        await until(pilot, lambda: store.get_run(run.id).status == "stopped", 30)
+        await pilot.press("escape")
+        await until(pilot, lambda: cell(app, run.id, "status") == "stopped", 10)
+
+
+async def test_mark_compare_and_export(home: Path) -> None:
+    store = Store(home)
+    first = completed_run(store, [1.0, 2.0, 3.0, 4.0])
+    second = completed_run(store, [2.0, 3.0, 4.0, 5.0])
+    app = WorkbenchApp(store, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        await pilot.press("v")
+        assert "mark two or more runs" in str(app.screen.query_one("#run-message").render())
+        await pilot.press("space", "space")
+        assert cell(app, first, "✓") == "✓" and cell(app, second, "✓") == "✓"
+        await pilot.press("x")
+        await until(pilot, lambda: (home / "exports" / f"run-{second}.csv").exists())
+        header = (home / "exports" / f"run-{first}.csv").read_text().splitlines()[0]
+        assert header == "step,charts/episode_return"
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CompareView))
+        await until(pilot, lambda: len(app.screen.series) == 2)
+        assert app.screen.series[second] == ([100, 200, 300, 400], [2.0, 3.0, 4.0, 5.0])
+        await pilot.press("g")  # same agent, task and config: one group of two
+        assert "grouped by config" in str(app.screen.query_one("#compare-header").render())
+        await pilot.press("escape")
+        await pilot.press("d")
+        assert "press d again" in str(app.screen.query_one("#run-message").render())
+        await pilot.press("d")
+        await until(
+            pilot,
+            lambda: (
+                app.screen.query_one(DataTable).row_count == 0
+                or not app.screen.query_one(DataTable).display
+            ),
+        )
+    assert store.list_runs() == []
+
+
+@pytest.mark.slow
+async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> None:
+    app = WorkbenchApp(Store(home), refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CreateStudyScreen))
+        values = {
+            "study-name": "tiny",
+            "study-task": "chain",
+            "study-trials": "2",
+            "study-steps": "1500",
+            "study-fixed": "eval_interval=500 eval_episodes=3",
+            "study-task-params": "length=4",
+            "study-group": "demo",
+        }
+        for widget_id, value in values.items():
+            app.screen.query_one(f"#{widget_id}", Input).value = value
+        app.screen.query_one("#study-trials", Input).value = "x"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert "trials 'x': give a whole number" in str(
+            app.screen.query_one("#create-error").render()
+        )
+        app.screen.query_one("#study-trials", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
+        await pilot.press("u")
+        await until(pilot, lambda: "2/2" in app.screen.query_one(DataTable).get_row_at(0)[5], 120)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, StudyView))
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        assert app.screen.query_one(DataTable).get_row_at(0)[1] == "complete"
+        await pilot.press("escape")
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, GroupView))
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
+        row = app.screen.query_one(DataTable).get_row_at(0)
+        assert row[0] == "grid" and row[5] == "2"
+        await asyncio.sleep(0)
