@@ -212,7 +212,7 @@ class RunsScreen(Screen[None]):
         for cells in rows:
             for column, value in zip(COLUMNS, cells, strict=True):
                 if table.get_cell(cells[1], column) != value:
-                    table.update_cell(cells[1], column, value)
+                    table.update_cell(cells[1], column, value, update_width=True)
 
     def selected_run_id(self) -> int | None:
         table = self.query_one(DataTable)
