@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.widgets import DataTable, Static
@@ -9,6 +10,16 @@ from textual.widgets import DataTable, Static
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.run_view import RunView
+
+
+async def until(pilot, predicate, timeout: float = 60.0) -> None:
+    """Let the app run until predicate() holds (the screens refresh in worker threads, so
+    a fixed pause is too short on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in the UI")
+        await pilot.pause(0.1)
 
 
 def completed_run(store: Store, returns: list[float]) -> int:
@@ -49,14 +60,12 @@ async def test_runs_table_updates_live_and_opens_run_view(home: Path) -> None:
         await pilot.pause(0.3)
         assert app.screen.query_one(DataTable).row_count == 0
         completed_run(store, [10.0, 20.0, 40.0])
-        await pilot.pause(0.5)
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         table = app.screen.query_one(DataTable)
-        assert table.row_count == 1
         assert table.get_row("1")[6] == "completed"
         assert table.get_row("1")[9] == "40.0"
         await pilot.press("enter")
-        await pilot.pause(0.5)
-        assert isinstance(app.screen, RunView)
+        await until(pilot, lambda: isinstance(app.screen, RunView) and app.screen.series)
         steps, values = app.screen.series["charts/episode_return"]
         assert (steps, values) == ([100, 200, 300], [10.0, 20.0, 40.0])
         header = str(app.screen.query_one("#run-header", Static).render())
@@ -70,8 +79,10 @@ async def test_resume_of_a_completed_run_is_refused_inline(home: Path) -> None:
     completed_run(store, [1.0])
     app = WorkbenchApp(store, refresh_seconds=0.1)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         await pilot.press("r")
-        await pilot.pause(0.5)
+        await until(
+            pilot, lambda: "completed" in str(app.screen.query_one("#run-message").render())
+        )
         message = str(app.screen.query_one("#run-message", Static).render())
         assert "run 1 is completed; only stopped, failed, lost runs resume" in message

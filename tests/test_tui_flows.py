@@ -4,7 +4,6 @@ an invalid field, compare and export, and a study from creation to its group tab
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,7 @@ from workbench.tui.screens.run_view import RunView
 from workbench.tui.screens.studies import CreateStudyScreen, GroupView, StudiesScreen, StudyView
 from workbench.tui.smoothing import ema
 
-from .test_tui import completed_run
-
-
-async def until(pilot, predicate, timeout: float = 60.0) -> None:
-    """Let the app run until predicate() holds (the workers refresh in threads)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in the UI")
-        await pilot.pause(0.2)
+from .test_tui import completed_run, until
 
 
 def field(screen, name: str) -> Input:

@@ -287,6 +287,23 @@ class Store:
             params = statuses
         return [RunRecord.from_row(row) for row in self.db.query(sql + " ORDER BY id", params)]
 
+    def run_stamps(self) -> dict[int, tuple]:
+        """Per run, the raw columns that change while it trains (status, steps, summary,
+        name), unparsed: a cheap way for a reader to find which rows changed."""
+        self.refresh_lost()
+        sql = "SELECT id, status, steps_done, summary, name FROM runs"
+        return {row[0]: tuple(row[1:]) for row in self.db.execute(sql)}
+
+    def get_runs(self, run_ids: Iterable[int]) -> list[RunRecord]:
+        """The rows of these runs (those that exist), in id order."""
+        ids = list(run_ids)
+        records = []
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = ids[start : start + 500]
+            sql = f"SELECT * FROM runs WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id"
+            records += [RunRecord.from_row(row) for row in self.db.query(sql, chunk)]
+        return records
+
     def set_launch_pid(self, run_id: int, pid: int) -> None:
         """The launcher records the worker's pid so a worker that dies unclaimed is seen."""
         self.db.execute(

@@ -85,17 +85,21 @@ class RunView(Screen[None]):
         bytes appended to the log since then."""
         store = Store(self.app.store.home)
         try:
-            run = store.get_run(self.run_id)
-            keys = store.metric_keys(self.run_id)
-            metric = self.metric or default_metric(keys)
-            new_rows = {}
-            for key in shown_keys(metric):
-                steps, _ = self.series.get(key, ([], []))
-                new_rows[key] = store.metrics(self.run_id, key, steps[-1] if steps else -1)
-            new_log = self.read_log(store)
+            data = self.read_refresh(store)
         finally:
             store.close()
-        self.app.call_from_thread(self.show, run, keys, metric, new_rows, new_log)
+        self.app.call_from_thread(self.show, *data)
+
+    def read_refresh(self, store: Store) -> tuple:
+        """The arguments of ``show``: the row, keys, metric, new metric rows, new log lines."""
+        run = store.get_run(self.run_id)
+        keys = store.metric_keys(self.run_id)
+        metric = self.metric or default_metric(keys)
+        new_rows = {}
+        for key in shown_keys(metric):
+            steps, _ = self.series.get(key, ([], []))
+            new_rows[key] = store.metrics(self.run_id, key, steps[-1] if steps else -1)
+        return run, keys, metric, new_rows, self.read_log(store)
 
     def read_log(self, store: Store) -> list[str]:
         """Complete lines appended to the run's log since the last read (its last

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -106,6 +105,20 @@ def sort_key(run: RunRecord, column: str):
     }[column]
 
 
+RowCache = dict[int, tuple[tuple, RunRecord, list[float]]]
+
+
+def read_runs(store: Store, cache: RowCache) -> RowCache:
+    """Every run with its recent returns, parsing rows and reading returns only for the
+    runs whose row changed (status, steps, summary, name) since ``cache`` was made."""
+    stamps = store.run_stamps()
+    changed = [run_id for run_id, stamp in stamps.items() if cache.get(run_id, (None,))[0] != stamp]
+    fresh: RowCache = {run_id: cache[run_id] for run_id in stamps if run_id not in changed}
+    for run in store.get_runs(changed):
+        fresh[run.id] = (stamps[run.id], run, recent_returns(store, run.id))
+    return dict(sorted(fresh.items()))
+
+
 class RunsScreen(Screen[None]):
     """Home screen: the table of runs, refreshed from the store in a worker thread.
 
@@ -132,7 +145,8 @@ class RunsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.marked: set[int] = set()
-        self.cache: dict[int, tuple[tuple, RunRecord, list[float]]] = {}
+        self.cache: RowCache = {}
+        self.cells: dict[int, tuple[tuple, tuple[str, ...]]] = {}
         self.sort = "id"
         self.paused = False
         self.delete_armed: tuple[int, ...] | None = None
@@ -161,15 +175,7 @@ class RunsScreen(Screen[None]):
     def refresh_runs(self) -> None:
         store = Store(self.app.store.home)  # this thread's own connection
         try:
-            runs = store.list_runs()
-            fresh = {}
-            for run in runs:
-                stamp = (run.status, run.steps_done, json.dumps(run.summary, sort_keys=True))
-                cached = self.cache.get(run.id)
-                if cached is not None and cached[0] == stamp:
-                    fresh[run.id] = cached
-                else:
-                    fresh[run.id] = (stamp, run, recent_returns(store, run.id))
+            fresh = read_runs(store, self.cache)
         finally:
             store.close()
         self.app.call_from_thread(self.show_rows, fresh)
@@ -196,9 +202,15 @@ class RunsScreen(Screen[None]):
         table.display = bool(self.cache)
         if table.display and self.focused is not self.query_one("#runs-filter"):
             table.focus()  # keys act on runs; / moves to the filter
-        rows = [
-            run_cells(run, recent, run.id in self.marked) for run, recent in self.visible_runs()
-        ]
+        rows, dirty = [], set()
+        for run, recent in self.visible_runs():
+            key = (self.cache[run.id][0], run.id in self.marked)
+            memo = self.cells.get(run.id)
+            if memo is None or memo[0] != key:  # only changed runs are formatted again
+                memo = (key, run_cells(run, recent, run.id in self.marked))
+                self.cells[run.id] = memo
+                dirty.add(memo[1][1])
+            rows.append(memo[1])
         order = [cells[1] for cells in rows]
         current = [key.value for key in table.rows]
         if current != order:  # membership or order changed: rebuild, keep the cursor's run
@@ -210,6 +222,8 @@ class RunsScreen(Screen[None]):
                 table.move_cursor(row=order.index(str(selected)))
             return
         for cells in rows:
+            if cells[1] not in dirty:
+                continue
             for column, value in zip(COLUMNS, cells, strict=True):
                 if table.get_cell(cells[1], column) != value:
                     table.update_cell(cells[1], column, value, update_width=True)

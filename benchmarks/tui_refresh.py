@@ -1,0 +1,104 @@
+"""How long a refresh of the runs screen and of an open run view takes with a store of
+500 runs and 1,000,000 metric rows (target: under 100 ms each).
+
+    .venv/bin/python benchmarks/tui_refresh.py
+
+Each refresh has two halves, both timed: the read in the worker thread (SQLite) and the
+update of the widgets on the UI thread. "Steady" is a refresh while 2 of the 500 runs
+train (the others' rows are unchanged, so their recent returns are not read again);
+"cold" is the first refresh after opening the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from workbench.store import Store
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.run_view import RunView
+from workbench.tui.screens.runs import RunsScreen, read_runs
+
+RUNS = 500
+ROWS_PER_RUN = 2000  # 1000 training returns + 1000 losses: 1,000,000 rows in all
+
+
+def build_store(home: Path) -> Store:
+    store = Store(home)
+    for i in range(RUNS):
+        run_id = store.create_run(
+            agent="dqn", task="cartpole", config={}, task_params={}, seed=i, total_steps=100_000
+        )
+        store.claim(run_id, pid=1)
+        rows = [("charts/episode_return", 100 * s, float(s % 500)) for s in range(1, 1001)]
+        rows += [("train/td_loss", 100 * s, 1.0 / s) for s in range(1, 1001)]
+        store.write_metrics(run_id, rows, 100_000, summary={"last_return": 1.0})
+        store.finish(run_id, "completed")
+    return store
+
+
+def train_a_little(store: Store, run_ids: list[int], step: int) -> None:
+    for run_id in run_ids:
+        with store.transaction():
+            store.db.execute("UPDATE runs SET steps_done = ? WHERE id = ?", [step, run_id])
+            store.db.execute(
+                "INSERT INTO metrics VALUES (?, 'charts/episode_return', ?, 1.0)", [run_id, step]
+            )
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, 1000 * (time.perf_counter() - start)
+
+
+async def measure(home: Path) -> dict[str, list[float]]:
+    store = Store(home)
+    times: dict[str, list[float]] = {k: [] for k in ("runs cold", "runs steady", "view")}
+    app = WorkbenchApp(store, refresh_seconds=3600)  # no timer: we drive each refresh
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(1.0)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        for _ in range(3):
+            fresh, read = timed(read_runs, store, {})
+            _, draw = timed(screen.show_rows, fresh)
+            times["runs cold"].append(read + draw)
+        for step in range(100_100, 100_100 + 20 * 100, 100):
+            train_a_little(store, [1, 2], step)
+            fresh, read = timed(read_runs, store, screen.cache)
+            _, draw = timed(screen.show_rows, fresh)
+            times["runs steady"].append(read + draw)
+        await pilot.press("enter")
+        await pilot.pause(1.0)
+        view = app.screen
+        assert isinstance(view, RunView)
+        for step in range(102_100, 102_100 + 20 * 100, 100):
+            train_a_little(store, [view.run_id], step)
+            data, read = timed(view.read_refresh, store)
+            _, draw = timed(view.show, *data)
+            times["view"].append(read + draw)
+    return times
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="workbench-tui-bench-"))
+    try:
+        start = time.perf_counter()
+        build_store(home)
+        print(f"built {RUNS} runs x {ROWS_PER_RUN} rows in {time.perf_counter() - start:.0f} s")
+        for name, values in asyncio.run(measure(home)).items():
+            print(
+                f"{name:12s} median {statistics.median(values):6.1f} ms  "
+                f"max {max(values):6.1f} ms  ({len(values)} refreshes)"
+            )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
