@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
+from agents.base import GreedyEvaluation, NetOptimizerCheckpoint, Report
 from agents.ppo import ActorCritic
 from agents.ppo_loss import clip_and_step
 from agents.returns import rollout_gae
@@ -85,7 +84,7 @@ def a2c_loss(
     return loss, stats
 
 
-class A2C:
+class A2C(GreedyEvaluation, NetOptimizerCheckpoint):
     """A2C on a family with discrete actions; subclasses change the network and update."""
 
     config: A2CConfig
@@ -158,28 +157,3 @@ class A2C:
         )
         clip_and_step(self.optimizer, self.net, loss, cfg.max_grad_norm)
         return {f"train/{key}": value for key, value in stats.items()}
-
-    def evaluate(self, episodes: int) -> np.ndarray:
-        """Returns of ``episodes`` greedy episodes, all run at once in one batched env."""
-        self.evaluations += 1
-        env = self.task.make_vector_env(self.task_params, episodes)
-        seed = 10_000_019 * (self.seed + 1) + self.evaluations
-        return greedy_episode_returns(env, self.greedy_actions, seed)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "net": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "steps_done": self.steps_done,
-            "evaluations": self.evaluations,
-            "rng": numpy_rng_state(self.rng),
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.steps_done = int(state["steps_done"])
-        self.evaluations = int(state["evaluations"])
-        set_numpy_rng_state(self.rng, state["rng"])
-        torch.set_rng_state(state["torch_rng"])

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from envs.config import Config
 
@@ -85,3 +86,48 @@ def set_numpy_rng_state(rng: np.random.Generator, saved: dict[str, Any]) -> None
         "has_uint32": saved["has_uint32"],
         "uinteger": saved["uinteger"],
     }
+
+
+class GreedyEvaluation:
+    """``evaluate`` for single-task agents with ``greedy_actions(observations)``: that many
+    greedy episodes, all at once in one batched env, each evaluation on new seeds."""
+
+    task: Any
+    task_params: Config
+    seed: int
+    evaluations: int
+
+    def evaluate(self, episodes: int) -> np.ndarray:
+        self.evaluations += 1
+        env = self.task.make_vector_env(self.task_params, episodes)
+        seed = 10_000_019 * (self.seed + 1) + self.evaluations
+        return greedy_episode_returns(env, self.greedy_actions, seed)  # type: ignore[attr-defined]
+
+
+class NetOptimizerCheckpoint:
+    """``state_dict``/``load_state_dict`` for agents whose state is one ``net``, its
+    ``optimizer``, the step and evaluation counters and the NumPy and torch RNGs."""
+
+    net: Any
+    optimizer: Any
+    steps_done: int
+    evaluations: int
+    rng: np.random.Generator
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps_done": self.steps_done,
+            "evaluations": self.evaluations,
+            "rng": numpy_rng_state(self.rng),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps_done = int(state["steps_done"])
+        self.evaluations = int(state["evaluations"])
+        set_numpy_rng_state(self.rng, state["rng"])
+        torch.set_rng_state(state["torch_rng"])

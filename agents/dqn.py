@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
+from agents.base import GreedyEvaluation, Report, numpy_rng_state, set_numpy_rng_state
 from agents.networks import mlp
 from agents.nstep import NStepAccumulator
 from agents.replay import ReplayBuffer, ReplaySamples
@@ -88,7 +88,7 @@ def crossed(before: int, after: int, interval: int) -> bool:
     return after // interval > before // interval
 
 
-class DQN:
+class DQN(GreedyEvaluation):
     """DQN over a batched environment of discrete actions."""
 
     accumulator_discount: float | None = None
@@ -236,15 +236,7 @@ class DQN:
             if scalars or crossed(before, self.steps_done, 1000):
                 yield Report(self.steps_done, scalars)
 
-    # --- evaluation ---------------------------------------------------------------------
-    def evaluate(self, episodes: int) -> np.ndarray:
-        """Returns of ``episodes`` greedy episodes, all run at once in one batched env."""
-        self.evaluations += 1
-        env = self.task.make_vector_env(self.task_params, episodes)
-        seed = 10_000_019 * (self.seed + 1) + self.evaluations
-        return greedy_episode_returns(env, self.greedy_actions, seed)
-
-    # --- checkpoints --------------------------------------------------------------------
+    # --- checkpoints (evaluation comes from GreedyEvaluation) ----------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
             "q_network": self.q_network.state_dict(),

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, greedy_episode_returns, numpy_rng_state, set_numpy_rng_state
+from agents.base import GreedyEvaluation, NetOptimizerCheckpoint, Report
 from agents.ppo_loss import clip_and_step, clipped_ppo_loss
 from agents.returns import rollout_gae
 from agents.rollout import RolloutCollector
@@ -96,7 +95,7 @@ class ActorCritic(nn.Module):
         return self.actor(obs), self.critic(obs).squeeze(-1)
 
 
-class PPO:
+class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
     """Feed-forward PPO on a family with discrete actions."""
 
     def __init__(self, config: PPOConfig, task: TaskFamily, task_params: Config, seed: int):
@@ -115,13 +114,6 @@ class PPO:
     def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
         logits, _ = self.net(torch.as_tensor(observations, dtype=torch.float32))
         return logits.argmax(-1).numpy()
-
-    def evaluate(self, episodes: int) -> np.ndarray:
-        """Returns of ``episodes`` greedy episodes, all run at once in one batched env."""
-        self.evaluations += 1
-        env = self.task.make_vector_env(self.task_params, episodes)
-        seed = 10_000_019 * (self.seed + 1) + self.evaluations
-        return greedy_episode_returns(env, self.greedy_actions, seed)
 
     def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         logits, value = self.net(obs)
@@ -187,21 +179,3 @@ class PPO:
             if cfg.target_kl and np.mean(stats["approx_kl"][-per_epoch:]) > cfg.target_kl:
                 break
         return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "net": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "steps_done": self.steps_done,
-            "evaluations": self.evaluations,
-            "rng": numpy_rng_state(self.rng),
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.steps_done = int(state["steps_done"])
-        self.evaluations = int(state["evaluations"])
-        set_numpy_rng_state(self.rng, state["rng"])
-        torch.set_rng_state(state["torch_rng"])

@@ -7,6 +7,10 @@ Each refresh has two halves, both timed: the read in the worker thread (SQLite) 
 update of the widgets on the UI thread. "Steady" is a refresh while 2 of the 500 runs
 train (the others' rows are unchanged, so their recent returns are not read again);
 "cold" is the first refresh after opening the screen.
+
+Then, with two DQN runs training in background workers and the screens refreshing every
+second, the launch dialog's field takes 40 key presses, each timed from the press until
+the field shows it (not until the pilot's own wait for the app to be idle).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from textual.widgets import Input
+
+from workbench import runner
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.run_view import RunView
@@ -85,6 +92,46 @@ async def measure(home: Path) -> dict[str, list[float]]:
     return times
 
 
+async def typing_latency(home: Path) -> list[float]:
+    store = Store(home)
+    training = []
+    for seed in (0, 1):
+        run_id = store.create_run(
+            agent="dqn",
+            task="cartpole",
+            config={},
+            task_params={},
+            seed=seed,
+            total_steps=1_000_000,
+        )
+        runner.launch(store, run_id)
+        training.append(run_id)
+    latencies = []
+    try:
+        app = WorkbenchApp(store, refresh_seconds=1.0)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(3.0)  # the workers are training by now
+            await pilot.press("n")
+            await pilot.pause(1.0)
+            field = next(w for w in app.screen.query(Input) if w.name == "learning_rate")
+            field.focus()
+            await pilot.pause(0.2)
+            for i in range(40):
+                before = field.value
+                start = time.perf_counter()
+                press = asyncio.create_task(pilot.press("1" if i % 2 else "backspace"))
+                while field.value == before:  # until the field shows the key
+                    await asyncio.sleep(0.001)
+                latencies.append(1000 * (time.perf_counter() - start))
+                await press
+                await pilot.pause(0.05)
+        assert all(store.get_run(r).status == "running" for r in training)
+    finally:
+        for run_id in training:
+            runner.stop(store, run_id)
+    return latencies
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="workbench-tui-bench-"))
     try:
@@ -96,6 +143,11 @@ def main() -> None:
                 f"{name:12s} median {statistics.median(values):6.1f} ms  "
                 f"max {max(values):6.1f} ms  ({len(values)} refreshes)"
             )
+        keys = asyncio.run(typing_latency(Path(tempfile.mkdtemp(prefix="workbench-typing-"))))
+        print(
+            f"typing with 2 runs training: median {statistics.median(keys):.1f} ms, "
+            f"max {max(keys):.1f} ms per key ({len(keys)} keys)"
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -55,3 +55,27 @@ def study_summary(name: str, url: str) -> dict[str, Any]:
         "best_params": best_params,
         "best_discount": best_discount,
     }
+
+
+LIST_COLUMNS = ("name", "method", "agent", "task", "group", "done", "best", "discount", "state")
+
+
+def list_cells(row: dict[str, Any]) -> tuple[str, ...]:
+    """A summary's cells in LIST_COLUMNS order, as `study ls` and the TUI list them."""
+    if row["state"] == "unreachable":
+        return (row["name"], *["-"] * 7, "unreachable")
+
+    def number(value: float | None, digits: int) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    return (
+        row["name"],
+        row["method"],
+        row["agent"],
+        row["task"],
+        row["group"] or "-",
+        f"{row['n_complete'] + row['n_pruned']}/{row['trials']}",
+        number(row["best_value"], 2),
+        number(row["best_discount"], 4),
+        row["state"],
+    )

@@ -15,7 +15,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from studies.catalog import known_studies, study_summary
+from studies.catalog import LIST_COLUMNS, known_studies, list_cells, study_summary
 from studies.storage import default_url, masked, open_storage
 from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec, counts, create, find, load
 from studies.worker import format_outcome, work
@@ -300,25 +300,11 @@ def list_studies(json_output: JsonFlag = False, home: Home = None) -> None:
         )
         return
     table = Table(box=box.SIMPLE_HEAD)
-    for column in ("name", "method", "agent", "task", "group", "done", "best", "discount", "state"):
-        table.add_column(
-            column, justify="right" if column in ("done", "best", "discount") else "left"
-        )
+    for column in LIST_COLUMNS:
+        right = column in ("done", "best", "discount")
+        table.add_column(column, justify="right" if right else "left")
     for row in rows:
-        if row["state"] == "unreachable":
-            table.add_row(row["name"], *["-"] * 7, "[red]unreachable[/red]")
-            continue
-        table.add_row(
-            row["name"],
-            row["method"],
-            row["agent"],
-            row["task"],
-            row["group"] or "-",
-            f"{row['n_complete'] + row['n_pruned']}/{row['trials']}",
-            _fmt(row["best_value"]),
-            _fmt(row["best_discount"], 4),
-            row["state"],
-        )
+        table.add_row(*list_cells(row))
     console.print(table)
 
 

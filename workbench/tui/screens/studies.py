@@ -21,12 +21,10 @@ from textual_plotext import PlotextPlot
 
 from agents.registry import AGENTS
 from envs.config import ConfigError
-from studies.catalog import known_studies, study_summary
+from studies.catalog import LIST_COLUMNS, known_studies, list_cells, study_summary
 from studies.storage import default_url, open_storage
 from studies.study import METHODS, StudySpec, create, load
 from workbench.store import ACTIVE, Store
-
-STUDY_COLUMNS = ("name", "method", "agent", "task", "group", "done", "best", "discount", "state")
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -82,7 +80,7 @@ class StudiesScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in STUDY_COLUMNS:
+        for column in LIST_COLUMNS:
             table.add_column(column, key=column)
         self.refresh_studies()
         self.set_interval(max(2.0, self.app.refresh_seconds), self.refresh_studies)
@@ -104,21 +102,7 @@ class StudiesScreen(Screen[None]):
         cursor = table.cursor_row
         table.clear()
         for row in rows:
-            if row["state"] == "unreachable":
-                table.add_row(row["name"], *["-"] * 7, "unreachable", key=row["name"])
-                continue
-            table.add_row(
-                row["name"],
-                row["method"],
-                row["agent"],
-                row["task"],
-                row["group"] or "-",
-                f"{row['n_complete'] + row['n_pruned']}/{row['trials']}",
-                fmt(row["best_value"]),
-                fmt(row["best_discount"], 4),
-                row["state"],
-                key=row["name"],
-            )
+            table.add_row(*list_cells(row), key=row["name"])
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 
