@@ -400,28 +400,28 @@ def compare_group(
         return
     table = Table(
         box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
         title=f"group {group}: undiscounted return over {lifetimes} fresh lifetimes per method; "
         "lifetimes, env steps and wall time are what the search used",
     )
-    for column in (
-        "method",
-        "agent",
-        "discount",
-        "return ± 95% CI",
-        "lifetimes",
-        "env steps",
-        "wall",
-    ):
-        table.add_column(column, justify="left" if column in ("method", "agent") else "right")
-    for row in rows:
-        value = "-" if row.return_mean is None else f"{row.return_mean:.2f} ± {row.return_ci95:.2f}"
-        table.add_row(
+    columns = ("method", "agent", "gamma", "return (95% CI)", "lifetimes", "env steps", "wall")
+    cells = [
+        (
             row.method,
             row.agent,
             _fmt(row.discount, 4),
-            value,
+            "-" if row.return_mean is None else f"{row.return_mean:.2f} ± {row.return_ci95:.2f}",
             str(row.lifetimes),
             f"{row.env_steps:,}",
             f"{row.wall_s:.0f} s",
         )
+        for row in rows
+    ]
+    for i, column in enumerate(columns):
+        width = max(len(column), *(len(c[i]) for c in cells))  # the whole table fits 80 columns
+        left = column in ("method", "agent")
+        table.add_column(column, justify="left" if left else "right", min_width=width)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     console.print(table)
