@@ -74,7 +74,7 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         value = summary.get(key)
         return "-" if value is None else f"{value:.{digits}f}"
 
-    percent = 100 * run.steps_done / run.total_steps
+    percent = min(100.0, 100 * run.steps_done / run.total_steps)  # batches overshoot
     return (
         "✓" if marked else "",
         str(run.id),
