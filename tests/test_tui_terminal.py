@@ -41,6 +41,22 @@ def progress(text: str) -> float:
     return 100.0 if match.group(1) is None else float(match.group(1))
 
 
+def tui_processes(home: Path) -> list[int]:
+    """Pids of TUIs (not workers) started with WORKBENCH_HOME=home."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if f"WORKBENCH_HOME={home}".encode() in environ and command[-2:-1] == [
+            b".venv/bin/workbench"
+        ]:
+            found.append(int(proc.name))
+    return found
+
+
 def start(home: Path) -> None:
     tmux(
         "new-session",
@@ -75,12 +91,22 @@ def test_make_run_launch_watch_quit_reopen(tmp_path: Path) -> None:
         assert "run 1 dqn-cartpole-1" in curve
         wait_for_screen(r"\d+\.\d┤", 30)  # the y axis has numbers: the curve has points
         tmux("send-keys", "-t", SESSION, "Escape")
+        wait_for_screen(r"New run")
         tmux("send-keys", "-t", SESSION, "q")
-        time.sleep(1.0)
-        tmux("kill-session", "-t", SESSION)
+        deadline = time.monotonic() + 10
+        while tui_processes(home) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not tui_processes(home), "q did not quit the TUI"
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)  # if any
         start(home)  # reopen: the run kept training without the UI
         text = wait_for_screen(r"dqn\s+cartpole")
         assert progress(text) > first
+        # Closing the terminal ends the TUI too (it used to spin on the dead terminal).
+        tmux("kill-session", "-t", SESSION)
+        deadline = time.monotonic() + 10
+        while tui_processes(home) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not tui_processes(home), "the TUI outlived its terminal"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
         subprocess.run(

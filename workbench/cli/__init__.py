@@ -64,7 +64,11 @@ def root(ctx: typer.Context, home: Home = None) -> None:
         return
     from workbench.tui.app import WorkbenchApp  # Textual loads only when the TUI opens
 
-    WorkbenchApp(open_store(home)).run()
+    tui = WorkbenchApp(open_store(home))
+    # A closed terminal (tmux kill-session, a dropped ssh) sends SIGHUP: quit, rather than
+    # spin on a terminal that is gone. Training runs are separate processes and go on.
+    signal.signal(signal.SIGHUP, lambda signum, frame: tui.exit())
+    tui.run()
 
 
 @app.command()

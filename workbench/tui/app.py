@@ -6,6 +6,9 @@ Every action is also in the command palette (Ctrl+P), prefixed ``run:``, ``study
 
 from __future__ import annotations
 
+import errno
+import sys
+import termios
 from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
@@ -35,6 +38,20 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(RunsScreen())
+        if not self.is_headless:
+            self.set_interval(2.0, self.quit_if_terminal_gone)
+
+    def quit_if_terminal_gone(self) -> None:
+        """A terminal closed under us (tmux kill-session with `make run` in between, which
+        keeps SIGHUP from us) answers EIO: quit instead of spinning on it. Runs train in
+        their own processes and go on."""
+        try:
+            termios.tcgetattr(sys.__stdin__.fileno())
+        except termios.error as err:
+            if err.args and err.args[0] == errno.EIO:
+                self.exit()
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def runs_screen(self) -> RunsScreen:
         return next(s for s in self.screen_stack if isinstance(s, RunsScreen))
