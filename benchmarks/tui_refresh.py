@@ -144,6 +144,7 @@ def main() -> None:
                 f"max {max(values):6.1f} ms  ({len(values)} refreshes)"
             )
         keys = asyncio.run(typing_latency(Path(tempfile.mkdtemp(prefix="workbench-typing-"))))
+        print("per key (ms):", " ".join(f"{k:.0f}" for k in keys))
         print(
             f"typing with 2 runs training: median {statistics.median(keys):.1f} ms, "
             f"max {max(keys):.1f} ms per key ({len(keys)} keys)"
