@@ -365,3 +365,12 @@ def test_ls_marks_a_remembered_storage_that_is_down(cli, home: Path) -> None:
     (row,) = cli.json("study", "ls")
     assert (row["name"], row["state"]) == ("far", "unreachable")
     assert "pw" not in row["storage"] and "pw" not in row["error"]
+
+
+def test_a_bayes_study_with_the_gp_sampler_runs(cli, home: Path) -> None:
+    assert create(cli, "gp", "--sampler", "gp", method="bayes", trials=3, steps=600).exit_code == 0
+    result = cli("study", "run", "gp")
+    assert result.exit_code == 0, result.output
+    detail = show(cli, "gp")["trials_detail"]
+    assert [t["state"] for t in detail] == ["complete"] * 3
+    assert all(0.9 <= t["params"]["discount"] <= 0.999 for t in detail)
