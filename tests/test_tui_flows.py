@@ -4,6 +4,7 @@ an invalid field, compare and export, and a study from creation to its group tab
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,13 @@ async def test_mark_compare_and_export(home: Path) -> None:
         await until(pilot, lambda: (home / "exports" / f"run-{second}.csv").exists())
         header = (home / "exports" / f"run-{first}.csv").read_text().splitlines()[0]
         assert header == "step,charts/episode_return"
+        await pilot.press("X")  # the table as shown, CSV and JSON
+        rows = json.loads((home / "exports" / "runs.json").read_text())
+        assert [(r["id"], r["status"], r["return"]) for r in rows] == [
+            (str(first), "completed", "4.0"),
+            (str(second), "completed", "5.0"),
+        ]
+        assert (home / "exports" / "runs.csv").read_text().startswith("id,name,agent")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, CompareView))
         await until(pilot, lambda: len(app.screen.series) == 2)
@@ -174,4 +182,7 @@ async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> N
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         row = app.screen.query_one(DataTable).get_row_at(0)
         assert row[0] == "grid" and row[5] == "2"
+        await pilot.press("x")
+        exported = json.loads((home / "exports" / "group-demo.json").read_text())
+        assert exported[0]["method"] == "grid" and exported[0]["lifetimes"] == 2
         await asyncio.sleep(0)

@@ -34,3 +34,16 @@ def metrics_json(store: Store, run_id: int, run: dict[str, Any]) -> tuple[str, i
     keys, rows = metric_table(store, run_id)
     text = json.dumps({"run": run, "metrics": [{"step": s, **v} for s, v in rows]}, indent=2)
     return text + "\n", len(rows), len(keys)
+
+
+def write_table(folder, name: str, columns: list[str], rows: list[list[Any]]) -> tuple[str, str]:
+    """A table (what a screen shows) as NAME.csv and NAME.json in ``folder``; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    json_path.write_text(json.dumps(records, indent=2, default=str) + "\n")
+    return str(csv_path), str(json_path)

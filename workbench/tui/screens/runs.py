@@ -136,6 +136,7 @@ class RunsScreen(Screen[None]):
         Binding("r", "resume_run", "Resume"),
         Binding("d", "delete_runs", "Delete"),
         Binding("x", "export_runs", "Export"),
+        Binding("X", "export_table", "Export table", show=False),
         Binding("o", "next_sort", "Sort"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "toggle_pause", "Pause refresh"),
@@ -339,6 +340,18 @@ class RunsScreen(Screen[None]):
         self.marked -= set(deleted)
         self.message("; ".join([f"deleted {len(deleted)} run(s)"] * bool(deleted) + refused))
         self.refresh_runs()
+
+    def action_export_table(self) -> None:
+        """The runs table as shown (filter and sort) to HOME/exports/runs.csv and .json."""
+        from workbench.export import write_table
+
+        columns = [c for c in COLUMNS if c not in ("✓", "recent returns")]
+        rows = [
+            list(cells[1:-1])
+            for cells in (run_cells(run, recent) for run, recent in self.visible_runs())
+        ]
+        paths = write_table(self.app.store.home / "exports", "runs", columns, rows)
+        self.message(f"wrote {len(rows)} runs to {paths[0]} and {paths[1]}")
 
     def action_export_runs(self) -> None:
         runs = self.chosen()

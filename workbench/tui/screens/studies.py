@@ -262,7 +262,21 @@ class GroupView(Screen[None]):
     """A group's comparison table from the fresh lifetimes already trained; t trains the
     missing ones in the background (`workbench study compare GROUP`)."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("t", "train", "Train missing")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("t", "train", "Train missing"),
+        Binding("x", "export", "Export"),
+    ]
+    COLUMNS = (
+        "method",
+        "agent",
+        "discount",
+        "return ± 95% CI",
+        "fresh",
+        "lifetimes",
+        "env steps",
+        "wall",
+    )
 
     def __init__(self, group: str, lifetimes: int = 5) -> None:
         super().__init__()
@@ -311,6 +325,7 @@ class GroupView(Screen[None]):
         self.app.call_from_thread(self.show, rows)
 
     def show(self, rows) -> None:
+        self.rows = rows
         table = self.query_one(DataTable)
         table.clear()
         for row in rows:
@@ -327,6 +342,22 @@ class GroupView(Screen[None]):
                 f"{row.env_steps:,}",
                 f"{row.wall_s:.0f} s",
             )
+
+    def action_export(self) -> None:
+        """The comparison rows (all fields, as `study compare --json`) to HOME/exports."""
+        from workbench.export import write_table
+
+        if not self.rows:
+            return
+        data = [row.to_json() for row in self.rows]
+        columns = list(data[0])
+        paths = write_table(
+            self.app.store.home / "exports",
+            f"group-{self.group}",
+            columns,
+            [[record[c] for c in columns] for record in data],
+        )
+        self.query_one("#study-message", Static).update(f"wrote {paths[0]} and {paths[1]}")
 
     def action_train(self) -> None:
         home = self.app.store.home
