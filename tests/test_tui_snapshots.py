@@ -1,13 +1,13 @@
 """Snapshots of every screen at 80x24 and 160x48 (pytest-textual-snapshot).
 
-The store is built at a fixed path with fixed runs, metrics and trials, so the pictures
-depend on the code alone. After an intended change of a screen:
-`.venv/bin/pytest tests/test_tui_snapshots.py --snapshot-update`, then look at the SVGs.
+The store holds fixed runs, metrics and trials, and the header shows a fixed name instead
+of the store's (temporary) path, so the pictures depend on the code alone. After an
+intended change of a screen: `.venv/bin/pytest tests/test_tui_snapshots.py
+--snapshot-update`, then look at the SVGs.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,18 +18,16 @@ from studies.worker import take_queued_trial
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 
-from .test_tui import completed_run
+from .test_tui import completed_run, until
 
 SIZES = [(80, 24), (160, 48)]
-HOME = Path("/tmp/workbench-snapshots")
 
 
-def snapshot_store() -> Store:
-    shutil.rmtree(HOME, ignore_errors=True)
-    store = Store(HOME)
+def snapshot_store(home: Path) -> Store:
+    store = Store(home)
     completed_run(store, [9.0, 14.0, 30.0, 45.0, 80.0, 120.0, 200.0, 310.0, 500.0])
     completed_run(store, [10.0, 22.0, 25.0, 60.0, 90.0, 160.0, 240.0, 420.0, 480.0])
-    storage = open_storage(default_url(HOME))
+    storage = open_storage(default_url(home))
     spec = StudySpec.from_cli(
         agent="a2c",
         task="cartpole",
@@ -56,32 +54,50 @@ def snapshot_store() -> Store:
     return store
 
 
-def app() -> WorkbenchApp:
-    return WorkbenchApp(snapshot_store(), refresh_seconds=3600)
+def app(home: Path) -> WorkbenchApp:
+    tui = WorkbenchApp(snapshot_store(home), refresh_seconds=3600)
+    tui.sub_title = "snapshot store"
+    return tui
 
 
 async def settle(pilot) -> None:
-    await pilot.pause(1.0)
+    """Until the screens' reads (worker threads) are done and drawn, however busy the
+    machine: a fixed pause made snapshots flaky under load."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
 
 
+def rows(app) -> int:
+    tables = app.screen.query("DataTable")
+    return tables.first().row_count if tables else 0
+
+
+# Keys that reach each screen, and when its data is on it.
 SCREENS = {
-    "runs": [],
-    "run_view": ["enter"],
-    "launch": ["n"],
-    "compare": ["space", "space", "v"],
-    "studies": ["S"],
-    "study": ["S", "_", "_", "enter"],
-    "group": ["S", "_", "_", "g"],
+    "runs": ([], lambda app: rows(app) == 2),
+    "run_view": (["enter"], lambda app: getattr(app.screen, "series", None)),
+    "launch": (["n"], lambda app: app.screen.query("#agent-form")),
+    "compare": (["space", "space", "v"], lambda app: len(getattr(app.screen, "series", {})) == 2),
+    "studies": (["S"], lambda app: rows(app) == 1),
+    "study": (["S", "_", "enter"], lambda app: rows(app) == 4),
+    "group": (["S", "_", "g"], lambda app: rows(app) == 1),
 }
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen_snapshot(snap_compare, screen: str, size: tuple[int, int]) -> None:
+def test_screen_snapshot(snap_compare, screen: str, size: tuple[int, int], home: Path) -> None:
+    keys, ready = SCREENS[screen]
+
     async def before(pilot) -> None:
-        await pilot.pause(0.5)
-        for key in SCREENS[screen]:
-            await pilot.press(key) if key != "_" else await pilot.pause(0.5)
+        await until(pilot, lambda: rows(pilot.app) == 2)  # the runs table has loaded
+        for key in keys:
+            if key == "_":
+                await until(pilot, lambda: rows(pilot.app) == 1)  # the studies list
+            else:
+                await pilot.press(key)
+        await until(pilot, lambda: ready(pilot.app))
         await settle(pilot)
 
-    assert snap_compare(app(), terminal_size=size, run_before=before)
+    assert snap_compare(app(home), terminal_size=size, run_before=before)

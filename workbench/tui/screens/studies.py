@@ -180,8 +180,10 @@ class StudyView(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in ("trial", "state", "return", "discount", "params", "run"):
-            table.add_column(column, key=column)
+        # Fixed widths: columns sized from content depend on when the first rows arrive.
+        widths = {"trial": 5, "state": 8, "return": 8, "discount": 8, "params": 28, "run": 6}
+        for column, width in widths.items():
+            table.add_column(column, key=column, width=width)
         self.refresh_study()
         self.set_interval(max(2.0, self.app.refresh_seconds), self.refresh_study)
 
