@@ -186,3 +186,19 @@ async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> N
         exported = json.loads((home / "exports" / "group-demo.json").read_text())
         assert exported[0]["method"] == "grid" and exported[0]["lifetimes"] == 2
         await asyncio.sleep(0)
+
+
+async def test_create_dialog_makes_a_meta_gradient_study_without_search_fields(home: Path) -> None:
+    app = WorkbenchApp(Store(home), refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CreateStudyScreen))
+        app.screen.query_one("#study-name", Input).value = "online"
+        app.screen.query_one("#study-agent", Select).value = "mg-a2c"
+        app.screen.query_one("#study-method", Select).value = "meta-gradient"
+        await pilot.press("ctrl+s")  # the params field still says discount=0.9:0.999
+        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
+        assert app.screen.query_one(DataTable).get_row_at(0)[1] == "meta-gradient"

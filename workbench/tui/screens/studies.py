@@ -454,13 +454,15 @@ class CreateStudyScreen(ModalScreen[str | None]):
         try:
             if not name:
                 raise ConfigError("give the study a name")
+            method = self.value("study-method")
             spec = StudySpec.from_cli(
                 agent=self.value("study-agent"),
                 task=self.value("study-task"),
-                method=self.value("study-method"),
+                method=method,
                 trials=_integer(self.value("study-trials"), "trials"),
                 steps=_integer(self.value("study-steps"), "steps"),
-                params=self.value("study-params").split() or None,
+                # meta-gradient learns the discount: the searched fields do not apply
+                params=None if method == "meta-gradient" else self.value("study-params").split(),
                 fixed=_pairs(self.value("study-fixed"), "fixed"),
                 task_params=_pairs(self.value("study-task-params"), "task params"),
                 group=self.value("study-group") or None,
@@ -468,8 +470,6 @@ class CreateStudyScreen(ModalScreen[str | None]):
                 sampler="tpe",
                 seed=0,
             )
-            if spec.method == "meta-gradient" and spec.params:
-                spec = StudySpec(**{**spec.__dict__, "params": ()})
             create(open_storage(default_url(self.app.store.home)), name, spec)
         except ConfigError as err:
             error.update(str(err))
