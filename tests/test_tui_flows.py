@@ -202,3 +202,16 @@ async def test_create_dialog_makes_a_meta_gradient_study_without_search_fields(h
         await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         assert app.screen.query_one(DataTable).get_row_at(0)[1] == "meta-gradient"
+
+
+async def test_a_run_deleted_elsewhere_is_said_in_its_view_not_a_crash(home: Path) -> None:
+    store = Store(home)
+    run_id = completed_run(store, [1.0, 2.0])
+    app = WorkbenchApp(store, refresh_seconds=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunView) and app.screen.series)
+        Store(home).delete_run(run_id)  # e.g. `workbench runs rm` in another terminal
+        await until(pilot, lambda: "no run" in str(app.screen.query_one("#run-message").render()))
+        assert app.is_running

@@ -64,7 +64,7 @@ class CompareView(Screen[None]):
         self.load()
         self.set_interval(self.app.refresh_seconds * 2, self.load)
 
-    @work(thread=True, exclusive=True, group="compare")
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self) -> None:
         store = Store(self.app.store.home)
         try:

@@ -17,7 +17,7 @@ from agents.registry import AGENTS
 from envs.config import ConfigError, build
 from envs.registry import get_task
 from workbench import runner
-from workbench.store import Store
+from workbench.store import Store, StoreError
 from workbench.tui.widgets.config_form import ConfigForm
 
 
@@ -169,20 +169,26 @@ class LaunchScreen(ModalScreen[list[int] | None]):
     def launch_runs(
         self, config: dict[str, Any], task_params: dict[str, Any], steps: int, seeds: list[int]
     ) -> None:
-        store = Store(self.app.store.home)
+        ids: list[int] = []
         try:
-            ids = []
-            for seed in seeds:
-                run_id = store.create_run(
-                    agent=self.agent_name,
-                    task=self.task_name,
-                    config=config,
-                    task_params=task_params,
-                    seed=seed,
-                    total_steps=steps,
-                )
-                runner.launch(store, run_id)
-                ids.append(run_id)
-        finally:
-            store.close()
+            store = Store(self.app.store.home)
+            try:
+                for seed in seeds:
+                    run_id = store.create_run(
+                        agent=self.agent_name,
+                        task=self.task_name,
+                        config=config,
+                        task_params=task_params,
+                        seed=seed,
+                        total_steps=steps,
+                    )
+                    runner.launch(store, run_id)
+                    ids.append(run_id)
+            finally:
+                store.close()
+        except (StoreError, OSError) as err:  # a locked or unwritable store, no python...
+            done = f" (runs {', '.join(map(str, ids))} were launched)" if ids else ""
+            message = f"could not launch: {err}{done}"
+            self.app.call_from_thread(self.query_one("#launch-top-error", Static).update, message)
+            return
         self.app.call_from_thread(self.dismiss, ids)

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from agents.base import EVAL_KEYS, RETURN_KEYS
 from workbench.runner import eval_text
-from workbench.store import RunRecord, Store
+from workbench.store import RunRecord, Store, StoreError
 from workbench.tui.screens.runs import control_run
 from workbench.tui.smoothing import SMOOTHING_STEPS, ema
 
@@ -79,13 +79,17 @@ class RunView(Screen[None]):
         self.refresh_run()
         self.set_interval(self.app.refresh_seconds, self.refresh_run)
 
-    @work(thread=True, exclusive=True, group="refresh-run")
+    @work(thread=True, exclusive=True, group="refresh-run", exit_on_error=False)
     def refresh_run(self) -> None:
         """Read the row, only the metric rows logged since the last refresh, and only the
         bytes appended to the log since then."""
         store = Store(self.app.store.home)
         try:
             data = self.read_refresh(store)
+        except StoreError as err:  # deleted from elsewhere, or the store is busy: say so
+            message = self.query_one("#run-message", Static)
+            self.app.call_from_thread(message.update, str(err))
+            return
         finally:
             store.close()
         self.app.call_from_thread(self.show, *data)

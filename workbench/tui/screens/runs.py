@@ -172,7 +172,7 @@ class RunsScreen(Screen[None]):
         if not self.paused:
             self.refresh_runs()
 
-    @work(thread=True, exclusive=True, group="refresh-runs")
+    @work(thread=True, exclusive=True, group="refresh-runs", exit_on_error=False)
     def refresh_runs(self) -> None:
         store = Store(self.app.store.home)  # this thread's own connection
         try:

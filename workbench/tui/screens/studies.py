@@ -85,7 +85,7 @@ class StudiesScreen(Screen[None]):
         self.refresh_studies()
         self.set_interval(max(2.0, self.app.refresh_seconds), self.refresh_studies)
 
-    @work(thread=True, exclusive=True, group="refresh-studies")
+    @work(thread=True, exclusive=True, group="refresh-studies", exit_on_error=False)
     def refresh_studies(self) -> None:
         store = Store(self.app.store.home)
         try:
@@ -187,7 +187,7 @@ class StudyView(Screen[None]):
         self.refresh_study()
         self.set_interval(max(2.0, self.app.refresh_seconds), self.refresh_study)
 
-    @work(thread=True, exclusive=True, group="refresh-study")
+    @work(thread=True, exclusive=True, group="refresh-study", exit_on_error=False)
     def refresh_study(self) -> None:
         study, spec = load(open_storage(self.url), self.study_name)
         trials = study.get_trials(deepcopy=False)
@@ -311,7 +311,7 @@ class GroupView(Screen[None]):
         self.refresh_group()
         self.set_interval(5.0, self.refresh_group)
 
-    @work(thread=True, exclusive=True, group="refresh-group")
+    @work(thread=True, exclusive=True, group="refresh-group", exit_on_error=False)
     def refresh_group(self) -> None:
         from studies.compare import compare_row
 
