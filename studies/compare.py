@@ -79,16 +79,7 @@ def fresh_runs(
         if seed not in done and not train:
             continue
         if seed not in done:
-            run_id = store.create_run(
-                agent=spec.agent,
-                task=spec.task,
-                config=config,
-                task_params=spec.task_config(),
-                seed=seed,
-                total_steps=spec.steps,
-                name=f"{name}/fresh-{k}",
-                study=name,
-            )
+            run_id = spec.create_run(store, name, config, seed, f"{name}/fresh-{k}")
             on_start(k, run_id)
             done[seed] = execute(store, run_id)
         runs.append(done[seed])

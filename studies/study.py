@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
@@ -21,6 +21,9 @@ from optuna.trial import TrialState
 from agents.registry import get_agent
 from envs.config import ConfigError, build, suggest
 from envs.registry import get_task
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 from studies.space import DEFAULT_PARAM, Param, grid_points, parse_space
 
 METHODS = ("grid", "random", "bayes", "meta-gradient")
@@ -145,6 +148,29 @@ class StudySpec:
     def task_config(self) -> dict[str, Any]:
         family = get_task(self.task)
         return build(family.Params, self.task_params, owner=self.task).to_dict()
+
+    def create_run(
+        self,
+        store: Store,
+        study_name: str,
+        config: dict[str, Any],
+        seed: int,
+        name: str,
+        trial: int | None = None,
+    ) -> int:
+        """One lifetime of this study as a queued run in ``store``, linked to the study
+        (and to its trial; fresh re-evaluation lifetimes have none)."""
+        return store.create_run(
+            agent=self.agent,
+            task=self.task,
+            config=config,
+            task_params=self.task_config(),
+            seed=seed,
+            total_steps=self.steps,
+            name=name,
+            study=study_name,
+            trial=trial,
+        )
 
     # --- samplers and pruners --------------------------------------------------------------
     def sampler_seed(self, worker_index: int) -> int:

@@ -87,17 +87,8 @@ def run_trial(
     params = suggest_all(trial, spec)
     config = spec.config_for(params)
     seed = spec.seed + trial.number
-    run_id = store.create_run(
-        agent=spec.agent,
-        task=spec.task,
-        config=config,
-        task_params=spec.task_config(),
-        seed=seed,
-        total_steps=spec.steps,
-        name=f"{study.study_name}/trial-{trial.number}",
-        study=study.study_name,
-        trial=trial.number,
-    )
+    name = f"{study.study_name}/trial-{trial.number}"
+    run_id = spec.create_run(store, study.study_name, config, seed, name, trial=trial.number)
     trial.set_user_attr("run_id", run_id)
     trial.set_user_attr("seed", seed)
     trial.set_user_attr("host", store.host)

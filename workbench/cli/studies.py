@@ -376,7 +376,9 @@ def compare_group(
     if lifetimes < 1:
         fail(f"--lifetimes {lifetimes}: give at least 1")
     store = open_store(home)
-    specs = [(name, url, find(open_storage(url), name)) for name, url in known_studies(store)]
+    known = known_studies(store)
+    storages = {url: open_storage(url) for url in {url for _, url in known}}  # each opened once
+    specs = [(name, url, find(storages[url], name)) for name, url in known]
     members = [(name, url) for name, url, spec in specs if spec and spec.group == group]
     if not members:
         groups = sorted({spec.group for _, _, spec in specs if spec and spec.group})
@@ -386,7 +388,7 @@ def compare_group(
         )
     rows = []
     for name, url in members:
-        study, spec = load(open_storage(url), name)
+        study, spec = load(storages[url], name)
 
         def started(k: int, run_id: int, name: str = name) -> None:
             if not json_output:

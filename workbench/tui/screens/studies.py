@@ -297,16 +297,7 @@ class GroupView(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in (
-            "method",
-            "agent",
-            "discount",
-            "return ± 95% CI",
-            "fresh",
-            "lifetimes",
-            "env steps",
-            "wall",
-        ):
+        for column in self.COLUMNS:
             table.add_column(column, key=column)
         self.refresh_group()
         self.set_interval(5.0, self.refresh_group)
