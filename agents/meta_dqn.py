@@ -54,13 +54,14 @@ class MetaDQN(DQN):
 
     def td_loss_under(
         self, params: dict[str, torch.Tensor], batch: ReplaySamples, discount: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The TD loss under ``discount`` with these parameters, and Q of the taken actions."""
         with torch.no_grad():
             next_value = self.next_state_values(batch)
         target = batch.rewards + discount * batch.bootstrap_discounts * next_value
         q_values = functional_call(self.q_network, params, (batch.observations,))
         q_taken = q_values.gather(1, batch.actions[:, None]).squeeze(1)
-        return self.td_error(q_taken, target)
+        return self.td_error(q_taken, target), q_taken
 
     def train_step(self) -> tuple[float, float]:
         self.gradient_steps_done += 1
@@ -69,7 +70,7 @@ class MetaDQN(DQN):
         cfg = self.config
         batch = self.buffer.sample(cfg.batch_size, self.rng)
         before = detached_copy(self.q_network)
-        inner = self.td_loss_under(before, batch, self.discount.value)
+        inner, q_taken = self.td_loss_under(before, batch, self.discount.value)
         g = torch.autograd.grad(inner, list(before.values()), create_graph=True)
         self.optimizer.zero_grad(set_to_none=True)
         for param, grad in zip(self.q_network.parameters(), g, strict=True):
@@ -78,13 +79,10 @@ class MetaDQN(DQN):
         self.optimizer.step()
         validation = self.buffer.sample(cfg.batch_size, self.rng)
         after = dict(self.q_network.named_parameters())
-        outer = self.td_loss_under(after, validation, torch.tensor(cfg.meta_discount))
+        outer, _ = self.td_loss_under(after, validation, torch.tensor(cfg.meta_discount))
         v = torch.autograd.grad(outer, list(after.values()))
         self.meta_gradients.append(self.discount.meta_step(g, v, cfg.learning_rate))
-        with torch.no_grad():
-            q = functional_call(self.q_network, before, (batch.observations,))
-            q_taken = q.gather(1, batch.actions[:, None]).squeeze(1)
-        return inner.item(), q_taken.mean().item()
+        return inner.item(), q_taken.detach().mean().item()
 
     def bootstrap_discounts(self, batch: ReplaySamples) -> torch.Tensor:
         return float(self.discount) * batch.bootstrap_discounts
