@@ -44,6 +44,16 @@ class Agent(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    def weights(self) -> dict[str, Any]:
+        """The network parameters alone: the part of ``state_dict`` another run can start
+        from (``load_weights``), without optimiser, buffers, counters or RNGs."""
+        ...
+
+    def load_weights(self, state: dict[str, Any]) -> None:
+        """Take the network parameters from ``weights()`` or a whole ``state_dict``;
+        raises RuntimeError when the shapes do not fit this agent's networks."""
+        ...
+
 
 def greedy_episode_returns(
     env: gym.vector.VectorEnv, act: Callable[[np.ndarray], np.ndarray], seed: int
@@ -106,7 +116,8 @@ class GreedyEvaluation:
 
 class NetOptimizerCheckpoint:
     """``state_dict``/``load_state_dict`` for agents whose state is one ``net``, its
-    ``optimizer``, the step and evaluation counters and the NumPy and torch RNGs."""
+    ``optimizer``, the step and evaluation counters and the NumPy and torch RNGs (PPO, A2C
+    and the meta-RL agents), and ``weights``/``load_weights`` for the ``net`` alone."""
 
     net: Any
     optimizer: Any
@@ -128,6 +139,12 @@ class NetOptimizerCheckpoint:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps_done = int(state["steps_done"])
-        self.evaluations = int(state["evaluations"])
+        self.evaluations = int(state.get("evaluations", 0))  # meta agents saved none before
         set_numpy_rng_state(self.rng, state["rng"])
         torch.set_rng_state(state["torch_rng"])
+
+    def weights(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict()}
+
+    def load_weights(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])

@@ -258,3 +258,10 @@ class DQN(GreedyEvaluation):
         self.evaluations = int(state["evaluations"])
         set_numpy_rng_state(self.rng, state["rng"])
         torch.set_rng_state(state["torch_rng"])
+
+    def weights(self) -> dict[str, Any]:
+        return {"q_network": self.q_network.state_dict()}
+
+    def load_weights(self, state: dict[str, Any]) -> None:
+        self.q_network.load_state_dict(state["q_network"])
+        self.target_network.load_state_dict(state["q_network"])

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report, ci95, numpy_rng_state, set_numpy_rng_state
+from agents.base import NetOptimizerCheckpoint, Report, ci95
 from agents.ppo_loss import clip_and_step
 from agents.sequence import play_meta_episodes
 from envs.config import Config, bounded
@@ -47,7 +46,7 @@ class MetaConfig(Config):
     """Evaluate with the most likely action instead of sampling."""
 
 
-class MetaLearner:
+class MetaLearner(NetOptimizerCheckpoint):
     """Plays batches of meta-episodes and hands them to ``update``."""
 
     config: MetaConfig
@@ -59,7 +58,7 @@ class MetaLearner:
         self.env = task.meta_batch(task_params, config.num_tasks, self.rng)
         self.net = self.make_net(self.env.observation_size, self.env.num_actions)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
-        self.steps_done = 0
+        self.steps_done = self.evaluations = 0
 
     def make_net(self, inputs: int, actions: int) -> nn.Module:
         raise NotImplementedError
@@ -71,7 +70,9 @@ class MetaLearner:
         clip_and_step(self.optimizer, self.net, loss, self.config.max_grad_norm)
 
     def evaluate(self, tasks: int) -> np.ndarray:
-        """Total reward of one meta-episode on each of ``tasks`` held-out tasks."""
+        """Total reward of one meta-episode on each of ``tasks`` held-out tasks (the same
+        tasks at every evaluation, so successive evaluations are paired)."""
+        self.evaluations += 1
         return evaluate_on(
             self.net,
             self.task,
@@ -100,22 +101,6 @@ class MetaLearner:
             returns = self.evaluate(cfg.eval_tasks)
             scalars["eval/meta_episode_return"] = float(returns.mean())
             scalars["eval/meta_episode_return_ci95"] = ci95(returns)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "net": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "steps_done": self.steps_done,
-            "rng": numpy_rng_state(self.rng),
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.steps_done = int(state["steps_done"])
-        set_numpy_rng_state(self.rng, state["rng"])
-        torch.set_rng_state(state["torch_rng"])
 
 
 def evaluate_on(

@@ -22,10 +22,15 @@ from envs.config import bounded
 class RL2Config(MetaPPOConfig):
     hidden_size: int = bounded(128, 1, 4096)
     """Units of the GRU."""
+    separate_critic: bool = False
+    """Give the value head a GRU of its own instead of sharing the policy's."""
 
 
 class RL2(MetaPPO):
     config: RL2Config
 
     def make_net(self, inputs: int, actions: int) -> nn.Module:
-        return RecurrentPolicy(inputs, actions, self.config.hidden_size, cell="gru")
+        cfg = self.config
+        return RecurrentPolicy(
+            inputs, actions, cfg.hidden_size, cell="gru", separate_critic=cfg.separate_critic
+        )

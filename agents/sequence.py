@@ -16,19 +16,35 @@ from torch import nn
 
 
 class RecurrentPolicy(nn.Module):
-    """A GRU or LSTM over meta-episode inputs with policy and value heads."""
+    """A GRU or LSTM over meta-episode inputs with policy and value heads.
 
-    def __init__(self, inputs: int, actions: int, hidden: int, cell: str = "gru") -> None:
+    With ``separate_critic`` the value head reads a second recurrent core of its own (as
+    the RL^2 authors' baseline network did), so the value loss, whose scale grows with the
+    return's, does not share the policy's memory and gradient norm; the carried state is
+    then the pair of both cores' states.
+    """
+
+    def __init__(
+        self, inputs: int, actions: int, hidden: int, cell: str = "gru", separate_critic=False
+    ) -> None:
         super().__init__()
-        self.core = {"gru": nn.GRU, "lstm": nn.LSTM}[cell](inputs, hidden)
+        kind = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
+        self.core = kind(inputs, hidden)
+        self.critic_core = kind(inputs, hidden) if separate_critic else None
         self.policy = nn.Linear(hidden, actions)
         self.value = nn.Linear(hidden, 1)
         nn.init.orthogonal_(self.policy.weight, 0.01)
         nn.init.zeros_(self.policy.bias)
 
     def forward(self, inputs: torch.Tensor, state: Any = None):
-        features, state = self.core(inputs, state)
-        return self.policy(features), self.value(features).squeeze(-1), state
+        if self.critic_core is None:
+            features, state = self.core(inputs, state)
+            return self.policy(features), self.value(features).squeeze(-1), state
+        policy_state, critic_state = state if state is not None else (None, None)
+        features, policy_state = self.core(inputs, policy_state)
+        critic_features, critic_state = self.critic_core(inputs, critic_state)
+        value = self.value(critic_features).squeeze(-1)
+        return self.policy(features), value, (policy_state, critic_state)
 
 
 @torch.no_grad()

@@ -88,6 +88,19 @@ def test_checkpoint_restores_everything_through_weights_only_load() -> None:
     assert [r.step for r in restored.learn(2000)][-1] == 2000
 
 
+def test_load_weights_takes_the_q_network_into_both_networks_and_nothing_else() -> None:
+    source = make(seed=1)
+    for _ in zip(range(3), source.learn(2000), strict=False):
+        pass
+    target = make(seed=2)
+    target.load_weights(source.state_dict())
+    for net in (target.q_network, target.target_network):
+        for name, value in net.state_dict().items():
+            assert torch.equal(value, source.q_network.state_dict()[name])
+    assert target.steps_done == 0 and target.buffer.size == 0
+    assert set(source.weights()) == {"q_network"}
+
+
 @pytest.mark.slow
 def test_dqn_solves_cartpole() -> None:
     torch.set_num_threads(1)

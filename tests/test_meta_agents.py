@@ -4,6 +4,7 @@ held-out evaluation, and slow learning checks on two-armed dependent bandits."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from agents.meta import EVAL_SEED_OFFSET
 from agents.registry import AGENTS, META_TASKS
 from agents.returns import gae
 from envs.registry import get_task
+from workbench.store import Store
 
 META_AGENTS = ["rl2", "l2rl", "snail"]
 TINY = {"num_tasks": 8, "eval_tasks": 16, "eval_interval": 10_000}
@@ -57,6 +59,19 @@ def test_checkpoint_round_trip_continues_identically(agent: str) -> None:
     assert nxt_a.scalars == pytest.approx(nxt_b.scalars)
 
 
+def test_rl2_separate_critic_keeps_value_out_of_the_policy_gru() -> None:
+    learner = make("rl2", "bandit-dependent-easy", separate_critic=True, hidden_size=16)
+    net = learner.net
+    logits, values, state = net(torch.randn(5, 3, learner.env.observation_size))
+    assert logits.shape == (5, 3, 2) and values.shape == (5, 3) and len(state) == 2
+    values.sum().backward()
+    assert all(p.grad is None for p in net.core.parameters())
+    assert all(p.grad is not None for p in net.critic_core.parameters())
+    shared = make("rl2", "bandit-dependent-easy", hidden_size=16).net
+    assert shared.critic_core is None
+    assert sum(p.numel() for p in net.parameters()) > sum(p.numel() for p in shared.parameters())
+
+
 def test_held_out_tasks_differ_from_training_tasks() -> None:
     learner = make("rl2", "bandit", task_values={"arms": 3, "pulls": 4})
     learner.env.reset()
@@ -99,6 +114,73 @@ def test_eval_cli_refuses_incompatible_family(cli, home) -> None:
     bad = cli("eval", "1", "--task", "bandit-dependent-easy")
     assert bad.exit_code == 2 and "was trained on bandit" in bad.stderr
     assert bad.stderr.strip().count("\n") == 0
+
+
+def test_init_from_starts_a_run_from_another_runs_networks(cli, home) -> None:
+    tiny = ["--set", "num_tasks=8", "--set", "eval_tasks=64", "--set", "hidden_size=16"]
+    task = ["rl2", "bandit-dependent-easy", "--task-set", "pulls=6"]
+    first = cli.json("run", *task, "--steps", "3000", *tiny)
+    assert first["status"] == "completed", first
+    # Continued at a learning rate too small to move the weights, the new run must
+    # evaluate exactly as its source did on the same held-out tasks.
+    still = ["--set", "learning_rate=1e-12", "--set", "entropy_coef=0"]
+    second = cli.json("run", *task, "--steps", "48", *tiny, *still, "--init-from", "1")
+    assert second["status"] == "completed", second
+    assert second["eval_return_mean"] == pytest.approx(first["eval_return_mean"], abs=1e-9)
+    fresh = cli.json("run", *task, "--steps", "48", *tiny, *still)
+    assert fresh["eval_return_mean"] != pytest.approx(first["eval_return_mean"], abs=1e-9)
+    shown = cli("runs", "show", "2")
+    assert "networks started from run 1's last checkpoint" in shown.stdout
+    assert "weights of run 1" in (home / "logs" / "run-2.log").read_text()
+    init_path = Path(cli.json("runs", "show", "2")["init_path"])
+    assert init_path.exists()
+    assert cli("runs", "rm", "2").exit_code == 0
+    assert not init_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rl2", "bandit-dependent-easy", "--init-from", "9"], "no run with id 9"),
+        (["snail", "bandit-dependent-easy", "--init-from", "1"], "trained rl2, not snail"),
+        (
+            ["rl2", "bandit-dependent-easy", "--set", "hidden_size=8", "--init-from", "1"],
+            "networks do not fit this rl2",
+        ),
+        (
+            [
+                "rl2",
+                "bandit-dependent-easy",
+                "--set",
+                "hidden_size=16",
+                "--set",
+                "separate_critic=true",
+                "--init-from",
+                "1",
+            ],
+            "networks do not fit this rl2",
+        ),
+        (["rl2", "bandit", "--set", "hidden_size=16", "--init-from", "1"], "do not fit"),
+        (["rl2", "bandit-dependent-easy", "--init-from", "2"], "has no checkpoint yet"),
+    ],
+)
+def test_init_from_refuses_what_cannot_start_from_it(cli, home, args, message) -> None:
+    tiny = ["--set", "num_tasks=8", "--set", "eval_tasks=8", "--set", "hidden_size=16"]
+    result = cli("run", "rl2", "bandit-dependent-easy", "--steps", "200", *tiny)
+    assert result.exit_code == 0, result.output
+    Store(home).create_run(
+        agent="rl2",
+        task="bandit-dependent-easy",
+        config={},
+        task_params={},
+        seed=0,
+        total_steps=10,
+    )
+    bad = cli("run", *args, "--steps", "100")
+    assert bad.exit_code == 2 and message in bad.stderr, bad.output
+    assert bad.stderr.strip().count("\n") == 0
+    assert [run.id for run in Store(home).list_runs()] == [1, 2]
+    assert not list((home / "checkpoints").glob("init-*"))
 
 
 def test_generalization_report_without_runs_says_how_to_make_one(cli) -> None:

@@ -142,6 +142,21 @@ def test_newer_schema_is_refused(home: Path) -> None:
         Store(home)
 
 
+def test_a_schema_2_store_gains_the_init_columns_and_keeps_its_runs(home: Path) -> None:
+    store = Store(home)
+    run_id = store.create_run(
+        agent="dqn", task="cartpole", config={}, task_params={}, seed=0, total_steps=10
+    )
+    store.db["runs"].transform(drop={"init_from", "init_path"})
+    store.db.execute("PRAGMA user_version = 2")
+    store.close()
+    reopened = Store(home)
+    assert {"init_from", "init_path"} <= set(reopened.db["runs"].columns_dict)
+    run = reopened.get_run(run_id)
+    assert run.agent == "dqn" and run.init_from is None and run.init_path is None
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
 def test_schema_version_recorded(home: Path) -> None:
     store = Store(home)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,28 +46,78 @@ class Progress:
 
 
 def build_agent(run: RunRecord) -> Agent:
-    spec = get_agent(run.agent)
-    task = get_task(run.task)
-    config = build(spec.config, run.config, owner=run.agent)
-    task_params = build(task.Params, run.task_params, owner=run.task)
-    return spec.make(config, task, task_params, run.seed)
+    return make_agent(run.agent, run.task, run.config, run.task_params, run.seed)
+
+
+def make_agent(
+    agent: str, task: str, config: dict[str, Any], task_params: dict[str, Any], seed: int
+) -> Agent:
+    spec = get_agent(agent)
+    family = get_task(task)
+    return spec.make(
+        build(spec.config, config, owner=agent),
+        family,
+        build(family.Params, task_params, owner=task),
+        seed,
+    )
 
 
 def load_trained(store: Store, run: RunRecord) -> Agent:
     """The run's agent with the weights of its last checkpoint, for evaluation."""
     agent = build_agent(run)
+    agent.load_state_dict(last_checkpoint(store, run))
+    return agent
+
+
+def last_checkpoint(store: Store, run: RunRecord) -> dict[str, Any]:
+    """The state saved in the run's last checkpoint."""
     for _ in range(5):
         if not run.checkpoint_path:
             break
         try:
-            state = torch.load(run.checkpoint_path, weights_only=True)
+            return torch.load(run.checkpoint_path, weights_only=True)
         except FileNotFoundError:
             # A running worker replaced that checkpoint after we read its path: read again.
             run = store.get_run(run.id)
-            continue
-        agent.load_state_dict(state)
-        return agent
     raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
+
+
+def save_init_weights(
+    store: Store,
+    source_id: int,
+    agent: str,
+    task: str,
+    config: dict[str, Any],
+    task_params: dict[str, Any],
+) -> Path:
+    """Copy the network weights of run ``source_id``'s last checkpoint for a new run of
+    ``agent`` with this config to start from (``workbench run --init-from``).
+
+    Only the networks are taken: the new run has its own optimiser, step counter, seed and
+    (for DQN) an empty replay buffer. Raises StoreError when the source is another agent,
+    has no checkpoint, or its networks do not fit this config.
+    """
+    source = store.get_run(source_id)
+    if source.agent != agent:
+        raise StoreError(
+            f"run {source_id} trained {source.agent}, not {agent}; "
+            f"--init-from needs a run of the same agent"
+        )
+    target = make_agent(agent, task, config, task_params, seed=0)
+    try:
+        target.load_weights(last_checkpoint(store, source))
+    except (RuntimeError, KeyError) as err:
+        detail = str(err).strip().splitlines()[-1].strip()
+        raise StoreError(
+            f"run {source_id}'s networks do not fit this {agent} on {task} ({detail}); "
+            f"keep the network sizes and the task's observation and action sizes of run "
+            f"{source_id}"
+        ) from None
+    path = store.home / "checkpoints" / f"init-from-{source_id}-{uuid.uuid4().hex[:12]}.pt"
+    partial = path.with_suffix(".partial")
+    torch.save(target.weights(), partial)
+    os.replace(partial, path)
+    return path
 
 
 def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handler]:
@@ -178,6 +229,9 @@ def execute(
             agent.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))
             log.info("resumed from checkpoint at step %d", run.checkpoint_step)
         else:
+            if run.init_path:
+                agent.load_weights(torch.load(run.init_path, weights_only=True))
+                log.info("networks start from the weights of run %s", run.init_from)
             log.info(
                 "started %s on %s, %d steps, seed %d, config %s",
                 run.agent,

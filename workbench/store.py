@@ -46,7 +46,7 @@ from typing import Any
 import platformdirs
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STALE_AFTER = 10.0
 """Seconds without a heartbeat after which a run whose process is gone counts as lost."""
 HEARTBEAT_INTERVAL = 2.0
@@ -99,6 +99,10 @@ class RunRecord:
     study: str | None
     trial: int | None
     summary: dict[str, Any] = field(default_factory=dict)
+    init_from: int | None = None
+    """The run whose weights this one started from (``workbench run --init-from``)."""
+    init_path: str | None = None
+    """Those weights, copied when this run was created."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -176,6 +180,9 @@ class Store:
                 self.db["study_storages"].create(
                     {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
                 )
+            if version < 3:
+                self.db["runs"].add_column("init_from", int)
+                self.db["runs"].add_column("init_path", str)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _create_runs_and_metrics(self) -> None:
@@ -243,6 +250,8 @@ class Store:
         name: str | None = None,
         study: str | None = None,
         trial: int | None = None,
+        init_from: int | None = None,
+        init_path: str | None = None,
     ) -> int:
         with self.transaction():
             run_id = (
@@ -264,6 +273,8 @@ class Store:
                         "study": study,
                         "trial": trial,
                         "summary": "{}",
+                        "init_from": init_from,
+                        "init_path": init_path,
                     }
                 )
                 .last_pk
@@ -398,8 +409,9 @@ class Store:
         with self.transaction():
             self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
-        if run.checkpoint_path:
-            Path(run.checkpoint_path).unlink(missing_ok=True)
+        for path in (run.checkpoint_path, run.init_path):
+            if path:
+                Path(path).unlink(missing_ok=True)
         self.log_path(run_id).unlink(missing_ok=True)
         return run
 
@@ -521,9 +533,6 @@ class Store:
             [run_id, key],
         ).fetchone()
         return None if row is None else float(row[0])
-
-    def checkpoint_path(self, run_id: int) -> Path:
-        return self.home / "checkpoints" / f"run-{run_id}.pt"
 
     def log_path(self, run_id: int) -> Path:
         return self.home / "logs" / f"run-{run_id}.log"

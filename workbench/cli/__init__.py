@@ -90,6 +90,14 @@ def run(
         Path | None, typer.Option(help="TOML file: agent keys at top level, [task] table.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Name shown in listings.")] = None,
+    init_from: Annotated[
+        int | None,
+        typer.Option(
+            help="Start the networks from the last checkpoint of this run (same agent and "
+            "network sizes; new optimiser, steps and seed), e.g. to fine-tune with other "
+            "settings or on another task."
+        ),
+    ] = None,
     background: Annotated[
         bool, typer.Option("--background", help="Train in a worker process; print the run id.")
     ] = False,
@@ -111,15 +119,27 @@ def run(
     task_params = build(family.Params, task_values, owner=task)
 
     store = open_store(home)
-    run_id = store.create_run(
-        agent=agent,
-        task=task,
-        config=agent_config.to_dict(),
-        task_params=task_params.to_dict(),
-        seed=seed,
-        total_steps=steps,
-        name=name,
-    )
+    init_path = None
+    if init_from is not None:
+        init_path = runner.save_init_weights(
+            store, init_from, agent, task, agent_config.to_dict(), task_params.to_dict()
+        )
+    try:
+        run_id = store.create_run(
+            agent=agent,
+            task=task,
+            config=agent_config.to_dict(),
+            task_params=task_params.to_dict(),
+            seed=seed,
+            total_steps=steps,
+            name=name,
+            init_from=init_from,
+            init_path=str(init_path) if init_path else None,
+        )
+    except BaseException:
+        if init_path:
+            init_path.unlink(missing_ok=True)
+        raise
     if background:
         runner.launch(store, run_id)
         print(run_id)

@@ -123,6 +123,8 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
         return
     console.print(f"[bold]run {run.id}[/] {run.name}  [{STATUS_STYLE[run.status]}]{run.status}[/]")
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}")
+    if run.init_from is not None:
+        console.print(f"  networks started from run {run.init_from}'s last checkpoint")
     console.print(
         f"  steps {run.steps_done}/{run.total_steps}, checkpoint at {run.checkpoint_step}"
     )
@@ -235,6 +237,6 @@ def export(
 @app.command("rm")
 @user_errors
 def remove(run_id: RunId, home: Home = None) -> None:
-    """Delete a run that is not active, with its metrics, checkpoint and log."""
+    """Delete a run that is not active, with its metrics, checkpoints and log."""
     run = open_store(home).delete_run(run_id)
     console.print(f"deleted run {run.id} ({run.name})")
