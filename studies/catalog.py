@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
+import sqlalchemy
 
 from envs.config import ConfigError
-from studies.storage import default_url, masked, open_storage
+from studies.storage import default_url, forget_storage, masked, reason, shared_storage
 from studies.study import counts, load
 from workbench.store import Store
 
@@ -16,16 +17,20 @@ from workbench.store import Store
 def known_studies(store: Store) -> list[tuple[str, str]]:
     """(name, url) of every study the workbench knows: in its file, and remembered ones."""
     url = default_url(store.home)
-    found = [(s.study_name, url) for s in optuna.get_all_study_summaries(open_storage(url))]
+    storage = shared_storage(url)
+    found = [(s.study_name, url) for s in optuna.get_all_study_summaries(storage)]
     return found + sorted(store.study_storages().items())
 
 
 def study_summary(name: str, url: str) -> dict[str, Any]:
     try:
-        study, spec = load(open_storage(url), name)
-    except ConfigError as err:  # a remembered storage that is down or gone
-        return {"name": name, "storage": masked(url), "state": "unreachable", "error": str(err)}
-    now = counts(study)
+        study, spec = load(shared_storage(url), name)
+        now = counts(study)
+    except (ConfigError, sqlalchemy.exc.SQLAlchemyError) as err:
+        # A remembered storage that is down or gone (when opened, or since).
+        forget_storage(url)
+        error = str(err) if isinstance(err, ConfigError) else reason(err, url)
+        return {"name": name, "storage": masked(url), "state": "unreachable", "error": error}
     best_value = best_params = best_discount = None
     if now.complete:
         best = study.best_trial

@@ -9,6 +9,7 @@ queues it again with the same parameters.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -65,6 +66,13 @@ def _serialise_sqlite_writes(engine: sqlalchemy.Engine) -> None:
     engine.dispose()  # connections made before the hooks go; new ones get them
 
 
+def reason(err: Exception, url: str) -> str:
+    """The first line of a database error, without the URL's password."""
+    text = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    password = make_url(url).password
+    return text.replace(password, "***") if password else text
+
+
 def open_storage(url: str) -> RDBStorage:
     """Optuna's RDB storage at ``url`` with heartbeats and retries; one clear error if the
     URL is wrong or the database cannot be reached (the password never printed)."""
@@ -96,13 +104,35 @@ def open_storage(url: str) -> RDBStorage:
             "installed; for PostgreSQL: pip install 'psycopg[binary]'"
         ) from None
     except Exception as err:  # noqa: BLE001 - SQLAlchemy's errors vary by driver
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        if parsed.password:
-            reason = reason.replace(parsed.password, "***")
-        raise StorageError(f"cannot open storage {masked(url)!r}: {reason}") from None
+        raise StorageError(f"cannot open storage {masked(url)!r}: {reason(err, url)}") from None
     if sqlite:
         _serialise_sqlite_writes(storage.engine)
     return storage
+
+
+_shared: dict[str, RDBStorage] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_storage(url: str) -> RDBStorage:
+    """``open_storage(url)``, opened once per process and URL, for readers that refresh
+    (the TUI's studies screens): opening one takes about 50 ms, mostly Optuna checking the
+    schema version through alembic. A reader whose query on it fails calls
+    ``forget_storage`` so that the next read opens it afresh (or says it is unreachable)."""
+    with _shared_lock:
+        storage = _shared.get(url)
+    if storage is None:
+        storage = open_storage(url)  # outside the lock: a far database may take seconds
+        with _shared_lock:
+            storage = _shared.setdefault(url, storage)
+    return storage
+
+
+def forget_storage(url: str) -> None:
+    with _shared_lock:
+        storage = _shared.pop(url, None)
+    if storage is not None:
+        storage.engine.dispose()
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

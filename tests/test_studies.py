@@ -367,6 +367,31 @@ def test_ls_marks_a_remembered_storage_that_is_down(cli, home: Path) -> None:
     assert "pw" not in row["storage"] and "pw" not in row["error"]
 
 
+def test_summaries_reuse_an_open_storage_and_reopen_it_after_a_failure(
+    cli, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy
+
+    from studies import catalog, storage
+
+    assert create(cli, "kept", trials=2).exit_code == 0
+    url = storage.default_url(home)
+    first = storage.shared_storage(url)
+    assert storage.shared_storage(url) is first
+    assert catalog.study_summary("kept", url)["state"] == "paused"
+    real_load = catalog.load
+
+    def failing_load(opened, name):
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
+
+    monkeypatch.setattr(catalog, "load", failing_load)
+    row = catalog.study_summary("kept", url)
+    assert row["state"] == "unreachable" and "server closed" in row["error"]
+    monkeypatch.setattr(catalog, "load", real_load)
+    assert catalog.study_summary("kept", url)["n_waiting"] == 2
+    assert storage.shared_storage(url) is not first  # opened afresh after the failure
+
+
 def test_a_bayes_study_with_the_gp_sampler_runs(cli, home: Path) -> None:
     assert create(cli, "gp", "--sampler", "gp", method="bayes", trials=3, steps=600).exit_code == 0
     result = cli("study", "run", "gp")

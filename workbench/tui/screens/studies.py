@@ -22,7 +22,7 @@ from textual_plotext import PlotextPlot
 from agents.registry import AGENTS
 from envs.config import ConfigError
 from studies.catalog import LIST_COLUMNS, known_studies, list_cells, study_summary
-from studies.storage import default_url, open_storage
+from studies.storage import default_url, forget_storage, open_storage, shared_storage
 from studies.study import METHODS, StudySpec, create, load
 from workbench.store import ACTIVE, Store
 
@@ -189,8 +189,12 @@ class StudyView(Screen[None]):
 
     @work(thread=True, exclusive=True, group="refresh-study", exit_on_error=False)
     def refresh_study(self) -> None:
-        study, spec = load(open_storage(self.url), self.study_name)
-        trials = study.get_trials(deepcopy=False)
+        try:
+            study, spec = load(shared_storage(self.url), self.study_name)
+            trials = study.get_trials(deepcopy=False)
+        except Exception:
+            forget_storage(self.url)  # opened afresh on the next tick
+            raise
         store = Store(self.app.store.home)
         try:
             live = {}
@@ -310,9 +314,13 @@ class GroupView(Screen[None]):
         try:
             rows = []
             for name, url in known_studies(store):
-                study, spec = load(open_storage(url), name)
-                if spec.group == self.group:
-                    rows.append(compare_row(study, spec, store, self.lifetimes, train=False))
+                try:
+                    study, spec = load(shared_storage(url), name)
+                    if spec.group == self.group:
+                        rows.append(compare_row(study, spec, store, self.lifetimes, train=False))
+                except Exception:
+                    forget_storage(url)  # opened afresh on the next tick
+                    raise
         finally:
             store.close()
         self.app.call_from_thread(self.show, rows)
