@@ -25,7 +25,12 @@ class RecurrentPolicy(nn.Module):
     """
 
     def __init__(
-        self, inputs: int, actions: int, hidden: int, cell: str = "gru", separate_critic=False
+        self,
+        inputs: int,
+        actions: int,
+        hidden: int,
+        cell: str = "gru",
+        separate_critic: bool = False,
     ) -> None:
         super().__init__()
         kind = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
