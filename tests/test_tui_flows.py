@@ -1,5 +1,6 @@
 """The TUI's flows, driven with Textual's pilot: launch a run from the dialog and watch it,
-an invalid field, compare and export, and a study from creation to its group table."""
+an invalid field, compare and export, a study from creation to its group table, and a
+clone that starts from its source run's networks."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
+from workbench import runner
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.compare import CompareView
@@ -215,3 +217,38 @@ async def test_a_run_deleted_elsewhere_is_said_in_its_view_not_a_crash(home: Pat
         Store(home).delete_run(run_id)  # e.g. `workbench runs rm` in another terminal
         await until(pilot, lambda: "no run" in str(app.screen.query_one("#run-message").render()))
         assert app.is_running
+
+
+async def test_clone_can_start_from_the_runs_networks(home: Path) -> None:
+    store = Store(home)
+    tiny = {"num_tasks": 8, "eval_tasks": 8, "hidden_size": 16}
+    source = store.create_run(
+        agent="rl2",
+        task="bandit-dependent-easy",
+        config=tiny,
+        task_params={"pulls": 6},
+        seed=0,
+        total_steps=200,
+    )
+    runner.execute(store, source)
+    app = WorkbenchApp(store, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunView) and app.screen.run)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        app.screen.query_one("#init-from", Checkbox).value = True
+        app.screen.query_one("#steps", Input).value = "100"
+        field(app.screen, "hidden_size").value = "8"  # does not fit run 1's networks
+        await pilot.press("ctrl+s")
+        top = app.screen.query_one("#launch-top-error", Static)
+        await until(pilot, lambda: "do not fit" in str(top.render()))
+        assert [run.id for run in store.list_runs()] == [source]
+        field(app.screen, "hidden_size").value = "16"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, LaunchScreen))
+        clone = store.list_runs()[-1]
+        assert clone.id != source and clone.init_from == source
+        assert clone.init_path and Path(clone.init_path).exists()
+        await until(pilot, lambda: store.get_run(clone.id).status == "completed", 60)

@@ -82,6 +82,41 @@ def last_checkpoint(store: Store, run: RunRecord) -> dict[str, Any]:
     raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
 
 
+def create_run(
+    store: Store,
+    *,
+    agent: str,
+    task: str,
+    config: dict[str, Any],
+    task_params: dict[str, Any],
+    seed: int,
+    total_steps: int,
+    name: str | None = None,
+    init_from: int | None = None,
+) -> int:
+    """Queue a run; with ``init_from``, its networks start from that run's last checkpoint
+    (copied now, so the source may train on or be deleted)."""
+    init_path = None
+    if init_from is not None:
+        init_path = save_init_weights(store, init_from, agent, task, config, task_params)
+    try:
+        return store.create_run(
+            agent=agent,
+            task=task,
+            config=config,
+            task_params=task_params,
+            seed=seed,
+            total_steps=total_steps,
+            name=name,
+            init_from=init_from,
+            init_path=str(init_path) if init_path else None,
+        )
+    except BaseException:
+        if init_path:
+            init_path.unlink(missing_ok=True)
+        raise
+
+
 def save_init_weights(
     store: Store,
     source_id: int,

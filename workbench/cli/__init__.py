@@ -119,27 +119,17 @@ def run(
     task_params = build(family.Params, task_values, owner=task)
 
     store = open_store(home)
-    init_path = None
-    if init_from is not None:
-        init_path = runner.save_init_weights(
-            store, init_from, agent, task, agent_config.to_dict(), task_params.to_dict()
-        )
-    try:
-        run_id = store.create_run(
-            agent=agent,
-            task=task,
-            config=agent_config.to_dict(),
-            task_params=task_params.to_dict(),
-            seed=seed,
-            total_steps=steps,
-            name=name,
-            init_from=init_from,
-            init_path=str(init_path) if init_path else None,
-        )
-    except BaseException:
-        if init_path:
-            init_path.unlink(missing_ok=True)
-        raise
+    run_id = runner.create_run(
+        store,
+        agent=agent,
+        task=task,
+        config=agent_config.to_dict(),
+        task_params=task_params.to_dict(),
+        seed=seed,
+        total_steps=steps,
+        name=name,
+        init_from=init_from,
+    )
     if background:
         runner.launch(store, run_id)
         print(run_id)

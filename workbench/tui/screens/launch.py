@@ -1,6 +1,7 @@
 """The launch dialog: agent and task (only compatible pairs), a form generated from the
 agent's Config and the task's parameters, seeds (several seeds launch several runs) and
-the step budget. Launching queues the runs and starts their background workers."""
+the step budget. Launching queues the runs and starts their background workers. Opened to
+clone a run, it can also start the new runs from that run's networks (fine-tuning)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from agents.registry import AGENTS
 from envs.config import ConfigError, build
@@ -55,8 +56,10 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         task_params: dict[str, Any] | None = None,
         steps: int = 50_000,
         seeds: str = "0",
+        init_from: int | None = None,
     ) -> None:
         super().__init__()
+        self.init_from = init_from
         self.agent_name = agent
         self.task_name = task or AGENTS[agent].tasks[0]
         self.config = config or {}
@@ -81,6 +84,14 @@ class LaunchScreen(ModalScreen[list[int] | None]):
                 yield Input(str(self.steps), id="steps", tooltip="Env steps per run.")
                 yield Label("seeds", classes="launch-label")
                 yield Input(self.seeds, id="seeds", tooltip="0, or 0,1,2, or 0-4: one run each.")
+            if self.init_from is not None:
+                yield Checkbox(
+                    f"start from run {self.init_from}'s networks (fine-tune)",
+                    id="init-from",
+                    tooltip="The new runs take this run's last checkpoint's network weights "
+                    "and train on with their own optimiser, steps and seed; same agent and "
+                    "network sizes only.",
+                )
             yield Static("", id="launch-top-error", classes="field-error")
             with VerticalScroll(id="launch-forms"):
                 yield Static("[b]agent config[/b]", classes="form-title", id="agent-form-title")
@@ -163,24 +174,33 @@ class LaunchScreen(ModalScreen[list[int] | None]):
                 if not form.show_error(str(err)):
                     top.update(str(err))
                 return
-        self.launch_runs(config, task_params, int(steps_text), seeds)
+        fine_tune = self.init_from is not None and self.query_one("#init-from", Checkbox).value
+        init_from = self.init_from if fine_tune else None
+        self.launch_runs(config, task_params, int(steps_text), seeds, init_from)
 
     @work(thread=True, exclusive=True, group="launch")
     def launch_runs(
-        self, config: dict[str, Any], task_params: dict[str, Any], steps: int, seeds: list[int]
+        self,
+        config: dict[str, Any],
+        task_params: dict[str, Any],
+        steps: int,
+        seeds: list[int],
+        init_from: int | None,
     ) -> None:
         ids: list[int] = []
         try:
             store = Store(self.app.store.home)
             try:
                 for seed in seeds:
-                    run_id = store.create_run(
+                    run_id = runner.create_run(
+                        store,
                         agent=self.agent_name,
                         task=self.task_name,
                         config=config,
                         task_params=task_params,
                         seed=seed,
                         total_steps=steps,
+                        init_from=init_from,
                     )
                     runner.launch(store, run_id)
                     ids.append(run_id)

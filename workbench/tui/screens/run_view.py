@@ -217,6 +217,7 @@ class RunView(Screen[None]):
                 run.task_params,
                 steps=run.total_steps,
                 seeds=str(run.seed),
+                init_from=run.id if run.checkpoint_path else None,
             ),
             self.cloned,
         )
