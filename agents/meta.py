@@ -107,5 +107,14 @@ def evaluate_on(
     net: nn.Module, family: TaskFamily, params: Config, tasks: int, seed: int, greedy: bool
 ) -> np.ndarray:
     """Totals of one meta-episode per task on ``tasks`` tasks drawn with ``seed``."""
+    return trial_rewards(net, family, params, tasks, seed, greedy).sum(0)
+
+
+def trial_rewards(
+    net: nn.Module, family: TaskFamily, params: Config, tasks: int, seed: int, greedy: bool
+) -> np.ndarray:
+    """Reward of each trial (an episode, or a pull) of one meta-episode per task on
+    ``tasks`` tasks drawn with ``seed``: shape (trials, tasks)."""
     env = family.meta_batch(params, tasks, np.random.default_rng(seed))
-    return play_meta_episodes(net, env, greedy=greedy)["rewards"].sum(0).numpy()
+    rewards = play_meta_episodes(net, env, greedy=greedy)["rewards"].numpy()
+    return rewards.reshape(env.trials, -1, tasks).sum(1)

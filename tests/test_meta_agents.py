@@ -183,6 +183,25 @@ def test_init_from_refuses_what_cannot_start_from_it(cli, home, args, message) -
     assert not list((home / "checkpoints").glob("init-*"))
 
 
+def test_eval_per_trial_rewards_add_up_to_the_totals(cli) -> None:
+    from workbench.cli.evaluate import trial_groups
+
+    tiny = ["--set", "num_tasks=8", "--set", "eval_tasks=8", "--set", "hidden_size=16"]
+    mdp = ["--task-set", "episodes=3", "--task-set", "episode_length=4"]
+    assert cli("run", "rl2", "tabular-mdp", *mdp, "--steps", "200", *tiny).exit_code == 0
+    rows = cli.json("eval", "1", "--tasks", "200")
+    assert {"run 1 (rl2)", "psrl", "greedy"} <= {row["policy"] for row in rows}
+    for row in rows:
+        assert len(row["per_trial"]) == 3
+        assert sum(row["per_trial"]) == pytest.approx(row["mean"], rel=1e-6)
+    shown = cli("eval", "1", "--tasks", "200", "--per-trial")
+    assert shown.exit_code == 0 and "mean reward per trial" in shown.stdout
+    assert [label for label, _ in trial_groups(3)] == ["1", "2", "3"]
+    groups = trial_groups(100)
+    assert len(groups) == 10 and groups[1][0] == "11-\n20"
+    assert sorted(np.concatenate([g for _, g in groups])) == list(range(100))
+
+
 def test_generalization_report_without_runs_says_how_to_make_one(cli) -> None:
     result = cli("report", "generalization")
     assert result.exit_code == 2

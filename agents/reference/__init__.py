@@ -89,6 +89,8 @@ class Evaluation:
     exact: bool
     params: dict[str, Any]
     tasks: int
+    per_trial: list[float] | None = None
+    """Mean reward of each trial (episode or pull) of the meta-episode; None when exact."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -107,7 +109,7 @@ def evaluate(
             spec.name, exact_value(family, params), 0.0, True, config.to_dict(), tasks
         )
     if spec.kind == "bandit":
-        totals = play_bandit(
+        per_trial = play_bandit(
             family,
             params,
             functools.partial(spec.make, config, family.arms(params), family.trials(params)),
@@ -115,30 +117,41 @@ def evaluate(
             rng,
         )
     else:
-        totals = play_mdp(params, functools.partial(spec.make, config, params), tasks, rng)
-    return Evaluation(spec.name, float(totals.mean()), ci95(totals), False, config.to_dict(), tasks)
+        per_trial = play_mdp(params, functools.partial(spec.make, config, params), tasks, rng)
+    totals = per_trial.sum(0)
+    return Evaluation(
+        spec.name,
+        float(totals.mean()),
+        ci95(totals),
+        False,
+        config.to_dict(),
+        tasks,
+        per_trial.mean(1).tolist(),
+    )
 
 
 def play_bandit(family, params, make_policy, tasks: int, rng: np.random.Generator) -> np.ndarray:
-    """Totals of one meta-episode per task; ``make_policy(tasks, rng)`` builds the policy."""
+    """Reward of every pull of one meta-episode per task, shape (pulls, tasks);
+    ``make_policy(tasks, rng)`` builds the policy."""
     batch = family.batch(params, tasks)
     batch.sample_tasks(rng)
     policy = make_policy(tasks, rng)
-    totals = np.zeros(tasks)
-    for _ in range(family.trials(params)):
+    per_trial = np.zeros((family.trials(params), tasks))
+    for trial in range(len(per_trial)):
         actions = policy.act()
         _, rewards = batch.step(actions, rng)
         policy.update(actions, rewards)
-        totals += rewards
-    return totals
+        per_trial[trial] = rewards
+    return per_trial
 
 
 def play_mdp(params, make_policy, tasks: int, rng: np.random.Generator) -> np.ndarray:
+    """Reward of every episode of one meta-episode per task, shape (episodes, tasks)."""
     batch = TabularMDPFamily().batch(params, tasks)
     batch.sample_tasks(rng)
     policy = make_policy(batch, rng)
-    totals = np.zeros(tasks)
-    for _ in range(params.episodes):
+    per_trial = np.zeros((params.episodes, tasks))
+    for episode in range(params.episodes):
         states = batch.reset_trial(rng).argmax(axis=1)
         policy.plan_episode()
         for step in range(params.episode_length):
@@ -146,9 +159,9 @@ def play_mdp(params, make_policy, tasks: int, rng: np.random.Generator) -> np.nd
             observations, rewards = batch.step(actions, rng)
             next_states = observations.argmax(axis=1)
             policy.observe(states, actions, rewards, next_states)
-            totals += rewards
+            per_trial[episode] += rewards
             states = next_states
-    return totals
+    return per_trial
 
 
 __all__ = [

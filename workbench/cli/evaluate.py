@@ -7,10 +7,11 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich import box
 from rich.table import Table
 
 from agents.base import ci95
-from agents.meta import EVAL_SEED_OFFSET, MetaLearner, evaluate_on
+from agents.meta import EVAL_SEED_OFFSET, MetaLearner, trial_rewards
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
 from agents.reference.bayes_optimal import exact_value
 from envs.bandits import two_armed_families
@@ -50,13 +51,15 @@ def evaluate_run(store: Store, run: RunRecord, task: str, params, tasks: int, se
             f"{agent.env.num_actions} actions and inputs of size {agent.env.observation_size}; "
             f"{task} {params.to_dict()} has {probe.num_actions} and {probe.observation_size}"
         )
-    totals = evaluate_on(agent.net, family, params, tasks, seed, agent.config.eval_greedy)
+    per_trial = trial_rewards(agent.net, family, params, tasks, seed, agent.config.eval_greedy)
+    totals = per_trial.sum(0)
     return {
         "policy": f"run {run.id} ({run.agent})",
         "mean": float(totals.mean()),
         "ci95": ci95(totals),
         "exact": False,
         "tasks": tasks,
+        "per_trial": per_trial.mean(1).tolist(),
     }
 
 
@@ -83,10 +86,20 @@ def eval_run(
     seed: Annotated[
         int | None, typer.Option(help="Seed of the task sample; default: the run's held-out one.")
     ] = None,
+    per_trial: Annotated[
+        bool,
+        typer.Option(
+            "--per-trial",
+            help="Also the mean reward of each trial (episode or pull) of the meta-episode, "
+            "in at most 10 columns: how fast each policy improves within a task.",
+        ),
+    ] = False,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
-    """Mean total reward of a trained run on held-out tasks, beside the reference policies."""
+    """Mean total reward of a trained run on held-out tasks, beside the reference policies.
+
+    JSON rows always carry ``per_trial``, the mean reward of every trial."""
     store = open_store(home)
     run = store.get_run(run_id)
     task = task or run.task
@@ -115,6 +128,38 @@ def eval_run(
             row["policy"], f"{row['mean']:.2f}", "exact" if row["exact"] else f"± {row['ci95']:.2f}"
         )
     console.print(table)
+    if per_trial:
+        console.print(per_trial_table(rows))
+
+
+def trial_groups(trials: int, columns: int = 10) -> list[tuple[str, np.ndarray]]:
+    """Up to ``columns`` consecutive groups of trial indices with their 1-based labels
+    (first and last on two lines, so that a column stays four characters wide)."""
+    groups = np.array_split(np.arange(trials), min(trials, columns))
+    return [(str(g[0] + 1) if len(g) == 1 else f"{g[0] + 1}-\n{g[-1] + 1}", g) for g in groups]
+
+
+def per_trial_table(rows: list[dict]) -> Table:
+    """Mean reward per trial (averaged within each group of trials) of every policy that
+    played the tasks (an exact value has none)."""
+    played = [row for row in rows if row.get("per_trial")]
+    groups = trial_groups(len(played[0]["per_trial"]))
+    # Compact, so that ten columns fit 80 terminal columns beside the policy names.
+    table = Table(
+        title="mean reward per trial",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 0, 0, 1),
+    )
+    table.add_column("policy", justify="left", no_wrap=True)
+    for label, _ in groups:
+        table.add_column(label, justify="right", min_width=4, no_wrap=True)
+    means = [[float(np.mean(np.asarray(row["per_trial"])[g])) for _, g in groups] for row in played]
+    digits = 2 if max(abs(m) for row in means for m in row) < 10 else 1  # four characters
+    for row, values in zip(played, means, strict=True):
+        table.add_row(row["policy"], *(f"{m:.{digits}f}" for m in values))
+    return table
 
 
 def short_name(family: str) -> str:
