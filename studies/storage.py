@@ -27,6 +27,9 @@ for storages far away)."""
 GRACE_PERIOD = 4 * HEARTBEAT_INTERVAL
 MAX_RETRY = 3
 SQLITE_TIMEOUT = 60.0
+STORAGE_ENV = "WORKBENCH_STUDY_STORAGE"
+"""How `study run --workers` hands the storage URL to its worker processes: in their
+environment, where another user's `ps` does not show a password in it."""
 
 
 class StorageError(ConfigError):
@@ -43,6 +46,13 @@ def masked(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a URL that does not parse shows only its scheme
         return url.split(":", 1)[0] + "://..."
+
+
+def without_password(url: str) -> str:
+    """The URL with no password at all, to keep: PostgreSQL then takes the password from
+    PGPASSWORD or ~/.pgpass, as libpq does for every client."""
+    # URL.set(password=None) would mean "leave unchanged"; URL is a named tuple.
+    return make_url(url)._replace(password=None).render_as_string(hide_password=False)
 
 
 def _serialise_sqlite_writes(engine: sqlalchemy.Engine) -> None:

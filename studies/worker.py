@@ -1,11 +1,12 @@
 """Study workers: take queued trials one at a time and train each as a workbench run.
 
 ``python -m studies.worker NAME --storage URL --home DIR`` is one worker; `workbench study
-run --workers W` starts W of them as processes, and `workbench study worker` runs one in
-the foreground on any machine that reaches the storage. Each trial is a run in the
-worker's own workbench store, linked to the study and trial, so its curves show like any
-run's. A trial's value is the undiscounted return of the lifetime's final evaluation;
-each evaluation before it is reported as an intermediate value for the pruner.
+run --workers W` starts W of them as processes (the URL in their environment, not argv),
+and `workbench study worker` runs one in the foreground on any machine that reaches the
+storage. Each trial is a run in the worker's own workbench store, linked to the study and
+trial, so its curves show like any run's. A trial's value is the undiscounted return of
+the lifetime's final evaluation; each evaluation before it is reported as an intermediate
+value for the pruner.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
 from envs.config import ConfigError
-from studies.storage import HEARTBEAT_INTERVAL, MAX_RETRY, open_storage
+from studies.storage import HEARTBEAT_INTERVAL, MAX_RETRY, STORAGE_ENV, open_storage
 from studies.study import META_GRADIENT_AGENTS, Counts, StudySpec, counts, load
 from workbench.runner import Progress, execute
 from workbench.store import Store, StoreError
@@ -195,11 +196,17 @@ def die_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studies.worker")
     parser.add_argument("name")
-    parser.add_argument("--storage", required=True)
+    parser.add_argument(
+        "--storage",
+        default=os.environ.get(STORAGE_ENV),
+        help=f"database URL; default ${STORAGE_ENV} (which keeps a password out of `ps`)",
+    )
     parser.add_argument("--home", required=True)
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--die-with-parent", action="store_true")
     args = parser.parse_args(argv)
+    if not args.storage:
+        parser.error(f"give --storage URL or set {STORAGE_ENV}")
     if args.die_with_parent:
         die_with_parent()
     stop_event = threading.Event()

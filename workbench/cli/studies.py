@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from studies.catalog import LIST_COLUMNS, known_studies, list_cells, study_summary
-from studies.storage import default_url, masked, open_storage
+from studies.storage import STORAGE_ENV, default_url, masked, open_storage, without_password
 from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec, counts, create, find, load
 from studies.worker import format_outcome, work
 from workbench.cli.common import (
@@ -110,7 +111,12 @@ def create_study(
     url = _url(store, name, storage)
     created = create(open_storage(url), name, spec)
     if url != default_url(store.home):
-        store.remember_study_storage(name, url)
+        store.remember_study_storage(name, without_password(url))
+        if make_url(url).password:
+            console.print(
+                "The workbench keeps this storage's URL without its password: commands that "
+                "name the study without --storage take it from PGPASSWORD or ~/.pgpass."
+            )
     where = "" if url == default_url(store.home) else f" in {masked(url)}"
     if created:
         console.print(
@@ -134,8 +140,6 @@ def _run_workers(name: str, url: str, home: Path, workers: int) -> None:
                 "-m",
                 "studies.worker",
                 name,
-                "--storage",
-                url,
                 "--home",
                 str(home),
                 "--index",
@@ -145,6 +149,7 @@ def _run_workers(name: str, url: str, home: Path, workers: int) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=os.environ | {STORAGE_ENV: url},
         )
         for index in range(workers)
     ]
