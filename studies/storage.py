@@ -132,9 +132,11 @@ def shared_storage(url: str) -> RDBStorage:
     with _shared_lock:
         storage = _shared.get(url)
     if storage is None:
-        storage = open_storage(url)  # outside the lock: a far database may take seconds
+        opened = open_storage(url)  # outside the lock: a far database may take seconds
         with _shared_lock:
-            storage = _shared.setdefault(url, storage)
+            storage = _shared.setdefault(url, opened)
+        if storage is not opened:  # another thread opened it meanwhile
+            opened.engine.dispose()
     return storage
 
 
