@@ -111,6 +111,11 @@ def test_eval_cli_refuses_incompatible_family(cli, home) -> None:
     assert result.exit_code == 0, result.output
     rows = cli.json("eval", "1", "--tasks", "50")
     assert rows[0]["policy"] == "run 1 (rl2)" and len(rows) > 3
+    for row in rows[1:]:  # paired on the same tasks: the difference of the means
+        versus = row["run_minus_policy"]
+        assert versus["mean"] == pytest.approx(rows[0]["mean"] - row["mean"], abs=1e-5)
+        assert (versus["ci95"] is None) == row["exact"]
+    assert any(row["exact"] for row in rows)
     bad = cli("eval", "1", "--task", "bandit-dependent-easy")
     assert bad.exit_code == 2 and "was trained on bandit" in bad.stderr
     assert bad.stderr.strip().count("\n") == 0
@@ -200,6 +205,20 @@ def test_eval_per_trial_rewards_add_up_to_the_totals(cli) -> None:
     groups = trial_groups(100)
     assert len(groups) == 10 and groups[1][0] == "11-\n20"
     assert sorted(np.concatenate([g for _, g in groups])) == list(range(100))
+
+
+@pytest.mark.parametrize("task", ["tabular-mdp", "bandit"])
+def test_a_run_and_the_reference_policies_are_evaluated_on_the_same_tasks(task: str) -> None:
+    """What makes `eval`'s paired differences paired: one seed, one task sample."""
+    family = get_task(task)
+    params = family.Params()
+    played = family.meta_batch(params, 5, np.random.default_rng(7))
+    played.reset()
+    reference = family.batch(params, 5)
+    reference.sample_tasks(np.random.default_rng(7))
+    names = ("transitions", "rewards") if task == "tabular-mdp" else ("probs",)
+    for name in names:
+        assert np.array_equal(getattr(played.batch, name), getattr(reference, name))
 
 
 def test_generalization_report_without_runs_says_how_to_make_one(cli) -> None:

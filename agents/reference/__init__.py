@@ -91,9 +91,16 @@ class Evaluation:
     tasks: int
     per_trial: list[float] | None = None
     """Mean reward of each trial (episode or pull) of the meta-episode; None when exact."""
+    totals: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
+    """Total reward on each task, in the order sampled (for paired comparisons); not in
+    the JSON form."""
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name != "totals"
+        }
 
 
 def evaluate(
@@ -127,6 +134,7 @@ def evaluate(
         config.to_dict(),
         tasks,
         per_trial.mean(1).tolist(),
+        totals,
     )
 
 

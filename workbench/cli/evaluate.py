@@ -33,7 +33,8 @@ report_app = typer.Typer(help="Tables built from several runs.")
 
 
 def evaluate_run(store: Store, run: RunRecord, task: str, params, tasks: int, seed: int) -> dict:
-    """Mean total reward and 95% CI of a run's policy on ``tasks`` tasks of a family."""
+    """Mean total reward and 95% CI of a run's policy on ``tasks`` tasks of a family (and
+    under "totals" the total of each task, which the JSON form leaves out)."""
     agent = load_trained(store, run)
     if not isinstance(agent, MetaLearner):
         raise ConfigError(
@@ -60,10 +61,13 @@ def evaluate_run(store: Store, run: RunRecord, task: str, params, tasks: int, se
         "exact": False,
         "tasks": tasks,
         "per_trial": per_trial.mean(1).tolist(),
+        "totals": totals,
     }
 
 
-def reference_rows(task: str, params, tasks: int, seed: int) -> list[dict]:
+def reference_rows(task: str, params, tasks: int, seed: int, run_totals: np.ndarray) -> list[dict]:
+    """Every reference policy that applies, on the same tasks as the run (the same seed
+    samples the same tasks), with the run's advantage over it paired task by task."""
     family = get_task(task)
     rows = []
     for spec in policies_for(family):
@@ -71,7 +75,14 @@ def reference_rows(task: str, params, tasks: int, seed: int) -> list[dict]:
             result = evaluate(family, params, spec, spec.config(), tasks, seed)
         except (NotApplicable, TooLarge):
             continue
-        rows.append(result.to_json())
+        row = result.to_json()
+        # An exact value has no tasks to pair with: the run's own CI is the comparison.
+        difference = run_totals - (result.totals if result.totals is not None else result.mean)
+        row["run_minus_policy"] = {
+            "mean": float(difference.mean()),
+            "ci95": ci95(difference) if result.totals is not None else None,
+        }
+        rows.append(row)
     return rows
 
 
@@ -99,7 +110,8 @@ def eval_run(
 ) -> None:
     """Mean total reward of a trained run on held-out tasks, beside the reference policies.
 
-    JSON rows always carry ``per_trial``, the mean reward of every trial."""
+    JSON rows always carry ``per_trial``, the mean reward of every trial, and each reference
+    row ``run_minus_policy``, the run's advantage over it paired task by task."""
     store = open_store(home)
     run = store.get_run(run_id)
     task = task or run.task
@@ -110,10 +122,8 @@ def eval_run(
     if tasks < 2:
         raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
     seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
-    rows = [
-        evaluate_run(store, run, task, params, tasks, seed),
-        *reference_rows(task, params, tasks, seed),
-    ]
+    run_row = evaluate_run(store, run, task, params, tasks, seed)
+    rows = [run_row, *reference_rows(task, params, tasks, seed, run_row.pop("totals"))]
     if json_output:
         print_json(rows)
         return
@@ -121,13 +131,28 @@ def eval_run(
         title=f"{task} {params.to_dict()}, {tasks} held-out tasks, seed {seed}",
         title_justify="left",
     )
-    for column in ("policy", "mean total reward", "95% CI"):
+    for column in ("policy", "mean total reward", "95% CI", f"run {run.id} − policy"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for row in rows:
+        versus = row.get("run_minus_policy")
+        if versus is None:
+            paired = ""
+        elif versus["ci95"] is None:
+            paired = f"{versus['mean']:+.2f}"
+        else:
+            paired = f"{versus['mean']:+.2f} ± {versus['ci95']:.2f}"
         table.add_row(
-            row["policy"], f"{row['mean']:.2f}", "exact" if row["exact"] else f"± {row['ci95']:.2f}"
+            row["policy"],
+            f"{row['mean']:.2f}",
+            "exact" if row["exact"] else f"± {row['ci95']:.2f}",
+            paired,
         )
     console.print(table)
+    console.print(
+        f"run {run.id} − policy: the run's total minus the policy's on each task, averaged, "
+        "with its 95% CI (the same tasks for every row).",
+        markup=False,
+    )
     if per_trial:
         console.print(per_trial_table(rows))
 
