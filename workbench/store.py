@@ -10,7 +10,9 @@ and writers queue instead of failing with "database is locked".
 
 Who writes what:
 
-- The CLI and the TUI create run rows (``queued``), set ``stop_requested``, put a
+- The CLI and the TUI create run rows (``queued``; a run started from another's networks
+  gets ``init_from`` and ``init_path``, a copy of those weights written before the row,
+  never changed after), set ``stop_requested``, put a
   ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume, and delete rows
   that no process is running.
 - A worker claims a ``queued`` row (``queued -> running``, atomically, with its pid and
