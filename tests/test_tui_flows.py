@@ -35,6 +35,14 @@ def cell(app, run_id: int, column: str) -> str:
     return app.screen.query_one(DataTable).get_cell(str(run_id), column)
 
 
+async def open_create_study_dialog(app, pilot) -> None:
+    """From the runs screen: the studies screen, then its create dialog."""
+    await pilot.press("S")
+    await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(app.screen, CreateStudyScreen))
+
+
 def test_ema_is_debiased_and_zero_is_off() -> None:
     assert ema([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
     assert ema([5.0, 5.0, 5.0], 0.9) == pytest.approx([5.0, 5.0, 5.0])
@@ -147,10 +155,7 @@ async def test_mark_compare_and_export(home: Path) -> None:
 async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> None:
     app = WorkbenchApp(Store(home), refresh_seconds=0.2)
     async with app.run_test(size=(140, 45)) as pilot:
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
-        await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, CreateStudyScreen))
+        await open_create_study_dialog(app, pilot)
         values = {
             "study-name": "tiny",
             "study-task": "chain",
@@ -193,10 +198,7 @@ async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> N
 async def test_create_dialog_makes_a_meta_gradient_study_without_search_fields(home: Path) -> None:
     app = WorkbenchApp(Store(home), refresh_seconds=0.2)
     async with app.run_test(size=(140, 45)) as pilot:
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
-        await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, CreateStudyScreen))
+        await open_create_study_dialog(app, pilot)
         app.screen.query_one("#study-name", Input).value = "online"
         app.screen.query_one("#study-agent", Select).value = "mg-a2c"
         app.screen.query_one("#study-method", Select).value = "meta-gradient"
