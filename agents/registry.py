@@ -28,6 +28,9 @@ class AgentSpec:
     make: Callable[[Config, TaskFamily, Config, int], Agent]
     """``make(config, task_family, task_params, seed)``."""
     tasks: tuple[str, ...]
+    main_metric: str = "eval/episode_return"
+    """The metric that says how well a run of this agent does (plotted by every view that
+    shows one curve per run, and what study values are read from)."""
 
     def check_task(self, task: str) -> None:
         if task not in self.tasks:
@@ -95,6 +98,7 @@ AGENTS: dict[str, AgentSpec] = {
             config=RL2Config,
             make=RL2,
             tasks=META_TASKS,
+            main_metric="eval/meta_episode_return",
         ),
         AgentSpec(
             name="l2rl",
@@ -102,6 +106,7 @@ AGENTS: dict[str, AgentSpec] = {
             config=L2RLConfig,
             make=L2RL,
             tasks=META_TASKS,
+            main_metric="eval/meta_episode_return",
         ),
         AgentSpec(
             name="snail",
@@ -109,6 +114,7 @@ AGENTS: dict[str, AgentSpec] = {
             config=SNAILConfig,
             make=SNAIL,
             tasks=META_TASKS,
+            main_metric="eval/meta_episode_return",
         ),
     ]
 }

@@ -19,8 +19,10 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from envs.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A configuration value or key that the user must fix; the message says how."""
 
 
@@ -91,7 +93,10 @@ class Config:
             value = _coerce_type(info, value)
             object.__setattr__(self, info.name, value)
             if info.range is not None and not info.range.contains(value):
-                raise ConfigError(f"{info.name}={value!r} is out of range: allowed {info.range}")
+                raise ConfigError(
+                    f"{info.name}={value!r} is out of range: allowed {info.range}",
+                    field=info.name,
+                )
         self.check()
 
     def check(self) -> None:
@@ -114,10 +119,11 @@ def _coerce_type(info: FieldInfo, value: Any) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if expected is float and isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{info.name}={value!r} is not a finite number")
+        raise ConfigError(f"{info.name}={value!r} is not a finite number", field=info.name)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(
-            f"{info.name}={value!r} has type {type(value).__name__}, expected {info.type_name}"
+            f"{info.name}={value!r} has type {type(value).__name__}, expected {info.type_name}",
+            field=info.name,
         )
     return value
 
@@ -182,7 +188,8 @@ def parse_value(info: FieldInfo, text: str) -> Any:
     except ValueError:
         raise ConfigError(
             f"{info.name}={text!r} is not a valid {info.type_name}"
-            + (" (use true or false)" if info.type is bool else "")
+            + (" (use true or false)" if info.type is bool else ""),
+            field=info.name,
         ) from None
     return text
 
@@ -194,10 +201,13 @@ def parse_numbers(text: str, count: int, field: str, each: str) -> list[float] |
     try:
         numbers = [float(part) for part in text.split(",")]
     except ValueError:
-        raise ConfigError(f"{field}={text!r} is not a comma-separated list of numbers") from None
+        raise ConfigError(
+            f"{field}={text!r} is not a comma-separated list of numbers", field=field
+        ) from None
     if len(numbers) != count:
         raise ConfigError(
-            f"{field}={text!r} has {len(numbers)} values, expected one per {each} ({count})"
+            f"{field}={text!r} has {len(numbers)} values, expected one per {each} ({count})",
+            field=field,
         )
     return numbers
 

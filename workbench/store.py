@@ -48,6 +48,8 @@ from typing import Any
 import platformdirs
 import sqlite_utils
 
+from envs.errors import UserError
+
 SCHEMA_VERSION = 3
 STALE_AFTER = 10.0
 """Seconds without a heartbeat after which a run whose process is gone counts as lost."""
@@ -59,7 +61,7 @@ RESUMABLE = ("stopped", "failed", "lost")
 ACTIVE = ("queued", "running")
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """A problem with the store the user can fix; the message says how."""
 
 
