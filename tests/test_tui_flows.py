@@ -17,8 +17,12 @@ from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.compare import CompareView
 from workbench.tui.screens.launch import LaunchScreen
 from workbench.tui.screens.run_view import RunView
-from workbench.tui.screens.studies import CreateStudyScreen, GroupView, StudiesScreen, StudyView
+from workbench.tui.screens.create_study import CreateStudyScreen
+from workbench.tui.screens.group_view import GroupView
+from workbench.tui.screens.studies import StudiesScreen
+from workbench.tui.screens.study_view import StudyView
 from workbench.tui.smoothing import ema
+from workbench.tui.widgets.confirm import ConfirmationModal
 
 from .test_tui import completed_run, until
 
@@ -53,6 +57,7 @@ async def test_invalid_field_shows_inline_and_launches_nothing(home: Path) -> No
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await until(pilot, lambda: app.screen.query("#agent-form Input"))  # composed
         field(app.screen, "learning_rate").value = "fast"
         field(app.screen, "discount").value = "1.5"
         await pilot.pause(0.1)
@@ -125,6 +130,7 @@ async def test_mark_compare_and_export(home: Path) -> None:
         header = (home / "exports" / f"run-{first}.csv").read_text().splitlines()[0]
         assert header == "step,charts/episode_return"
         await pilot.press("X")  # the table as shown, CSV and JSON
+        await until(pilot, lambda: (home / "exports" / "runs.json").exists())
         rows = json.loads((home / "exports" / "runs.json").read_text())
         assert [(r["id"], r["status"], r["return"]) for r in rows] == [
             (str(first), "completed", "4.0"),
@@ -139,7 +145,8 @@ async def test_mark_compare_and_export(home: Path) -> None:
         assert "grouped by config" in str(app.screen.query_one("#compare-header").render())
         await pilot.press("escape")
         await pilot.press("d")
-        assert "press d again" in str(app.screen.query_one("#run-message").render())
+        await until(pilot, lambda: isinstance(app.screen, ConfirmationModal))
+        assert "press d again" in str(app.screen.query_one("#confirm-text").render())
         await pilot.press("d")
         await until(
             pilot,
@@ -158,7 +165,6 @@ async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> N
         await open_create_study_dialog(app, pilot)
         values = {
             "study-name": "tiny",
-            "study-task": "chain",
             "study-trials": "2",
             "study-steps": "1500",
             "study-fixed": "eval_interval=500 eval_episodes=3",
@@ -167,6 +173,7 @@ async def test_create_and_run_a_tiny_study_then_its_group_table(home: Path) -> N
         }
         for widget_id, value in values.items():
             app.screen.query_one(f"#{widget_id}", Input).value = value
+        app.screen.query_one("#study-task", Select).value = "chain"  # one of a2c's tasks
         app.screen.query_one("#study-trials", Input).value = "x"
         await pilot.press("ctrl+s")
         await pilot.pause(0.2)

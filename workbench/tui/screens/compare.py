@@ -11,11 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual_plotext import PlotextPlot
 
-from workbench.store import RunRecord, Store
-from workbench.tui.screens.run_view import default_metric
+from workbench.store import RunRecord
+from workbench.tui.messages import CompareRead, ReportsFailures
+from workbench.tui.readers.runs import read_compare
 from workbench.tui.smoothing import SMOOTHING_STEPS, ema
+from workbench.tui.widgets.message_line import MessageLine
+from workbench.tui.widgets.metric_picker import MetricPicker
+from workbench.tui.widgets.metric_plot import Curve, MetricPlot
 
 GRID_POINTS = 200
 
@@ -36,12 +39,14 @@ def band(curves: list[tuple[list[int], list[float]]]) -> tuple[np.ndarray, ...]:
     return grid, stacked.mean(0), stacked.min(0), stacked.max(0)
 
 
-class CompareView(Screen[None]):
+class CompareView(ReportsFailures, Screen[None]):
+    PALETTE_PREFIX = "compare"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("g", "toggle_group", "Group by config"),
-        Binding("m", "next_metric", "Next metric"),
-        Binding("e", "next_smoothing", "Smoothing"),
+        Binding("g", "toggle_group", "Group by config", tooltip="Mean and min-max band"),
+        Binding("m", "next_metric", "Next metric", tooltip="Plot the next common metric"),
+        Binding("M", "pick_metric", "Pick metric", tooltip="Choose the plotted metric"),
+        Binding("e", "next_smoothing", "Smoothing", tooltip="Off, 0.6, 0.9, 0.97"),
     ]
 
     def __init__(self, run_ids: list[int]) -> None:
@@ -57,7 +62,8 @@ class CompareView(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="compare-header")
-        yield PlotextPlot(id="curve")
+        yield MetricPlot(id="curve")
+        yield MessageLine("", id="compare-message")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -66,37 +72,25 @@ class CompareView(Screen[None]):
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self) -> None:
-        store = Store(self.app.store.home)
-        try:
-            runs = {run_id: store.get_run(run_id) for run_id in self.run_ids}
-            keys = sorted(set.intersection(*(set(store.metric_keys(i)) for i in self.run_ids)))
-            metric = self.metric or default_metric(keys)
-            series = {}
-            for run_id in self.run_ids:
-                rows = store.metrics(run_id, metric) if metric else []
-                series[run_id] = ([step for _, step, _ in rows], [v for _, _, v in rows])
-        finally:
-            store.close()
-        self.app.call_from_thread(self.show, runs, keys, metric, series)
+        self.post_message(CompareRead(read_compare(self.app.store.home, self.run_ids, self.metric)))
 
-    def show(self, runs, keys, metric, series) -> None:
-        self.runs, self.keys, self.series = runs, keys, series
-        self.metric = self.metric or metric
+    def on_compare_read(self, message: CompareRead) -> None:
+        data = message.data
+        self.runs, self.keys, self.series = data.runs, data.keys, data.series
+        self.metric = self.metric or data.metric
+        self.show()
+
+    def show(self) -> None:
         mode = "grouped by config: mean and min-max band" if self.grouped else "overlaid"
         self.query_one("#compare-header", Static).update(
             f"runs {', '.join(map(str, self.run_ids))}  ·  {mode}  ·  g: toggle, m: metric, "
-            "e: smoothing"
+            "M: pick, e: smoothing"
         )
         self.draw()
 
     def draw(self) -> None:
-        plot = self.query_one(PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(f"{self.metric or 'no common metric'}")
-        plt.xlabel("env steps")
         curves = {i: c for i, c in self.series.items() if len(c[0]) > 1}
+        drawn: list[Curve] = []
         if self.grouped:
             groups: dict[str, list[int]] = {}
             for run_id in curves:
@@ -105,25 +99,35 @@ class CompareView(Screen[None]):
                 grid, mean, low, high = band(
                     [(curves[i][0], ema(curves[i][1], self.smoothing)) for i in members]
                 )
-                plt.plot(grid, low, marker="braille", color="gray")
-                plt.plot(grid, high, marker="braille", color="gray")
-                plt.plot(grid, mean, marker="braille", label=f"{label[:50]} (n={len(members)})")
+                drawn.append(Curve(grid, low, color="gray"))
+                drawn.append(Curve(grid, high, color="gray"))
+                drawn.append(Curve(grid, mean, label=f"{label[:50]} (n={len(members)})"))
         else:
             for run_id, (steps, values) in curves.items():
                 run = self.runs[run_id]
                 label = f"{run_id} {run.agent} seed {run.seed}"
-                plt.plot(steps, ema(values, self.smoothing), marker="braille", label=label)
-        plot.refresh()
+                drawn.append(Curve(steps, ema(values, self.smoothing), label=label))
+        self.query_one(MetricPlot).show(
+            f"{self.metric or 'no common metric'}", drawn, xlabel="env steps"
+        )
 
     def action_toggle_group(self) -> None:
         self.grouped = not self.grouped
-        self.show(self.runs, self.keys, self.metric, self.series)
+        self.show()
+
+    def show_metric(self, metric: str | None) -> None:
+        if metric and metric != self.metric:
+            self.metric = metric
+            self.load()
 
     def action_next_metric(self) -> None:
         if self.keys:
             index = self.keys.index(self.metric) + 1 if self.metric in self.keys else 0
-            self.metric = self.keys[index % len(self.keys)]
-            self.load()
+            self.show_metric(self.keys[index % len(self.keys)])
+
+    def action_pick_metric(self) -> None:
+        if self.keys:
+            self.app.push_screen(MetricPicker(self.keys, self.metric), self.show_metric)
 
     def action_next_smoothing(self) -> None:
         index = SMOOTHING_STEPS.index(self.smoothing) if self.smoothing in SMOOTHING_STEPS else 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,9 +17,10 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from agents.registry import AGENTS
 from envs.config import ConfigError, build
 from envs.registry import get_task
-from workbench import runner
-from workbench.store import Store, StoreError
+from workbench.tui import actions
+from workbench.tui.messages import ReportsFailures
 from workbench.tui.widgets.config_form import ConfigForm
+from workbench.tui.widgets.message_line import MessageLine
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -43,7 +44,7 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-class LaunchScreen(ModalScreen[list[int] | None]):
+class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
     """Dismissed with the launched run ids, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "launch", "Launch")]
@@ -92,12 +93,13 @@ class LaunchScreen(ModalScreen[list[int] | None]):
                     "and train on with their own optimiser, steps and seed; same agent and "
                     "network sizes only.",
                 )
-            yield Static("", id="launch-top-error", classes="field-error")
+            yield MessageLine("", id="launch-top-error", classes="field-error")
             with VerticalScroll(id="launch-forms"):
                 yield Static("[b]agent config[/b]", classes="form-title", id="agent-form-title")
                 yield ConfigForm(AGENTS[self.agent_name].config, self.config, id="agent-form")
                 yield Static("[b]task parameters[/b]", classes="form-title", id="task-form-title")
                 yield ConfigForm(get_task(self.task_name).Params, self.task_params, id="task-form")
+            yield Static("", id="field-help")
             with Horizontal(classes="launch-row"):
                 yield Button("Launch", variant="primary", id="launch")
                 yield Button("Cancel", id="cancel")
@@ -137,6 +139,11 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         await self.query_one(selector, ConfigForm).remove()
         await self.query_one("#launch-forms").mount(form, after=f"{selector}-title")
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused field's help on a line of its own (tooltips need a mouse)."""
+        tip = event.widget.tooltip
+        self.query_one("#field-help", Static).update(str(tip) if tip else "")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "launch":
             self.action_launch()
@@ -147,8 +154,8 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         self.dismiss(None)
 
     def action_launch(self) -> None:
-        top = self.query_one("#launch-top-error", Static)
-        top.update("")
+        top = self.query_one("#launch-top-error", MessageLine)
+        top.say("")
         agent_form = self.query_one("#agent-form", ConfigForm)
         task_form = self.query_one("#task-form", ConfigForm)
         config, task_params = agent_form.values(), task_form.values()
@@ -171,14 +178,14 @@ class LaunchScreen(ModalScreen[list[int] | None]):
             try:
                 build(cls, values, owner=owner)
             except ConfigError as err:
-                if not form.show_error(str(err)):
+                if not form.show_error(err):
                     top.update(str(err))
                 return
         fine_tune = self.init_from is not None and self.query_one("#init-from", Checkbox).value
         init_from = self.init_from if fine_tune else None
         self.launch_runs(config, task_params, int(steps_text), seeds, init_from)
 
-    @work(thread=True, exclusive=True, group="launch")
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def launch_runs(
         self,
         config: dict[str, Any],
@@ -187,28 +194,16 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         seeds: list[int],
         init_from: int | None,
     ) -> None:
-        ids: list[int] = []
-        try:
-            store = Store(self.app.store.home)
-            try:
-                for seed in seeds:
-                    run_id = runner.create_run(
-                        store,
-                        agent=self.agent_name,
-                        task=self.task_name,
-                        config=config,
-                        task_params=task_params,
-                        seed=seed,
-                        total_steps=steps,
-                        init_from=init_from,
-                    )
-                    runner.launch(store, run_id)
-                    ids.append(run_id)
-            finally:
-                store.close()
-        except (StoreError, OSError) as err:  # a locked or unwritable store, no python...
-            done = f" (runs {', '.join(map(str, ids))} were launched)" if ids else ""
-            message = f"could not launch: {err}{done}"
-            self.app.call_from_thread(self.query_one("#launch-top-error", Static).update, message)
-            return
+        """Queue the runs and start their workers; a failure shows in the top line (the
+        app's failure handler), the dialog staying open."""
+        ids = actions.launch_runs(
+            self.app.store.home,
+            seeds,
+            agent=self.agent_name,
+            task=self.task_name,
+            config=config,
+            task_params=task_params,
+            total_steps=steps,
+            init_from=init_from,
+        )
         self.app.call_from_thread(self.dismiss, ids)

@@ -1,10 +1,8 @@
 """The run view: a run's live curve (reward by default, any logged metric on request),
-EMA smoothing with the raw curve faint behind, the config, and the log's tail with a
-filter; stop, resume, and clone-with-changes into the launch dialog."""
+EMA smoothing with the raw curve faint behind, the effective config, and the log's tail
+with a filter; stop, resume, and clone-with-changes into the launch dialog."""
 
 from __future__ import annotations
-
-import json
 
 from textual import work
 from textual.app import ComposeResult
@@ -12,70 +10,80 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static
-from textual_plotext import PlotextPlot
 
-from agents.base import EVAL_KEYS, RETURN_KEYS
 from workbench.runner import eval_text
-from workbench.store import RunRecord, Store, StoreError
-from workbench.tui.screens.runs import control_run
+from workbench.store import RunRecord
+from workbench.tui import actions
+from workbench.tui.messages import ActionDone, ReportsFailures, RunRead
+from workbench.tui.readers.runs import RunReader, shown_keys
 from workbench.tui.smoothing import SMOOTHING_STEPS, ema
+from workbench.tui.widgets.message_line import MessageLine
+from workbench.tui.widgets.metric_picker import MetricPicker
+from workbench.tui.widgets.metric_plot import Curve, MetricPlot
 
 LOG_LINES = 200
-LOG_TAIL_BYTES = 64_000
 
 
-def default_metric(keys: list[str]) -> str | None:
-    """The training return if the run logs one, else its first metric."""
-    return next((key for key in RETURN_KEYS if key in keys), keys[0] if keys else None)
+def config_text(config: list[tuple[str, object, bool]], every_field: bool) -> str:
+    """The config line(s): what differs from the defaults, or every field (changed ones
+    bold); ``config {}`` never shows (a run of defaults says so)."""
+    changed = [(name, value) for name, value, differs in config if differs]
+    if every_field:
+        cells = [
+            f"[b]{name}={value!r}[/b]" if differs else f"{name}={value!r}"
+            for name, value, differs in config
+        ]
+        return "config (bold: changed; i hides): " + "  ".join(cells)
+    if not changed:
+        return f"config: the defaults of all {len(config)} fields (i shows them)"
+    text = "  ".join(f"{name}={value!r}" for name, value in changed)
+    return f"config: {text}; the other {len(config) - len(changed)} fields default (i shows all)"
 
 
-def shown_keys(metric: str | None) -> list[str]:
-    """The metric, and beside a training return its evaluation counterpart."""
-    if metric is None:
-        return []
-    if metric in RETURN_KEYS:
-        return [metric, EVAL_KEYS[RETURN_KEYS.index(metric)]]
-    return [metric]
-
-
-class RunView(Screen[None]):
+class RunView(ReportsFailures, Screen[None]):
     """One run: header with status and progress, the curve of a metric, stop and resume."""
 
+    PALETTE_PREFIX = "run"
     AUTO_FOCUS = "#run-log"  # letters act on the run; / moves to the log filter, Enter back
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("m", "next_metric", "Next metric"),
-        Binding("e", "next_smoothing", "Smoothing"),
-        Binding("s", "stop_run", "Stop"),
-        Binding("r", "resume_run", "Resume"),
-        Binding("c", "clone_run", "Clone"),
-        Binding("slash", "filter_log", "Filter log"),
+        Binding("m", "next_metric", "Next metric", tooltip="Plot the run's next metric"),
+        Binding("M", "pick_metric", "Pick metric", tooltip="Choose the plotted metric"),
+        Binding("e", "next_smoothing", "Smoothing", tooltip="Off, 0.6, 0.9, 0.97"),
+        Binding("i", "toggle_config", "Config", tooltip="Every config field, or the changed"),
+        Binding("s", "stop_run", "Stop", tooltip="Stop this run (it checkpoints first)"),
+        Binding("r", "resume_run", "Resume", tooltip="Resume this run from its checkpoint"),
+        Binding("c", "clone_run", "Clone", tooltip="The launch dialog with this run's settings"),
+        Binding("slash", "filter_log", "Filter log", show=False, tooltip="Filter the log tail"),
     ]
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
+        self.reader: RunReader | None = None
         self.metric: str | None = None  # chosen from the run's keys on first refresh
         self.keys: list[str] = []
         self.series: dict[str, tuple[list[int], list[float]]] = {}
         self.smoothing = 0.6
         self.run: RunRecord | None = None
+        self.config: list[tuple[str, object, bool]] = []
+        self.every_field = False
         self.log_lines: list[str] = []
-        self.log_size = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="run-header")
-        yield PlotextPlot(id="curve")
+        yield MetricPlot(id="curve")
         with Horizontal(id="log-bar"):
             yield Static("log", id="log-title")
             yield Input(placeholder="filter the log (/)", id="log-filter")
         yield Log(id="run-log", max_lines=LOG_LINES)
-        yield Static("", id="run-message")
+        yield MessageLine("", id="run-message")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.reader = RunReader(self.app.store.home, self.run_id)
         self.refresh_run()
         self.set_interval(self.app.refresh_seconds, self.refresh_run)
 
@@ -83,81 +91,42 @@ class RunView(Screen[None]):
     def refresh_run(self) -> None:
         """Read the row, only the metric rows logged since the last refresh, and only the
         bytes appended to the log since then."""
-        store = Store(self.app.store.home)
-        try:
-            data = self.read_refresh(store)
-        except StoreError as err:  # deleted from elsewhere, or the store is busy: say so
-            message = self.query_one("#run-message", Static)
-            self.app.call_from_thread(message.update, str(err))
-            return
-        finally:
-            store.close()
-        self.app.call_from_thread(self.show, *data)
+        last = {key: steps[-1] for key, (steps, _) in self.series.items() if steps}
+        self.post_message(RunRead(self.reader.read(self.metric, last)))
 
-    def read_refresh(self, store: Store) -> tuple:
-        """The arguments of ``show``: the row, keys, metric, new metric rows, new log lines."""
-        run = store.get_run(self.run_id)
-        keys = store.metric_keys(self.run_id)
-        metric = self.metric or default_metric(keys)
-        new_rows = {}
-        for key in shown_keys(metric):
-            steps, _ = self.series.get(key, ([], []))
-            new_rows[key] = store.metrics(self.run_id, key, steps[-1] if steps else -1)
-        return run, keys, metric, new_rows, self.read_log(store)
-
-    def read_log(self, store: Store) -> list[str]:
-        """Complete lines appended to the run's log since the last read (its last
-        LOG_TAIL_BYTES the first time)."""
-        path = store.log_path(self.run_id)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return []
-        if size < self.log_size:  # replaced: start over
-            self.log_size = 0
-        start, skip_first = self.log_size, False
-        if start == 0 and size > LOG_TAIL_BYTES:
-            start, skip_first = size - LOG_TAIL_BYTES, True  # it begins mid-line
-        with path.open("rb") as handle:
-            handle.seek(start)
-            data = handle.read(size - start)
-        complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for the next read
-        self.log_size = start + len(complete)
-        lines = complete.decode(errors="replace").splitlines()
-        return lines[1:] if skip_first else lines
-
-    def show(
-        self,
-        run: RunRecord,
-        keys: list[str],
-        metric: str | None,
-        new_rows: dict[str, list],
-        new_log: list[str],
-    ) -> None:
-        self.run = run
-        self.keys = keys
-        self.metric = self.metric or metric
-        for key, rows in new_rows.items():
+    def on_run_read(self, message: RunRead) -> None:
+        update = message.update
+        run = self.run = update.run
+        self.keys, self.config = update.keys, update.config
+        self.metric = self.metric or update.metric
+        for key, points in update.new_points.items():
             steps, values = self.series.setdefault(key, ([], []))
             if steps and run.steps_done < steps[-1]:  # resumed: later points were replaced
                 steps.clear()
                 values.clear()
                 continue
-            for _, step, value in rows:
+            for step, value in points:
+                if steps and step <= steps[-1]:
+                    continue  # read twice (a refresh began before the last was drawn)
                 steps.append(step)
                 values.append(value)
+        if update.new_log:
+            self.log_lines = (self.log_lines + update.new_log)[-LOG_LINES:]
+            self.show_log(update.new_log)
+        self.show_header()
+        self.draw()
+
+    def show_header(self) -> None:
+        run = self.run
+        if run is None:
+            return
         summary = run.summary
-        evaluation = f"eval {eval_text(summary)}"
         self.query_one("#run-header", Static).update(
             f"run {run.id} {run.name}  [b]{run.status}[/b]  "
             f"{run.steps_done}/{run.total_steps} steps  "
-            f"{summary.get('steps_per_second', 0):.0f} steps/s  {evaluation}\n"
-            f"config {json.dumps(run.config)}"
+            f"{summary.get('steps_per_second', 0):.0f} steps/s  eval {eval_text(summary)}\n"
+            + config_text(self.config, self.every_field)
         )
-        if new_log:
-            self.log_lines = (self.log_lines + new_log)[-LOG_LINES:]
-            self.show_log(new_log)
-        self.draw()
 
     def show_log(self, lines: list[str]) -> None:
         pattern = self.query_one("#log-filter", Input).value.strip().lower()
@@ -172,71 +141,84 @@ class RunView(Screen[None]):
             self.show_log(self.log_lines)
 
     def draw(self) -> None:
-        plot = self.query_one(PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        smoothing = f"smoothing {self.smoothing:g}" if self.smoothing else "no smoothing"
-        plt.title(f"{self.metric}  ({smoothing}; m: next metric, e: smoothing)")
-        plt.xlabel("env steps")
-        drawn = False
+        curves = []
         for key in shown_keys(self.metric):
             steps, values = self.series.get(key, ([], []))
-            if not steps:
-                continue
-            drawn = True
             if self.smoothing and len(values) > 2:
-                plt.plot(steps, values, marker="braille", color="gray")  # raw, faint
-                plt.plot(steps, ema(values, self.smoothing), label=key, marker="braille")
+                curves.append(Curve(steps, values, color="gray"))  # raw, faint
+                curves.append(Curve(steps, ema(values, self.smoothing), label=key))
             else:
-                plt.plot(steps, values, label=key, marker="braille")
-        if not drawn:
-            plt.title(f"{self.metric}: no points yet")
-        plot.refresh()
+                curves.append(Curve(steps, values, label=key))
+        smoothing = f"smoothing {self.smoothing:g}" if self.smoothing else "no smoothing"
+        self.query_one(MetricPlot).show(
+            f"{self.metric}  ({smoothing}; m: next metric, M: pick, e: smoothing)",
+            curves,
+            xlabel="env steps",
+            empty=f"{self.metric}: no points yet",
+        )
 
     def action_next_smoothing(self) -> None:
         index = SMOOTHING_STEPS.index(self.smoothing) if self.smoothing in SMOOTHING_STEPS else 0
         self.smoothing = SMOOTHING_STEPS[(index + 1) % len(SMOOTHING_STEPS)]
         self.draw()
 
+    def action_toggle_config(self) -> None:
+        self.every_field = not self.every_field
+        self.show_header()
+
     def action_filter_log(self) -> None:
         self.query_one("#log-filter", Input).focus()
 
     def action_clone_run(self) -> None:
         """The launch dialog filled with this run's settings, to change and launch."""
-        from workbench.tui.screens.launch import LaunchScreen
-
         run = self.run
         if run is None:
             return
-        self.app.push_screen(
-            LaunchScreen(
-                run.agent,
-                run.task,
-                run.config,
-                run.task_params,
-                steps=run.total_steps,
-                seeds=str(run.seed),
-                init_from=run.id if run.checkpoint_path else None,
-            ),
+        self.app.open_launch(
             self.cloned,
+            agent=run.agent,
+            task=run.task,
+            config=run.config,
+            task_params=run.task_params,
+            steps=run.total_steps,
+            seeds=str(run.seed),
+            init_from=run.id if run.checkpoint_path else None,
         )
 
     def cloned(self, run_ids: list[int] | None) -> None:
         if run_ids:
             text = f"launched run(s) {', '.join(map(str, run_ids))}; Esc shows them in the table"
-            self.query_one("#run-message", Static).update(text)
+            self.query_one(MessageLine).say(text)
+
+    def show_metric(self, metric: str | None) -> None:
+        if metric and metric != self.metric:
+            self.metric = metric
+            self.draw()
+            self.refresh_run()
 
     def action_next_metric(self) -> None:
-        if not self.keys:
-            return
-        index = self.keys.index(self.metric) + 1 if self.metric in self.keys else 0
-        self.metric = self.keys[index % len(self.keys)]
-        self.draw()
-        self.refresh_run()
+        if self.keys:
+            index = self.keys.index(self.metric) + 1 if self.metric in self.keys else 0
+            self.show_metric(self.keys[index % len(self.keys)])
+
+    def action_pick_metric(self) -> None:
+        if self.keys:
+            self.app.push_screen(MetricPicker(self.keys, self.metric), self.show_metric)
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.query_one(MessageLine).say(message.text)
+        if message.changed:
+            self.refresh_run()
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def act(self, action: str) -> None:
+        home = self.app.store.home
+        self.post_message(ActionDone(actions.control_runs(home, action, [self.run_id])))
 
     def action_stop_run(self) -> None:
-        control_run(self, "stop", self.run_id)
+        self.query_one(MessageLine).say(f"stop run {self.run_id}…")
+        self.act("stop")
 
     def action_resume_run(self) -> None:
-        control_run(self, "resume", self.run_id)
+        self.query_one(MessageLine).say(f"resume run {self.run_id}…")
+        self.act("resume")

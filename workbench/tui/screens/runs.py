@@ -12,9 +12,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from agents.base import RETURN_KEYS
-from workbench import runner
-from workbench.store import RunRecord, Store, StoreError
+from workbench.format import fixed
+from workbench.store import RunRecord
+from workbench.tui import actions
+from workbench.tui.messages import ActionDone, ReportsFailures, RunsRead
+from workbench.tui.readers.runs import RowCache, read_runs
+from workbench.tui.widgets.confirm import ConfirmationModal
+from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.sparkline import sparkline
 
 
@@ -32,9 +36,10 @@ def workbench_command() -> str:
 def empty_hint() -> str:
     command = workbench_command()
     return (
-        "No runs yet. Start one from a shell and watch it here:\n"
+        "No runs yet. Press n to launch one here (a form with every setting), or start\n"
+        "one from a shell and watch it here:\n"
         f"  {command} run dqn cartpole --steps 50000 --background\n"
-        f"`{command} agents` and `{command} tasks` list what can be trained."
+        f"`{command} agents` and `{command} tasks` list what can be trained; ? shows the keys."
     )
 
 
@@ -53,27 +58,15 @@ COLUMNS = (
     "eval",
     "recent returns",
 )
+DROP_FIRST = ("name", "seed", "steps/s", "recent returns", "best")
+"""Columns a narrow terminal hides, in this order: return and eval stay to the last."""
 SORTS = ("id", "status", "agent", "task", "progress", "eval", "best")
 """Columns ``o`` cycles the sort through (id ascending, the others descending)."""
-
-
-def recent_returns(store: Store, run_id: int, count: int = 16) -> list[float]:
-    """The last training returns of a run, per episode or per meta-episode."""
-    for key in RETURN_KEYS:
-        values = store.recent_values(run_id, key, count)
-        if values:
-            return values
-    return []
 
 
 def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tuple[str, ...]:
     """The table cells of one run, in COLUMNS order."""
     summary = run.summary
-
-    def number(key: str, digits: int = 1) -> str:
-        value = summary.get(key)
-        return "-" if value is None else f"{value:.{digits}f}"
-
     percent = min(100.0, 100 * run.steps_done / run.total_steps)  # batches overshoot
     return (
         "✓" if marked else "",
@@ -84,12 +77,28 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         str(run.seed),
         run.status,
         f"{percent:5.1f}%",
-        number("steps_per_second", 0),
-        number("last_return"),
-        number("best_return"),
-        number("eval_return_mean"),
+        fixed(summary.get("steps_per_second"), 0),
+        fixed(summary.get("last_return"), 1),
+        fixed(summary.get("best_return"), 1),
+        fixed(summary.get("eval_return_mean"), 1),
         sparkline(recent),
     )
+
+
+def fitting_columns(width: int, cells: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The columns that fit ``width``, hiding DROP_FIRST's in order until they do."""
+
+    def column_width(index: int) -> int:
+        return 2 + max([len(COLUMNS[index])] + [len(row[index]) for row in cells])
+
+    shown = list(COLUMNS)
+    need = sum(column_width(i) for i in range(len(COLUMNS))) + 2  # the scrollbar
+    for name in DROP_FIRST:
+        if need <= width:
+            break
+        shown.remove(name)
+        need -= column_width(COLUMNS.index(name))
+    return tuple(shown)
 
 
 def sort_key(run: RunRecord, column: str):
@@ -105,42 +114,30 @@ def sort_key(run: RunRecord, column: str):
     }[column]
 
 
-RowCache = dict[int, tuple[tuple, RunRecord, list[float]]]
-
-
-def read_runs(store: Store, cache: RowCache) -> RowCache:
-    """Every run with its recent returns, parsing rows and reading returns only for the
-    runs whose row changed (status, steps, summary, name) since ``cache`` was made."""
-    stamps = store.run_stamps()
-    changed = [run_id for run_id, stamp in stamps.items() if cache.get(run_id, (None,))[0] != stamp]
-    fresh: RowCache = {run_id: cache[run_id] for run_id in stamps if run_id not in changed}
-    for run in store.get_runs(changed):
-        fresh[run.id] = (stamps[run.id], run, recent_returns(store, run.id))
-    return dict(sorted(fresh.items()))
-
-
-class RunsScreen(Screen[None]):
+class RunsScreen(ReportsFailures, Screen[None]):
     """Home screen: the table of runs, refreshed from the store in a worker thread.
 
     Only runs whose row changed since the last refresh (status, steps, summary) have
     their recent returns read again, so a store of hundreds of runs refreshes cheaply.
     """
 
+    PALETTE_PREFIX = "run"
     AUTO_FOCUS = "#runs-table"
     BINDINGS = [
-        Binding("n", "launch", "New run"),
-        Binding("enter", "open_run", "Open"),
-        Binding("space", "mark", "Mark"),
-        Binding("v", "compare", "Compare"),
-        Binding("s", "stop_run", "Stop"),
-        Binding("r", "resume_run", "Resume"),
-        Binding("d", "delete_runs", "Delete"),
-        Binding("x", "export_runs", "Export"),
-        Binding("X", "export_table", "Export table", show=False),
-        Binding("o", "next_sort", "Sort"),
-        Binding("slash", "filter", "Filter"),
-        Binding("p", "toggle_pause", "Pause refresh"),
-        Binding("S", "studies", "Studies"),
+        Binding("n", "launch", "New run", tooltip="Open the launch dialog"),
+        Binding("enter", "open_run", "Open", tooltip="The run's live curve, config and log"),
+        Binding("space", "mark", "Mark ↓", tooltip="Mark or unmark the run, then move down"),
+        Binding("v", "compare", "Compare", tooltip="Overlay the marked runs' curves"),
+        Binding("s", "stop_run", "Stop", tooltip="Stop the marked runs (or the cursor's)"),
+        Binding("r", "resume_run", "Resume", tooltip="Resume the marked runs (or the cursor's)"),
+        Binding("d", "delete_runs", "Delete", show=False, tooltip="Delete the chosen runs"),
+        Binding("x", "export_runs", "Export CSV", show=False, tooltip="Metrics to HOME/exports"),
+        Binding("X", "export_table", "Export table", show=False, tooltip="The table as shown"),
+        Binding("o", "next_sort", "Sort", show=False, tooltip="Cycle the sort column"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by agent, task, name or status"),
+        Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("p", "toggle_pause", "Pause refresh", show=False, tooltip="Live updates"),
+        Binding("S", "studies", "Studies", tooltip="The studies screen"),
     ]
 
     def __init__(self) -> None:
@@ -148,23 +145,23 @@ class RunsScreen(Screen[None]):
         self.marked: set[int] = set()
         self.cache: RowCache = {}
         self.cells: dict[int, tuple[tuple, tuple[str, ...]]] = {}
+        self.columns: tuple[str, ...] = ()
         self.sort = "id"
         self.paused = False
-        self.delete_armed: tuple[int, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(empty_hint(), id="hint")
-        yield Input(placeholder="filter runs: agent, task, name or status (/)", id="runs-filter")
+        yield Input(
+            placeholder="filter runs: agent, task, name or status (/; Esc leaves)",
+            id="runs-filter",
+        )
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="run-message")
+        yield MessageLine("", id="run-message")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter").display = False  # / shows it
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
         self.refresh_runs()
         self.set_interval(self.app.refresh_seconds, self.tick)
 
@@ -174,12 +171,15 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="refresh-runs", exit_on_error=False)
     def refresh_runs(self) -> None:
-        store = Store(self.app.store.home)  # this thread's own connection
-        try:
-            fresh = read_runs(store, self.cache)
-        finally:
-            store.close()
-        self.app.call_from_thread(self.show_rows, fresh)
+        self.post_message(RunsRead(read_runs(self.app.store.home, self.cache)))
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        self.cache = message.rows
+        self.marked &= set(message.rows)
+        self.show_rows()
+
+    def on_resize(self) -> None:
+        self.show_rows()
 
     def visible_runs(self) -> list[tuple[RunRecord, list[float]]]:
         pattern = self.query_one("#runs-filter", Input).value.strip().lower()
@@ -194,10 +194,7 @@ class RunsScreen(Screen[None]):
             rows.reverse()
         return rows
 
-    def show_rows(self, fresh: dict | None = None) -> None:
-        if fresh is not None:
-            self.cache = fresh
-            self.marked &= set(fresh)
+    def show_rows(self) -> None:
         table = self.query_one(DataTable)
         self.query_one("#hint").display = not self.cache
         table.display = bool(self.cache)
@@ -212,22 +209,31 @@ class RunsScreen(Screen[None]):
                 self.cells[run.id] = memo
                 dirty.add(memo[1][1])
             rows.append(memo[1])
+        columns = fitting_columns(self.size.width or 200, rows)
+        indexes = [COLUMNS.index(c) for c in columns]
         order = [cells[1] for cells in rows]
         current = [key.value for key in table.rows]
-        if current != order:  # membership or order changed: rebuild, keep the cursor's run
+        if columns != self.columns or current != order:
+            # columns, membership or order changed: rebuild, keep the cursor's run
             selected = self.selected_run_id()
-            table.clear()
+            if columns != self.columns:
+                table.clear(columns=True)
+                for column in columns:
+                    table.add_column(column, key=column)
+                self.columns = columns
+            else:
+                table.clear()
             for cells in rows:
-                table.add_row(*cells, key=cells[1])
+                table.add_row(*(cells[i] for i in indexes), key=cells[1])
             if selected is not None and str(selected) in order:
                 table.move_cursor(row=order.index(str(selected)))
             return
         for cells in rows:
             if cells[1] not in dirty:
                 continue
-            for column, value in zip(COLUMNS, cells, strict=True):
-                if table.get_cell(cells[1], column) != value:
-                    table.update_cell(cells[1], column, value, update_width=True)
+            for column, index in zip(columns, indexes, strict=True):
+                if table.get_cell(cells[1], column) != cells[index]:
+                    table.update_cell(cells[1], column, cells[index], update_width=True)
 
     def selected_run_id(self) -> int | None:
         table = self.query_one(DataTable)
@@ -244,7 +250,17 @@ class RunsScreen(Screen[None]):
         return [] if run_id is None else [run_id]
 
     def message(self, text: str) -> None:
-        self.query_one("#run-message", Static).update(text)
+        self.query_one(MessageLine).say(text)
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.message(message.text)
+        if message.changed:
+            self.refresh_runs()  # the change shows now, not at the next tick
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def act(self, do, *args) -> None:
+        """Run an action off the UI thread; its line shows when it is done."""
+        self.post_message(ActionDone(do(self.app.store.home, *args)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_run()
@@ -262,12 +278,16 @@ class RunsScreen(Screen[None]):
         box.display = True
         box.focus()
 
-    def action_open_run(self) -> None:
-        from workbench.tui.screens.run_view import RunView
+    def action_leave_filter(self) -> None:
+        """Esc: back to the table (keys act on runs again); an empty filter goes away."""
+        box = self.query_one("#runs-filter", Input)
+        box.display = bool(box.value)
+        self.query_one(DataTable).focus()
 
+    def action_open_run(self) -> None:
         run_id = self.selected_run_id()
         if run_id is not None:
-            self.app.push_screen(RunView(run_id))
+            self.app.open_run(run_id)
 
     def action_mark(self) -> None:
         run_id = self.selected_run_id()
@@ -280,13 +300,11 @@ class RunsScreen(Screen[None]):
             table.move_cursor(row=table.cursor_row + 1)
 
     def action_compare(self) -> None:
-        from workbench.tui.screens.compare import CompareView
-
         runs = self.chosen()
         if len(runs) < 2:
             self.message("mark two or more runs with space, then press v to compare them")
             return
-        self.app.push_screen(CompareView(runs))
+        self.app.open_compare(runs)
 
     def action_next_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -298,9 +316,7 @@ class RunsScreen(Screen[None]):
         self.message("auto-refresh paused (p resumes)" if self.paused else "auto-refresh on")
 
     def action_launch(self) -> None:
-        from workbench.tui.screens.launch import LaunchScreen
-
-        self.app.push_screen(LaunchScreen(), self.launched)
+        self.app.open_launch(self.launched)
 
     def launched(self, run_ids: list[int] | None) -> None:
         if run_ids:
@@ -308,99 +324,46 @@ class RunsScreen(Screen[None]):
             self.refresh_runs()  # the rows appear now, not at the next tick
 
     def action_studies(self) -> None:
-        from workbench.tui.screens.studies import StudiesScreen
-
-        self.app.push_screen(StudiesScreen())
+        self.app.open_studies()
 
     def action_stop_run(self) -> None:
-        for run_id in self.chosen():
-            control_run(self, "stop", run_id)
+        runs = self.chosen()
+        if runs:
+            self.message(f"stop run(s) {', '.join(map(str, runs))}…")
+            self.act(actions.control_runs, "stop", runs)
 
     def action_resume_run(self) -> None:
-        for run_id in self.chosen():
-            control_run(self, "resume", run_id)
+        runs = self.chosen()
+        if runs:
+            self.message(f"resume run(s) {', '.join(map(str, runs))}…")
+            self.act(actions.control_runs, "resume", runs)
 
     def action_delete_runs(self) -> None:
-        runs = tuple(self.chosen())
+        runs = self.chosen()
         if not runs:
             return
-        if self.delete_armed != runs:
-            self.delete_armed = runs
-            self.message(f"delete run(s) {', '.join(map(str, runs))}? press d again to confirm")
-            return
-        self.delete_armed = None
-        store = self.app.store
-        deleted, refused = [], []
-        for run_id in runs:
-            try:
-                store.delete_run(run_id)
-                deleted.append(run_id)
-            except StoreError as err:
-                refused.append(str(err))
-        self.marked -= set(deleted)
-        self.message("; ".join([f"deleted {len(deleted)} run(s)"] * bool(deleted) + refused))
-        self.refresh_runs()
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.marked -= set(runs)
+                self.act(lambda home, ids: actions.delete_runs(home, ids)[1], runs)
+
+        question = (
+            f"Delete run(s) {', '.join(map(str, runs))} with their metrics, checkpoints "
+            "and logs?\npress d again (or y) to confirm, Esc or n to keep them"
+        )
+        self.app.push_screen(ConfirmationModal(question, confirm_key="d"), answered)
 
     def action_export_table(self) -> None:
         """The runs table as shown (filter and sort) to HOME/exports/runs.csv and .json."""
-        from workbench.export import write_table
-
         columns = [c for c in COLUMNS if c not in ("✓", "recent returns")]
         rows = [
             list(cells[1:-1])
             for cells in (run_cells(run, recent) for run, recent in self.visible_runs())
         ]
-        paths = write_table(self.app.store.home / "exports", "runs", columns, rows)
-        self.message(f"wrote {len(rows)} runs to {paths[0]} and {paths[1]}")
+        self.act(actions.export_table, "runs", columns, rows)
 
     def action_export_runs(self) -> None:
         runs = self.chosen()
         if runs:
-            export_runs(self, runs)
-
-
-def export_runs(screen: Screen, run_ids: list[int]) -> None:
-    """Each run's metrics to HOME/exports/run-ID.csv (a row per step, a column per key)."""
-    from workbench.export import metrics_csv
-
-    def work_in_thread() -> None:
-        store = Store(screen.app.store.home)
-        folder = store.home / "exports"
-        folder.mkdir(exist_ok=True)
-        try:
-            for run_id in run_ids:
-                (folder / f"run-{run_id}.csv").write_text(metrics_csv(store, run_id)[0])
-            text = f"exported {len(run_ids)} run(s) to {folder}/run-ID.csv"
-        except StoreError as err:
-            text = str(err)
-        finally:
-            store.close()
-        screen.app.call_from_thread(screen.query_one("#run-message", Static).update, text)
-
-    screen.run_worker(work_in_thread, thread=True, group="export")
-
-
-def control_run(screen: Screen, action: str, run_id: int) -> None:
-    """Stop or resume a run off the UI thread; the outcome shows in #run-message."""
-    message = screen.query_one("#run-message", Static)
-    message.update(f"{action} run {run_id}…")
-
-    def work_in_thread() -> None:
-        store = Store(screen.app.store.home)
-        try:
-            if action == "stop":
-                run = store.get_run(run_id)
-                if run.status not in ("queued", "running"):
-                    raise StoreError(f"run {run_id} is {run.status}; nothing to stop")
-                run = runner.stop(store, run_id)
-                text = f"run {run_id} {run.status} at step {run.steps_done}"
-            else:
-                run = runner.resume(store, run_id)
-                text = f"run {run_id} resumed from step {run.checkpoint_step}"
-        except StoreError as err:
-            text = str(err)
-        finally:
-            store.close()
-        screen.app.call_from_thread(message.update, text)
-
-    screen.run_worker(work_in_thread, thread=True, group="control")
+            self.act(actions.export_runs, runs)

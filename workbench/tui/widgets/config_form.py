@@ -1,4 +1,5 @@
-"""A form generated from a Config class: one row per field, typed input, help as tooltip,
+"""A form generated from a Config class: one row per field, typed input, help as tooltip
+(and in the dialog's help line while the field has focus), switches that say on or off,
 and the field's own error beside it as soon as the text is wrong."""
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def field_error(info: FieldInfo, text: str) -> str | None:
     return None
 
 
+def on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
 def tooltip(info: FieldInfo) -> str:
     text = f"{info.name} ({info.type_name}, default {info.default!r})"
     if info.range is not None:
@@ -40,6 +45,7 @@ class ConfigForm(Vertical):
     ConfigForm Input { width: 20; height: 1; border: none; padding: 0 1; }
     ConfigForm Input:focus { background: $boost; }
     ConfigForm Switch { height: 1; border: none; padding: 0; }
+    ConfigForm .switch-state { width: 4; padding: 0 1; }
     ConfigForm .field-error { color: $error; padding: 0 0 0 1; width: 1fr; }
     """
 
@@ -57,9 +63,16 @@ class ConfigForm(Vertical):
                 yield Label(name, classes="field-name").with_tooltip(tooltip(info))
                 if info.type is bool:
                     yield Switch(value=bool(value), name=name).with_tooltip(tooltip(info))
+                    yield Label(on_off(bool(value)), classes="switch-state", name=name)
                 else:
                     yield Input(str(value), name=name).with_tooltip(tooltip(info))
                 yield Static("", classes="field-error", name=name)
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        """The state in words beside the switch: colour alone does not say it."""
+        for label in self.query(".switch-state"):
+            if label.name == event.switch.name:
+                label.update(on_off(event.value))
 
     def _error_label(self, name: str) -> Static:
         return next(w for w in self.query(".field-error") if w.name == name)
@@ -89,10 +102,19 @@ class ConfigForm(Vertical):
                 result[info.name] = value
         return result if valid else None
 
-    def show_error(self, message: str) -> bool:
-        """Put a config-level error beside the field it names; False if it names none."""
-        named = [n for n in self.infos if message.startswith(f"{n}=")]
-        named += [n for n in self.infos if f" {n}=" in message]
-        if named:
-            self._error_label(named[0]).update(message)
-        return bool(named)
+    def show_error(self, error: ConfigError) -> bool:
+        """Put a config-level error beside the field it belongs to (``error.field``);
+        False if it belongs to none of this form's fields."""
+        name = error.field or first_named_field(str(error), self.infos)
+        if name not in self.infos:
+            return False
+        self._error_label(name).update(str(error))
+        return True
+
+
+def first_named_field(message: str, names) -> str | None:
+    """For a cross-field rule raised without ``field`` (an agent's ``check``): the first
+    field its message names as ``name=``."""
+    named = [n for n in names if message.startswith(f"{n}=")]
+    named += [n for n in names if f" {n}=" in message]
+    return named[0] if named else None

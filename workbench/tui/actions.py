@@ -1,0 +1,177 @@
+"""What the TUI's keys do to runs and studies, as plain functions that return the line to
+show (no Textual here; screens call them from worker threads, never on the UI thread).
+
+Each function opens its own store connection, so any thread may call it. This is the one
+place the TUI changes runs and studies: pointing it at ``workbench.service`` changes them
+all.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench import runner
+from workbench.store import ACTIVE, Store, StoreError
+
+
+def stop_run(home: Path, run_id: int) -> str:
+    store = Store(home)
+    try:
+        run = store.get_run(run_id)
+        if run.status not in ("queued", "running"):
+            raise StoreError(f"run {run_id} is {run.status}; nothing to stop")
+        run = runner.stop(store, run_id)
+        return f"run {run_id} {run.status} at step {run.steps_done}"
+    finally:
+        store.close()
+
+
+def resume_run(home: Path, run_id: int) -> str:
+    store = Store(home)
+    try:
+        run = runner.resume(store, run_id)
+        return f"run {run_id} resumed from step {run.checkpoint_step}"
+    finally:
+        store.close()
+
+
+def control_runs(home: Path, action: str, run_ids: list[int]) -> str:
+    """Stop or resume each run; one line with each outcome (a refusal does not stop the
+    others)."""
+    do = stop_run if action == "stop" else resume_run
+    lines = []
+    for run_id in run_ids:
+        try:
+            lines.append(do(home, run_id))
+        except StoreError as err:
+            lines.append(str(err))
+    return "; ".join(lines)
+
+
+def delete_runs(home: Path, run_ids: list[int]) -> tuple[list[int], str]:
+    """The runs deleted, and the line saying so (with each refusal)."""
+    store = Store(home)
+    deleted, refused = [], []
+    try:
+        for run_id in run_ids:
+            try:
+                store.delete_run(run_id)
+                deleted.append(run_id)
+            except StoreError as err:
+                refused.append(str(err))
+    finally:
+        store.close()
+    return deleted, "; ".join([f"deleted {len(deleted)} run(s)"] * bool(deleted) + refused)
+
+
+def names(paths: list[Path]) -> str:
+    """The files written, by name, in their one folder: `DIR/run-1.csv, run-2.csv`."""
+    if not paths:
+        return ""
+    return f"{paths[0]}" + "".join(f", {path.name}" for path in paths[1:])
+
+
+def export_runs(home: Path, run_ids: list[int]) -> str:
+    """Each run's metrics to HOME/exports/run-ID.csv (a row per step, a column per key)."""
+    from workbench.export import metrics_csv
+
+    store = Store(home)
+    folder = home / "exports"
+    folder.mkdir(exist_ok=True)
+    written = []
+    try:
+        for run_id in run_ids:
+            path = folder / f"run-{run_id}.csv"
+            path.write_text(metrics_csv(store, run_id)[0])
+            written.append(path)
+    finally:
+        store.close()
+    return f"exported {len(written)} run(s) to {names(written)}"
+
+
+def export_table(home: Path, name: str, columns: list[str], rows: list[list[Any]]) -> str:
+    """A table to HOME/exports/NAME.csv and NAME.json."""
+    from workbench.export import write_table
+
+    paths = write_table(home / "exports", name, columns, rows)
+    return f"wrote {len(rows)} rows to {paths[0]} and {paths[1]}"
+
+
+def launch_runs(home: Path, seeds: list[int], **run: Any) -> list[int]:
+    """Queue one run per seed and start its worker; the ids, in seed order. On an error
+    the exception says which runs were launched before it."""
+    ids: list[int] = []
+    store = Store(home)
+    try:
+        for seed in seeds:
+            run_id = runner.create_run(store, seed=seed, **run)
+            runner.launch(store, run_id)
+            ids.append(run_id)
+    except (StoreError, OSError) as err:  # a locked or unwritable store, no python...
+        done = f" (runs {', '.join(map(str, ids))} were launched)" if ids else ""
+        raise StoreError(f"could not launch: {err}{done}") from err
+    finally:
+        store.close()
+    return ids
+
+
+def _detached(home: Path, log: Path, *args: str) -> Path:
+    """`workbench --home HOME ARGS...` in its own session, its output appended to log."""
+    log.parent.mkdir(exist_ok=True)
+    with log.open("ab") as handle:
+        subprocess.Popen(
+            [sys.executable, "-m", "workbench", "--home", str(home), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return log
+
+
+def create_study(home: Path, name: str, spec) -> str:
+    """Create the study in the home's storage with its N lifetimes queued."""
+    from studies.storage import default_url, open_storage
+    from studies.study import create
+
+    create(open_storage(default_url(home)), name, spec)
+    return f"created study {name}; u runs it"
+
+
+def run_study(home: Path, name: str) -> str:
+    """`workbench study run NAME` detached (closing the UI leaves it running)."""
+    log = _detached(home, home / "logs" / f"study-{name}.log", "study", "run", name)
+    return f"running study {name} in the background (log: {log})"
+
+
+def stop_study(home: Path, name: str) -> str:
+    """Ask the study's active runs in this store to stop (their trials are queued again)."""
+    store = Store(home)
+    try:
+        stopped = []
+        for run in store.study_runs(name):
+            if run.status in ACTIVE:
+                store.request_stop(run.id)
+                stopped.append(run.id)
+    finally:
+        store.close()
+    if stopped:
+        return f"asked run(s) {', '.join(map(str, stopped))} to stop"
+    return f"study {name} has no active runs here"
+
+
+def train_group(home: Path, group: str, lifetimes: int) -> str:
+    """`workbench study compare GROUP` detached: trains the missing fresh lifetimes."""
+    log = _detached(
+        home,
+        home / "logs" / f"compare-{group}.log",
+        "study",
+        "compare",
+        group,
+        "--lifetimes",
+        str(lifetimes),
+    )
+    return f"training in the background (log: {log})"
