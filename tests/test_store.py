@@ -154,10 +154,49 @@ def test_a_schema_2_store_gains_the_init_columns_and_keeps_its_runs(home: Path) 
     assert {"init_from", "init_path"} <= set(reopened.db["runs"].columns_dict)
     run = reopened.get_run(run_id)
     assert run.agent == "dqn" and run.init_from is None and run.init_path is None
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
 
 
 def test_schema_version_recorded(home: Path) -> None:
     store = Store(home)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_schema_3_store_gains_the_best_checkpoint_columns_and_keeps_its_runs(
+    home: Path,
+) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    store.write_metrics(run_id, [("charts/episode_return", 5, 1.0)], 5, checkpoint=("c.pt", 5))
+    store.db["runs"].transform(drop={"best_checkpoint_path", "best_checkpoint_step"})
+    store.db.execute("PRAGMA user_version = 3")
+    store.close()
+    reopened = Store(home)
+    assert {"best_checkpoint_path", "best_checkpoint_step"} <= set(reopened.db["runs"].columns_dict)
+    run = reopened.get_run(run_id)
+    assert (run.checkpoint_path, run.checkpoint_step) == ("c.pt", 5)
+    assert run.best_checkpoint_path is None and run.best_checkpoint_step is None
+    assert reopened.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+def test_migrations_are_in_version_order_and_end_at_the_schema_version() -> None:
+    versions = [version for version, _ in store_module.MIGRATIONS]
+    assert versions == sorted(set(versions))
+    assert versions[-1] == store_module.SCHEMA_VERSION
+
+
+def test_a_best_checkpoint_is_recorded_with_a_flush_and_deleted_with_the_run(
+    home: Path,
+) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    best = home / "checkpoints" / f"run-{run_id}-best.pt"
+    best.write_bytes(b"weights")
+    store.write_metrics(run_id, [], 40, best=(str(best), 40))
+    run = store.get_run(run_id)
+    assert (run.best_checkpoint_path, run.best_checkpoint_step) == (str(best), 40)
+    store.finish(run_id, "completed")
+    store.delete_run(run_id)
+    assert not best.exists()

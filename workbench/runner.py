@@ -1,13 +1,13 @@
-"""Runs training: builds a run's agent, drives its learn() loop into the store, and
-starts, stops and resumes the background worker processes that do it."""
+"""Runs training: builds a run's agent and drives its learn() loop into the store, with
+its checkpoints (the last and the best evaluation's) and heartbeat.
+
+The background processes that call it are started, stopped and resumed by
+``workbench.worker`` (re-exported here as ``launch``, ``stop``, ``resume``)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,7 +24,11 @@ from agents.base import EVAL_KEYS, RETURN_KEYS, Agent, Report
 from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task
-from workbench.store import HEARTBEAT_INTERVAL, RunRecord, Store, StoreError
+from workbench.format import fixed
+from workbench.store import CHECKPOINTS, HEARTBEAT_INTERVAL, RunRecord, Store, StoreError
+from workbench.worker import launch, resume, stop
+
+__all__ = ["launch", "resume", "stop"]  # background workers, kept here for older callers
 
 CHECKPOINT_EVERY_STEPS = 10_000
 CHECKPOINT_MIN_SECONDS = 5.0
@@ -32,6 +36,7 @@ CHECKPOINT_MIN_SECONDS = 5.0
 CHECKPOINT_EVERY_SECONDS = 30.0
 FLUSH_EVERY_SECONDS = 0.5
 STOP_CHECK_SECONDS = 0.25
+LOG_EVERY_SECONDS = 10.0
 
 
 @dataclass
@@ -62,23 +67,39 @@ def make_agent(
     )
 
 
-def load_trained(store: Store, run: RunRecord) -> Agent:
-    """The run's agent with the weights of its last checkpoint, for evaluation."""
+def load_trained(store: Store, run: RunRecord, checkpoint: str = "last") -> Agent:
+    """The run's agent with the weights of its last (or best) checkpoint, for evaluation."""
     agent = build_agent(run)
-    agent.load_state_dict(last_checkpoint(store, run))
+    if checkpoint == "best":
+        agent.load_weights(read_checkpoint(store, run, "best"))
+    else:
+        agent.load_state_dict(read_checkpoint(store, run, "last"))
     return agent
 
 
-def last_checkpoint(store: Store, run: RunRecord) -> dict[str, Any]:
-    """The state saved in the run's last checkpoint."""
+def read_checkpoint(store: Store, run: RunRecord, checkpoint: str = "last") -> dict[str, Any]:
+    """The state saved in the run's last checkpoint, or the networks of its best one."""
+    if checkpoint not in CHECKPOINTS:
+        raise StoreError(
+            f"checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINTS)}",
+            field="checkpoint",
+        )
+    column = "checkpoint_path" if checkpoint == "last" else "best_checkpoint_path"
     for _ in range(5):
-        if not run.checkpoint_path:
+        path = getattr(run, column)
+        if not path:
             break
         try:
-            return torch.load(run.checkpoint_path, weights_only=True)
+            return torch.load(path, weights_only=True)
         except FileNotFoundError:
             # A running worker replaced that checkpoint after we read its path: read again.
             run = store.get_run(run.id)
+    if checkpoint == "best":
+        raise StoreError(
+            f"run {run.id} has no best checkpoint (no evaluation yet, or it was trained "
+            "before the workbench kept one); use its last checkpoint",
+            field="checkpoint",
+        )
     raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
 
 
@@ -93,12 +114,16 @@ def create_run(
     total_steps: int,
     name: str | None = None,
     init_from: int | None = None,
+    init_checkpoint: str = "last",
 ) -> int:
-    """Queue a run; with ``init_from``, its networks start from that run's last checkpoint
-    (copied now, so the source may train on or be deleted)."""
+    """Queue a run; with ``init_from``, its networks start from that run's last (or, with
+    ``init_checkpoint="best"``, best) checkpoint, copied now, so the source may train on
+    or be deleted."""
     init_path = None
     if init_from is not None:
-        init_path = save_init_weights(store, init_from, agent, task, config, task_params)
+        init_path = save_init_weights(
+            store, init_from, agent, task, config, task_params, checkpoint=init_checkpoint
+        )
     try:
         return store.create_run(
             agent=agent,
@@ -124,8 +149,10 @@ def save_init_weights(
     task: str,
     config: dict[str, Any],
     task_params: dict[str, Any],
+    *,
+    checkpoint: str = "last",
 ) -> Path:
-    """Copy the network weights of run ``source_id``'s last checkpoint for a new run of
+    """Copy the network weights of run ``source_id``'s last (or best) checkpoint for a new run of
     ``agent`` with this config to start from (``workbench run --init-from``).
 
     Only the networks are taken: the new run has its own optimiser, step counter, seed and
@@ -140,7 +167,7 @@ def save_init_weights(
         )
     target = make_agent(agent, task, config, task_params, seed=0)
     try:
-        target.load_weights(last_checkpoint(store, source))
+        target.load_weights(read_checkpoint(store, source, checkpoint))
     except (RuntimeError, KeyError) as err:
         detail = str(err).strip().splitlines()[-1].strip()
         raise StoreError(
@@ -171,31 +198,44 @@ def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handl
     return logger, handler
 
 
-class _Heartbeat(threading.Thread):
-    """Beats the run's heartbeat from its own connection, even while training is busy."""
+class Heartbeat(threading.Thread):
+    """Beats the run's heartbeat from its own connection, even while training is busy.
 
-    def __init__(self, home: Path, run_id: int) -> None:
+    A context manager: the thread beats every HEARTBEAT_INTERVAL seconds inside the block.
+    """
+
+    def __init__(self, home: Path, run_id: int, interval: float = HEARTBEAT_INTERVAL) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.home, self.run_id = home, run_id
+        self.home, self.run_id, self.interval = home, run_id, interval
         self.done = threading.Event()
 
     def run(self) -> None:
         store = Store(self.home)
         try:
-            while not self.done.wait(HEARTBEAT_INTERVAL):
+            while not self.done.wait(self.interval):
                 store.beat(self.run_id)
         finally:
             store.close()
 
+    def __enter__(self) -> Heartbeat:
+        self.start()
+        return self
 
-class _Summary:
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        self.join()
+
+
+class Summary:
     """Running summary of a run's reports, stored with the run row."""
 
     def __init__(self, previous: dict[str, Any]) -> None:
         self.values = dict(previous)
-        self.recent = deque(maxlen=20)
+        self.recent: deque[float] = deque(maxlen=20)
 
-    def update(self, report: Report) -> None:
+    def update(self, report: Report) -> bool:
+        """Take in one report; True when it holds an evaluation better than any before
+        (higher mean is better), which is then the run's best."""
         scalars = report.scalars
         for key in RETURN_KEYS:
             if key in scalars:
@@ -203,6 +243,7 @@ class _Summary:
                 self.recent.append(value)
                 self.values["last_return"] = value
                 self.values["best_return"] = max(value, self.values.get("best_return", value))
+        improved = False
         for key in EVAL_KEYS:
             if key in scalars:
                 self.values["eval_return_mean"] = scalars[key]
@@ -210,10 +251,110 @@ class _Summary:
                     if f"{key}_{spread}" in scalars:
                         self.values[f"eval_return_{spread}"] = scalars[f"{key}_{spread}"]
                 self.values["eval_step"] = report.step
+                best = self.values.get("best_eval_return_mean")
+                if best is None or scalars[key] > best:
+                    self.values["best_eval_return_mean"] = scalars[key]
+                    self.values["best_eval_step"] = report.step
+                    improved = True
+        return improved
 
     @property
     def recent_return(self) -> float | None:
         return float(np.mean(self.recent)) if self.recent else None
+
+
+class MetricBuffer:
+    """Metric rows of one run waiting to be stored; a flush writes them with the run's
+    progress and summary (and a new checkpoint, if one was taken) in one transaction."""
+
+    def __init__(self, store: Store, run_id: int, summary: Summary) -> None:
+        self.store, self.run_id, self.summary = store, run_id, summary
+        self.pending: list[tuple[str, int, float]] = []
+        self.stored_rows = 0
+        self.best: tuple[str, int] | None = None
+        """A best checkpoint saved since the last flush, (path, step), to record with it."""
+
+    def add(self, report: Report) -> bool:
+        """Buffer a report's scalars; True when it is the best evaluation so far."""
+        self.pending.extend(
+            (key, report.step, float(value)) for key, value in report.scalars.items()
+        )
+        return self.summary.update(report)
+
+    def flush(self, steps_done: int, checkpoint: tuple[str, int] | None = None) -> None:
+        self.store.write_metrics(
+            self.run_id,
+            self.pending,
+            steps_done,
+            checkpoint=checkpoint,
+            best=self.best,
+            summary=self.summary.values,
+        )
+        self.stored_rows += len(self.pending)
+        self.pending.clear()
+        self.best = None
+
+    def discard(self) -> None:
+        """Drop what is pending (after a failed write: the run resumes from its checkpoint)."""
+        self.pending.clear()
+
+
+class CheckpointPolicy:
+    """When to checkpoint: every ``every_steps`` steps but at most every ``min_seconds``
+    (fast agents cross 10k steps in a fraction of a second), and at least every
+    ``max_seconds``."""
+
+    def __init__(
+        self,
+        step: int,
+        now: float,
+        *,
+        every_steps: int = CHECKPOINT_EVERY_STEPS,
+        min_seconds: float = CHECKPOINT_MIN_SECONDS,
+        max_seconds: float = CHECKPOINT_EVERY_SECONDS,
+    ) -> None:
+        self.step, self.time = step, now
+        self.every_steps, self.min_seconds, self.max_seconds = every_steps, min_seconds, max_seconds
+
+    def due(self, step: int, now: float) -> bool:
+        elapsed = now - self.time
+        by_steps = step - self.step >= self.every_steps and elapsed >= self.min_seconds
+        return by_steps or elapsed >= self.max_seconds
+
+    def taken(self, step: int, now: float) -> None:
+        self.step, self.time = step, now
+
+
+class StopPoll:
+    """Whether the run was asked to stop, asking ``check`` (the stop event, the store's
+    stop flag) at most every ``every`` seconds; once asked, the answer stays yes."""
+
+    def __init__(self, check: Callable[[], bool], every: float = STOP_CHECK_SECONDS) -> None:
+        self.check, self.every = check, every
+        self.last: float | None = None
+        self.stopping = False
+
+    def requested(self, now: float) -> bool:
+        if not self.stopping and (self.last is None or now - self.last >= self.every):
+            self.last = now
+            self.stopping = self.check()
+        return self.stopping
+
+
+class Interval:
+    """True at most once every ``seconds`` (flushing metrics, logging progress)."""
+
+    def __init__(self, seconds: float, now: float) -> None:
+        self.seconds, self.last = seconds, now
+
+    def due(self, now: float) -> bool:
+        if now - self.last >= self.seconds:
+            self.last = now
+            return True
+        return False
+
+    def restart(self, now: float) -> None:
+        self.last = now
 
 
 def execute(
@@ -225,9 +366,10 @@ def execute(
 ) -> RunRecord:
     """Train a queued run in this process until done, stopped or failed; return its row.
 
-    Metrics go to the store in batches; a checkpoint is taken every
-    CHECKPOINT_EVERY_STEPS steps (at most every CHECKPOINT_MIN_SECONDS), at least every
-    CHECKPOINT_EVERY_SECONDS, and when stopping.
+    Metrics go to the store in batches (MetricBuffer, every FLUSH_EVERY_SECONDS); a
+    checkpoint is taken when the CheckpointPolicy says so and when stopping; the best
+    evaluation's networks are kept in a file of their own; a StopPoll watches the stop
+    event and the store's stop flag; a Heartbeat thread beats the whole time.
     """
     if not store.claim(run_id, os.getpid()):
         run = store.get_run(run_id)
@@ -235,109 +377,117 @@ def execute(
     run = store.get_run(run_id)
     log, log_handler = run_logger(store, run_id)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
-    heartbeat = _Heartbeat(store.home, run_id)
-    heartbeat.start()
     stop_event = stop_event or threading.Event()
-    pending: list[tuple[str, int, float]] = []
-    summary = _Summary(run.summary)
+    buffer = MetricBuffer(store, run_id, Summary(run.summary))
+    stop = StopPoll(lambda: stop_event.is_set() or store.stop_requested(run_id))
     step = run.checkpoint_step
-    checkpoint_step, checkpoint_time = step, time.monotonic()
-    agent: Agent | None = None
-    stored_rows = 0
-
-    def flush(checkpoint: bool = False) -> None:
-        nonlocal checkpoint_step, checkpoint_time, stored_rows
-        saved = None
-        if checkpoint and agent is not None:
-            saved = (str(_save_checkpoint(store, run_id, agent, step)), step)
-            checkpoint_step, checkpoint_time = step, time.monotonic()
-        store.write_metrics(run_id, pending, step, checkpoint=saved, summary=summary.values)
-        stored_rows += len(pending)
-        pending.clear()
-        if saved:
-            _remove_old_checkpoints(store, run_id, keep=Path(saved[0]))
-            log.info("checkpoint at step %d", step)
-
+    policy = CheckpointPolicy(step, time.monotonic())
     try:
-        agent = build_agent(run)
-        if run.checkpoint_path and run.checkpoint_step > 0:
-            agent.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))
-            log.info("resumed from checkpoint at step %d", run.checkpoint_step)
-        else:
-            if run.init_path:
-                agent.load_weights(torch.load(run.init_path, weights_only=True))
-                log.info("networks start from the weights of run %s", run.init_from)
-            log.info(
-                "started %s on %s, %d steps, seed %d, config %s",
-                run.agent,
-                run.task,
-                run.total_steps,
-                run.seed,
-                run.config,
-            )
-        start_time, start_step = time.monotonic(), step
-        last_flush = last_stop_check = last_log = start_time
-        stopping = False
-        for report in agent.learn(run.total_steps):
-            step = report.step
-            pending.extend((key, step, float(value)) for key, value in report.scalars.items())
-            summary.update(report)
-            now = time.monotonic()
-            speed = (step - start_step) / max(now - start_time, 1e-9)
-            summary.values["steps_per_second"] = speed
-            if on_progress is not None:
-                on_progress(Progress(run, step, speed, summary.recent_return, summary.values))
-            if now - last_stop_check >= STOP_CHECK_SECONDS:
-                last_stop_check = now
-                stopping = stop_event.is_set() or store.stop_requested(run_id)
-            if stopping:
-                break
-            since_checkpoint = now - checkpoint_time
-            if (
-                step - checkpoint_step >= CHECKPOINT_EVERY_STEPS
-                and since_checkpoint >= CHECKPOINT_MIN_SECONDS
-            ) or since_checkpoint >= CHECKPOINT_EVERY_SECONDS:
-                flush(checkpoint=True)
-                last_flush = now
-            elif now - last_flush >= FLUSH_EVERY_SECONDS:
-                flush()
-                last_flush = now
-            if now - last_log >= 10.0:
-                last_log = now
-                log.info(
-                    "step %d/%d  %.0f steps/s  recent return %s",
-                    step,
-                    run.total_steps,
-                    speed,
-                    _fmt(summary.recent_return),
-                )
-        flush(checkpoint=step != checkpoint_step)
-        status = "stopped" if stopping else "completed"
-        store.finish(run_id, status, summary=summary.values)
-        if stopping:
-            log.info("stopped at step %d", step)
-        else:
-            log.info("completed: eval return %s", eval_text(summary.values))
-    except KeyboardInterrupt:
-        # Forced mid-update: the agent may be half-way through a step, so no checkpoint
-        # is taken; the run resumes from the last one.
-        flush()
-        store.finish(run_id, "stopped", summary=summary.values)
-        log.info("interrupted at step %d; resumes from step %d", step, checkpoint_step)
-    except Exception as err:
-        log.exception("failed at step %d", step)
-        try:
-            flush()  # keep what was logged; it is after the checkpoint and replaced on resume
-        except Exception:  # noqa: BLE001 - the original error is the one to report
-            pending.clear()
-        store.finish(run_id, "failed", error=f"{type(err).__name__}: {err}")
+        with Heartbeat(store.home, run_id):
+            try:
+                agent = _prepared_agent(run, log)
+                start_time, start_step = time.monotonic(), step
+                flush_timer = Interval(FLUSH_EVERY_SECONDS, start_time)
+                log_timer = Interval(LOG_EVERY_SECONDS, start_time)
+                for report in agent.learn(run.total_steps):
+                    step = report.step
+                    if buffer.add(report):
+                        buffer.best = (str(_save_best_checkpoint(store, run_id, agent)), step)
+                    now = time.monotonic()
+                    speed = (step - start_step) / max(now - start_time, 1e-9)
+                    buffer.summary.values["steps_per_second"] = speed
+                    if on_progress is not None:
+                        recent = buffer.summary.recent_return
+                        on_progress(Progress(run, step, speed, recent, buffer.summary.values))
+                    if stop.requested(now):
+                        break
+                    if policy.due(step, now):
+                        _checkpoint(store, run_id, agent, step, buffer, log)
+                        policy.taken(step, now)
+                        flush_timer.restart(now)
+                    elif flush_timer.due(now):
+                        buffer.flush(step)
+                    if log_timer.due(now):
+                        log.info(
+                            "step %d/%d  %.0f steps/s  recent return %s",
+                            step,
+                            run.total_steps,
+                            speed,
+                            fixed(buffer.summary.recent_return, 1),
+                        )
+                if step != policy.step:
+                    _checkpoint(store, run_id, agent, step, buffer, log)
+                    policy.taken(step, time.monotonic())
+                else:
+                    buffer.flush(step)
+                _finish(store, run_id, "stopped" if stop.stopping else "completed", buffer, log)
+                if stop.stopping:
+                    log.info("stopped at step %d", step)
+            except KeyboardInterrupt:
+                # Forced mid-update: the agent may be half-way through a step, so no
+                # checkpoint is taken; the run resumes from the last one.
+                buffer.flush(step)
+                store.finish(run_id, "stopped", summary=buffer.summary.values)
+                log.info("interrupted at step %d; resumes from step %d", step, policy.step)
+            except Exception as err:
+                log.exception("failed at step %d", step)
+                try:
+                    buffer.flush(step)  # kept; after the checkpoint, so replaced on resume
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    buffer.discard()
+                store.finish(run_id, "failed", error=f"{type(err).__name__}: {err}")
     finally:
-        heartbeat.done.set()
-        heartbeat.join()
-        log.info("stored %d metric rows in this session", stored_rows)
+        log.info("stored %d metric rows in this session", buffer.stored_rows)
         log.removeHandler(log_handler)
         log_handler.close()
     return store.get_run(run_id)
+
+
+def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
+    """The run's agent, from its checkpoint when it resumes, else new (and from the
+    networks it was told to start from)."""
+    agent = build_agent(run)
+    if run.checkpoint_path and run.checkpoint_step > 0:
+        agent.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))
+        log.info("resumed from checkpoint at step %d", run.checkpoint_step)
+        return agent
+    if run.init_path:
+        agent.load_weights(torch.load(run.init_path, weights_only=True))
+        log.info("networks start from the weights of run %s", run.init_from)
+    log.info(
+        "started %s on %s, %d steps, seed %d, config %s",
+        run.agent,
+        run.task,
+        run.total_steps,
+        run.seed,
+        run.config,
+    )
+    return agent
+
+
+def _checkpoint(
+    store: Store, run_id: int, agent: Agent, step: int, buffer: MetricBuffer, log: logging.Logger
+) -> None:
+    """Save the agent at ``step`` and commit it with the metrics up to it; drop older files."""
+    path = _save_checkpoint(store, run_id, agent, step)
+    buffer.flush(step, checkpoint=(str(path), step))
+    _remove_old_checkpoints(store, run_id, keep=path)
+    log.info("checkpoint at step %d", step)
+
+
+def _finish(
+    store: Store, run_id: int, status: str, buffer: MetricBuffer, log: logging.Logger
+) -> None:
+    store.finish(run_id, status, summary=buffer.summary.values)
+    if status == "completed":
+        summary = buffer.summary.values
+        log.info("completed: eval return %s", eval_text(summary))
+        if "best_eval_return_mean" in summary:
+            log.info(
+                "best evaluation %s at step %d (kept as the best checkpoint)",
+                fixed(summary["best_eval_return_mean"], 2),
+                summary["best_eval_step"],
+            )
 
 
 def eval_text(summary: dict[str, Any]) -> str:
@@ -345,16 +495,12 @@ def eval_text(summary: dict[str, Any]) -> str:
     '6.64 ± 0.10 (95% CI)' over held-out tasks."""
     if "eval_return_mean" not in summary:
         return "-"
-    text = f"{summary['eval_return_mean']:.2f}"
+    text = fixed(summary["eval_return_mean"], 2)
     if "eval_return_ci95" in summary:
-        return f"{text} ± {summary['eval_return_ci95']:.2f} (95% CI)"
+        return f"{text} ± {fixed(summary['eval_return_ci95'], 2)} (95% CI)"
     if "eval_return_std" in summary:
-        return f"{text} ± {summary['eval_return_std']:.2f} (std)"
+        return f"{text} ± {fixed(summary['eval_return_std'], 2)} (std)"
     return text
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> Path:
@@ -364,51 +510,25 @@ def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> Path
     between leaves a consistent pair.
     """
     path = store.home / "checkpoints" / f"run-{run_id}-step-{step}.pt"
-    partial = path.with_suffix(".partial")
-    torch.save(agent.state_dict(), partial)
-    os.replace(partial, path)
+    _atomic_save(agent.state_dict(), path)
     return path
+
+
+def _save_best_checkpoint(store: Store, run_id: int, agent: Agent) -> Path:
+    """Write the agent's networks (``weights()``, what evaluation and --init-from read) to
+    the run's one best-checkpoint file, replacing the previous best atomically."""
+    path = store.home / "checkpoints" / f"run-{run_id}-best.pt"
+    _atomic_save(agent.weights(), path)
+    return path
+
+
+def _atomic_save(state: dict[str, Any], path: Path) -> None:
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
 
 
 def _remove_old_checkpoints(store: Store, run_id: int, keep: Path) -> None:
     for old in (store.home / "checkpoints").glob(f"run-{run_id}-step-*.pt"):
         if old != keep:
             old.unlink(missing_ok=True)
-
-
-# --- background workers -----------------------------------------------------------------
-def launch(store: Store, run_id: int) -> int:
-    """Start a worker process for a queued run, detached from this one; return its pid."""
-    with open(store.log_path(run_id), "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.worker", str(run_id), "--home", str(store.home)],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the CLI or TUI that started it
-            close_fds=True,
-        )
-    store.set_launch_pid(run_id, process.pid)
-    return process.pid
-
-
-def stop(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
-    """Ask a run to stop and wait until its worker has checkpointed and said so."""
-    run = store.request_stop(run_id)
-    if run.status == "running" and run.pid and run.host == store.host:
-        try:
-            os.kill(run.pid, signal.SIGTERM)  # wakes a worker between two reports
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + wait
-    while run.status == "running" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        run = store.get_run(run_id)
-    return run
-
-
-def resume(store: Store, run_id: int) -> RunRecord:
-    """Queue a stopped, failed or lost run again and start its worker."""
-    store.requeue(run_id)
-    launch(store, run_id)
-    return store.get_run(run_id)

@@ -17,8 +17,8 @@ Who writes what:
   that no process is running.
 - A worker claims a ``queued`` row (``queued -> running``, atomically, with its pid and
   host); from then on it alone writes that row's progress (``steps_done``, ``heartbeat``,
-  ``checkpoint_*``, ``summary``), its metrics, and its final status (``completed``,
-  ``failed`` or ``stopped``).
+  ``checkpoint_*``, ``best_checkpoint_*``, ``summary``), its metrics, and its final
+  status (``completed``, ``failed`` or ``stopped``).
 - Any reader may turn a ``running`` row whose heartbeat is older than ``STALE_AFTER``
   seconds and whose process is gone into ``lost`` (compare-and-set on the heartbeat).
 
@@ -29,6 +29,9 @@ What a reader may assume:
   commits the metrics up to its step together with ``checkpoint_step``: every metric at
   or before ``checkpoint_step`` is final. Metrics after it may be removed when the run
   resumes from that checkpoint, and are then logged again.
+- ``best_checkpoint_path`` is one file per run, replaced atomically whenever an
+  evaluation beats the best so far; it may come from after ``checkpoint_step`` (a policy
+  the run did reach, even if the run resumes from an earlier checkpoint).
 - Runs are never renumbered; ids grow.
 """
 
@@ -39,7 +42,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +53,6 @@ import sqlite_utils
 
 from envs.errors import UserError
 
-SCHEMA_VERSION = 3
 STALE_AFTER = 10.0
 """Seconds without a heartbeat after which a run whose process is gone counts as lost."""
 HEARTBEAT_INTERVAL = 2.0
@@ -59,6 +61,8 @@ DB_NAME = "workbench.db"
 STATUSES = ("queued", "running", "completed", "failed", "stopped", "lost")
 RESUMABLE = ("stopped", "failed", "lost")
 ACTIVE = ("queued", "running")
+CHECKPOINTS = ("last", "best")
+"""A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
 class StoreError(UserError):
@@ -107,6 +111,9 @@ class RunRecord:
     """The run whose weights this one started from (``workbench run --init-from``)."""
     init_path: str | None = None
     """Those weights, copied when this run was created."""
+    best_checkpoint_path: str | None = None
+    """The checkpoint taken at the run's best evaluation so far (schema 4)."""
+    best_checkpoint_step: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -133,6 +140,86 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return True  # no procfs (macOS): the kill probe is all we have
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _create_runs_and_metrics(db: sqlite_utils.Database) -> None:
+    """Schema 1: the runs and metrics tables."""
+    db["runs"].create(
+        {
+            "id": int,
+            "name": str,
+            "agent": str,
+            "task": str,
+            "config": str,
+            "task_params": str,
+            "seed": int,
+            "total_steps": int,
+            "steps_done": int,
+            "status": str,
+            "pid": int,
+            "host": str,
+            "heartbeat": float,
+            "created_at": float,
+            "started_at": float,
+            "ended_at": float,
+            "error": str,
+            "checkpoint_path": str,
+            "checkpoint_step": int,
+            "stop_requested": int,
+            "study": str,
+            "trial": int,
+            "summary": str,
+        },
+        pk="id",
+        not_null={"agent", "task", "config", "seed", "total_steps", "status"},
+        defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
+        if_not_exists=True,
+    )
+    db["runs"].create_index(["status"], if_not_exists=True)
+    db["runs"].create_index(["study", "trial"], if_not_exists=True)
+    db["metrics"].create(
+        {"run_id": int, "key": str, "step": int, "value": float},
+        pk=("run_id", "key", "step"),
+        foreign_keys=[("run_id", "runs", "id")],
+        if_not_exists=True,
+    )
+
+
+def _add_study_storages(db: sqlite_utils.Database) -> None:
+    """Schema 2: studies stored elsewhere (PostgreSQL ...) are remembered here by name;
+    those in this file are Optuna's own tables beside ours."""
+    db["study_storages"].create(
+        {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
+    )
+
+
+def _add_init_columns(db: sqlite_utils.Database) -> None:
+    """Schema 3: the run a run's networks started from, and the copy of those weights."""
+    _add_columns(db, "runs", {"init_from": int, "init_path": str})
+
+
+def _add_best_checkpoint(db: sqlite_utils.Database) -> None:
+    """Schema 4: the checkpoint of the run's best evaluation, kept beside the last one."""
+    _add_columns(db, "runs", {"best_checkpoint_path": str, "best_checkpoint_step": int})
+
+
+def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
+    """Add the columns a table lacks (a step may meet a table that already has them)."""
+    existing = db[table].columns_dict
+    for name, kind in columns.items():
+        if name not in existing:
+            db[table].add_column(name, kind)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
+    (1, _create_runs_and_metrics),
+    (2, _add_study_storages),
+    (3, _add_init_columns),
+    (4, _add_best_checkpoint),
+]
+"""Schema steps in order: a store at version v runs every step whose version is above v.
+A new schema version is one more entry at the end."""
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 class Store:
@@ -176,59 +263,10 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         with self.transaction():
-            if version < 1:
-                self._create_runs_and_metrics()
-            if version < 2:
-                # Studies stored elsewhere (PostgreSQL ...) are remembered here by name;
-                # those in this file are Optuna's own tables beside ours.
-                self.db["study_storages"].create(
-                    {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
-                )
-            if version < 3:
-                self.db["runs"].add_column("init_from", int)
-                self.db["runs"].add_column("init_path", str)
+            for target, step in MIGRATIONS:
+                if version < target:
+                    step(self.db)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _create_runs_and_metrics(self) -> None:
-        self.db["runs"].create(
-            {
-                "id": int,
-                "name": str,
-                "agent": str,
-                "task": str,
-                "config": str,
-                "task_params": str,
-                "seed": int,
-                "total_steps": int,
-                "steps_done": int,
-                "status": str,
-                "pid": int,
-                "host": str,
-                "heartbeat": float,
-                "created_at": float,
-                "started_at": float,
-                "ended_at": float,
-                "error": str,
-                "checkpoint_path": str,
-                "checkpoint_step": int,
-                "stop_requested": int,
-                "study": str,
-                "trial": int,
-                "summary": str,
-            },
-            pk="id",
-            not_null={"agent", "task", "config", "seed", "total_steps", "status"},
-            defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
-            if_not_exists=True,
-        )
-        self.db["runs"].create_index(["status"], if_not_exists=True)
-        self.db["runs"].create_index(["study", "trial"], if_not_exists=True)
-        self.db["metrics"].create(
-            {"run_id": int, "key": str, "step": int, "value": float},
-            pk=("run_id", "key", "step"),
-            foreign_keys=[("run_id", "runs", "id")],
-            if_not_exists=True,
-        )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -413,7 +451,7 @@ class Store:
         with self.transaction():
             self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
-        for path in (run.checkpoint_path, run.init_path):
+        for path in (run.checkpoint_path, run.best_checkpoint_path, run.init_path):
             if path:
                 Path(path).unlink(missing_ok=True)
         self.log_path(run_id).unlink(missing_ok=True)
@@ -458,12 +496,14 @@ class Store:
         steps_done: int,
         *,
         checkpoint: tuple[str, int] | None = None,
+        best: tuple[str, int] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
         """Append metric rows (key, step, value) and progress in one transaction.
 
         With ``checkpoint=(path, step)`` the checkpoint becomes the run's resume point in
-        the same transaction, so it never points past metrics that are not stored.
+        the same transaction, so it never points past metrics that are not stored. With
+        ``best=(path, step)`` that file becomes the run's best checkpoint.
         """
         now = time.time()
         with self.transaction():
@@ -481,6 +521,12 @@ class Store:
                 self.db.execute(
                     "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
                     [checkpoint[0], checkpoint[1], run_id],
+                )
+            if best is not None:
+                self.db.execute(
+                    "UPDATE runs SET best_checkpoint_path = ?, best_checkpoint_step = ? "
+                    "WHERE id = ?",
+                    [best[0], best[1], run_id],
                 )
 
     def metrics(

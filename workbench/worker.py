@@ -1,14 +1,65 @@
-"""Background worker entry point: ``python -m workbench.worker RUN_ID --home DIR``."""
+"""Background worker processes: start one for a queued run (and reap it when it ends),
+stop or resume one, and the worker's own entry point
+``python -m workbench.worker RUN_ID --home DIR``.
+
+Nothing here imports torch: listing, stopping and resuming runs stay fast; only the
+worker process itself loads the runner.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 
-from workbench.runner import execute
-from workbench.store import Store, StoreError
+from workbench.store import RunRecord, Store, StoreError
+
+
+def launch(store: Store, run_id: int) -> int:
+    """Start a worker process for a queued run, detached from this one; return its pid.
+
+    The worker has its own session, so it outlives the CLI or TUI that started it. While
+    this process lives, a daemon thread waits on the worker, so a finished worker does
+    not stay a zombie (``<defunct>``) under a long-lived parent such as the TUI.
+    """
+    with open(store.log_path(run_id), "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench.worker", str(run_id), "--home", str(store.home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    threading.Thread(target=process.wait, daemon=True, name=f"reap-worker-{run_id}").start()
+    store.set_launch_pid(run_id, process.pid)
+    return process.pid
+
+
+def stop(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
+    """Ask a run to stop and wait until its worker has checkpointed and said so."""
+    run = store.request_stop(run_id)
+    if run.status == "running" and run.pid and run.host == store.host:
+        try:
+            os.kill(run.pid, signal.SIGTERM)  # wakes a worker between two reports
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait
+    while run.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        run = store.get_run(run_id)
+    return run
+
+
+def resume(store: Store, run_id: int) -> RunRecord:
+    """Queue a stopped, failed or lost run again and start its worker."""
+    store.requeue(run_id)
+    launch(store, run_id)
+    return store.get_run(run_id)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     stop_event = threading.Event()
     # SIGTERM (from `runs stop` or the system) stops cleanly, with a checkpoint.
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
+    from workbench.runner import execute  # torch loads in the worker only
+
     try:
         store = Store(args.home)
         run = execute(store, args.run_id, stop_event=stop_event)

@@ -9,36 +9,95 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
-import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
-from agents.registry import AGENTS, get_agent
-from envs.config import build, describe
-from envs.registry import TASKS, get_task
-from workbench import runner
-from workbench.cli.baselines import baselines
 from workbench.cli.common import (
     Home,
     JsonFlag,
     console,
     err_console,
-    fail,
     open_store,
     parse_assignments,
     print_json,
     read_config_file,
     user_errors,
 )
-from workbench.cli.evaluate import eval_run, report_app
 from workbench.cli.runs import app as runs_app
-from workbench.cli.studies import app as study_app
+from workbench.format import fixed
+from workbench.service import runs as run_service
+
+if TYPE_CHECKING:
+    from workbench.runner import Progress as RunProgress
+    from workbench.store import RunRecord, Store
+
+# torch, gymnasium, optuna and textual load only in the commands that use them, so that
+# `workbench --help`, `runs ls` and `runs show` start fast (benchmarks/cli_startup.py).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "study": (
+        "workbench.cli.studies",
+        "app",
+        "Create, run, resume and compare discount studies (Optuna).",
+    ),
+    "baselines": (
+        "workbench.cli.baselines",
+        "baselines",
+        "Mean total reward per meta-episode of each reference policy, with a 95% interval.",
+    ),
+    "eval": (
+        "workbench.cli.evaluate",
+        "eval_run",
+        "Mean total reward of a trained run on held-out tasks, beside the reference policies.",
+    ),
+    "report": ("workbench.cli.evaluate", "report_app", "Tables built from several runs."),
+}
+"""Commands whose modules load only when the command runs: name -> (module, attribute (a
+Typer app or a command function), the one-line help `workbench --help` shows)."""
+
+
+def load_command(name: str) -> click.Command:
+    """The click command of a lazily loaded sub-command (importing its module)."""
+    module, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+        return typer.main.get_command(holder).commands[name]
+    holder.command(name)(target)
+    return typer.main.get_command(holder)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: imports a lazy command's module only when that command is used; the
+    help listing shows its one-line help without importing it."""
+
+    listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self.listing:
+            summary = LAZY_COMMANDS[cmd_name][2]
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
     name="workbench",
@@ -46,12 +105,9 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
 app.add_typer(runs_app, name="runs")
-app.add_typer(study_app, name="study")
-app.command()(baselines)
-app.command("eval")(eval_run)
-app.add_typer(report_app, name="report")
 
 
 @app.callback(invoke_without_command=True)
@@ -93,54 +149,63 @@ def run(
     init_from: Annotated[
         int | None,
         typer.Option(
-            help="Start the networks from the last checkpoint of this run (same agent and "
+            help="Start the networks from a checkpoint of this run (same agent and "
             "network sizes; new optimiser, steps and seed), e.g. to fine-tune with other "
             "settings or on another task."
         ),
     ] = None,
+    init_checkpoint: Annotated[
+        str,
+        typer.Option(
+            help="Which checkpoint of the --init-from run: last, or best (its best evaluation's)."
+        ),
+    ] = "last",
     background: Annotated[
         bool, typer.Option("--background", help="Train in a worker process; print the run id.")
     ] = False,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
-    """Train AGENT on TASK, in the foreground with a progress bar or in the background."""
-    spec = get_agent(agent)
-    family = get_task(task)
-    spec.check_task(task)
-    if steps < 1:
-        fail(f"--steps must be a positive number of environment steps, got {steps}")
-    if seed < 0:
-        fail(f"--seed must be zero or positive, got {seed}")
+    """Train AGENT on TASK, in the foreground with a progress bar or in the background.
+
+    Ctrl+C stops a foreground run at its next report with a checkpoint (exit 130); a
+    second Ctrl+C stops it at once, to resume from its last checkpoint."""
     agent_values, task_values = read_config_file(config) if config else ({}, {})
     agent_values.update(parse_assignments(set_, "--set"))
     task_values.update(parse_assignments(task_set, "--task-set"))
-    agent_config = build(spec.config, agent_values, owner=agent)
-    task_params = build(family.Params, task_values, owner=task)
-
+    run_service.check_checkpoint(init_checkpoint, option="--init-checkpoint")
+    settings = run_service.check_settings(
+        agent, task, agent_values=agent_values, task_values=task_values, steps=steps, seed=seed
+    )
     store = open_store(home)
-    run_id = runner.create_run(
+    run_id = run_service.create_run(
         store,
-        agent=agent,
-        task=task,
-        config=agent_config.to_dict(),
-        task_params=task_params.to_dict(),
+        settings,
+        steps=steps,
         seed=seed,
-        total_steps=steps,
         name=name,
         init_from=init_from,
+        init_checkpoint=init_checkpoint,
     )
     if background:
-        runner.launch(store, run_id)
+        run_service.start_background(store, run_id)
         print(run_id)
         return
     started = time.monotonic()
     with _interrupt_stops_run() as stop_event:
         if json_output:
-            record = runner.execute(store, run_id, stop_event=stop_event)
+            record = run_service.train_foreground(store, run_id, stop_event=stop_event)
         else:
             record = _run_with_progress(store, run_id, steps, stop_event)
-    wall = time.monotonic() - started
+    interrupted = stop_event.is_set()
+    _report_foreground(record, time.monotonic() - started, json_output, interrupted)
+    if record.status == "failed":
+        raise typer.Exit(1)
+    if interrupted:
+        raise typer.Exit(130)  # the shell's convention for a command ended by Ctrl+C
+
+
+def _report_foreground(record: RunRecord, wall: float, json_output: bool, interrupted: bool):
     summary = record.summary
     if json_output:
         print_json(
@@ -153,22 +218,26 @@ def run(
                 "eval_return_mean": summary.get("eval_return_mean"),
                 "eval_return_std": summary.get("eval_return_std"),
                 "eval_return_ci95": summary.get("eval_return_ci95"),
+                "best_eval_return_mean": summary.get("best_eval_return_mean"),
+                "best_eval_step": summary.get("best_eval_step"),
                 "error": record.error,
             }
         )
-    elif record.status == "completed":
+        return
+    from workbench.runner import eval_text
+
+    if record.status == "completed":
         console.print(
-            f"run {record.id} completed in {wall:.1f} s: eval return {runner.eval_text(summary)}"
+            f"run {record.id} completed in {wall:.1f} s: eval return {eval_text(summary)}"
         )
     elif record.status == "stopped":
+        how = "interrupted" if interrupted else "stopped"
         console.print(
-            f"run {record.id} stopped at step {record.steps_done}; "
-            f"continue with: workbench runs resume {record.id}"
+            f"run {record.id} {how} at step {record.steps_done}; a resume starts from step "
+            f"{record.checkpoint_step} (its last checkpoint): workbench runs resume {record.id}"
         )
     else:
         err_console.print(f"run {record.id} {record.status}: {record.error}", markup=False)
-    if record.status == "failed":
-        raise typer.Exit(1)
 
 
 @contextmanager
@@ -176,7 +245,7 @@ def _interrupt_stops_run() -> Iterator[threading.Event]:
     """First Ctrl+C stops the run at its next report, with a checkpoint; a second forces it."""
     stop_event = threading.Event()
 
-    def on_interrupt(signum, frame) -> None:
+    def on_interrupt(signum: int, frame: Any) -> None:
         if stop_event.is_set():
             raise KeyboardInterrupt
         stop_event.set()
@@ -189,7 +258,17 @@ def _interrupt_stops_run() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run_with_progress(store, run_id: int, steps: int, stop_event: threading.Event):
+def _run_with_progress(
+    store: Store, run_id: int, steps: int, stop_event: threading.Event
+) -> RunRecord:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -203,23 +282,34 @@ def _run_with_progress(store, run_id: int, steps: int, stop_event: threading.Eve
     with Progress(*columns, console=err_console, transient=False) as progress:
         bar = progress.add_task(f"run {run_id}", total=steps, speed=0.0, recent="-")
 
-        def update(p: runner.Progress) -> None:
-            recent = "-" if p.recent_return is None else f"{p.recent_return:.1f}"
+        def update(p: RunProgress) -> None:
+            recent = fixed(p.recent_return, 1)
             progress.update(bar, completed=p.step, speed=p.steps_per_second, recent=recent)
 
-        return runner.execute(store, run_id, on_progress=update, stop_event=stop_event)
+        return run_service.train_foreground(
+            store, run_id, on_progress=update, stop_event=stop_event
+        )
 
 
 @app.command()
 @user_errors
-def agents(json_output: JsonFlag = False) -> None:
-    """List the agents, the tasks each supports, and their config fields."""
+def agents(
+    name: Annotated[
+        str | None, typer.Argument(help="Only this agent, e.g. dqn; default: all.")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """List the agents, the tasks each supports, and their config fields (or one agent's)."""
+    from agents.registry import AGENTS, get_agent
+    from envs.config import describe
+
+    specs = [get_agent(name)] if name is not None else list(AGENTS.values())
     listing = [
         {"name": s.name, "summary": s.summary, "tasks": list(s.tasks), "config": describe(s.config)}
-        for s in AGENTS.values()
+        for s in specs
     ]
     if json_output:
-        print_json(listing)
+        print_json(listing[0] if name is not None else listing)
         return
     for entry in listing:
         _print_fields(f"{entry['name']}: {entry['summary']}", entry["config"])
@@ -230,6 +320,12 @@ def agents(json_output: JsonFlag = False) -> None:
 @user_errors
 def tasks(json_output: JsonFlag = False) -> None:
     """List the task families, the agents that support each, and their parameters."""
+    import numpy as np
+
+    from agents.registry import AGENTS
+    from envs.config import describe
+    from envs.registry import TASKS
+
     listing = [
         {
             "name": f.name,
@@ -261,10 +357,15 @@ def _print_fields(title: str, fields: list[dict]) -> None:
 
 
 def main() -> None:
-    """Console entry point: Click's usage errors become one line and exit code 2 too."""
+    """Console entry point: Click's usage errors become one line and exit code 2 too, and a
+    Ctrl+C anywhere (even while a command imports torch) exits 130 without a traceback."""
     try:
         result = app(standalone_mode=False)
-    except (click.Abort, typer.Abort):
+    except KeyboardInterrupt:
+        _interrupted()
+    except (click.Abort, typer.Abort) as err:
+        if isinstance(err.__context__, KeyboardInterrupt):
+            _interrupted()  # Click turns a Ctrl+C into Abort
         err_console.print("aborted")
         sys.exit(1)
     except (click.ClickException, TyperException) as err:  # Typer may vendor its own Click
@@ -273,3 +374,8 @@ def main() -> None:
         err_console.print(f"error: {err.format_message()} (see `{where} --help`)", markup=False)
         sys.exit(getattr(err, "exit_code", 2))
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _interrupted() -> None:
+    err_console.print("interrupted (Ctrl+C)")
+    sys.exit(130)

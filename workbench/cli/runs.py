@@ -12,7 +12,6 @@ import typer
 from rich import box
 from rich.table import Table
 
-from workbench import runner
 from workbench.cli.common import (
     Home,
     JsonFlag,
@@ -22,8 +21,10 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
-from workbench.export import metrics_csv, metrics_json
-from workbench.store import ACTIVE, STATUSES, RunRecord
+from workbench.format import fixed
+from workbench.service import runs as run_service
+from workbench.service.runs import run_json
+from workbench.store import ACTIVE, STATUSES
 
 app = typer.Typer(help="List, inspect, stop, resume, follow, export and delete runs.")
 
@@ -36,15 +37,6 @@ STATUS_STYLE = {
     "stopped": "yellow",
     "lost": "magenta",
 }
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def run_json(run: RunRecord) -> dict:
-    """The JSON form of a run shared by `ls --json` and `show --json`."""
-    return run.to_json() | {"progress": run.steps_done / run.total_steps}
 
 
 @app.command("ls")
@@ -104,9 +96,9 @@ def list_runs(
             str(run.seed),
             f"[{STATUS_STYLE[run.status]}]{run.status}[/]",
             f"{100 * run.steps_done / run.total_steps:.0f}%",
-            _fmt(summary.get("steps_per_second"), 0),
-            _fmt(summary.get("last_return")),
-            _fmt(summary.get("eval_return_mean")),
+            fixed(summary.get("steps_per_second"), 0),
+            fixed(summary.get("last_return"), 1),
+            fixed(summary.get("eval_return_mean"), 1),
         ]
         table.add_row(*cells)
     console.print(table)
@@ -134,7 +126,13 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     if run.task_params:
         console.print(f"  task: {json.dumps(run.task_params)}", markup=False)
     for key, value in run.summary.items():
-        console.print(f"  {key}: {_fmt(value, 2) if isinstance(value, float) else value}")
+        console.print(f"  {key}: {fixed(value, 2) if isinstance(value, float) else value}")
+    if run.best_checkpoint_path:
+        console.print(
+            f"  best checkpoint: step {run.best_checkpoint_step} (eval return "
+            f"{fixed(run.summary.get('best_eval_return_mean'), 2)}); "
+            f"use it with --checkpoint best (eval) or --init-checkpoint best (run)"
+        )
     console.print(f"  log: {store.log_path(run_id)}")
 
 
@@ -146,11 +144,7 @@ def stop(
     home: Home = None,
 ) -> None:
     """Stop a queued or running run; it checkpoints and can be resumed."""
-    store = open_store(home)
-    run = store.get_run(run_id)
-    if run.status not in ACTIVE:
-        fail(f"run {run_id} is {run.status}, not running; nothing to stop")
-    run = runner.stop(store, run_id, wait=wait)
+    run = run_service.stop_run(open_store(home), run_id, wait=wait)
     if run.status == "running":
         console.print(
             f"run {run_id} was asked to stop and is still finishing; "
@@ -167,8 +161,7 @@ def stop(
 @user_errors
 def resume(run_id: RunId, home: Home = None) -> None:
     """Continue a stopped, failed or lost run from its last checkpoint, in the background."""
-    store = open_store(home)
-    run = runner.resume(store, run_id)
+    run = run_service.resume_run(open_store(home), run_id)
     console.print(
         f"run {run_id} resumed from step {run.checkpoint_step} of {run.total_steps} "
         f"in the background; follow it with: workbench runs logs {run_id} --follow"
@@ -219,24 +212,20 @@ def export(
     home: Home = None,
 ) -> None:
     """Export a run's metrics: one row per logged step, one column per metric key."""
-    if format not in ("csv", "json"):
-        fail(f"--format must be csv or json, got {format!r}")
+    if format not in run_service.EXPORT_FORMATS:
+        fail(f"--format must be csv or json, got {format!r}")  # before creating a store
     store = open_store(home)
-    run = store.get_run(run_id)
-    if format == "csv":
-        text, steps, keys = metrics_csv(store, run_id)
-    else:
-        text, steps, keys = metrics_json(store, run_id, run_json(run))
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(run_service.export_run(store, run_id, format).text)
     else:
-        output.write_text(text)
-        console.print(f"wrote {steps} steps × {keys} metrics to {output}")
+        exported = run_service.export_run_to(store, run_id, output, format)
+        console.print(f"wrote {exported.steps} steps × {exported.keys} metrics to {output}")
 
 
 @app.command("rm")
 @user_errors
 def remove(run_id: RunId, home: Home = None) -> None:
-    """Delete a run that is not active, with its metrics, checkpoints and log."""
-    run = open_store(home).delete_run(run_id)
+    """Delete a run that is not active, with its metrics, checkpoints (last and best) and
+    log."""
+    run = run_service.delete_run(open_store(home), run_id)
     console.print(f"deleted run {run.id} ({run.name})")

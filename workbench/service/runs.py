@@ -1,0 +1,242 @@
+"""Runs as a user acts on them: start (queue, then train here or in a worker), stop,
+resume, delete and export. The CLI and the TUI call these; neither runs SQL on runs nor
+spawns a worker itself.
+
+Every function takes an open :class:`~workbench.store.Store` and raises
+:class:`~envs.errors.UserError` (a ``ConfigError`` or ``StoreError``, with ``field`` set
+when the error belongs to one option or config field) for anything the user can fix.
+torch, gymnasium and the agents load only in the functions that build an agent
+(creating and training a run), so stopping, listing and deleting stay fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envs.errors import UserError
+from workbench import worker
+from workbench.export import metrics_csv, metrics_json
+from workbench.store import ACTIVE, CHECKPOINTS, RunRecord, Store, StoreError
+
+if TYPE_CHECKING:
+    from workbench.runner import Progress
+
+EXPORT_FORMATS = ("csv", "json")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """A run's validated settings, as stored: config dicts with every field filled in."""
+
+    agent: str
+    task: str
+    config: dict[str, Any]
+    task_params: dict[str, Any]
+
+
+def check_settings(
+    agent: str,
+    task: str,
+    *,
+    agent_values: Mapping[str, Any] | None = None,
+    task_values: Mapping[str, Any] | None = None,
+    steps: int = 1,
+    seed: int = 0,
+) -> RunSettings:
+    """Validate an agent/task pair, their overrides (texts from ``--set`` or typed values
+    from a form or a TOML file), the step budget and the seed.
+
+    Raises ConfigError naming what is wrong; an agent key that belongs to the task (or the
+    reverse) says where it goes (``field`` is the key).
+    """
+    from agents.registry import get_agent
+    from envs.config import ConfigError, build, fields
+    from envs.registry import get_task
+
+    spec = get_agent(agent)
+    family = get_task(task)
+    spec.check_task(task)
+    if steps < 1:
+        raise ConfigError(
+            f"--steps must be a positive number of environment steps, got {steps}", field="steps"
+        )
+    if seed < 0:
+        raise ConfigError(f"--seed must be zero or positive, got {seed}", field="seed")
+    agent_values, task_values = dict(agent_values or {}), dict(task_values or {})
+    agent_keys = {info.name for info in fields(spec.config)}
+    task_keys = {info.name for info in fields(family.Params)}
+    for key, value in agent_values.items():
+        if key not in agent_keys and key in task_keys:
+            raise ConfigError(
+                f"{key} is a parameter of task {task}, not of agent {agent}; "
+                f"set it with --task-set {key}={value}",
+                field=key,
+            )
+    for key, value in task_values.items():
+        if key not in task_keys and key in agent_keys:
+            raise ConfigError(
+                f"{key} is a config field of agent {agent}, not of task {task}; "
+                f"set it with --set {key}={value}",
+                field=key,
+            )
+    return RunSettings(
+        agent=agent,
+        task=task,
+        config=build(spec.config, agent_values, owner=agent).to_dict(),
+        task_params=build(family.Params, task_values, owner=task).to_dict(),
+    )
+
+
+def create_run(
+    store: Store,
+    settings: RunSettings,
+    *,
+    steps: int,
+    seed: int = 0,
+    name: str | None = None,
+    init_from: int | None = None,
+    init_checkpoint: str = "last",
+) -> int:
+    """Queue a run of validated ``settings``; return its id.
+
+    With ``init_from``, its networks start from that run's ``init_checkpoint`` ("last" or
+    "best"), copied now; raises StoreError when those networks do not fit.
+    """
+    check_checkpoint(init_checkpoint, option="--init-checkpoint")
+    from workbench import runner
+
+    return runner.create_run(
+        store,
+        agent=settings.agent,
+        task=settings.task,
+        config=settings.config,
+        task_params=settings.task_params,
+        seed=seed,
+        total_steps=steps,
+        name=name,
+        init_from=init_from,
+        init_checkpoint=init_checkpoint,
+    )
+
+
+def start_background(store: Store, run_id: int) -> int:
+    """Start a worker process for the queued run ``run_id``; return its pid. The process
+    outlives the caller and is reaped while the caller lives."""
+    return worker.launch(store, run_id)
+
+
+def train_foreground(
+    store: Store,
+    run_id: int,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> RunRecord:
+    """Train the queued run ``run_id`` in this process until it completes, is stopped
+    (``stop_event`` set, or `runs stop`) or fails; return its final row. A
+    KeyboardInterrupt stops it without a new checkpoint and is not re-raised."""
+    from workbench import runner
+
+    return runner.execute(store, run_id, on_progress=on_progress, stop_event=stop_event)
+
+
+def start_run(
+    store: Store,
+    settings: RunSettings,
+    *,
+    steps: int,
+    seed: int = 0,
+    name: str | None = None,
+    init_from: int | None = None,
+    init_checkpoint: str = "last",
+    background: bool = True,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> RunRecord:
+    """Queue a run and start it: in a worker process (``background``; the row returned
+    is queued or already running) or here until it ends (the final row)."""
+    run_id = create_run(
+        store,
+        settings,
+        steps=steps,
+        seed=seed,
+        name=name,
+        init_from=init_from,
+        init_checkpoint=init_checkpoint,
+    )
+    if background:
+        start_background(store, run_id)
+        return store.get_run(run_id)
+    return train_foreground(store, run_id, on_progress=on_progress, stop_event=stop_event)
+
+
+def stop_run(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
+    """Stop a queued or running run (it checkpoints first) and wait up to ``wait`` seconds
+    for its worker to say so; the row returned is still ``running`` if it had not yet.
+    Raises StoreError when the run is not active."""
+    run = store.get_run(run_id)
+    if run.status not in ACTIVE:
+        raise StoreError(f"run {run_id} is {run.status}, not running; nothing to stop")
+    return worker.stop(store, run_id, wait=wait)
+
+
+def resume_run(store: Store, run_id: int) -> RunRecord:
+    """Continue a stopped, failed or lost run from its last checkpoint in a worker
+    process; return its queued row. Raises StoreError for any other status."""
+    return worker.resume(store, run_id)
+
+
+def delete_run(store: Store, run_id: int) -> RunRecord:
+    """Delete a run that is not active, with its metrics, checkpoints (last and best),
+    copied initial weights and log; return the row it had."""
+    return store.delete_run(run_id)
+
+
+@dataclass(frozen=True)
+class Export:
+    """A run's metrics as text: one row per logged step, one column per metric key."""
+
+    text: str
+    steps: int
+    keys: int
+
+
+def export_run(store: Store, run_id: int, format: str = "csv") -> Export:
+    """A run's metrics as CSV or JSON (the JSON carries the run's row under "run")."""
+    if format not in EXPORT_FORMATS:
+        raise UserError(f"--format must be csv or json, got {format!r}", field="format")
+    run = store.get_run(run_id)
+    if format == "csv":
+        return Export(*metrics_csv(store, run_id))
+    return Export(*metrics_json(store, run_id, run_json(run)))
+
+
+def export_run_to(store: Store, run_id: int, path: Path, format: str = "csv") -> Export:
+    """Write ``export_run`` to ``path`` (its folder is created)."""
+    exported = export_run(store, run_id, format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(exported.text)
+    return exported
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    """The JSON form of a run (`runs ls --json`, `runs show --json`, exports): its row,
+    its progress, and its best evaluation (None before the first)."""
+    return run.to_json() | {
+        "progress": run.steps_done / run.total_steps,
+        "best_eval_return_mean": run.summary.get("best_eval_return_mean"),
+        "best_eval_step": run.summary.get("best_eval_step"),
+    }
+
+
+def check_checkpoint(checkpoint: str, *, option: str = "--checkpoint") -> str:
+    """``checkpoint`` if it names one (last or best); else a UserError naming ``option``."""
+    if checkpoint not in CHECKPOINTS:
+        raise UserError(
+            f"{option} must be last or best, got {checkpoint!r}", field=option.lstrip("-")
+        )
+    return checkpoint
