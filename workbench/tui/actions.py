@@ -1,9 +1,9 @@
 """What the TUI's keys do to runs and studies, as plain functions that return the line to
 show (no Textual here; screens call them from worker threads, never on the UI thread).
 
-Each function opens its own store connection, so any thread may call it. This is the one
-place the TUI changes runs and studies: pointing it at ``workbench.service`` changes them
-all.
+Each function opens its own store connection, so any thread may call it, and calls the
+service layer (``workbench.service``) for the change itself: the TUI and the CLI change
+runs and studies the same way. This is the one place the TUI changes anything.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench import runner
+from envs.errors import UserError
+from workbench.service import runs
 from workbench.store import ACTIVE, Store, StoreError
 
 
 def stop_run(home: Path, run_id: int) -> str:
     store = Store(home)
     try:
-        run = store.get_run(run_id)
-        if run.status not in ("queued", "running"):
-            raise StoreError(f"run {run_id} is {run.status}; nothing to stop")
-        run = runner.stop(store, run_id)
+        run = runs.stop_run(store, run_id)
         return f"run {run_id} {run.status} at step {run.steps_done}"
     finally:
         store.close()
@@ -32,7 +30,7 @@ def stop_run(home: Path, run_id: int) -> str:
 def resume_run(home: Path, run_id: int) -> str:
     store = Store(home)
     try:
-        run = runner.resume(store, run_id)
+        run = runs.resume_run(store, run_id)
         return f"run {run_id} resumed from step {run.checkpoint_step}"
     finally:
         store.close()
@@ -46,7 +44,7 @@ def control_runs(home: Path, action: str, run_ids: list[int]) -> str:
     for run_id in run_ids:
         try:
             lines.append(do(home, run_id))
-        except StoreError as err:
+        except UserError as err:
             lines.append(str(err))
     return "; ".join(lines)
 
@@ -58,9 +56,9 @@ def delete_runs(home: Path, run_ids: list[int]) -> tuple[list[int], str]:
     try:
         for run_id in run_ids:
             try:
-                store.delete_run(run_id)
+                runs.delete_run(store, run_id)
                 deleted.append(run_id)
-            except StoreError as err:
+            except UserError as err:
                 refused.append(str(err))
     finally:
         store.close()
@@ -76,16 +74,12 @@ def names(paths: list[Path]) -> str:
 
 def export_runs(home: Path, run_ids: list[int]) -> str:
     """Each run's metrics to HOME/exports/run-ID.csv (a row per step, a column per key)."""
-    from workbench.export import metrics_csv
-
     store = Store(home)
-    folder = home / "exports"
-    folder.mkdir(exist_ok=True)
     written = []
     try:
         for run_id in run_ids:
-            path = folder / f"run-{run_id}.csv"
-            path.write_text(metrics_csv(store, run_id)[0])
+            path = home / "exports" / f"run-{run_id}.csv"
+            runs.export_run_to(store, run_id, path, "csv")
             written.append(path)
     finally:
         store.close()
@@ -100,15 +94,28 @@ def export_table(home: Path, name: str, columns: list[str], rows: list[list[Any]
     return f"wrote {len(rows)} rows to {paths[0]} and {paths[1]}"
 
 
-def launch_runs(home: Path, seeds: list[int], **run: Any) -> list[int]:
+def launch_runs(
+    home: Path,
+    seeds: list[int],
+    *,
+    agent: str,
+    task: str,
+    config: dict[str, Any],
+    task_params: dict[str, Any],
+    steps: int,
+    init_from: int | None = None,
+) -> list[int]:
     """Queue one run per seed and start its worker; the ids, in seed order. On an error
     the exception says which runs were launched before it."""
     ids: list[int] = []
+    settings = runs.check_settings(
+        agent, task, agent_values=config, task_values=task_params, steps=steps
+    )
     store = Store(home)
     try:
         for seed in seeds:
-            run_id = runner.create_run(store, seed=seed, **run)
-            runner.launch(store, run_id)
+            run_id = runs.create_run(store, settings, steps=steps, seed=seed, init_from=init_from)
+            runs.start_background(store, run_id)
             ids.append(run_id)
     except (StoreError, OSError) as err:  # a locked or unwritable store, no python...
         done = f" (runs {', '.join(map(str, ids))} were launched)" if ids else ""

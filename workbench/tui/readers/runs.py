@@ -58,14 +58,15 @@ def shown_keys(metric: str | None) -> list[str]:
 
 def effective_config(run: RunRecord) -> list[tuple[str, Any, bool]]:
     """(field, value, changed) for every field of the run's agent config: its defaults with
-    the run's overrides on top (the row stores only the overrides)."""
+    the run's values on top (older rows store only the overrides)."""
     spec = AGENTS.get(run.agent)
-    if spec is None:  # an agent no longer registered: the overrides are all we know
+    if spec is None:  # an agent no longer registered: the stored values are all we know
         return [(name, value, True) for name, value in run.config.items()]
-    return [
-        (info.name, run.config.get(info.name, info.default), info.name in run.config)
-        for info in fields(spec.config)
-    ]
+    result = []
+    for info in fields(spec.config):
+        value = run.config.get(info.name, info.default)
+        result.append((info.name, value, value != info.default))
+    return result
 
 
 @dataclass

@@ -203,7 +203,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
             task=self.task_name,
             config=config,
             task_params=task_params,
-            total_steps=steps,
+            steps=steps,
             init_from=init_from,
         )
         self.app.call_from_thread(self.dismiss, ids)
