@@ -15,10 +15,10 @@ from workbench import runner
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.compare import CompareView
-from workbench.tui.screens.launch import LaunchScreen
-from workbench.tui.screens.run_view import RunView
 from workbench.tui.screens.create_study import CreateStudyScreen
 from workbench.tui.screens.group_view import GroupView
+from workbench.tui.screens.launch import LaunchScreen
+from workbench.tui.screens.run_view import RunView
 from workbench.tui.screens.studies import StudiesScreen
 from workbench.tui.screens.study_view import StudyView
 from workbench.tui.smoothing import ema
