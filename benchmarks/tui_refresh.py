@@ -27,8 +27,10 @@ from textual.widgets import Input
 from workbench import runner
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.messages import RunRead, RunsRead
+from workbench.tui.readers.runs import read_runs
 from workbench.tui.screens.run_view import RunView
-from workbench.tui.screens.runs import RunsScreen, read_runs
+from workbench.tui.screens.runs import RunsScreen
 
 RUNS = 500
 ROWS_PER_RUN = 2000  # 1000 training returns + 1000 losses: 1,000,000 rows in all
@@ -72,13 +74,13 @@ async def measure(home: Path) -> dict[str, list[float]]:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         for _ in range(3):
-            fresh, read = timed(read_runs, store, {})
-            _, draw = timed(screen.show_rows, fresh)
+            fresh, read = timed(read_runs, home, {})
+            _, draw = timed(screen.on_runs_read, RunsRead(fresh))
             times["runs cold"].append(read + draw)
         for step in range(100_100, 100_100 + 20 * 100, 100):
             train_a_little(store, [1, 2], step)
-            fresh, read = timed(read_runs, store, screen.cache)
-            _, draw = timed(screen.show_rows, fresh)
+            fresh, read = timed(read_runs, home, screen.cache)
+            _, draw = timed(screen.on_runs_read, RunsRead(fresh))
             times["runs steady"].append(read + draw)
         await pilot.press("enter")
         await pilot.pause(1.0)
@@ -86,8 +88,9 @@ async def measure(home: Path) -> dict[str, list[float]]:
         assert isinstance(view, RunView)
         for step in range(102_100, 102_100 + 20 * 100, 100):
             train_a_little(store, [view.run_id], step)
-            data, read = timed(view.read_refresh, store)
-            _, draw = timed(view.show, *data)
+            last = {key: steps[-1] for key, (steps, _) in view.series.items() if steps}
+            update, read = timed(view.reader.read, view.metric, last)
+            _, draw = timed(view.on_run_read, RunRead(update))
             times["view"].append(read + draw)
     return times
 

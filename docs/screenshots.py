@@ -12,8 +12,8 @@ from pathlib import Path
 
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.group_view import GroupView
 from workbench.tui.screens.run_view import RunView
-from workbench.tui.screens.studies import GroupView
 
 OUT = Path(__file__).parent / "screenshots"
 

@@ -72,8 +72,13 @@ async def test_footer_at_120_columns_shows_studies_keys_and_quit(home: Path) -> 
     app = WorkbenchApp(Store(home), refresh_seconds=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
-        await pilot.pause(0.2)
-        shown = {key.key: key for key in app.screen.query(FooterKey)}
+
+        def shown() -> dict:  # the footer recomposes when the focus moves: query afresh
+            return {key.key: key for key in app.screen.query(FooterKey)}
+
+        await until(pilot, lambda: "n" in shown() and shown()["n"].region.width > 0)
+        await pilot.pause(0.3)
+        shown = shown()
         for key in ("S", "question_mark", "q", "n", "space"):
             assert key in shown, f"{key} is not in the footer"
             region = shown[key].region

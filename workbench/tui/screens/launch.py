@@ -99,7 +99,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
                 yield ConfigForm(AGENTS[self.agent_name].config, self.config, id="agent-form")
                 yield Static("[b]task parameters[/b]", classes="form-title", id="task-form-title")
                 yield ConfigForm(get_task(self.task_name).Params, self.task_params, id="task-form")
-            yield Static("", id="field-help")
+            yield Static("", id="field-help").set_styles("display: none;")
             with Horizontal(classes="launch-row"):
                 yield Button("Launch", variant="primary", id="launch")
                 yield Button("Cancel", id="cancel")
@@ -142,7 +142,9 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """The focused field's help on a line of its own (tooltips need a mouse)."""
         tip = event.widget.tooltip
-        self.query_one("#field-help", Static).update(str(tip) if tip else "")
+        help_line = self.query_one("#field-help", Static)
+        help_line.update(str(tip) if tip else "")
+        help_line.display = bool(tip)  # no room taken while a field without help has focus
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "launch":

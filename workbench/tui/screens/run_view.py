@@ -151,7 +151,7 @@ class RunView(ReportsFailures, Screen[None]):
                 curves.append(Curve(steps, values, label=key))
         smoothing = f"smoothing {self.smoothing:g}" if self.smoothing else "no smoothing"
         self.query_one(MetricPlot).show(
-            f"{self.metric}  ({smoothing}; m: next metric, M: pick, e: smoothing)",
+            f"{self.metric}  ({smoothing}; m/M: metric, e: smoothing)",
             curves,
             xlabel="env steps",
             empty=f"{self.metric}: no points yet",

@@ -45,7 +45,7 @@ class ConfigForm(Vertical):
     ConfigForm Input { width: 20; height: 1; border: none; padding: 0 1; }
     ConfigForm Input:focus { background: $boost; }
     ConfigForm Switch { height: 1; border: none; padding: 0; }
-    ConfigForm .switch-state { width: 4; padding: 0 1; }
+    ConfigForm .switch-state { width: 5; padding: 0 1; }
     ConfigForm .field-error { color: $error; padding: 0 0 0 1; width: 1fr; }
     """
 
