@@ -117,6 +117,9 @@ class RunRecord:
     best_checkpoint_path: str | None = None
     """The checkpoint taken at the run's best evaluation so far (schema 4)."""
     best_checkpoint_step: int | None = None
+    init_checkpoint: str | None = None
+    """Which checkpoint of ``init_from`` the networks came from: last or best (schema 4;
+    None for runs created before it, which took the last)."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -202,8 +205,13 @@ def _add_init_columns(db: sqlite_utils.Database) -> None:
 
 
 def _add_best_checkpoint(db: sqlite_utils.Database) -> None:
-    """Schema 4: the checkpoint of the run's best evaluation, kept beside the last one."""
-    _add_columns(db, "runs", {"best_checkpoint_path": str, "best_checkpoint_step": int})
+    """Schema 4: the checkpoint of the run's best evaluation, kept beside the last one, and
+    which checkpoint of ``init_from`` a run started from."""
+    _add_columns(
+        db,
+        "runs",
+        {"best_checkpoint_path": str, "best_checkpoint_step": int, "init_checkpoint": str},
+    )
 
 
 def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
@@ -312,6 +320,7 @@ class Store:
         trial: int | None = None,
         init_from: int | None = None,
         init_path: str | None = None,
+        init_checkpoint: str | None = None,
     ) -> int:
         with self.transaction():
             run_id = (
@@ -335,6 +344,7 @@ class Store:
                         "summary": "{}",
                         "init_from": init_from,
                         "init_path": init_path,
+                        "init_checkpoint": init_checkpoint,
                     }
                 )
                 .last_pk

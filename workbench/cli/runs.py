@@ -116,7 +116,8 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     console.print(f"[bold]run {run.id}[/] {run.name}  [{STATUS_STYLE[run.status]}]{run.status}[/]")
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}")
     if run.init_from is not None:
-        console.print(f"  networks started from run {run.init_from}'s last checkpoint")
+        which = run.init_checkpoint or "last"
+        console.print(f"  networks started from run {run.init_from}'s {which} checkpoint")
     console.print(
         f"  steps {run.steps_done}/{run.total_steps}, checkpoint at {run.checkpoint_step}"
     )
