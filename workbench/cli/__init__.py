@@ -356,15 +356,10 @@ def _print_fields(title: str, fields: list[dict]) -> None:
 
 
 def main() -> None:
-    """Console entry point: Click's usage errors become one line and exit code 2 too, and a
-    Ctrl+C anywhere (even while a command imports torch) exits 130 without a traceback."""
+    """Console entry point: Click's usage errors become one line and exit code 2 too."""
     try:
         result = app(standalone_mode=False)
-    except KeyboardInterrupt:
-        _interrupted()
-    except typer.Abort as err:
-        if isinstance(err.__context__, KeyboardInterrupt):
-            _interrupted()  # Click turns a Ctrl+C into Abort
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
     except TyperException as err:  # Typer's usage errors (its vendored Click's included)
@@ -373,8 +368,3 @@ def main() -> None:
         err_console.print(f"error: {err.format_message()} (see `{where} --help`)", markup=False)
         sys.exit(getattr(err, "exit_code", 2))
     sys.exit(result if isinstance(result, int) else 0)
-
-
-def _interrupted() -> None:
-    err_console.print("interrupted (Ctrl+C)")
-    sys.exit(130)
