@@ -43,9 +43,27 @@ store.close()
 """
 
 
+TYPER_FLOOR = """
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def hello(count: int = 1) -> None:
+    print("hello" * count)
+
+
+app()
+"""
+"""The least any Typer command costs: Typer builds a pydantic TypeAdapter per parameter
+when it parses one (Typer >= 0.20), which imports pydantic."""
+
+
 def commands(python: str, show_id: int) -> dict[str, list[str]]:
     return {
         'python -c "import typer, rich"': [python, "-c", "import typer, rich"],
+        "a one-option Typer command": [python, "-c", TYPER_FLOOR, "--count", "1"],
         "workbench --help": [python, "-m", "workbench", "--help"],
         "workbench runs ls": [python, "-m", "workbench", "runs", "ls"],
         f"workbench runs show {show_id}": [python, "-m", "workbench", "runs", "show", str(show_id)],

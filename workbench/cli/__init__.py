@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
@@ -345,6 +344,8 @@ def tasks(json_output: JsonFlag = False) -> None:
 
 
 def _print_fields(title: str, fields: list[dict]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in ("field", "type", "default", "range", "help"):
         table.add_column(column, overflow="fold")
