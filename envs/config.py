@@ -213,9 +213,34 @@ def parse_numbers(text: str, count: int, field: str, each: str) -> list[float] |
 
 
 def suggest(name: str, choices: typing.Iterable[str]) -> str:
-    """' (did you mean X?)' for the closest choices, or '' when none is close."""
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    return f" (did you mean {' or '.join(close)}?)" if close else ""
+    """' (did you mean X?)' for the closest choices, or '' when none is close.
+
+    Close means a likely typo (difflib) or an abbreviation: the initials (``lr`` for
+    ``learning_rate``), a prefix of at least three letters (``eps`` for ``epsilon_start``),
+    or a prefix of each word (``grad_clip`` for ``gradient_clip_norm``)."""
+    choices = list(choices)
+    abbreviated = [choice for choice in choices if _abbreviates(name, choice)]
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    found = [choice for choice in dict.fromkeys(abbreviated + close) if choice != name][:3]
+    return f" (did you mean {' or '.join(found)}?)" if found else ""
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    """Whether ``short`` abbreviates ``name`` (initials, a prefix, or word prefixes)."""
+    short, name = short.lower().replace("-", "_"), name.lower().replace("-", "_")
+    if short == name:
+        return False
+    words = [word for word in name.split("_") if word]
+    if len(words) > 1 and short == "".join(word[0] for word in words):
+        return True
+    if len(short) >= 3 and name.startswith(short):
+        return True
+    parts = short.split("_")
+    return (
+        len(parts) > 1
+        and len(parts) <= len(words)
+        and all(part and word.startswith(part) for part, word in zip(parts, words, strict=False))
+    )
 
 
 def build(config_cls: type[Config], values: dict[str, Any], *, owner: str) -> Config:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from agents.dqn import DQNConfig
-from envs.config import Config, ConfigError, bounded, build, describe, fields
+from envs.config import Config, ConfigError, bounded, build, describe, fields, suggest
 
 
 @dataclass
@@ -83,3 +83,21 @@ def test_describe_lists_defaults_and_ranges() -> None:
     assert rows["discount"]["default"] == 0.9
     assert rows["discount"]["range"] == "[0, 1)"
     assert rows["double"]["range"] is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("lr", "learning_rate"),  # initials: difflib alone finds nothing
+        ("learn", "learning_rate"),  # a prefix
+        ("hid_lay", "hidden_layers"),  # a prefix of each word
+        ("discont", "discount"),  # a typo, as before
+    ],
+)
+def test_unknown_key_suggests_abbreviated_and_misspelled_fields(typed: str, meant: str) -> None:
+    names = ["learning_rate", "discount", "hidden_layers", "hidden_size", "batch_size"]
+    assert meant in suggest(typed, names)
+
+
+def test_nothing_is_suggested_for_an_unrelated_key() -> None:
+    assert suggest("xyz", ["learning_rate", "discount"]) == ""

@@ -169,7 +169,9 @@ def test_a_schema_3_store_gains_the_best_checkpoint_columns_and_keeps_its_runs(
     store = Store(home)
     run_id = new_run(store)
     store.write_metrics(run_id, [("charts/episode_return", 5, 1.0)], 5, checkpoint=("c.pt", 5))
-    store.db["runs"].transform(drop={"best_checkpoint_path", "best_checkpoint_step"})
+    store.db["runs"].transform(
+        drop={"best_checkpoint_path", "best_checkpoint_step", "init_checkpoint"}
+    )
     store.db.execute("PRAGMA user_version = 3")
     store.close()
     reopened = Store(home)
@@ -177,6 +179,7 @@ def test_a_schema_3_store_gains_the_best_checkpoint_columns_and_keeps_its_runs(
     run = reopened.get_run(run_id)
     assert (run.checkpoint_path, run.checkpoint_step) == ("c.pt", 5)
     assert run.best_checkpoint_path is None and run.best_checkpoint_step is None
+    assert run.init_checkpoint is None
     assert reopened.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
     assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 4
 

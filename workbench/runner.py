@@ -135,6 +135,7 @@ def create_run(
             name=name,
             init_from=init_from,
             init_path=str(init_path) if init_path else None,
+            init_checkpoint=init_checkpoint if init_from is not None else None,
         )
     except BaseException:
         if init_path:

@@ -37,6 +37,7 @@ What a reader may assume:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -46,12 +47,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-import sqlite_utils
 
 from envs.errors import UserError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 STALE_AFTER = 10.0
 """Seconds without a heartbeat after which a run whose process is gone counts as lost."""
@@ -114,6 +117,9 @@ class RunRecord:
     best_checkpoint_path: str | None = None
     """The checkpoint taken at the run's best evaluation so far (schema 4)."""
     best_checkpoint_step: int | None = None
+    init_checkpoint: str | None = None
+    """Which checkpoint of ``init_from`` the networks came from: last or best (schema 4;
+    None for runs created before it, which took the last)."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -199,8 +205,13 @@ def _add_init_columns(db: sqlite_utils.Database) -> None:
 
 
 def _add_best_checkpoint(db: sqlite_utils.Database) -> None:
-    """Schema 4: the checkpoint of the run's best evaluation, kept beside the last one."""
-    _add_columns(db, "runs", {"best_checkpoint_path": str, "best_checkpoint_step": int})
+    """Schema 4: the checkpoint of the run's best evaluation, kept beside the last one, and
+    which checkpoint of ``init_from`` a run started from."""
+    _add_columns(
+        db,
+        "runs",
+        {"best_checkpoint_path": str, "best_checkpoint_step": int, "init_checkpoint": str},
+    )
 
 
 def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
@@ -245,16 +256,31 @@ class Store:
             raise StoreError(
                 f"{self.path} is not a workbench store ({err}); move it away or pass --home DIR"
             ) from None
-        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
         self._migrate()
         self.host = socket.gethostname()
 
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils on the same connection, for schema changes and inserts; loaded on
+        first use (it imports numpy and its plugins), so that reading runs starts fast."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows of a SELECT as dicts of column name to value."""
+        cursor = self.conn.execute(sql, list(params))
+        names = [column[0] for column in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
 
     # --- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer workbench (schema {version}, this one "
@@ -266,18 +292,18 @@ class Store:
             for target, step in MIGRATIONS:
                 if version < target:
                     step(self.db)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction that takes the write lock up front (no mid-way upgrade)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.conn.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self.conn.execute("COMMIT")
 
     # --- run rows -------------------------------------------------------------------------
     def create_run(
@@ -294,6 +320,7 @@ class Store:
         trial: int | None = None,
         init_from: int | None = None,
         init_path: str | None = None,
+        init_checkpoint: str | None = None,
     ) -> int:
         with self.transaction():
             run_id = (
@@ -317,12 +344,13 @@ class Store:
                         "summary": "{}",
                         "init_from": init_from,
                         "init_path": init_path,
+                        "init_checkpoint": init_checkpoint,
                     }
                 )
                 .last_pk
             )
             if not name:
-                self.db.execute(
+                self.conn.execute(
                     "UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id]
                 )
         return int(run_id)
@@ -338,14 +366,14 @@ class Store:
             statuses = list(statuses)
             sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
             params = statuses
-        return [RunRecord.from_row(row) for row in self.db.query(sql + " ORDER BY id", params)]
+        return [RunRecord.from_row(row) for row in self._query(sql + " ORDER BY id", params)]
 
     def run_stamps(self) -> dict[int, tuple]:
         """Per run, the raw columns that change while it trains (status, steps, summary,
         name), unparsed: a cheap way for a reader to find which rows changed."""
         self.refresh_lost()
         sql = "SELECT id, status, steps_done, summary, name FROM runs"
-        return {row[0]: tuple(row[1:]) for row in self.db.execute(sql)}
+        return {row[0]: tuple(row[1:]) for row in self.conn.execute(sql)}
 
     def get_runs(self, run_ids: Iterable[int]) -> list[RunRecord]:
         """The rows of these runs (those that exist), in id order."""
@@ -354,12 +382,12 @@ class Store:
         for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
             chunk = ids[start : start + 500]
             sql = f"SELECT * FROM runs WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id"
-            records += [RunRecord.from_row(row) for row in self.db.query(sql, chunk)]
+            records += [RunRecord.from_row(row) for row in self._query(sql, chunk)]
         return records
 
     def set_launch_pid(self, run_id: int, pid: int) -> None:
         """The launcher records the worker's pid so a worker that dies unclaimed is seen."""
-        self.db.execute(
+        self.conn.execute(
             "UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE id = ? AND status = 'queued'",
             [pid, self.host, time.time(), run_id],
         )
@@ -367,7 +395,7 @@ class Store:
     def claim(self, run_id: int, pid: int) -> bool:
         """queued -> running for this process; False if another process got there first."""
         now = time.time()
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
             "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
             "stop_requested = 0 WHERE id = ? AND status = 'queued'",
@@ -376,7 +404,7 @@ class Store:
         return cursor.rowcount == 1
 
     def beat(self, run_id: int) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'",
             [time.time(), run_id],
         )
@@ -385,16 +413,16 @@ class Store:
         run = self.get_run(run_id)
         if run.status == "queued":
             # Nothing runs yet: a queued run stops at once, before any worker claims it.
-            self.db.execute(
+            self.conn.execute(
                 "UPDATE runs SET status = 'stopped', ended_at = ? "
                 "WHERE id = ? AND status = 'queued'",
                 [time.time(), run_id],
             )
-        self.db.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", [run_id])
+        self.conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", [run_id])
         return self.get_run(run_id)
 
     def stop_requested(self, run_id: int) -> bool:
-        row = self.db.execute("SELECT stop_requested FROM runs WHERE id = ?", [run_id]).fetchone()
+        row = self.conn.execute("SELECT stop_requested FROM runs WHERE id = ?", [run_id]).fetchone()
         return bool(row and row[0])
 
     def finish(
@@ -406,7 +434,7 @@ class Store:
         summary: dict[str, Any] | None = None,
     ) -> None:
         assert status in ("completed", "failed", "stopped")
-        self.db.execute(
+        self.conn.execute(
             "UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat = ?, "
             "summary = COALESCE(?, summary) WHERE id = ?",
             [
@@ -432,10 +460,10 @@ class Store:
                 raise StoreError(
                     f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs resume"
                 )
-            self.db.execute(
+            self.conn.execute(
                 "DELETE FROM metrics WHERE run_id = ? AND step > ?", [run_id, run.checkpoint_step]
             )
-            self.db.execute(
+            self.conn.execute(
                 "UPDATE runs SET status = 'queued', steps_done = checkpoint_step, "
                 "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = ?",
                 [run_id],
@@ -449,8 +477,8 @@ class Store:
                 f"run {run_id} is {run.status}; stop it first: workbench runs stop {run_id}"
             )
         with self.transaction():
-            self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
-            self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
+            self.conn.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+            self.conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
         for path in (run.checkpoint_path, run.best_checkpoint_path, run.init_path):
             if path:
                 Path(path).unlink(missing_ok=True)
@@ -459,7 +487,7 @@ class Store:
 
     def _get_unchecked(self, run_id: int) -> RunRecord:
         """The row as stored, without first looking for lost runs."""
-        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        rows = list(self._query("SELECT * FROM runs WHERE id = ?", [run_id]))
         if not rows:
             raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
         return RunRecord.from_row(rows[0])
@@ -467,7 +495,7 @@ class Store:
     def refresh_lost(self) -> list[int]:
         """Mark as lost the active runs whose heartbeat is stale and whose process is gone."""
         cutoff = time.time() - STALE_AFTER
-        candidates = self.db.execute(
+        candidates = self.conn.execute(
             "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running') "
             "AND pid IS NOT NULL AND heartbeat < ?",
             [cutoff],
@@ -478,7 +506,7 @@ class Store:
                 continue
             if host != self.host and heartbeat > time.time() - 6 * STALE_AFTER:
                 continue  # another machine's process: only a long silence tells
-            cursor = self.db.execute(
+            cursor = self.conn.execute(
                 "UPDATE runs SET status = 'lost', ended_at = ?, "
                 "error = 'worker process ended without reporting (killed or crashed)' "
                 "WHERE id = ? AND status IN ('queued', 'running') AND heartbeat = ?",
@@ -508,22 +536,22 @@ class Store:
         now = time.time()
         with self.transaction():
             if rows:
-                self.db.conn.executemany(
+                self.conn.executemany(
                     "INSERT INTO metrics (run_id, key, step, value) VALUES (?, ?, ?, ?)",
                     [(run_id, key, step, value) for key, step, value in rows],
                 )
-            self.db.execute(
+            self.conn.execute(
                 "UPDATE runs SET steps_done = ?, heartbeat = ?, "
                 "summary = COALESCE(?, summary) WHERE id = ?",
                 [steps_done, now, json.dumps(summary) if summary is not None else None, run_id],
             )
             if checkpoint is not None:
-                self.db.execute(
+                self.conn.execute(
                     "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
                     [checkpoint[0], checkpoint[1], run_id],
                 )
             if best is not None:
-                self.db.execute(
+                self.conn.execute(
                     "UPDATE runs SET best_checkpoint_path = ?, best_checkpoint_step = ? "
                     "WHERE id = ?",
                     [best[0], best[1], run_id],
@@ -538,11 +566,11 @@ class Store:
         if key is not None:
             sql += " AND key = ?"
             params.append(key)
-        return [tuple(row) for row in self.db.execute(sql + " ORDER BY step, key", params)]
+        return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
 
     def recent_values(self, run_id: int, key: str, count: int) -> list[float]:
         """The last ``count`` values of one metric, oldest first."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT ?",
             [run_id, key, count],
         ).fetchall()
@@ -551,7 +579,7 @@ class Store:
     def metric_keys(self, run_id: int) -> list[str]:
         return [
             row[0]
-            for row in self.db.execute(
+            for row in self.conn.execute(
                 "SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key", [run_id]
             )
         ]
@@ -560,7 +588,7 @@ class Store:
     # --- studies --------------------------------------------------------------------------
     def study_runs(self, study: str) -> list[RunRecord]:
         """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
-        rows = self.db.query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
+        rows = self._query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
         return [RunRecord.from_row(row) for row in rows]
 
     def remember_study_storage(self, name: str, url: str) -> None:
@@ -571,14 +599,14 @@ class Store:
 
     def forget_study_storage(self, name: str) -> None:
         with self.transaction():
-            self.db.execute("DELETE FROM study_storages WHERE name = ?", [name])
+            self.conn.execute("DELETE FROM study_storages WHERE name = ?", [name])
 
     def study_storages(self) -> dict[str, str]:
         """Names of studies kept in other databases, and their URLs."""
         return {row["name"]: row["url"] for row in self.db["study_storages"].rows}
 
     def last_value(self, run_id: int, key: str) -> float | None:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",
             [run_id, key],
         ).fetchone()

@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 
-from workbench.store import RunRecord, Store, StoreError
+from envs.errors import UserError
+from workbench.store import RunRecord, Store
 
 
 def launch(store: Store, run_id: int) -> int:
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = Store(args.home)
         run = execute(store, args.run_id, stop_event=stop_event)
-    except StoreError as err:
+    except UserError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
     return 0 if run.status in ("completed", "stopped") else 1

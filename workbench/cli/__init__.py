@@ -13,9 +13,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
-from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
@@ -62,7 +60,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
 Typer app or a command function), the one-line help `workbench --help` shows)."""
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> TyperCommand | TyperGroup:
     """The click command of a lazily loaded sub-command (importing its module)."""
     module, attribute, _ = LAZY_COMMANDS[name]
     target = getattr(import_module(module), attribute)
@@ -80,10 +78,10 @@ class LazyGroup(TyperGroup):
 
     listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return [*super().list_commands(ctx), *LAZY_COMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
         if cmd_name not in LAZY_COMMANDS:
             return super().get_command(ctx, cmd_name)
         if self.listing:
@@ -91,7 +89,7 @@ class LazyGroup(TyperGroup):
             return TyperCommand(cmd_name, help=summary, short_help=summary)
         return load_command(cmd_name)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
         self.listing = True
         try:
             super().format_help(ctx, formatter)
@@ -346,6 +344,8 @@ def tasks(json_output: JsonFlag = False) -> None:
 
 
 def _print_fields(title: str, fields: list[dict]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in ("field", "type", "default", "range", "help"):
         table.add_column(column, overflow="fold")
@@ -357,25 +357,15 @@ def _print_fields(title: str, fields: list[dict]) -> None:
 
 
 def main() -> None:
-    """Console entry point: Click's usage errors become one line and exit code 2 too, and a
-    Ctrl+C anywhere (even while a command imports torch) exits 130 without a traceback."""
+    """Console entry point: Click's usage errors become one line and exit code 2 too."""
     try:
         result = app(standalone_mode=False)
-    except KeyboardInterrupt:
-        _interrupted()
-    except (click.Abort, typer.Abort) as err:
-        if isinstance(err.__context__, KeyboardInterrupt):
-            _interrupted()  # Click turns a Ctrl+C into Abort
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
-    except (click.ClickException, TyperException) as err:  # Typer may vendor its own Click
+    except TyperException as err:  # Typer's usage errors (its vendored Click's included)
         ctx = getattr(err, "ctx", None)
         where = ctx.command_path if ctx is not None else "workbench"
         err_console.print(f"error: {err.format_message()} (see `{where} --help`)", markup=False)
         sys.exit(getattr(err, "exit_code", 2))
     sys.exit(result if isinstance(result, int) else 0)
-
-
-def _interrupted() -> None:
-    err_console.print("interrupted (Ctrl+C)")
-    sys.exit(130)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import tomllib
 import typer
 from rich.console import Console
 
 from envs.errors import UserError
-from workbench.store import Store
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -54,6 +56,8 @@ def user_errors(command: F) -> F:
 
 
 def open_store(home: Path | None) -> Store:
+    from workbench.store import Store
+
     return Store(home)
 
 

@@ -27,15 +27,25 @@ from workbench.cli.common import (
     user_errors,
 )
 from workbench.runner import load_trained
+from workbench.service.runs import check_checkpoint
 from workbench.store import RunRecord, Store
 
 report_app = typer.Typer(help="Tables built from several runs.")
 
 
-def evaluate_run(store: Store, run: RunRecord, task: str, params, tasks: int, seed: int) -> dict:
-    """Mean total reward and 95% CI of a run's policy on ``tasks`` tasks of a family (and
-    under "totals" the total of each task, which the JSON form leaves out)."""
-    agent = load_trained(store, run)
+def evaluate_run(
+    store: Store,
+    run: RunRecord,
+    task: str,
+    params,
+    tasks: int,
+    seed: int,
+    checkpoint: str = "last",
+) -> dict:
+    """Mean total reward and 95% CI of a run's policy (its last or best checkpoint) on
+    ``tasks`` tasks of a family (and under "totals" the total of each task, which the
+    JSON form leaves out)."""
+    agent = load_trained(store, run, checkpoint)
     if not isinstance(agent, MetaLearner):
         raise ConfigError(
             f"run {run.id} is a {run.agent} run; eval across task families is for the "
@@ -54,8 +64,13 @@ def evaluate_run(store: Store, run: RunRecord, task: str, params, tasks: int, se
         )
     per_trial = trial_rewards(agent.net, family, params, tasks, seed, agent.config.eval_greedy)
     totals = per_trial.sum(0)
+    label = (
+        f"run {run.id} ({run.agent})"
+        if checkpoint == "last"
+        else f"run {run.id} ({run.agent}, best)"
+    )
     return {
-        "policy": f"run {run.id} ({run.agent})",
+        "policy": label,
         "mean": float(totals.mean()),
         "ci95": ci95(totals),
         "exact": False,
@@ -105,6 +120,13 @@ def eval_run(
             "in at most 10 columns: how fast each policy improves within a task.",
         ),
     ] = False,
+    checkpoint: Annotated[
+        str,
+        typer.Option(
+            help="Which checkpoint of the run: last, or best (its best evaluation's, kept "
+            "beside the last)."
+        ),
+    ] = "last",
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
@@ -112,6 +134,7 @@ def eval_run(
 
     JSON rows always carry ``per_trial``, the mean reward of every trial, and each reference
     row ``run_minus_policy``, the run's advantage over it paired task by task."""
+    check_checkpoint(checkpoint)
     store = open_store(home)
     run = store.get_run(run_id)
     task = task or run.task
@@ -122,7 +145,7 @@ def eval_run(
     if tasks < 2:
         raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
     seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
-    run_row = evaluate_run(store, run, task, params, tasks, seed)
+    run_row = evaluate_run(store, run, task, params, tasks, seed, checkpoint)
     rows = [run_row, *reference_rows(task, params, tasks, seed, run_row.pop("totals"))]
     if json_output:
         print_json(rows)
