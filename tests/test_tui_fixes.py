@@ -404,3 +404,46 @@ async def test_a_study_storage_that_goes_down_shows_inline(home: Path, tmp_path:
         assert "refresh study failed" in said or "no study named 'far'" in said, said
         assert "Traceback" not in said and "\n" not in said
         assert app.is_running and isinstance(app.screen, StudyView)
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+def imported_modules(path: Path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+TUI = Path(__file__).resolve().parents[1] / "workbench" / "tui"
+
+
+@pytest.mark.parametrize("path", sorted((TUI / "screens").glob("*.py")), ids=lambda p: p.name)
+def test_no_screen_imports_another_screen(path: Path) -> None:
+    screens = {m for m in imported_modules(path) if m.startswith("workbench.tui.screens")}
+    assert not screens, f"{path.name} imports {sorted(screens)}: open screens through the app"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted((TUI / "readers").glob("*.py")), TUI / "actions.py"],
+    ids=lambda p: p.name,
+)
+def test_readers_and_actions_know_no_textual(path: Path) -> None:
+    textual = {m for m in imported_modules(path) if m.split(".")[0] == "textual"}
+    assert not textual, f"{path.name} imports {sorted(textual)}"
+
+
+@pytest.mark.parametrize("path", sorted(TUI.rglob("*.py")), ids=lambda p: p.name)
+def test_no_tui_module_runs_sql_or_spawns_outside_actions(path: Path) -> None:
+    text = path.read_text()
+    if path.name != "actions.py":
+        assert "subprocess" not in text and ".execute(" not in text, path.name
+    assert len(text.splitlines()) <= 400, f"{path.name} is over 400 lines"
