@@ -84,6 +84,12 @@ async def test_footer_at_120_columns_shows_studies_keys_and_quit(home: Path) -> 
             region = shown[key].region
             assert region.width > 0 and region.right <= 120, f"{key} is cut off: {region}"
         assert "↓" in shown["space"].description  # space marks and moves down: say so
+        await pilot.press("enter")  # the run view's keys fit too
+        await until(pilot, lambda: isinstance(app.screen, RunView) and app.screen.run)
+        await pilot.pause(0.3)
+        keys = list(app.screen.query(FooterKey))
+        assert {"s", "r", "q", "question_mark"} <= {key.key for key in keys}
+        assert all(0 < key.region.right <= 120 for key in keys), [k.region for k in keys]
 
 
 async def test_runs_table_at_80_columns_keeps_return_and_eval(home: Path) -> None:

@@ -45,7 +45,7 @@ class CompareView(ReportsFailures, Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("g", "toggle_group", "Group by config", tooltip="Mean and min-max band"),
         Binding("m", "next_metric", "Next metric", tooltip="Plot the next common metric"),
-        Binding("M", "pick_metric", "Pick metric", tooltip="Choose the plotted metric"),
+        Binding("M", "pick_metric", "Pick metric", show=False, tooltip="Choose from a list"),
         Binding("e", "next_smoothing", "Smoothing", tooltip="Off, 0.6, 0.9, 0.97"),
     ]
 

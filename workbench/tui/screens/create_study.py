@@ -26,6 +26,8 @@ def task_options(agent: str) -> list[tuple[str, str]]:
 class CreateStudyScreen(ReportsFailures, ModalScreen[str | None]):
     """Dismissed with the new study's name, or None when cancelled."""
 
+    PALETTE_PREFIX = "study"
+
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "create", "Create")]
 
     def __init__(self) -> None:

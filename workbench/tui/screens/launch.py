@@ -47,6 +47,8 @@ def parse_seeds(text: str) -> list[int]:
 class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
     """Dismissed with the launched run ids, or None when cancelled."""
 
+    PALETTE_PREFIX = "launch"
+
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "launch", "Launch")]
 
     def __init__(

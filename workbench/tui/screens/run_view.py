@@ -49,7 +49,7 @@ class RunView(ReportsFailures, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("m", "next_metric", "Next metric", tooltip="Plot the run's next metric"),
-        Binding("M", "pick_metric", "Pick metric", tooltip="Choose the plotted metric"),
+        Binding("M", "pick_metric", "Pick metric", show=False, tooltip="Choose from a list"),
         Binding("e", "next_smoothing", "Smoothing", tooltip="Off, 0.6, 0.9, 0.97"),
         Binding("i", "toggle_config", "Config", tooltip="Every config field, or the changed"),
         Binding("s", "stop_run", "Stop", tooltip="Stop this run (it checkpoints first)"),
