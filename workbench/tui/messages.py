@@ -63,6 +63,13 @@ class ActionDone(Message):
 
 
 @dataclass
+class RunsLaunched(Message):
+    """The launch dialog's runs are queued and their workers started."""
+
+    run_ids: list[int]
+
+
+@dataclass
 class WorkerFailed(Message):
     """A worker of ``screen`` raised: the app's one handler shows it on that screen."""
 

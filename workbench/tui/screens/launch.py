@@ -18,7 +18,7 @@ from agents.registry import AGENTS
 from envs.config import ConfigError, build
 from envs.registry import get_task
 from workbench.tui import actions
-from workbench.tui.messages import ReportsFailures
+from workbench.tui.messages import ReportsFailures, RunsLaunched
 from workbench.tui.widgets.config_form import ConfigForm
 from workbench.tui.widgets.message_line import MessageLine
 
@@ -210,4 +210,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
             steps=steps,
             init_from=init_from,
         )
-        self.app.call_from_thread(self.dismiss, ids)
+        self.post_message(RunsLaunched(ids))
+
+    def on_runs_launched(self, message: RunsLaunched) -> None:
+        self.dismiss(message.run_ids)
