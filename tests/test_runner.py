@@ -115,11 +115,12 @@ def test_a_resumed_summary_must_beat_the_best_of_earlier_sessions() -> None:
 
 def test_metric_buffer_writes_on_flush_only_and_then_empties(store: Store) -> None:
     run_id = new_run(store)
-    buffer = MetricBuffer(store, run_id, Summary({}))
+    buffer = MetricBuffer(store, run_id, Summary({}), step=0)
     buffer.add(Report(5, {"charts/episode_return": 1.0, "train/td_loss": 0.5}))
     buffer.add(Report(9, {"charts/episode_return": 2.0}))
     assert store.metrics(run_id) == []
-    buffer.flush(9)
+    assert buffer.step == 9
+    buffer.flush()
     assert [(key, step) for key, step, _ in store.metrics(run_id)] == [
         ("charts/episode_return", 5),
         ("train/td_loss", 5),
@@ -128,7 +129,7 @@ def test_metric_buffer_writes_on_flush_only_and_then_empties(store: Store) -> No
     assert buffer.pending == [] and buffer.stored_rows == 3
     run = store.get_run(run_id)
     assert run.steps_done == 9 and run.summary["last_return"] == 2.0
-    buffer.flush(9)  # nothing pending: progress only
+    buffer.flush()  # nothing pending: progress only
     assert buffer.stored_rows == 3
 
 
@@ -137,7 +138,7 @@ def test_metric_buffer_commits_a_checkpoint_and_a_best_with_its_metrics(store: S
     buffer = MetricBuffer(store, run_id, Summary({}))
     buffer.add(Report(7, {"eval/episode_return": 1.0}))
     buffer.best = ("best.pt", 7)
-    buffer.flush(7, checkpoint=("step.pt", 7))
+    buffer.flush(checkpoint=("step.pt", 7))
     run = store.get_run(run_id)
     assert (run.checkpoint_path, run.checkpoint_step) == ("step.pt", 7)
     assert (run.best_checkpoint_path, run.best_checkpoint_step) == ("best.pt", 7)
@@ -202,3 +203,33 @@ def test_a_stop_event_stops_at_the_next_report_with_a_checkpoint(store: Store, m
     stop_event.set()
     run = runner.execute(store, run_id, stop_event=stop_event)
     assert run.status == "stopped" and run.checkpoint_step == run.steps_done == 10
+
+
+class BreakingAgent(ScriptedAgent):
+    """Two reports, then the given exception from inside learn()."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__([1.0, 2.0])
+        self.error = error
+
+    def learn(self, total_steps: int) -> Iterator[Report]:
+        yield from super().learn(total_steps)
+        raise self.error
+
+
+def test_an_agent_error_fails_the_run_and_keeps_its_metrics(store: Store, monkeypatch) -> None:
+    agent = BreakingAgent(RuntimeError("diverged"))
+    monkeypatch.setattr(runner, "build_agent", lambda run: agent)
+    run_id = new_run(store, total_steps=100)
+    run = runner.execute(store, run_id)
+    assert run.status == "failed" and run.error == "RuntimeError: diverged"
+    assert [step for _, step, _ in store.metrics(run_id)] == [10, 20]
+    assert run.steps_done == 20 and run.checkpoint_step == 0
+
+
+def test_a_forced_interrupt_stops_without_a_new_checkpoint(store: Store, monkeypatch) -> None:
+    monkeypatch.setattr(runner, "build_agent", lambda run: BreakingAgent(KeyboardInterrupt()))
+    run_id = new_run(store, total_steps=100)
+    run = runner.execute(store, run_id)
+    assert run.status == "stopped" and run.checkpoint_step == 0 and run.steps_done == 20
+    assert "resumes from step 0" in store.log_path(run_id).read_text()

@@ -268,8 +268,10 @@ class MetricBuffer:
     """Metric rows of one run waiting to be stored; a flush writes them with the run's
     progress and summary (and a new checkpoint, if one was taken) in one transaction."""
 
-    def __init__(self, store: Store, run_id: int, summary: Summary) -> None:
+    def __init__(self, store: Store, run_id: int, summary: Summary, step: int = 0) -> None:
         self.store, self.run_id, self.summary = store, run_id, summary
+        self.step = step
+        """The last step added: the run's progress (``steps_done``) at the next flush."""
         self.pending: list[tuple[str, int, float]] = []
         self.stored_rows = 0
         self.best: tuple[str, int] | None = None
@@ -277,16 +279,17 @@ class MetricBuffer:
 
     def add(self, report: Report) -> bool:
         """Buffer a report's scalars; True when it is the best evaluation so far."""
+        self.step = report.step
         self.pending.extend(
             (key, report.step, float(value)) for key, value in report.scalars.items()
         )
         return self.summary.update(report)
 
-    def flush(self, steps_done: int, checkpoint: tuple[str, int] | None = None) -> None:
+    def flush(self, checkpoint: tuple[str, int] | None = None) -> None:
         self.store.write_metrics(
             self.run_id,
             self.pending,
-            steps_done,
+            self.step,
             checkpoint=checkpoint,
             best=self.best,
             summary=self.summary.values,
@@ -379,61 +382,29 @@ def execute(
     log, log_handler = run_logger(store, run_id)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
     stop_event = stop_event or threading.Event()
-    buffer = MetricBuffer(store, run_id, Summary(run.summary))
+    buffer = MetricBuffer(store, run_id, Summary(run.summary), step=run.checkpoint_step)
     stop = StopPoll(lambda: stop_event.is_set() or store.stop_requested(run_id))
-    step = run.checkpoint_step
-    policy = CheckpointPolicy(step, time.monotonic())
+    policy = CheckpointPolicy(run.checkpoint_step, time.monotonic())
     try:
         with Heartbeat(store.home, run_id):
             try:
                 agent = _prepared_agent(run, log)
-                start_time, start_step = time.monotonic(), step
-                flush_timer = Interval(FLUSH_EVERY_SECONDS, start_time)
-                log_timer = Interval(LOG_EVERY_SECONDS, start_time)
-                for report in agent.learn(run.total_steps):
-                    step = report.step
-                    if buffer.add(report):
-                        buffer.best = (str(_save_best_checkpoint(store, run_id, agent)), step)
-                    now = time.monotonic()
-                    speed = (step - start_step) / max(now - start_time, 1e-9)
-                    buffer.summary.values["steps_per_second"] = speed
-                    if on_progress is not None:
-                        recent = buffer.summary.recent_return
-                        on_progress(Progress(run, step, speed, recent, buffer.summary.values))
-                    if stop.requested(now):
-                        break
-                    if policy.due(step, now):
-                        _checkpoint(store, run_id, agent, step, buffer, log)
-                        policy.taken(step, now)
-                        flush_timer.restart(now)
-                    elif flush_timer.due(now):
-                        buffer.flush(step)
-                    if log_timer.due(now):
-                        log.info(
-                            "step %d/%d  %.0f steps/s  recent return %s",
-                            step,
-                            run.total_steps,
-                            speed,
-                            fixed(buffer.summary.recent_return, 1),
-                        )
-                if step != policy.step:
-                    _checkpoint(store, run_id, agent, step, buffer, log)
-                    policy.taken(step, time.monotonic())
+                _train(store, run, agent, buffer, stop, policy, on_progress, log)
+                if buffer.step != policy.step:
+                    _checkpoint(store, run_id, agent, buffer, log)
                 else:
-                    buffer.flush(step)
+                    buffer.flush()
                 _finish(store, run_id, "stopped" if stop.stopping else "completed", buffer, log)
-                if stop.stopping:
-                    log.info("stopped at step %d", step)
             except KeyboardInterrupt:
                 # Forced mid-update: the agent may be half-way through a step, so no
                 # checkpoint is taken; the run resumes from the last one.
-                buffer.flush(step)
+                buffer.flush()
                 store.finish(run_id, "stopped", summary=buffer.summary.values)
-                log.info("interrupted at step %d; resumes from step %d", step, policy.step)
+                log.info("interrupted at step %d; resumes from step %d", buffer.step, policy.step)
             except Exception as err:
-                log.exception("failed at step %d", step)
+                log.exception("failed at step %d", buffer.step)
                 try:
-                    buffer.flush(step)  # kept; after the checkpoint, so replaced on resume
+                    buffer.flush()  # kept; after the checkpoint, so replaced on resume
                 except Exception:  # noqa: BLE001 - the original error is the one to report
                     buffer.discard()
                 store.finish(run_id, "failed", error=f"{type(err).__name__}: {err}")
@@ -442,6 +413,50 @@ def execute(
         log.removeHandler(log_handler)
         log_handler.close()
     return store.get_run(run_id)
+
+
+def _train(
+    store: Store,
+    run: RunRecord,
+    agent: Agent,
+    buffer: MetricBuffer,
+    stop: StopPoll,
+    policy: CheckpointPolicy,
+    on_progress: Callable[[Progress], None] | None,
+    log: logging.Logger,
+) -> None:
+    """The learn() loop: buffer each report (saving a new best evaluation's networks),
+    then stop, checkpoint, flush or log when each is due. Returns when learn() ends or a
+    stop is requested (``stop.stopping``); ``buffer.step`` is the last step reached."""
+    start_time, start_step = time.monotonic(), buffer.step
+    flush_timer = Interval(FLUSH_EVERY_SECONDS, start_time)
+    log_timer = Interval(LOG_EVERY_SECONDS, start_time)
+    for report in agent.learn(run.total_steps):
+        if buffer.add(report):
+            buffer.best = (str(_save_best_checkpoint(store, run.id, agent)), report.step)
+        now = time.monotonic()
+        speed = (report.step - start_step) / max(now - start_time, 1e-9)
+        buffer.summary.values["steps_per_second"] = speed
+        if on_progress is not None:
+            recent = buffer.summary.recent_return
+            on_progress(Progress(run, report.step, speed, recent, buffer.summary.values))
+        if stop.requested(now):
+            log.info("stopped at step %d", report.step)
+            return
+        if policy.due(report.step, now):
+            _checkpoint(store, run.id, agent, buffer, log)
+            policy.taken(report.step, now)
+            flush_timer.restart(now)
+        elif flush_timer.due(now):
+            buffer.flush()
+        if log_timer.due(now):
+            log.info(
+                "step %d/%d  %.0f steps/s  recent return %s",
+                report.step,
+                run.total_steps,
+                speed,
+                fixed(buffer.summary.recent_return, 1),
+            )
 
 
 def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
@@ -467,11 +482,13 @@ def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
 
 
 def _checkpoint(
-    store: Store, run_id: int, agent: Agent, step: int, buffer: MetricBuffer, log: logging.Logger
+    store: Store, run_id: int, agent: Agent, buffer: MetricBuffer, log: logging.Logger
 ) -> None:
-    """Save the agent at ``step`` and commit it with the metrics up to it; drop older files."""
+    """Save the agent at the buffer's step and commit it with the metrics up to it; drop
+    older checkpoint files."""
+    step = buffer.step
     path = _save_checkpoint(store, run_id, agent, step)
-    buffer.flush(step, checkpoint=(str(path), step))
+    buffer.flush(checkpoint=(str(path), step))
     _remove_old_checkpoints(store, run_id, keep=path)
     log.info("checkpoint at step %d", step)
 

@@ -156,7 +156,7 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
         console.print(
             f"  best checkpoint: step {run.best_checkpoint_step} (eval return "
             f"{fixed(run.summary.get('best_eval_return_mean'), 2)}); "
-            f"use it with --checkpoint best (eval) or --init-checkpoint best (run)"
+            f"eval --checkpoint best, run --init-checkpoint best"
         )
     console.print(f"  log: {store.log_path(run_id)}")
 
