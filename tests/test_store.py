@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from studies.remembered import remember, remembered
 from workbench import store as store_module
 from workbench.store import Store, StoreError, UnknownRun
 
@@ -154,10 +155,40 @@ def test_a_schema_2_store_gains_the_init_columns_and_keeps_its_runs(home: Path) 
     assert {"init_from", "init_path"} <= set(reopened.db["runs"].columns_dict)
     run = reopened.get_run(run_id)
     assert run.agent == "dqn" and run.init_from is None and run.init_path is None
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
 
 
 def test_schema_version_recorded(home: Path) -> None:
     store = Store(home)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migrations_are_in_version_order_and_end_at_the_schema_version() -> None:
+    versions = [version for version, _ in store_module.MIGRATIONS]
+    assert versions == sorted(set(versions))
+    assert versions[-1] == store_module.SCHEMA_VERSION
+
+
+def test_a_schema_3_store_hands_its_remembered_study_storages_to_studies(home: Path) -> None:
+    """Schema 5: the run store no longer keeps study storage URLs; studies' own file does."""
+    home.mkdir(parents=True)
+    dump = (Path(__file__).parent / "data" / "store-schema-3.sql").read_text()
+    old = sqlite3.connect(home / "workbench.db")
+    old.executescript(dump)
+    old.close()
+    newer = "postgresql://someone@new-host/other"
+    remember(home, "kept", newer)  # chosen after the old store was written: it stays
+    store = Store(home)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert not store.db["study_storages"].exists()
+    assert remembered(home) == {
+        "far": "postgresql://someone@db-host:5432/studies",
+        "kept": newer,
+    }
+    (run,) = store.study_runs("far")
+    assert (run.name, run.trial, run.config) == ("far/trial-0", 0, {"discount": 0.9})
+    assert store.metrics(run.id) == [("eval/episode_return", 50, 0.2)]
+    store.close()
+    Store(home).close()  # opened again: nothing left to move, nothing changes
+    assert remembered(home)["far"] == "postgresql://someone@db-host:5432/studies"

@@ -39,7 +39,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +50,6 @@ import sqlite_utils
 
 from envs.errors import UserError
 
-SCHEMA_VERSION = 3
 STALE_AFTER = 10.0
 """Seconds without a heartbeat after which a run whose process is gone counts as lost."""
 HEARTBEAT_INTERVAL = 2.0
@@ -135,6 +134,90 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def _create_runs_and_metrics(db: sqlite_utils.Database) -> None:
+    """Schema 1: the runs and metrics tables."""
+    db["runs"].create(
+        {
+            "id": int,
+            "name": str,
+            "agent": str,
+            "task": str,
+            "config": str,
+            "task_params": str,
+            "seed": int,
+            "total_steps": int,
+            "steps_done": int,
+            "status": str,
+            "pid": int,
+            "host": str,
+            "heartbeat": float,
+            "created_at": float,
+            "started_at": float,
+            "ended_at": float,
+            "error": str,
+            "checkpoint_path": str,
+            "checkpoint_step": int,
+            "stop_requested": int,
+            "study": str,
+            "trial": int,
+            "summary": str,
+        },
+        pk="id",
+        not_null={"agent", "task", "config", "seed", "total_steps", "status"},
+        defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
+        if_not_exists=True,
+    )
+    db["runs"].create_index(["status"], if_not_exists=True)
+    db["runs"].create_index(["study", "trial"], if_not_exists=True)
+    db["metrics"].create(
+        {"run_id": int, "key": str, "step": int, "value": float},
+        pk=("run_id", "key", "step"),
+        foreign_keys=[("run_id", "runs", "id")],
+        if_not_exists=True,
+    )
+
+
+def _add_study_storages(db: sqlite_utils.Database) -> None:
+    """Schema 2: studies stored elsewhere (PostgreSQL ...) remembered here by name (moved
+    out to studies' own file by schema 5)."""
+    db["study_storages"].create(
+        {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
+    )
+
+
+def _add_init_columns(db: sqlite_utils.Database) -> None:
+    """Schema 3: the run a run's networks started from, and the copy of those weights."""
+    db["runs"].add_column("init_from", int)
+    db["runs"].add_column("init_path", str)
+
+
+def _move_study_storages(db: sqlite_utils.Database) -> None:
+    """Schema 5: remembered study storages belong to studies, not to the run store: copy
+    them to the home's ``study-storages.json`` (``studies.remembered``; an entry already
+    there is newer and stays), then drop the table. Safe to run twice."""
+    from studies import remembered
+
+    if not db["study_storages"].exists():
+        return
+    urls = {row["name"]: row["url"] for row in db["study_storages"].rows}
+    path = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
+    if urls and path:  # the home is the database file's directory
+        remembered.remember_all(Path(path).parent, urls, replace=False)
+    db["study_storages"].drop()
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
+    (1, _create_runs_and_metrics),
+    (2, _add_study_storages),
+    (3, _add_init_columns),
+    # 4: the best checkpoint's columns (branch arch-runner)
+    (5, _move_study_storages),
+]
+"""Schema steps in order: a store at version v runs every step whose version is above v.
+A new schema version is one more entry at the end."""
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
 class Store:
     """Access to one workbench home: the database, checkpoints and logs."""
 
@@ -176,59 +259,10 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         with self.transaction():
-            if version < 1:
-                self._create_runs_and_metrics()
-            if version < 2:
-                # Studies stored elsewhere (PostgreSQL ...) are remembered here by name;
-                # those in this file are Optuna's own tables beside ours.
-                self.db["study_storages"].create(
-                    {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
-                )
-            if version < 3:
-                self.db["runs"].add_column("init_from", int)
-                self.db["runs"].add_column("init_path", str)
+            for step_version, step in MIGRATIONS:
+                if step_version > version:
+                    step(self.db)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _create_runs_and_metrics(self) -> None:
-        self.db["runs"].create(
-            {
-                "id": int,
-                "name": str,
-                "agent": str,
-                "task": str,
-                "config": str,
-                "task_params": str,
-                "seed": int,
-                "total_steps": int,
-                "steps_done": int,
-                "status": str,
-                "pid": int,
-                "host": str,
-                "heartbeat": float,
-                "created_at": float,
-                "started_at": float,
-                "ended_at": float,
-                "error": str,
-                "checkpoint_path": str,
-                "checkpoint_step": int,
-                "stop_requested": int,
-                "study": str,
-                "trial": int,
-                "summary": str,
-            },
-            pk="id",
-            not_null={"agent", "task", "config", "seed", "total_steps", "status"},
-            defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
-            if_not_exists=True,
-        )
-        self.db["runs"].create_index(["status"], if_not_exists=True)
-        self.db["runs"].create_index(["study", "trial"], if_not_exists=True)
-        self.db["metrics"].create(
-            {"run_id": int, "key": str, "step": int, "value": float},
-            pk=("run_id", "key", "step"),
-            foreign_keys=[("run_id", "runs", "id")],
-            if_not_exists=True,
-        )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -516,20 +550,6 @@ class Store:
         """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
         rows = self.db.query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
         return [RunRecord.from_row(row) for row in rows]
-
-    def remember_study_storage(self, name: str, url: str) -> None:
-        with self.transaction():
-            self.db["study_storages"].upsert(
-                {"name": name, "url": url, "created_at": time.time()}, pk="name"
-            )
-
-    def forget_study_storage(self, name: str) -> None:
-        with self.transaction():
-            self.db.execute("DELETE FROM study_storages WHERE name = ?", [name])
-
-    def study_storages(self) -> dict[str, str]:
-        """Names of studies kept in other databases, and their URLs."""
-        return {row["name"]: row["url"] for row in self.db["study_storages"].rows}
 
     def last_value(self, run_id: int, key: str) -> float | None:
         row = self.db.execute(

@@ -13,8 +13,8 @@ import tomllib
 import typer
 from rich.console import Console
 
-from envs.config import ConfigError
-from workbench.store import Store, StoreError
+from envs.errors import UserError
+from workbench.store import Store
 
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -40,13 +40,14 @@ def fail(message: str) -> NoReturn:
 
 
 def user_errors(command: F) -> F:
-    """Turn config and store errors raised by a command into one line and exit 2."""
+    """Turn a UserError raised by a command (a config, store or option error) into one
+    line and exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ConfigError, StoreError) as err:
+        except UserError as err:
             fail(str(err))
 
     return wrapper  # type: ignore[return-value]

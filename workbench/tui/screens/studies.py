@@ -21,9 +21,11 @@ from textual_plotext import PlotextPlot
 
 from agents.registry import AGENTS
 from envs.config import ConfigError
-from studies.catalog import LIST_COLUMNS, known_studies, list_cells, study_summary
-from studies.storage import default_url, forget_storage, open_storage, shared_storage
+from envs.errors import UserError
+from studies.storage import forget_storage, open_storage, shared_storage
 from studies.study import METHODS, StudySpec, create, load
+from workbench.service import studies as service
+from workbench.service.studies import LIST_COLUMNS
 from workbench.store import ACTIVE, Store
 
 
@@ -89,7 +91,10 @@ class StudiesScreen(Screen[None]):
     def refresh_studies(self) -> None:
         store = Store(self.app.store.home)
         try:
-            rows = [study_summary(name, url) | {"url": url} for name, url in known_studies(store)]
+            rows = [
+                s.to_json() | {"url": s.url, "cells": service.list_cells(s)}
+                for s in service.list_studies(store)
+            ]
         finally:
             store.close()
         self.app.call_from_thread(self.show_rows, rows)
@@ -102,7 +107,7 @@ class StudiesScreen(Screen[None]):
         cursor = table.cursor_row
         table.clear()
         for row in rows:
-            table.add_row(*list_cells(row), key=row["name"])
+            table.add_row(*row["cells"], key=row["name"])
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 
@@ -308,19 +313,9 @@ class GroupView(Screen[None]):
 
     @work(thread=True, exclusive=True, group="refresh-group", exit_on_error=False)
     def refresh_group(self) -> None:
-        from studies.compare import compare_row
-
         store = Store(self.app.store.home)
         try:
-            rows = []
-            for name, url in known_studies(store):
-                try:
-                    study, spec = load(shared_storage(url), name)
-                    if spec.group == self.group:
-                        rows.append(compare_row(study, spec, store, self.lifetimes, train=False))
-                except Exception:
-                    forget_storage(url)  # opened afresh on the next tick
-                    raise
+            rows = service.compare_group(store, self.group, self.lifetimes, train=False)
         finally:
             store.close()
         self.app.call_from_thread(self.show, rows)
@@ -469,8 +464,8 @@ class CreateStudyScreen(ModalScreen[str | None]):
                 sampler="tpe",
                 seed=0,
             )
-            create(open_storage(default_url(self.app.store.home)), name, spec)
-        except ConfigError as err:
+            create(open_storage(service.home_url(self.app.store)), name, spec)
+        except UserError as err:  # a config error, or a storage that cannot be opened
             error.update(str(err))
             return
         self.dismiss(name)

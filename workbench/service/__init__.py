@@ -1,0 +1,1 @@
+"""The service layer the CLI and the TUI share: what a user does to runs and studies."""
