@@ -19,9 +19,8 @@ import optuna
 from optuna.trial import TrialState
 
 from agents.base import ci95
+from studies.lifetimes import LifetimeResult, Trainer
 from studies.study import FRESH_SEED_BASE, META_GRADIENT_AGENTS, StudySpec, counts
-from workbench.runner import execute
-from workbench.store import RunRecord, Store
 
 
 @dataclass
@@ -53,37 +52,33 @@ def chosen_params(study: optuna.Study, spec: StudySpec) -> dict[str, Any] | None
     return dict(max(complete, key=lambda t: t.value).params)
 
 
-def fresh_runs(
-    store: Store,
+def fresh_lifetimes(
+    trainer: Trainer,
     name: str,
     spec: StudySpec,
     params: dict[str, Any],
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
     train: bool = True,
-) -> list[RunRecord]:
-    """K completed re-evaluation lifetimes of the study's choice, training those missing
-    (with ``train``; else only those already done).
+) -> list[LifetimeResult]:
+    """K re-evaluation lifetimes of the study's choice: those completed before, and (with
+    ``train``) the missing ones trained now (``on_start(k, run_id)`` as each begins).
 
-    They are runs linked to the study with no trial; a run interrupted here is trained
-    again from scratch next time (its seed is its identity).
+    A lifetime interrupted here is trained again from scratch next time (its seed is its
+    identity).
     """
     config = spec.config_for(params)
-    done: dict[int, RunRecord] = {}
-    for run in store.study_runs(name):
-        if run.trial is None and run.status == "completed" and run.config == config:
-            done.setdefault(run.seed, run)
-    runs = []
+    done = trainer.finished(name, config)
+    results = []
     for k in range(lifetimes):
         seed = FRESH_SEED_BASE + k
         if seed not in done and not train:
             continue
         if seed not in done:
-            run_id = spec.create_run(store, name, config, seed, f"{name}/fresh-{k}")
-            on_start(k, run_id)
-            done[seed] = execute(store, run_id)
-        runs.append(done[seed])
-    return runs
+            lifetime = spec.lifetime(name, config, seed, f"{name}/fresh-{k}")
+            done[seed] = trainer.train(lifetime, on_start=lambda run_id, k=k: on_start(k, run_id))
+        results.append(done[seed])
+    return results
 
 
 def search_cost(study: optuna.Study) -> tuple[int, int, float]:
@@ -100,7 +95,7 @@ def search_cost(study: optuna.Study) -> tuple[int, int, float]:
 def compare_row(
     study: optuna.Study,
     spec: StudySpec,
-    store: Store,
+    trainer: Trainer,
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
     train: bool = True,
@@ -113,14 +108,14 @@ def compare_row(
     params = chosen_params(study, spec)
     discount: float | None = None
     mean = interval = None
-    runs: list[RunRecord] = []
+    results: list[LifetimeResult] = []
     if params is not None:
-        runs = fresh_runs(store, name, spec, params, lifetimes, on_start, train)
-        returns = np.array([r.summary["eval_return_mean"] for r in runs if r.summary])
+        results = fresh_lifetimes(trainer, name, spec, params, lifetimes, on_start, train)
+        returns = np.array([r.value for r in results if r.value is not None])
         if len(returns):
             mean, interval = float(returns.mean()), ci95(returns)
         if spec.agent in META_GRADIENT_AGENTS:
-            learned = [store.last_value(r.id, "meta/discount") for r in runs]
+            learned = [r.learned_discount for r in results]
             learned = [g for g in learned if g is not None]
             discount = float(np.mean(learned)) if learned else None
         else:
@@ -132,7 +127,7 @@ def compare_row(
         discount=discount,
         return_mean=mean,
         return_ci95=interval,
-        fresh_lifetimes=len(runs),
+        fresh_lifetimes=len(results),
         lifetimes=lived,
         env_steps=steps,
         wall_s=wall,

@@ -18,8 +18,7 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
-from envs.config import ConfigError
-from workbench.store import DB_NAME
+from envs.errors import UserError
 
 HEARTBEAT_INTERVAL = int(os.environ.get("WORKBENCH_TRIAL_HEARTBEAT_SECONDS", "5"))
 """Seconds between a running trial's heartbeats (the environment variable is for tests and
@@ -32,12 +31,13 @@ STORAGE_ENV = "WORKBENCH_STUDY_STORAGE"
 environment, where another user's `ps` does not show a password in it."""
 
 
-class StorageError(ConfigError):
+class StorageError(UserError):
     """A storage URL that does not parse or cannot be reached."""
 
 
-def default_url(home: Path) -> str:
-    return f"sqlite:///{home / DB_NAME}"
+def sqlite_url(path: Path) -> str:
+    """The storage URL of a SQLite file (the workbench keeps its studies in its own)."""
+    return f"sqlite:///{path}"
 
 
 def masked(url: str) -> str:

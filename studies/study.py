@@ -13,17 +13,16 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from agents.registry import get_agent
 from envs.config import ConfigError, build, suggest
+from envs.errors import UserError
 from envs.registry import get_task
-
-if TYPE_CHECKING:
-    from workbench.store import Store
+from studies.lifetimes import Lifetime
 from studies.space import DEFAULT_PARAM, Param, grid_points, parse_space
 
 METHODS = ("grid", "random", "bayes", "meta-gradient")
@@ -75,7 +74,8 @@ class StudySpec:
         if method not in METHODS:
             raise ConfigError(
                 f"unknown method {method!r}{suggest(method, METHODS)}; "
-                f"choose one of {', '.join(METHODS)}"
+                f"choose one of {', '.join(METHODS)}",
+                field="method",
             )
         if not params and method != "meta-gradient":
             params = [DEFAULT_PARAM]
@@ -104,14 +104,20 @@ class StudySpec:
         family = get_task(self.task)
         build(family.Params, self.task_params, owner=self.task)
         if not 1 <= self.trials <= MAX_TRIALS:
-            raise ConfigError(f"--trials {self.trials}: give 1 to {MAX_TRIALS}")
+            raise ConfigError(f"--trials {self.trials}: give 1 to {MAX_TRIALS}", field="trials")
         if self.steps < 1:
-            raise ConfigError(f"--steps {self.steps}: give a positive number of env steps")
+            raise ConfigError(
+                f"--steps {self.steps}: give a positive number of env steps", field="steps"
+            )
         if self.pruner not in PRUNERS:
-            raise ConfigError(f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}")
+            raise ConfigError(
+                f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}",
+                field="pruner",
+            )
         if self.sampler not in SAMPLERS:
             raise ConfigError(
-                f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}"
+                f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}",
+                field="sampler",
             )
         if self.method == "meta-gradient":
             if self.agent not in META_GRADIENT_AGENTS:
@@ -149,27 +155,26 @@ class StudySpec:
         family = get_task(self.task)
         return build(family.Params, self.task_params, owner=self.task).to_dict()
 
-    def create_run(
+    def lifetime(
         self,
-        store: Store,
         study_name: str,
         config: dict[str, Any],
         seed: int,
         name: str,
         trial: int | None = None,
-    ) -> int:
-        """One lifetime of this study as a queued run in ``store``, linked to the study
-        (and to its trial; fresh re-evaluation lifetimes have none)."""
-        return store.create_run(
+    ) -> Lifetime:
+        """One lifetime of this study for a trainer: a trial's, or (``trial`` None) a fresh
+        re-evaluation lifetime."""
+        return Lifetime(
+            study=study_name,
+            trial=trial,
             agent=self.agent,
             task=self.task,
             config=config,
             task_params=self.task_config(),
             seed=seed,
-            total_steps=self.steps,
+            steps=self.steps,
             name=name,
-            study=study_name,
-            trial=trial,
         )
 
     # --- samplers and pruners --------------------------------------------------------------
@@ -265,16 +270,16 @@ def find(storage: optuna.storages.BaseStorage, name: str) -> StudySpec | None:
         return None
     text = storage.get_study_user_attrs(study_id).get(SPEC_ATTR)
     if text is None:
-        raise ConfigError(f"study {name!r} in this storage was not made by the workbench")
+        raise UserError(f"study {name!r} in this storage was not made by the workbench")
     return StudySpec.from_json(text)
 
 
 def load(storage: optuna.storages.BaseStorage, name: str, worker_index: int = 0):
-    """(optuna.Study, StudySpec) of an existing study, or ConfigError naming the choices."""
+    """(optuna.Study, StudySpec) of an existing study, or a UserError naming the choices."""
     spec = find(storage, name)
     if spec is None:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise ConfigError(
+        raise UserError(
             f"no study named {name!r}{suggest(name, names)}; `workbench study ls` lists them"
         )
     study = optuna.load_study(

@@ -1,21 +1,17 @@
-"""Study workers: take queued trials one at a time and train each as a workbench run.
+"""The trial loop: take queued trials one at a time and have each lifetime trained.
 
-``python -m studies.worker NAME --storage URL --home DIR`` is one worker; `workbench study
-run --workers W` starts W of them as processes (the URL in their environment, not argv),
-and `workbench study worker` runs one in the foreground on any machine that reaches the
-storage. Each trial is a run in the worker's own workbench store, linked to the study and
-trial, so its curves show like any run's. A trial's value is the undiscounted return of
-the lifetime's final evaluation; each evaluation before it is reported as an intermediate
-value for the pruner.
+``work(name, url, trainer)`` is one worker. The trainer it is handed trains one lifetime
+(the workbench's records it as a run linked to the study and trial, `workbench/trials.py`,
+so its curves show like any run's). `workbench study run --workers W` starts W worker
+processes (`python -m workbench.study_worker`), and `workbench study worker` runs one in
+the foreground on any machine that reaches the storage. A trial's value is the
+undiscounted return of the lifetime's final evaluation; each evaluation before it is
+reported to the pruner, whose verdict may prune the lifetime.
 """
 
 from __future__ import annotations
 
-import argparse
-import ctypes
-import os
-import signal
-import sys
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -25,11 +21,9 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
-from envs.config import ConfigError
-from studies.storage import HEARTBEAT_INTERVAL, MAX_RETRY, STORAGE_ENV, open_storage
+from studies.lifetimes import Trainer, Verdict
+from studies.storage import HEARTBEAT_INTERVAL, MAX_RETRY, open_storage
 from studies.study import META_GRADIENT_AGENTS, Counts, StudySpec, counts, load
-from workbench.runner import Progress, execute
-from workbench.store import Store, StoreError
 
 IDLE_POLL_SECONDS = 1.0
 
@@ -42,6 +36,10 @@ class Outcome:
     discount: float | None
     run_id: int
     note: str = ""
+
+    @property
+    def state_name(self) -> str:
+        return self.state.name.lower()
 
 
 def take_queued_trial(study: optuna.Study) -> optuna.Trial | None:
@@ -81,65 +79,60 @@ def run_trial(
     study: optuna.Study,
     trial: optuna.Trial,
     spec: StudySpec,
-    store: Store,
+    trainer: Trainer,
     stop_event: threading.Event,
 ) -> Outcome:
-    """Train the trial's lifetime as a run in ``store`` and tell the study how it went."""
+    """Have the trial's lifetime trained and tell the study how it went."""
     params = suggest_all(trial, spec)
     config = spec.config_for(params)
     seed = spec.seed + trial.number
     name = f"{study.study_name}/trial-{trial.number}"
-    run_id = spec.create_run(store, study.study_name, config, seed, name, trial=trial.number)
-    trial.set_user_attr("run_id", run_id)
-    trial.set_user_attr("seed", seed)
-    trial.set_user_attr("host", store.host)
-    last_eval_step = -1
+    lifetime = spec.lifetime(study.study_name, config, seed, name, trial=trial.number)
     evaluations = 0
-    pruned = False
 
-    def on_progress(progress: Progress) -> None:
+    def started(run_id: int) -> None:
+        trial.set_user_attr("run_id", run_id)
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("host", socket.gethostname())
+
+    def evaluated(step: int, value: float) -> Verdict:
         # Intermediate values are indexed by evaluation (1, 2, ...), not by env step:
         # runs cross an evaluation interval at slightly different steps, and the pruners
-        # compare trials at equal indices.
-        nonlocal last_eval_step, evaluations, pruned
-        step = progress.summary.get("eval_step")
-        if step is None or step == last_eval_step or step >= spec.steps:
-            return
-        last_eval_step = step
+        # compare trials at equal indices. The final evaluation is the trial's value.
+        nonlocal evaluations
+        if step >= spec.steps:
+            return Verdict.CONTINUE
         evaluations += 1
-        trial.report(progress.summary["eval_return_mean"], evaluations)
-        if trial.should_prune():
-            pruned = True
-            stop_event.set()
+        trial.report(value, evaluations)
+        return Verdict.PRUNE if trial.should_prune() else Verdict.CONTINUE
 
     heartbeat = _TrialHeartbeat(study._storage, trial._trial_id)
     heartbeat.start()
     try:
-        run = execute(store, run_id, on_progress=on_progress, stop_event=stop_event)
+        result = trainer.train(
+            lifetime, on_start=started, on_evaluation=evaluated, stop=stop_event
+        )
     finally:
         heartbeat.done.set()
         heartbeat.join()
+    run_id = result.run_id
     discount = (
-        store.last_value(run_id, "meta/discount")
-        if spec.agent in META_GRADIENT_AGENTS
-        else config.get("discount")
+        result.learned_discount if spec.agent in META_GRADIENT_AGENTS else config.get("discount")
     )
     trial.set_user_attr("discount", discount)
-    trial.set_user_attr("env_steps", run.steps_done)
-    trial.set_user_attr("wall_s", (run.ended_at or time.time()) - (run.started_at or time.time()))
-    value = run.summary.get("eval_return_mean")
-    if run.status == "completed" and value is not None:
-        study.tell(trial, value)
-        return Outcome(trial.number, TrialState.COMPLETE, value, discount, run_id)
-    if pruned:
-        stop_event.clear()
+    trial.set_user_attr("env_steps", result.env_steps)
+    trial.set_user_attr("wall_s", result.wall_s)
+    if result.status == "completed" and result.value is not None:
+        study.tell(trial, result.value)
+        return Outcome(trial.number, TrialState.COMPLETE, result.value, discount, run_id)
+    if result.status == "pruned":
         study.tell(trial, state=TrialState.PRUNED)
         return Outcome(trial.number, TrialState.PRUNED, None, discount, run_id, "pruned")
     frozen = study.tell(trial, state=TrialState.FAIL)
-    if run.status == "stopped":  # interrupted: queue it again, as a stale trial would be
+    if result.status == "stopped":  # interrupted: queue it again, as a stale trial would be
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, frozen)
         return Outcome(trial.number, TrialState.FAIL, None, discount, run_id, "interrupted")
-    trial_error = run.error or "no evaluation"
+    trial_error = result.error or "no evaluation"
     study.set_user_attr(f"error_trial_{trial.number}", trial_error)
     return Outcome(trial.number, TrialState.FAIL, None, discount, run_id, trial_error)
 
@@ -147,7 +140,7 @@ def run_trial(
 def work(
     name: str,
     url: str,
-    home: str | os.PathLike | None,
+    trainer: Trainer,
     *,
     worker_index: int = 0,
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
@@ -161,85 +154,19 @@ def work(
     storage = open_storage(url)
     stop_event = stop_event or threading.Event()
     study, spec = load(storage, name, worker_index=worker_index)
-    store = Store(home)
-    try:
-        while not stop_event.is_set():
-            fail_stale_trials(study)
-            now = counts(study)
-            if now.done >= spec.trials:
-                break
-            trial = take_queued_trial(study)
-            if trial is None:
-                if now.running == 0:
-                    break  # the rest failed for good: nothing left to take
-                time.sleep(IDLE_POLL_SECONDS)
-                continue
-            outcome = run_trial(study, trial, spec, store, stop_event)
-            on_outcome(outcome)
-            if outcome.note == "interrupted":
-                break
-        return counts(study)
-    finally:
-        store.close()
-
-
-def die_with_parent() -> None:
-    """Linux: get SIGKILL when the parent dies (`kill -9` of `study run` ends its workers,
-    whose trials then come back through the heartbeat)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studies.worker")
-    parser.add_argument("name")
-    parser.add_argument(
-        "--storage",
-        default=os.environ.get(STORAGE_ENV),
-        help=f"database URL; default ${STORAGE_ENV} (which keeps a password out of `ps`)",
-    )
-    parser.add_argument("--home", required=True)
-    parser.add_argument("--index", type=int, default=0)
-    parser.add_argument("--die-with-parent", action="store_true")
-    args = parser.parse_args(argv)
-    if not args.storage:
-        parser.error(f"give --storage URL or set {STORAGE_ENV}")
-    if args.die_with_parent:
-        die_with_parent()
-    stop_event = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
-
-    def report(outcome: Outcome) -> None:
-        print(format_outcome(outcome), flush=True)
-
-    try:
-        work(
-            args.name,
-            args.storage,
-            args.home,
-            worker_index=args.index,
-            on_outcome=report,
-            stop_event=stop_event,
-        )
-    except (ConfigError, StoreError) as err:
-        print(f"worker {args.index}: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def format_outcome(outcome: Outcome) -> str:
-    text = f"trial {outcome.number}: {outcome.state.name.lower()}"
-    if outcome.value is not None:
-        text += f", return {outcome.value:.2f}"
-    if outcome.discount is not None:
-        text += f", discount {outcome.discount:.4f}"
-    if outcome.note and outcome.state != TrialState.PRUNED:
-        text += f" ({outcome.note})"
-    return text + f"  [run {outcome.run_id}]"
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    while not stop_event.is_set():
+        fail_stale_trials(study)
+        now = counts(study)
+        if now.done >= spec.trials:
+            break
+        trial = take_queued_trial(study)
+        if trial is None:
+            if now.running == 0:
+                break  # the rest failed for good: nothing left to take
+            time.sleep(IDLE_POLL_SECONDS)
+            continue
+        outcome = run_trial(study, trial, spec, trainer, stop_event)
+        on_outcome(outcome)
+        if outcome.note == "interrupted":
+            break
+    return counts(study)

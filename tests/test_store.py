@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from studies.remembered import remember, remembered
 from workbench import store as store_module
 from workbench.store import Store, StoreError, UnknownRun
 
@@ -181,7 +182,7 @@ def test_a_schema_3_store_gains_the_best_checkpoint_columns_and_keeps_its_runs(
     assert run.best_checkpoint_path is None and run.best_checkpoint_step is None
     assert run.init_checkpoint is None
     assert reopened.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == (store_module.SCHEMA_VERSION)
 
 
 def test_migrations_are_in_version_order_and_end_at_the_schema_version() -> None:
@@ -203,3 +204,27 @@ def test_a_best_checkpoint_is_recorded_with_a_flush_and_deleted_with_the_run(
     store.finish(run_id, "completed")
     store.delete_run(run_id)
     assert not best.exists()
+
+
+def test_a_schema_3_store_hands_its_remembered_study_storages_to_studies(home: Path) -> None:
+    """Schema 5: the run store no longer keeps study storage URLs; studies' own file does."""
+    home.mkdir(parents=True)
+    dump = (Path(__file__).parent / "data" / "store-schema-3.sql").read_text()
+    old = sqlite3.connect(home / "workbench.db")
+    old.executescript(dump)
+    old.close()
+    newer = "postgresql://someone@new-host/other"
+    remember(home, "kept", newer)  # chosen after the old store was written: it stays
+    store = Store(home)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert not store.db["study_storages"].exists()
+    assert remembered(home) == {
+        "far": "postgresql://someone@db-host:5432/studies",
+        "kept": newer,
+    }
+    (run,) = store.study_runs("far")
+    assert (run.name, run.trial, run.config) == ("far/trial-0", 0, {"discount": 0.9})
+    assert store.metrics(run.id) == [("eval/episode_return", 50, 0.2)]
+    store.close()
+    Store(home).close()  # opened again: nothing left to move, nothing changes
+    assert remembered(home)["far"] == "postgresql://someone@db-host:5432/studies"

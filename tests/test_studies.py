@@ -22,10 +22,10 @@ from agents.meta_gradient import LearnedDiscount
 from agents.registry import get_agent
 from envs.config import ConfigError, build
 from envs.registry import get_task
+from studies.remembered import remember, remembered
 from studies.space import grid_points, parse_space
 from studies.storage import open_storage
 from tests.conftest import wait_for
-from workbench.store import Store
 
 A2C_TINY = ["--set", "eval_interval=1000", "--set", "eval_episodes=5"]
 CHAIN = ["--task-set", "length=5"]
@@ -253,7 +253,7 @@ def test_two_workers_complete_one_postgres_study_every_trial_once(
     with_password = postgres_url.replace("postgres@", "postgres:not-kept@")
     created = create(cli, "pg", "--storage", with_password, trials=6, steps=3000)
     assert created.exit_code == 0 and "PGPASSWORD" in created.stdout
-    assert "not-kept" not in Store(cli.home).study_storages()["pg"]
+    assert "not-kept" not in remembered(cli.home)["pg"]
     # Two machines: each worker has its own workbench home and reaches the same database.
     workers = [
         workbench(tmp_path / f"machine-{i}", "study", "worker", "pg", "--storage", postgres_url)
@@ -371,7 +371,7 @@ def test_without_password_drops_only_the_password() -> None:
 
 
 def test_ls_marks_a_remembered_storage_that_is_down(cli, home: Path) -> None:
-    Store(home).remember_study_storage("far", "postgresql://u:pw@127.0.0.1:1/db")
+    remember(home, "far", "postgresql://u:pw@127.0.0.1:1/db")
     (row,) = cli.json("study", "ls")
     assert (row["name"], row["state"]) == ("far", "unreachable")
     assert "pw" not in row["storage"] and "pw" not in row["error"]
@@ -385,10 +385,10 @@ def test_summaries_reuse_an_open_storage_and_reopen_it_after_a_failure(
     from studies import catalog, storage
 
     assert create(cli, "kept", trials=2).exit_code == 0
-    url = storage.default_url(home)
+    url = storage.sqlite_url(home / "workbench.db")
     first = storage.shared_storage(url)
     assert storage.shared_storage(url) is first
-    assert catalog.study_summary("kept", url)["state"] == "paused"
+    assert catalog.study_summary("kept", url).state == "paused"
     real_load = catalog.load
 
     def failing_load(opened, name):
@@ -396,9 +396,9 @@ def test_summaries_reuse_an_open_storage_and_reopen_it_after_a_failure(
 
     monkeypatch.setattr(catalog, "load", failing_load)
     row = catalog.study_summary("kept", url)
-    assert row["state"] == "unreachable" and "server closed" in row["error"]
+    assert row.state == "unreachable" and "server closed" in row.error
     monkeypatch.setattr(catalog, "load", real_load)
-    assert catalog.study_summary("kept", url)["n_waiting"] == 2
+    assert catalog.study_summary("kept", url).counts.waiting == 2
     assert storage.shared_storage(url) is not first  # opened afresh after the failure
 
 

@@ -11,13 +11,14 @@ import pytest
 from textual.widgets import DataTable, Input, Label, Select, Static, Switch
 from textual.widgets._footer import FooterKey
 
-from studies.storage import default_url, open_storage, shared_storage
-from studies.study import StudySpec, create, load
+from studies.catalog import StudySummary
+from studies.storage import open_storage, shared_storage, sqlite_url
+from studies.study import Counts, StudySpec, create, load
 from studies.worker import take_queued_trial
+from workbench.service import studies as service_studies
 from workbench.store import Store
-from workbench.tui import actions
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.readers.studies import StudyData, TrialRow, summary_row
+from workbench.tui.readers.studies import done, summary_row
 from workbench.tui.screens.compare import CompareView
 from workbench.tui.screens.create_study import CreateStudyScreen
 from workbench.tui.screens.group_view import GroupView
@@ -30,6 +31,11 @@ from workbench.tui.widgets.metric_picker import MetricPicker
 from workbench.tui.widgets.metric_plot import integer_ticks
 
 from .test_tui import completed_run, until
+
+
+def home_url(home: Path) -> str:
+    """The home's own study storage (Optuna's tables in the workbench's file)."""
+    return sqlite_url(Store(home).path)
 
 
 def text(widget) -> str:
@@ -67,29 +73,45 @@ async def test_empty_runs_screen_says_n_launches(home: Path) -> None:
         assert "Press n to launch one here" in text(app.screen.query_one("#hint", Static))
 
 
+def footer_regions(app) -> dict:
+    """Each footer key and where it is drawn (the footer recomposes when the focus moves,
+    so it is queried afresh each time)."""
+    return {key.key: key.region for key in app.screen.query(FooterKey)}
+
+
+async def footer_settled(pilot, keys: set[str]) -> dict:
+    """The footer once ``keys`` are in it and laid out (a cut-off key has no width, or
+    ends past the screen's edge)."""
+
+    def laid_out() -> bool:
+        regions = footer_regions(pilot.app)
+        return keys <= set(regions) and all(regions[k].width > 0 for k in keys)
+
+    try:
+        await until(pilot, laid_out, 10)
+    except AssertionError:
+        pass  # the asserts below say which key is missing or cut off
+    return footer_regions(pilot.app)
+
+
 async def test_footer_at_120_columns_shows_studies_keys_and_quit(home: Path) -> None:
     completed_run(Store(home), [1.0])
     app = WorkbenchApp(Store(home), refresh_seconds=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
-
-        def shown() -> dict:  # the footer recomposes when the focus moves: query afresh
-            return {key.key: key for key in app.screen.query(FooterKey)}
-
-        await until(pilot, lambda: "n" in shown() and shown()["n"].region.width > 0)
-        await pilot.pause(0.3)
-        shown = shown()
-        for key in ("S", "question_mark", "q", "n", "space"):
-            assert key in shown, f"{key} is not in the footer"
-            region = shown[key].region
+        wanted = {"S", "question_mark", "q", "n", "space"}
+        regions = await footer_settled(pilot, wanted)
+        for key in wanted:
+            assert key in regions, f"{key} is not in the footer"
+            region = regions[key]
             assert region.width > 0 and region.right <= 120, f"{key} is cut off: {region}"
-        assert "↓" in shown["space"].description  # space marks and moves down: say so
+        space = next(k for k in app.screen.query(FooterKey) if k.key == "space")
+        assert "↓" in space.description  # space marks and moves down: say so
         await pilot.press("enter")  # the run view's keys fit too
         await until(pilot, lambda: isinstance(app.screen, RunView) and app.screen.run)
-        await pilot.pause(0.3)
-        keys = list(app.screen.query(FooterKey))
-        assert {"s", "r", "q", "question_mark"} <= {key.key for key in keys}
-        assert all(0 < key.region.right <= 120 for key in keys), [k.region for k in keys]
+        regions = await footer_settled(pilot, {"s", "r", "q", "question_mark"})
+        assert {"s", "r", "q", "question_mark"} <= set(regions)
+        assert all(0 < region.right <= 120 for region in regions.values()), regions
 
 
 async def test_runs_table_at_80_columns_keeps_return_and_eval(home: Path) -> None:
@@ -255,31 +277,25 @@ async def test_create_study_task_is_a_list_of_the_agents_tasks(home: Path) -> No
 
 
 def test_study_progress_never_passes_its_trials() -> None:
-    summary = {
-        "name": "s",
-        "storage": "x",
-        "agent": "a2c",
-        "task": "cartpole",
-        "method": "grid",
-        "group": None,
-        "trials": 4,
-        "state": "done",
-        "n_complete": 5,  # a retried trial counted twice
-        "n_pruned": 0,
-        "n_failed": 1,
-        "n_running": 0,
-        "n_waiting": 0,
-        "best_value": 1.0,
-        "best_discount": 0.9,
-    }
-    assert summary_row(summary, "x").cells[5] == "4/4"
-    trials = [TrialRow(i, "complete", 1.0, 0.9, {}, None) for i in range(5)]
-    assert StudyData("s", study_spec(trials=4), trials, "m", {}).done == 4
+    # a retried trial counted twice: 5 done of a study of 4
+    summary = StudySummary(
+        name="s",
+        url="x",
+        storage="x",
+        state="done",
+        spec=study_spec(trials=4),
+        counts=Counts(complete=5, failed=1),
+        best_value=1.0,
+        best_discount=0.9,
+    )
+    row = summary_row(summary)
+    assert row.cells[5] == "4/4" and done(summary) == 4
+    assert row.state == "done"
 
 
 async def test_a_study_never_run_says_not_started(home: Path) -> None:
     Store(home)
-    create(open_storage(default_url(home)), "fresh", study_spec())
+    create(open_storage(home_url(home)), "fresh", study_spec())
     app = WorkbenchApp(Store(home), refresh_seconds=0.2)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("S")
@@ -294,8 +310,18 @@ async def test_messages_name_the_files_written(home: Path, monkeypatch: pytest.M
     first = completed_run(store, [1.0])
     second = completed_run(store, [2.0])
     started = []
-    monkeypatch.setattr(actions.subprocess, "Popen", lambda *a, **k: started.append(a))
-    create(open_storage(default_url(home)), "s1", study_spec())
+
+    class NoProcess:  # `study run` is started by the service: record it, start nothing
+        pid = 0
+
+        def __init__(self, *args, **kwargs) -> None:
+            started.append(args)
+
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(service_studies.subprocess, "Popen", NoProcess)
+    create(open_storage(home_url(home)), "s1", study_spec())
     app = WorkbenchApp(store, refresh_seconds=0.2)
     async with app.run_test(size=(160, 40)) as pilot:
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
@@ -362,13 +388,20 @@ def running_meta_trial(home: Path) -> tuple[str, int]:
     """A study of rl2 (whose main metric is eval/meta_episode_return) with one trial
     running: its run has logged two evaluations."""
     store = Store(home)
-    url = default_url(home)
+    url = home_url(home)
     create(open_storage(url), "meta", study_spec("rl2", "bandit", trials=2))
     study, _ = load(open_storage(url), "meta")
     trial = take_queued_trial(study)
     trial.suggest_float("discount", 0.9, 0.99)
     run_id = store.create_run(
-        agent="rl2", task="bandit", config={}, task_params={}, seed=0, total_steps=1000
+        agent="rl2",
+        task="bandit",
+        config={},
+        task_params={},
+        seed=0,
+        total_steps=1000,
+        study="meta",
+        trial=trial.number,
     )
     store.claim(run_id, pid=1)
     rows = [("eval/meta_episode_return", 100, 3.0), ("eval/meta_episode_return", 200, 4.0)]
@@ -386,7 +419,7 @@ async def test_study_view_live_curves_use_the_agents_main_metric(home: Path) -> 
         await until(pilot, lambda: isinstance(app.screen, StudyView) and app.screen.data)
         data = app.screen.data
         assert data.metric == "eval/meta_episode_return"
-        assert data.live[number] == ([100, 200], [3.0, 4.0])
+        assert (data.live[number].steps, data.live[number].values) == ([100, 200], [3.0, 4.0])
 
 
 async def test_a_study_storage_that_goes_down_shows_inline(home: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from studies.storage import default_url, open_storage
+from studies.storage import open_storage, sqlite_url
 from studies.study import StudySpec, create, load
 from studies.worker import take_queued_trial
 from workbench.store import Store
@@ -27,7 +27,7 @@ def snapshot_store(home: Path) -> Store:
     store = Store(home)
     completed_run(store, [9.0, 14.0, 30.0, 45.0, 80.0, 120.0, 200.0, 310.0, 500.0])
     completed_run(store, [10.0, 22.0, 25.0, 60.0, 90.0, 160.0, 240.0, 420.0, 480.0])
-    storage = open_storage(default_url(home))
+    storage = open_storage(sqlite_url(store.path))
     spec = StudySpec.from_cli(
         agent="a2c",
         task="cartpole",

@@ -192,8 +192,8 @@ def _create_runs_and_metrics(db: sqlite_utils.Database) -> None:
 
 
 def _add_study_storages(db: sqlite_utils.Database) -> None:
-    """Schema 2: studies stored elsewhere (PostgreSQL ...) are remembered here by name;
-    those in this file are Optuna's own tables beside ours."""
+    """Schema 2: studies stored elsewhere (PostgreSQL ...) remembered here by name (moved
+    out to studies' own file by schema 5)."""
     db["study_storages"].create(
         {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
     )
@@ -222,11 +222,27 @@ def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]
             db[table].add_column(name, kind)
 
 
+def _move_study_storages(db: sqlite_utils.Database) -> None:
+    """Schema 5: remembered study storages belong to studies, not to the run store: copy
+    them to the home's ``study-storages.json`` (``studies.remembered``; an entry already
+    there is newer and stays), then drop the table. Safe to run twice."""
+    from studies import remembered
+
+    if not db["study_storages"].exists():
+        return
+    urls = {row["name"]: row["url"] for row in db["study_storages"].rows}
+    path = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
+    if urls and path:  # the home is the database file's directory
+        remembered.remember_all(Path(path).parent, urls, replace=False)
+    db["study_storages"].drop()
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
     (3, _add_init_columns),
     (4, _add_best_checkpoint),
+    (5, _move_study_storages),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""
@@ -590,20 +606,6 @@ class Store:
         """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
         rows = self._query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
         return [RunRecord.from_row(row) for row in rows]
-
-    def remember_study_storage(self, name: str, url: str) -> None:
-        with self.transaction():
-            self.db["study_storages"].upsert(
-                {"name": name, "url": url, "created_at": time.time()}, pk="name"
-            )
-
-    def forget_study_storage(self, name: str) -> None:
-        with self.transaction():
-            self.conn.execute("DELETE FROM study_storages WHERE name = ?", [name])
-
-    def study_storages(self) -> dict[str, str]:
-        """Names of studies kept in other databases, and their URLs."""
-        return {row["name"]: row["url"] for row in self.db["study_storages"].rows}
 
     def last_value(self, run_id: int, key: str) -> float | None:
         row = self.conn.execute(

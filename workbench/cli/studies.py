@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import selectors
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -14,12 +10,8 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from studies.catalog import LIST_COLUMNS, known_studies, list_cells, study_summary
-from studies.storage import STORAGE_ENV, default_url, masked, open_storage, without_password
-from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec, counts, create, find, load
-from studies.worker import format_outcome, work
+from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec
 from workbench.cli.common import (
     Home,
     JsonFlag,
@@ -30,7 +22,8 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
-from workbench.store import Store
+from workbench.format import fixed, mean_ci
+from workbench.service import studies as service
 
 app = typer.Typer(help="Create, run, resume and compare discount studies (Optuna).")
 
@@ -44,19 +37,6 @@ StorageOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _url(store: Store, name: str | None, storage: str | None) -> str:
-    """Explicit --storage, else where this study was created, else the workbench file."""
-    if storage:
-        return storage
-    if name is not None and name in (remembered := store.study_storages()):
-        return remembered[name]
-    return default_url(store.home)
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 @app.command("create")
@@ -107,18 +87,14 @@ def create_study(
         sampler=sampler,
         seed=seed,
     )
-    store = open_store(home)
-    url = _url(store, name, storage)
-    created = create(open_storage(url), name, spec)
-    if url != default_url(store.home):
-        store.remember_study_storage(name, without_password(url))
-        if make_url(url).password:
-            console.print(
-                "The workbench keeps this storage's URL without its password: commands that "
-                "name the study without --storage take it from PGPASSWORD or ~/.pgpass."
-            )
-    where = "" if url == default_url(store.home) else f" in {masked(url)}"
-    if created:
+    made = service.create_study(open_store(home), name, spec, storage)
+    if made.password_dropped:
+        console.print(
+            "The workbench keeps this storage's URL without its password: commands that "
+            "name the study without --storage take it from PGPASSWORD or ~/.pgpass."
+        )
+    where = f" in {made.storage}" if made.elsewhere else ""
+    if made.created:
         console.print(
             f"Created study {name}{where}: {spec.method} over "
             f"{', '.join(spec.params) or 'the learned discount'}, {spec.trials} lifetimes of "
@@ -131,94 +107,55 @@ def create_study(
         )
 
 
-def _run_workers(name: str, url: str, home: Path, workers: int) -> None:
-    """W worker processes, their lines relayed; Ctrl+C stops them (trials re-queued)."""
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "studies.worker",
-                name,
-                "--home",
-                str(home),
-                "--index",
-                str(index),
-                "--die-with-parent",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ | {STORAGE_ENV: url},
-        )
-        for index in range(workers)
-    ]
-    selector = selectors.DefaultSelector()
-    for index, process in enumerate(processes):
-        selector.register(process.stdout, selectors.EVENT_READ, index)
-    open_pipes = len(processes)
-    try:
-        while open_pipes:
-            for key, _ in selector.select():
-                line = key.fileobj.readline()
-                if not line:
-                    selector.unregister(key.fileobj)
-                    open_pipes -= 1
-                    continue
-                console.print(f"[dim]worker {key.data}[/dim] {line.rstrip()}", highlight=False)
-    except KeyboardInterrupt:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        process.wait()
-    failed = [i for i, p in enumerate(processes) if p.returncode not in (0, -signal.SIGTERM)]
-    if failed:
-        fail(f"worker(s) {', '.join(map(str, failed))} exited with an error (see above)")
+def _print_line(text: str, worker: int | None) -> None:
+    if worker is None:
+        console.print(text)
+    else:
+        console.print(f"[dim]worker {worker}[/dim] {text}", highlight=False)
 
 
 def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: str) -> None:
     if workers < 1:
         fail(f"--workers {workers}: give at least 1")
-    store = open_store(home)
-    url = _url(store, name, storage)
-    study, spec = load(open_storage(url), name)
-    before = counts(study)
-    console.print(
-        f"{verb} study {name}: {before.done}/{spec.trials} lifetimes done, "
-        f"{before.running} running elsewhere, {workers} worker(s) here."
-    )
+
+    def begin(before: service.StudySummary) -> None:
+        now = before.counts
+        console.print(
+            f"{verb} study {name}: {now.done}/{before.spec.trials} lifetimes done, "
+            f"{now.running} running elsewhere, {workers} worker(s) here."
+        )
+
+    # SIGTERM (the TUI's stop, a system shutdown) stops the trial with a checkpoint and
+    # re-queues it, as Ctrl+C does.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        if workers == 1:
-            # SIGTERM (the TUI's stop, a system shutdown) stops the trial with a checkpoint
-            # and re-queues it, as Ctrl+C does.
-            stop_event = threading.Event()
-            signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
-            work(
-                name,
-                url,
-                store.home,
-                on_outcome=lambda o: console.print(format_outcome(o)),
-                stop_event=stop_event,
-            )
-        else:
-            _run_workers(name, url, store.home, workers)
+        after = service.run_study(
+            open_store(home),
+            name,
+            workers=workers,
+            storage=storage,
+            on_begin=begin,
+            on_line=_print_line,
+            stop=stop,
+        )
     except KeyboardInterrupt:
         console.print(f"Interrupted; `workbench study resume {name}` continues the study.")
         raise typer.Exit(130) from None
-    _print_summary(name, url)
+    _print_summary(after)
 
 
-def _print_summary(name: str, url: str) -> None:
-    study, spec = load(open_storage(url), name)
-    now = counts(study)
-    text = f"Study {name}: {now.done}/{spec.trials} lifetimes done"
+def _print_summary(summary: service.StudySummary) -> None:
+    now = summary.counts
+    text = f"Study {summary.name}: {now.done}/{summary.spec.trials} lifetimes done"
     if now.failed:
         text += f", {now.failed} failed"
     if now.complete:
-        best = study.best_trial
-        chosen = best.params or {"discount": best.user_attrs.get("discount")}
+        chosen = summary.best_params or {"discount": summary.best_discount}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in chosen.items() if v is not None)
-        text += f"; best return {best.value:.2f} (trial {best.number}: {shown})"
+        text += (
+            f"; best return {fixed(summary.best_value)} (trial {summary.best_number}: {shown})"
+        )
     console.print(text)
 
 
@@ -254,62 +191,37 @@ def study_worker(
     home: Home = None,
 ) -> None:
     """One worker in the foreground: on any machine that reaches the study's storage."""
-    store = open_store(home)
-    url = _url(store, name, storage)
-    load(open_storage(url), name)  # a clear error now rather than in the loop
-    store.close()
-    work(
-        name,
-        url,
-        home,
-        worker_index=os.getpid(),
-        on_outcome=lambda o: console.print(format_outcome(o)),
-    )
+    service.run_worker(open_store(home), name, storage=storage, on_line=_print_line)
 
 
 @app.command("rm")
 @user_errors
 def remove_study(name: Name, storage: StorageOpt = None, home: Home = None) -> None:
     """Delete a study that no worker is running, with its trials and its runs here."""
-    import optuna
-
-    store = open_store(home)
-    url = _url(store, name, storage)
-    study, _ = load(open_storage(url), name)
-    if counts(study).running:
-        fail(f"study {name} has running trials; stop its workers first (Ctrl+C on `study run`)")
-    runs = store.study_runs(name)
-    active = [run.id for run in runs if run.status in ("queued", "running")]
-    if active:
-        fail(f"runs {', '.join(map(str, active))} of study {name} are active; stop them first")
-    for run in runs:
-        store.delete_run(run.id)
-    optuna.delete_study(study_name=name, storage=open_storage(url))
-    store.forget_study_storage(name)
-    console.print(f"Deleted study {name} and its {len(runs)} run(s).")
+    deleted = service.remove_study(open_store(home), name, storage)
+    console.print(f"Deleted study {name} and its {deleted} run(s).")
 
 
 @app.command("ls")
 @user_errors
 def list_studies(json_output: JsonFlag = False, home: Home = None) -> None:
     """List studies: method, lifetimes done / total, best return and discount, state."""
-    store = open_store(home)
-    rows = [study_summary(name, url) for name, url in known_studies(store)]
+    summaries = service.list_studies(open_store(home))
     if json_output:
-        print_json(rows)
+        print_json([summary.to_json() for summary in summaries])
         return
-    if not rows:
+    if not summaries:
         console.print(
             "No studies yet. Create one with: workbench study create NAME --agent a2c "
             "--task cartpole --method grid --trials 5 --steps 50000"
         )
         return
     table = Table(box=box.SIMPLE_HEAD)
-    for column in LIST_COLUMNS:
+    for column in service.LIST_COLUMNS:
         right = column in ("done", "best", "discount")
         table.add_column(column, justify="right" if right else "left")
-    for row in rows:
-        table.add_row(*list_cells(row))
+    for summary in summaries:
+        table.add_row(*service.list_cells(summary))
     console.print(table)
 
 
@@ -319,48 +231,32 @@ def show_study(
     name: Name, json_output: JsonFlag = False, storage: StorageOpt = None, home: Home = None
 ) -> None:
     """One study: its settings, counts, best trial and every trial."""
-    store = open_store(home)
-    url = _url(store, name, storage)
-    study, _ = load(open_storage(url), name)  # one clear line if it cannot be reached
-    summary = study_summary(name, url)
-    trials = [
-        {
-            "number": t.number,
-            "state": t.state.name.lower(),
-            "value": t.value,
-            "params": t.params,
-            "discount": t.user_attrs.get("discount"),
-            "seed": t.user_attrs.get("seed"),
-            "run_id": t.user_attrs.get("run_id"),
-            "env_steps": t.user_attrs.get("env_steps"),
-            "retry_of": t.system_attrs.get("failed_trial"),
-        }
-        for t in study.get_trials(deepcopy=False)
-    ]
+    detail = service.study_detail(open_store(home), name, storage, curves=False)
+    summary, spec, now = detail.summary, detail.spec, detail.summary.counts
     if json_output:
-        print_json(summary | {"trials_detail": trials})
+        print_json(summary.to_json() | {"trials_detail": [t.to_json() for t in detail.trials]})
         return
     console.print(
-        f"[bold]{name}[/bold]  {summary['method']} · {summary['agent']} on {summary['task']} · "
-        f"{summary['trials']} lifetimes of {summary['steps']} steps · {summary['state']}"
+        f"[bold]{name}[/bold]  {spec.method} · {spec.agent} on {spec.task} · "
+        f"{spec.trials} lifetimes of {spec.steps} steps · {summary.state}"
     )
     console.print(
-        f"complete {summary['n_complete']}, pruned {summary['n_pruned']}, failed "
-        f"{summary['n_failed']}, running {summary['n_running']}, queued {summary['n_waiting']}; "
-        f"best return {_fmt(summary['best_value'])} with {summary['best_params']}"
+        f"complete {now.complete}, pruned {now.pruned}, failed {now.failed}, running "
+        f"{now.running}, queued {now.waiting}; best return {fixed(summary.best_value)} with "
+        f"{summary.best_params}"
     )
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("trial", "state", "return", "discount", "params", "seed", "run"):
         table.add_column(column)
-    for t in trials:
+    for t in detail.trials:
         table.add_row(
-            str(t["number"]),
-            t["state"],
-            _fmt(t["value"]),
-            _fmt(t["discount"], 4),
-            ", ".join(f"{k}={v:.4g}" for k, v in t["params"].items()) or "-",
-            str(t["seed"] if t["seed"] is not None else "-"),
-            str(t["run_id"] if t["run_id"] is not None else "-"),
+            str(t.number),
+            t.state,
+            fixed(t.value),
+            fixed(t.discount, 4),
+            ", ".join(f"{k}={v:.4g}" for k, v in t.params.items()) or "-",
+            str(t.seed if t.seed is not None else "-"),
+            str(t.run_id if t.run_id is not None else "-"),
         )
     console.print(table)
 
@@ -376,32 +272,14 @@ def compare_group(
     home: Home = None,
 ) -> None:
     """Each method's chosen discount, re-evaluated on fresh seeds, beside what it cost."""
-    from studies.compare import compare_row
-
     if lifetimes < 1:
         fail(f"--lifetimes {lifetimes}: give at least 1")
-    store = open_store(home)
-    known = known_studies(store)
-    storages = {url: open_storage(url) for url in {url for _, url in known}}  # each opened once
-    specs = [(name, url, find(storages[url], name)) for name, url in known]
-    members = [(name, url) for name, url, spec in specs if spec and spec.group == group]
-    if not members:
-        groups = sorted({spec.group for _, _, spec in specs if spec and spec.group})
-        fail(
-            f"no study in group {group!r}; groups: {', '.join(groups) or 'none yet'} "
-            "(set with `study create --group`)"
-        )
-    rows = []
-    for name, url in members:
-        study, spec = load(storages[url], name)
 
-        def started(k: int, run_id: int, name: str = name) -> None:
-            if not json_output:
-                console.print(
-                    f"[dim]{name}: fresh lifetime {k + 1}/{lifetimes} (run {run_id})[/dim]"
-                )
+    def started(name: str, k: int, run_id: int) -> None:
+        if not json_output:
+            console.print(f"[dim]{name}: fresh lifetime {k + 1}/{lifetimes} (run {run_id})[/dim]")
 
-        rows.append(compare_row(study, spec, store, lifetimes, started))
+    rows = service.compare_group(open_store(home), group, lifetimes, on_start=started)
     if json_output:
         print_json([row.to_json() for row in rows])
         return
@@ -417,8 +295,8 @@ def compare_group(
         (
             row.method,
             row.agent,
-            _fmt(row.discount, 4),
-            "-" if row.return_mean is None else f"{row.return_mean:.2f} ± {row.return_ci95:.2f}",
+            fixed(row.discount, 4),
+            mean_ci(row.return_mean, row.return_ci95),
             str(row.lifetimes),
             f"{row.env_steps:,}",
             f"{row.wall_s:.0f} s",

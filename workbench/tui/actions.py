@@ -8,14 +8,12 @@ runs and studies the same way. This is the one place the TUI changes anything.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from envs.errors import UserError
-from workbench.service import runs
-from workbench.store import ACTIVE, Store, StoreError
+from workbench.service import runs, studies
+from workbench.store import Store, StoreError
 
 
 def stop_run(home: Path, run_id: int) -> str:
@@ -125,32 +123,23 @@ def launch_runs(
     return ids
 
 
-def _detached(home: Path, log: Path, *args: str) -> Path:
-    """`workbench --home HOME ARGS...` in its own session, its output appended to log."""
-    log.parent.mkdir(exist_ok=True)
-    with log.open("ab") as handle:
-        subprocess.Popen(
-            [sys.executable, "-m", "workbench", "--home", str(home), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return log
-
-
 def create_study(home: Path, name: str, spec) -> str:
     """Create the study in the home's storage with its N lifetimes queued."""
-    from studies.storage import default_url, open_storage
-    from studies.study import create
-
-    create(open_storage(default_url(home)), name, spec)
-    return f"created study {name}; u runs it"
+    store = Store(home)
+    try:
+        created = studies.create_study(store, name, spec)
+    finally:
+        store.close()
+    return f"created study {created.name}; u runs it"
 
 
 def run_study(home: Path, name: str) -> str:
     """`workbench study run NAME` detached (closing the UI leaves it running)."""
-    log = _detached(home, home / "logs" / f"study-{name}.log", "study", "run", name)
+    store = Store(home)
+    try:
+        log = studies.start_study(store, name)
+    finally:
+        store.close()
     return f"running study {name} in the background (log: {log})"
 
 
@@ -158,11 +147,7 @@ def stop_study(home: Path, name: str) -> str:
     """Ask the study's active runs in this store to stop (their trials are queued again)."""
     store = Store(home)
     try:
-        stopped = []
-        for run in store.study_runs(name):
-            if run.status in ACTIVE:
-                store.request_stop(run.id)
-                stopped.append(run.id)
+        stopped = studies.stop_study(store, name)
     finally:
         store.close()
     if stopped:
@@ -172,13 +157,9 @@ def stop_study(home: Path, name: str) -> str:
 
 def train_group(home: Path, group: str, lifetimes: int) -> str:
     """`workbench study compare GROUP` detached: trains the missing fresh lifetimes."""
-    log = _detached(
-        home,
-        home / "logs" / f"compare-{group}.log",
-        "study",
-        "compare",
-        group,
-        "--lifetimes",
-        str(lifetimes),
-    )
+    store = Store(home)
+    try:
+        log = studies.start_group_training(store, group, lifetimes)
+    finally:
+        store.close()
     return f"training in the background (log: {log})"

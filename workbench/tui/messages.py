@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
+from workbench.service.studies import StudyDetail
 from workbench.tui.readers.runs import CompareData, RowCache, RunUpdate
-from workbench.tui.readers.studies import StudyData, StudyRow
+from workbench.tui.readers.studies import StudyRow
 
 
 class Snapshot(Message):
@@ -45,7 +46,7 @@ class StudiesRead(Snapshot):
 
 @dataclass
 class StudyRead(Snapshot):
-    data: StudyData
+    data: StudyDetail
 
 
 @dataclass

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from studies.catalog import LIST_COLUMNS
+from workbench.service.studies import LIST_COLUMNS
 from workbench.tui import actions
 from workbench.tui.messages import ActionDone, ReportsFailures, StudiesRead
 from workbench.tui.readers.studies import StudyRow, read_studies

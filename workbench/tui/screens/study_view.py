@@ -11,9 +11,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.format import fixed
+from workbench.service.studies import StudyDetail
 from workbench.tui import actions
 from workbench.tui.messages import ActionDone, ReportsFailures, StudyRead
-from workbench.tui.readers.studies import StudyData, read_study
+from workbench.tui.readers.studies import done, read_study
 from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
 
@@ -32,7 +33,7 @@ class StudyView(ReportsFailures, Screen[None]):
     def __init__(self, name: str, url: str) -> None:
         super().__init__()
         self.study_name, self.url = name, url
-        self.data: StudyData | None = None
+        self.data: StudyDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,7 +64,8 @@ class StudyView(ReportsFailures, Screen[None]):
         spec = data.spec
         self.query_one("#study-header", Static).update(
             f"[b]{self.study_name}[/b]  {spec.method} · {spec.agent} on {spec.task} · "
-            f"{data.done}/{spec.trials} lifetimes of {spec.steps} steps · {', '.join(spec.params)}"
+            f"{done(data.summary)}/{spec.trials} lifetimes of {spec.steps} steps · "
+            f"{', '.join(spec.params)}"
         )
         self.query_one(MessageLine).clear_failure()
         table = self.query_one(DataTable)
@@ -94,7 +96,7 @@ class StudyView(ReportsFailures, Screen[None]):
         )
         self.query_one("#live", MetricPlot).show(
             f"running trials: {data.metric}",
-            [Curve(s, v, label=f"trial {n}") for n, (s, v) in data.live.items()],
+            [Curve(c.steps, c.values, label=f"trial {n}") for n, c in data.live.items()],
             xlabel="env steps",
         )
 
