@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,14 +26,12 @@ from sqlalchemy.engine import make_url
 
 from agents.registry import AGENTS
 from envs.config import ConfigError
-from envs.errors import UserError
 from studies import remembered
 from studies.catalog import StudySummary, TrialRow, known_studies, study_summary, summarize
 from studies.catalog import trial_rows as read_trial_rows
 from studies.compare import Row as CompareRow
 from studies.compare import compare_row
 from studies.storage import (
-    STORAGE_ENV,
     StorageError,
     forget_storage,
     masked,
@@ -49,35 +43,9 @@ from studies.storage import (
 from studies.study import StudySpec, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
+from workbench.service.study_processes import OnLine, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
-
-__all__ = [
-    "LIST_COLUMNS",
-    "CompareRow",
-    "Created",
-    "StudyDetail",
-    "StudySpec",
-    "StudySummary",
-    "TrialRow",
-    "compare_group",
-    "create_study",
-    "list_cells",
-    "list_studies",
-    "outcome_line",
-    "remove_study",
-    "run_study",
-    "run_worker",
-    "start_group_training",
-    "start_study",
-    "stop_study",
-    "study_detail",
-    "study_url",
-]
-
-OnLine = Callable[[str, "int | None"], None]
-"""Receives each line a study run prints: the text, and the worker process it came from
-(None for a run in this process)."""
 
 
 # --- where a study is -------------------------------------------------------------------
@@ -180,7 +148,7 @@ def run_study(
             stop_event=stop,
         )
     else:
-        _run_workers(name, url, store.home, workers, on_line, stop)
+        run_workers(name, url, store.home, workers, on_line, stop)
     study, spec = _load(url, name)
     return summarize(name, url, study, spec)
 
@@ -208,94 +176,24 @@ def run_worker(
     return summarize(name, url, study, spec)
 
 
-def _run_workers(
-    name: str, url: str, home: Path, workers: int, on_line: OnLine, stop: threading.Event | None
-) -> None:
-    """W worker processes, their lines relayed; Ctrl+C or ``stop`` ends them (trials
-    re-queued)."""
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workbench.study_worker",
-                name,
-                "--home",
-                str(home),
-                "--index",
-                str(index),
-                "--die-with-parent",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ | {STORAGE_ENV: url},
-        )
-        for index in range(workers)
-    ]
-    selector = selectors.DefaultSelector()
-    for index, process in enumerate(processes):
-        selector.register(process.stdout, selectors.EVENT_READ, index)
-    open_pipes = len(processes)
-    stopping = False
-    try:
-        while open_pipes:
-            if stop is not None and stop.is_set() and not stopping:
-                stopping = True
-                _terminate(processes)
-            for key, _ in selector.select(timeout=0.5):
-                line = key.fileobj.readline()
-                if not line:
-                    selector.unregister(key.fileobj)
-                    open_pipes -= 1
-                    continue
-                on_line(line.rstrip(), key.data)
-    except KeyboardInterrupt:
-        _terminate(processes)
-    for process in processes:
-        process.wait()
-    failed = [i for i, p in enumerate(processes) if p.returncode not in (0, -signal.SIGTERM)]
-    if failed:
-        raise UserError(
-            f"worker(s) {', '.join(map(str, failed))} exited with an error (see above)"
-        )
-
-
-def _terminate(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-
-
 def start_study(store: Store, name: str) -> Path:
     """`workbench study run NAME` detached (closing the UI leaves it running); its output
     goes to the returned log file."""
-    return _detached(store.home, f"study-{name}.log", "study", "run", name)
+    return detached(store.home, f"study-{name}.log", "study", "run", name)
 
 
 def start_group_training(store: Store, group: str, lifetimes: int) -> Path:
     """`workbench study compare GROUP` detached: trains the group's missing fresh
     lifetimes; its output goes to the returned log file."""
-    return _detached(
-        store.home, f"compare-{group}.log", "study", "compare", group, "--lifetimes",
+    return detached(
+        store.home,
+        f"compare-{group}.log",
+        "study",
+        "compare",
+        group,
+        "--lifetimes",
         str(lifetimes),
     )
-
-
-def _detached(home: Path, log_name: str, *args: str) -> Path:
-    log = home / "logs" / log_name
-    log.parent.mkdir(exist_ok=True)
-    with log.open("ab") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench", "--home", str(home), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    # Reap it when it ends, so a long-lived TUI keeps no <defunct> child.
-    threading.Thread(target=process.wait, daemon=True, name=f"reap-{process.pid}").start()
-    return log
 
 
 def stop_study(store: Store, name: str) -> list[int]:
