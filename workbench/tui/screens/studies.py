@@ -22,8 +22,8 @@ from textual_plotext import PlotextPlot
 from agents.registry import AGENTS
 from envs.config import ConfigError
 from envs.errors import UserError
-from studies.storage import forget_storage, open_storage, shared_storage
-from studies.study import METHODS, StudySpec, create, load
+from studies.storage import forget_storage, shared_storage
+from studies.study import METHODS, StudySpec, load
 from workbench.service import studies as service
 from workbench.service.studies import LIST_COLUMNS
 from workbench.store import ACTIVE, Store
@@ -464,7 +464,7 @@ class CreateStudyScreen(ModalScreen[str | None]):
                 sampler="tpe",
                 seed=0,
             )
-            create(open_storage(service.home_url(self.app.store)), name, spec)
+            service.create_study(self.app.store, name, spec)
         except UserError as err:  # a config error, or a storage that cannot be opened
             error.update(str(err))
             return
