@@ -25,7 +25,7 @@ from agents.registry import get_agent
 from envs.config import ConfigError, build
 from envs.registry import get_task
 from studies.lifetimes import LifetimeResult, Verdict
-from studies.remembered import remember, remembered
+from studies.remembered import forget, remember, remembered
 from studies.space import grid_points, parse_space
 from studies.storage import open_storage
 from studies.study import StudySpec, load
@@ -566,3 +566,16 @@ def test_live_curves_of_a_meta_rl_study_plot_its_main_metric(home: Path) -> None
     assert [t.state for t in detail.trials] == ["running", "waiting"]
     curve = detail.live[trial.number]
     assert curve.metric == detail.metric and curve.values and len(curve.steps) == len(curve.values)
+
+
+def test_remembered_storages_are_studies_own_file(home: Path) -> None:
+    assert remembered(home) == {}
+    remember(home, "b", "postgresql://u@h/b")
+    remember(home, "a", "postgresql://u@h/a")
+    assert list(remembered(home)) == ["a", "b"]
+    assert (home / "study-storages.json").exists() and not (home / "workbench.db").exists()
+    forget(home, "b")
+    forget(home, "never-there")
+    assert remembered(home) == {"a": "postgresql://u@h/a"}
+    (home / "study-storages.json").write_text('{"a": ')  # cut short by a crash
+    assert remembered(home) == {}

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from agents.registry import AGENTS
 from envs.config import ConfigError
+from envs.errors import UserError
 from studies import remembered
 from studies.catalog import StudySummary, TrialRow, known_studies, study_summary, summarize
 from studies.catalog import trial_rows as read_trial_rows
@@ -66,19 +67,19 @@ def study_url(store: Store, name: str | None, storage: str | None = None) -> str
 
 
 @contextlib.contextmanager
-def _reading(url: str) -> Iterator[None]:
-    """A database error while reading ``url`` becomes one StorageError, and the storage is
-    opened afresh on the next read (it may be back by then)."""
+def _storage_errors(url: str) -> Iterator[None]:
+    """A database error on ``url`` (a server gone, a network down) becomes one
+    StorageError, and the storage is opened afresh next time (it may be back by then)."""
     try:
         yield
     except sqlalchemy.exc.SQLAlchemyError as err:
         forget_storage(url)
-        raise StorageError(f"cannot read storage {masked(url)!r}: {reason(err, url)}") from None
+        raise StorageError(f"storage {masked(url)!r} failed: {reason(err, url)}") from None
 
 
 def _load(url: str, name: str) -> tuple[optuna.Study, StudySpec]:
     """The study, or a UserError: unknown name, or a storage down."""
-    with _reading(url):
+    with _storage_errors(url):
         return load(shared_storage(url), name)
 
 
@@ -103,7 +104,8 @@ def create_study(store: Store, name: str, spec: StudySpec, storage: str | None =
     if not name.strip():
         raise ConfigError("give the study a name", field="name")
     url = study_url(store, name, storage)
-    made = create(shared_storage(url), name, spec)
+    with _storage_errors(url):
+        made = create(shared_storage(url), name, spec)
     elsewhere = url != home_url(store)
     if elsewhere:
         remembered.remember(store.home, name, without_password(url))
@@ -130,6 +132,7 @@ def run_study(
 ) -> StudySummary:
     """Train the study's queued lifetimes until it has all N, here (one worker) or in
     ``workers`` processes; return its summary after. ``on_begin`` sees the summary before.
+    Resuming is the same call: completed lifetimes stay, interrupted ones were re-queued.
 
     ``stop`` (or Ctrl+C with several workers) ends the running lifetimes with a
     checkpoint; their trials are queued again, and `resume` continues.
@@ -212,18 +215,19 @@ def remove_study(store: Store, name: str, storage: str | None = None) -> int:
     url = study_url(store, name, storage)
     study, _ = _load(url, name)
     if counts(study).running:
-        raise ConfigError(
+        raise UserError(
             f"study {name} has running trials; stop its workers first (Ctrl+C on `study run`)"
         )
-    runs = study_runs(store, name)
-    active = [run.id for run in runs if run.status in ("queued", "running")]
+    active = [run.id for run in active_runs(store, name)]
     if active:
-        raise ConfigError(
+        raise UserError(
             f"runs {', '.join(map(str, active))} of study {name} are active; stop them first"
         )
+    runs = study_runs(store, name)
     for run in runs:
         store.delete_run(run.id)
-    optuna.delete_study(study_name=name, storage=shared_storage(url))
+    with _storage_errors(url):
+        optuna.delete_study(study_name=name, storage=shared_storage(url))
     remembered.forget(store.home, name)
     return len(runs)
 
@@ -268,7 +272,7 @@ def study_detail(
 ) -> StudyDetail:
     url = study_url(store, name, storage)
     study, spec = _load(url, name)
-    with _reading(url):
+    with _storage_errors(url):
         summary = summarize(name, url, study, spec)
         trials = read_trial_rows(study)
     metric = main_metric(spec.agent)
@@ -293,12 +297,12 @@ def compare_group(
     known = known_studies(home_url(store), remembered.remembered(store.home))
     specs = []
     for name, url in known:
-        with _reading(url):
+        with _storage_errors(url):
             specs.append((name, url, find(shared_storage(url), name)))
     members = [(name, url) for name, url, spec in specs if spec and spec.group == group]
     if not members:
         groups = sorted({spec.group for _, _, spec in specs if spec and spec.group})
-        raise ConfigError(
+        raise UserError(
             f"no study in group {group!r}; groups: {', '.join(groups) or 'none yet'} "
             "(set with `study create --group`)"
         )
