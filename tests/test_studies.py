@@ -579,3 +579,31 @@ def test_remembered_storages_are_studies_own_file(home: Path) -> None:
     assert remembered(home) == {"a": "postgresql://u@h/a"}
     (home / "study-storages.json").write_text('{"a": ')  # cut short by a crash
     assert remembered(home) == {}
+
+
+def test_trial_curves_follow_the_run_only_when_its_own_link_agrees(home: Path) -> None:
+    """A trial trained on another machine carries that machine's run id; the run of that
+    id here belongs to something else and is not plotted."""
+    from studies.catalog import TrialRow
+    from workbench.trials import trial_curves
+
+    store = Store(home)
+    run_id = store.create_run(
+        agent="a2c",
+        task="chain",
+        config={},
+        task_params={},
+        seed=0,
+        total_steps=10,
+        study="here",
+        trial=0,
+    )
+    store.write_metrics(run_id, [("eval/episode_return", 5, 1.0)], 5)
+
+    def trial(run: int, state: str = "running") -> TrialRow:
+        return TrialRow(0, state, None, {}, None, 0, run, None, None, None)
+
+    (curve,) = trial_curves(store, "here", [trial(run_id)], "eval/episode_return").values()
+    assert (curve.steps, curve.values) == ([5], [1.0])
+    assert trial_curves(store, "elsewhere", [trial(run_id)], "eval/episode_return") == {}
+    assert trial_curves(store, "here", [trial(run_id, "complete")], "eval/episode_return") == {}
