@@ -58,8 +58,12 @@ class StudySummary:
     def to_json(self) -> dict[str, Any]:
         """As `study ls --json` prints it."""
         if not self.reachable or self.spec is None:
-            return {"name": self.name, "storage": self.storage, "state": self.state,
-                    "error": self.error}
+            return {
+                "name": self.name,
+                "storage": self.storage,
+                "state": self.state,
+                "error": self.error,
+            }
         spec, now = self.spec, self.counts
         return {
             "name": self.name,
@@ -117,8 +121,9 @@ def study_summary(name: str, url: str) -> StudySummary:
     except (UserError, sqlalchemy.exc.SQLAlchemyError) as err:
         forget_storage(url)
         error = str(err) if isinstance(err, UserError) else reason(err, url)
-        return StudySummary(name=name, url=url, storage=masked(url), state="unreachable",
-                            error=error)
+        return StudySummary(
+            name=name, url=url, storage=masked(url), state="unreachable", error=error
+        )
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,7 @@ def run_trial(
     heartbeat = _TrialHeartbeat(study._storage, trial._trial_id)
     heartbeat.start()
     try:
-        result = trainer.train(
-            lifetime, on_start=started, on_evaluation=evaluated, stop=stop_event
-        )
+        result = trainer.train(lifetime, on_start=started, on_evaluation=evaluated, stop=stop_event)
     finally:
         heartbeat.done.set()
         heartbeat.join()

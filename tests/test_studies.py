@@ -11,21 +11,29 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
 import torch
+from optuna.trial import TrialState
 
 from agents.meta_gradient import LearnedDiscount
 from agents.registry import get_agent
 from envs.config import ConfigError, build
 from envs.registry import get_task
-from studies.remembered import remember, remembered
+from studies.lifetimes import LifetimeResult, Verdict
+from studies.remembered import forget, remember, remembered
 from studies.space import grid_points, parse_space
 from studies.storage import open_storage
+from studies.study import StudySpec, load
+from studies.worker import run_trial, suggest_all, take_queued_trial
 from tests.conftest import wait_for
+from workbench.service import studies as service
+from workbench.store import Store
+from workbench.trials import RunTrainer
 
 A2C_TINY = ["--set", "eval_interval=1000", "--set", "eval_episodes=5"]
 CHAIN = ["--task-set", "length=5"]
@@ -409,3 +417,193 @@ def test_a_bayes_study_with_the_gp_sampler_runs(cli, home: Path) -> None:
     detail = show(cli, "gp")["trials_detail"]
     assert [t["state"] for t in detail] == ["complete"] * 3
     assert all(0.9 <= t["params"]["discount"] <= 0.999 for t in detail)
+
+
+# --- the package boundary and the service layer ------------------------------------------------
+def test_studies_never_import_workbench() -> None:
+    """studies is handed a trainer; it imports agents and envs, never workbench (not even
+    inside a function)."""
+    import ast
+
+    found = []
+    for path in sorted((Path(__file__).parents[1] / "studies").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [(path.name, name) for name in names if name.split(".")[0] == "workbench"]
+    assert found == []
+
+
+def tiny_spec(**overrides) -> StudySpec:
+    values = dict(
+        agent="a2c",
+        task="chain",
+        method="grid",
+        trials=2,
+        steps=2000,
+        params=["discount=0.9:0.99"],
+        fixed={"eval_interval": "500", "eval_episodes": "2"},
+        task_params={"length": "4"},
+        group=None,
+        pruner="none",
+        sampler="tpe",
+        seed=0,
+    )
+    return StudySpec.from_cli(**(values | overrides))
+
+
+class AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
+
+
+class ScriptedTrainer:
+    """Reports evaluations at steps 500, 1000 and (the final one) 2000, stopping at the
+    first PRUNE verdict, as a trainer that honours it would."""
+
+    def __init__(self) -> None:
+        self.verdicts: list[Verdict] = []
+
+    def train(self, lifetime, *, on_start, on_evaluation, stop=None) -> LifetimeResult:
+        on_start(7)
+        for step in (500, 1000, 2000):
+            self.verdicts.append(on_evaluation(step, 0.5))
+            if self.verdicts[-1] is Verdict.PRUNE:
+                return LifetimeResult(7, "pruned", lifetime.seed, 0.5, None, step, 0.1)
+        return LifetimeResult(7, "completed", lifetime.seed, 0.5, None, 2000, 0.1)
+
+    def finished(self, study, config):
+        return {}
+
+
+def test_a_prune_verdict_prunes_the_trial_without_touching_the_stop_signal(tmp_path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}")  # trials beat a heartbeat
+    study = optuna.create_study(
+        study_name="p", storage=storage, direction="maximize", pruner=AlwaysPrune()
+    )
+    spec = tiny_spec()
+    study.enqueue_trial({"discount": 0.9})
+    trial = take_queued_trial(study)
+    trainer, stop = ScriptedTrainer(), threading.Event()
+    outcome = run_trial(study, trial, spec, trainer, stop)
+    assert trainer.verdicts == [Verdict.PRUNE]
+    assert outcome.state == TrialState.PRUNED and outcome.run_id == 7
+    (frozen,) = study.get_trials()
+    assert frozen.state == TrialState.PRUNED and frozen.intermediate_values == {1: 0.5}
+    assert frozen.user_attrs["run_id"] == 7 and frozen.user_attrs["env_steps"] == 500
+    assert not stop.is_set()
+    # Without a pruner the same lifetime completes; the final evaluation is not reported.
+    study = optuna.create_study(study_name="q", storage=storage, direction="maximize")
+    study.enqueue_trial({"discount": 0.9})
+    trainer = ScriptedTrainer()
+    outcome = run_trial(study, take_queued_trial(study), spec, trainer, stop)
+    assert outcome.state == TrialState.COMPLETE and len(trainer.verdicts) == 3
+    assert study.get_trials()[0].intermediate_values == {1: 0.5, 2: 0.5}
+
+
+def test_the_run_trainer_stops_a_pruned_lifetime_and_links_its_run(home: Path) -> None:
+    store = Store(home)
+    spec = tiny_spec(steps=2_000_000)
+    lifetime = spec.lifetime("s", spec.config_for({"discount": 0.9}), 3, "s/trial-0", trial=0)
+    started = []
+    result = RunTrainer(store).train(
+        lifetime, on_start=started.append, on_evaluation=lambda step, value: Verdict.PRUNE
+    )
+    run = store.get_run(result.run_id)
+    assert started == [run.id] and (run.study, run.trial, run.seed) == ("s", 0, 3)
+    assert result.status == "pruned" and run.status == "stopped"
+    assert 0 < result.env_steps < 2_000_000 and result.value is not None
+    stop = threading.Event()
+    stop.set()  # the caller's stop is a stop, not a prune
+    stopped = RunTrainer(store).train(lifetime, stop=stop)
+    assert stopped.status == "stopped"
+    assert service.stop_study(store, "s") == []
+
+
+def test_stop_study_asks_its_active_runs_here_to_stop(home: Path) -> None:
+    store = Store(home)
+    ids = [
+        store.create_run(
+            agent="a2c",
+            task="chain",
+            config={},
+            task_params={},
+            seed=0,
+            total_steps=10,
+            study=study,
+            trial=0,
+        )
+        for study in ("a", "a", "b")
+    ]
+    assert service.stop_study(store, "a") == ids[:2]
+    assert [store.get_run(i).status for i in ids] == ["stopped", "stopped", "queued"]
+
+
+def test_live_curves_of_a_meta_rl_study_plot_its_main_metric(home: Path) -> None:
+    """rl2 logs eval/meta_episode_return, not eval/episode_return: the study's live curves
+    read the agent's main metric."""
+    store = Store(home)
+    spec = tiny_spec(
+        agent="rl2",
+        task="bandit-dependent-easy",
+        steps=200,
+        fixed={"num_tasks": "8", "eval_tasks": "8", "hidden_size": "16"},
+        task_params={"pulls": "6"},
+    )
+    service.create_study(store, "meta", spec)
+    study, _ = load(open_storage(service.home_url(store)), "meta")
+    trial = take_queued_trial(study)  # running, as a worker's trial is while it trains
+    config = spec.config_for(suggest_all(trial, spec))
+    lifetime = spec.lifetime("meta", config, 0, "meta/trial-0", trial=trial.number)
+    RunTrainer(store).train(lifetime, on_start=lambda run_id: trial.set_user_attr("run_id", run_id))
+    detail = service.study_detail(store, "meta")
+    assert detail.metric == "eval/meta_episode_return"
+    assert [t.state for t in detail.trials] == ["running", "waiting"]
+    curve = detail.live[trial.number]
+    assert curve.metric == detail.metric and curve.values and len(curve.steps) == len(curve.values)
+
+
+def test_remembered_storages_are_studies_own_file(home: Path) -> None:
+    assert remembered(home) == {}
+    remember(home, "b", "postgresql://u@h/b")
+    remember(home, "a", "postgresql://u@h/a")
+    assert list(remembered(home)) == ["a", "b"]
+    assert (home / "study-storages.json").exists() and not (home / "workbench.db").exists()
+    forget(home, "b")
+    forget(home, "never-there")
+    assert remembered(home) == {"a": "postgresql://u@h/a"}
+    (home / "study-storages.json").write_text('{"a": ')  # cut short by a crash
+    assert remembered(home) == {}
+
+
+def test_trial_curves_follow_the_run_only_when_its_own_link_agrees(home: Path) -> None:
+    """A trial trained on another machine carries that machine's run id; the run of that
+    id here belongs to something else and is not plotted."""
+    from studies.catalog import TrialRow
+    from workbench.trials import trial_curves
+
+    store = Store(home)
+    run_id = store.create_run(
+        agent="a2c",
+        task="chain",
+        config={},
+        task_params={},
+        seed=0,
+        total_steps=10,
+        study="here",
+        trial=0,
+    )
+    store.write_metrics(run_id, [("eval/episode_return", 5, 1.0)], 5)
+
+    def trial(run: int, state: str = "running") -> TrialRow:
+        return TrialRow(0, state, None, {}, None, 0, run, None, None, None)
+
+    (curve,) = trial_curves(store, "here", [trial(run_id)], "eval/episode_return").values()
+    assert (curve.steps, curve.values) == ([5], [1.0])
+    assert trial_curves(store, "elsewhere", [trial(run_id)], "eval/episode_return") == {}
+    assert trial_curves(store, "here", [trial(run_id, "complete")], "eval/episode_return") == {}

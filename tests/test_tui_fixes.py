@@ -15,7 +15,7 @@ from studies.catalog import StudySummary
 from studies.storage import open_storage, shared_storage, sqlite_url
 from studies.study import Counts, StudySpec, create, load
 from studies.worker import take_queued_trial
-from workbench.service import studies as service_studies
+from workbench.service import study_processes
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.readers.studies import done, summary_row
@@ -320,7 +320,7 @@ async def test_messages_name_the_files_written(home: Path, monkeypatch: pytest.M
         def wait(self) -> int:
             return 0
 
-    monkeypatch.setattr(service_studies.subprocess, "Popen", NoProcess)
+    monkeypatch.setattr(study_processes.subprocess, "Popen", NoProcess)
     create(open_storage(home_url(home)), "s1", study_spec())
     app = WorkbenchApp(store, refresh_seconds=0.2)
     async with app.run_test(size=(160, 40)) as pilot:

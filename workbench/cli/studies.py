@@ -153,9 +153,7 @@ def _print_summary(summary: service.StudySummary) -> None:
     if now.complete:
         chosen = summary.best_params or {"discount": summary.best_discount}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in chosen.items() if v is not None)
-        text += (
-            f"; best return {fixed(summary.best_value)} (trial {summary.best_number}: {shown})"
-        )
+        text += f"; best return {fixed(summary.best_value)} (trial {summary.best_number}: {shown})"
     console.print(text)
 
 

@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +33,6 @@ from studies.catalog import trial_rows as read_trial_rows
 from studies.compare import Row as CompareRow
 from studies.compare import compare_row
 from studies.storage import (
-    STORAGE_ENV,
     StorageError,
     forget_storage,
     masked,
@@ -49,35 +44,9 @@ from studies.storage import (
 from studies.study import StudySpec, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
+from workbench.service.study_processes import OnLine, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
-
-__all__ = [
-    "LIST_COLUMNS",
-    "CompareRow",
-    "Created",
-    "StudyDetail",
-    "StudySpec",
-    "StudySummary",
-    "TrialRow",
-    "compare_group",
-    "create_study",
-    "list_cells",
-    "list_studies",
-    "outcome_line",
-    "remove_study",
-    "run_study",
-    "run_worker",
-    "start_group_training",
-    "start_study",
-    "stop_study",
-    "study_detail",
-    "study_url",
-]
-
-OnLine = Callable[[str, "int | None"], None]
-"""Receives each line a study run prints: the text, and the worker process it came from
-(None for a run in this process)."""
 
 
 # --- where a study is -------------------------------------------------------------------
@@ -98,19 +67,19 @@ def study_url(store: Store, name: str | None, storage: str | None = None) -> str
 
 
 @contextlib.contextmanager
-def _reading(url: str) -> Iterator[None]:
-    """A database error while reading ``url`` becomes one StorageError, and the storage is
-    opened afresh on the next read (it may be back by then)."""
+def _storage_errors(url: str) -> Iterator[None]:
+    """A database error on ``url`` (a server gone, a network down) becomes one
+    StorageError, and the storage is opened afresh next time (it may be back by then)."""
     try:
         yield
     except sqlalchemy.exc.SQLAlchemyError as err:
         forget_storage(url)
-        raise StorageError(f"cannot read storage {masked(url)!r}: {reason(err, url)}") from None
+        raise StorageError(f"storage {masked(url)!r} failed: {reason(err, url)}") from None
 
 
 def _load(url: str, name: str) -> tuple[optuna.Study, StudySpec]:
     """The study, or a UserError: unknown name, or a storage down."""
-    with _reading(url):
+    with _storage_errors(url):
         return load(shared_storage(url), name)
 
 
@@ -135,7 +104,8 @@ def create_study(store: Store, name: str, spec: StudySpec, storage: str | None =
     if not name.strip():
         raise ConfigError("give the study a name", field="name")
     url = study_url(store, name, storage)
-    made = create(shared_storage(url), name, spec)
+    with _storage_errors(url):
+        made = create(shared_storage(url), name, spec)
     elsewhere = url != home_url(store)
     if elsewhere:
         remembered.remember(store.home, name, without_password(url))
@@ -162,6 +132,7 @@ def run_study(
 ) -> StudySummary:
     """Train the study's queued lifetimes until it has all N, here (one worker) or in
     ``workers`` processes; return its summary after. ``on_begin`` sees the summary before.
+    Resuming is the same call: completed lifetimes stay, interrupted ones were re-queued.
 
     ``stop`` (or Ctrl+C with several workers) ends the running lifetimes with a
     checkpoint; their trials are queued again, and `resume` continues.
@@ -180,7 +151,7 @@ def run_study(
             stop_event=stop,
         )
     else:
-        _run_workers(name, url, store.home, workers, on_line, stop)
+        run_workers(name, url, store.home, workers, on_line, stop)
     study, spec = _load(url, name)
     return summarize(name, url, study, spec)
 
@@ -208,94 +179,24 @@ def run_worker(
     return summarize(name, url, study, spec)
 
 
-def _run_workers(
-    name: str, url: str, home: Path, workers: int, on_line: OnLine, stop: threading.Event | None
-) -> None:
-    """W worker processes, their lines relayed; Ctrl+C or ``stop`` ends them (trials
-    re-queued)."""
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workbench.study_worker",
-                name,
-                "--home",
-                str(home),
-                "--index",
-                str(index),
-                "--die-with-parent",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ | {STORAGE_ENV: url},
-        )
-        for index in range(workers)
-    ]
-    selector = selectors.DefaultSelector()
-    for index, process in enumerate(processes):
-        selector.register(process.stdout, selectors.EVENT_READ, index)
-    open_pipes = len(processes)
-    stopping = False
-    try:
-        while open_pipes:
-            if stop is not None and stop.is_set() and not stopping:
-                stopping = True
-                _terminate(processes)
-            for key, _ in selector.select(timeout=0.5):
-                line = key.fileobj.readline()
-                if not line:
-                    selector.unregister(key.fileobj)
-                    open_pipes -= 1
-                    continue
-                on_line(line.rstrip(), key.data)
-    except KeyboardInterrupt:
-        _terminate(processes)
-    for process in processes:
-        process.wait()
-    failed = [i for i, p in enumerate(processes) if p.returncode not in (0, -signal.SIGTERM)]
-    if failed:
-        raise UserError(
-            f"worker(s) {', '.join(map(str, failed))} exited with an error (see above)"
-        )
-
-
-def _terminate(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-
-
 def start_study(store: Store, name: str) -> Path:
     """`workbench study run NAME` detached (closing the UI leaves it running); its output
     goes to the returned log file."""
-    return _detached(store.home, f"study-{name}.log", "study", "run", name)
+    return detached(store.home, f"study-{name}.log", "study", "run", name)
 
 
 def start_group_training(store: Store, group: str, lifetimes: int) -> Path:
     """`workbench study compare GROUP` detached: trains the group's missing fresh
     lifetimes; its output goes to the returned log file."""
-    return _detached(
-        store.home, f"compare-{group}.log", "study", "compare", group, "--lifetimes",
+    return detached(
+        store.home,
+        f"compare-{group}.log",
+        "study",
+        "compare",
+        group,
+        "--lifetimes",
         str(lifetimes),
     )
-
-
-def _detached(home: Path, log_name: str, *args: str) -> Path:
-    log = home / "logs" / log_name
-    log.parent.mkdir(exist_ok=True)
-    with log.open("ab") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench", "--home", str(home), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    # Reap it when it ends, so a long-lived TUI keeps no <defunct> child.
-    threading.Thread(target=process.wait, daemon=True, name=f"reap-{process.pid}").start()
-    return log
 
 
 def stop_study(store: Store, name: str) -> list[int]:
@@ -314,18 +215,19 @@ def remove_study(store: Store, name: str, storage: str | None = None) -> int:
     url = study_url(store, name, storage)
     study, _ = _load(url, name)
     if counts(study).running:
-        raise ConfigError(
+        raise UserError(
             f"study {name} has running trials; stop its workers first (Ctrl+C on `study run`)"
         )
-    runs = study_runs(store, name)
-    active = [run.id for run in runs if run.status in ("queued", "running")]
+    active = [run.id for run in active_runs(store, name)]
     if active:
-        raise ConfigError(
+        raise UserError(
             f"runs {', '.join(map(str, active))} of study {name} are active; stop them first"
         )
+    runs = study_runs(store, name)
     for run in runs:
         store.delete_run(run.id)
-    optuna.delete_study(study_name=name, storage=shared_storage(url))
+    with _storage_errors(url):
+        optuna.delete_study(study_name=name, storage=shared_storage(url))
     remembered.forget(store.home, name)
     return len(runs)
 
@@ -370,7 +272,7 @@ def study_detail(
 ) -> StudyDetail:
     url = study_url(store, name, storage)
     study, spec = _load(url, name)
-    with _reading(url):
+    with _storage_errors(url):
         summary = summarize(name, url, study, spec)
         trials = read_trial_rows(study)
     metric = main_metric(spec.agent)
@@ -395,12 +297,12 @@ def compare_group(
     known = known_studies(home_url(store), remembered.remembered(store.home))
     specs = []
     for name, url in known:
-        with _reading(url):
+        with _storage_errors(url):
             specs.append((name, url, find(shared_storage(url), name)))
     members = [(name, url) for name, url, spec in specs if spec and spec.group == group]
     if not members:
         groups = sorted({spec.group for _, _, spec in specs if spec and spec.group})
-        raise ConfigError(
+        raise UserError(
             f"no study in group {group!r}; groups: {', '.join(groups) or 'none yet'} "
             "(set with `study create --group`)"
         )
