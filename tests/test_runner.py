@@ -13,7 +13,7 @@ import torch
 
 from agents.base import Report
 from workbench import runner
-from workbench.runner import (
+from workbench.run_loop import (
     CheckpointPolicy,
     Heartbeat,
     Interval,

@@ -43,7 +43,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from envs.errors import UserError
+from workbench.schema import MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -146,107 +147,6 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return True  # no procfs (macOS): the kill probe is all we have
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _create_runs_and_metrics(db: sqlite_utils.Database) -> None:
-    """Schema 1: the runs and metrics tables."""
-    db["runs"].create(
-        {
-            "id": int,
-            "name": str,
-            "agent": str,
-            "task": str,
-            "config": str,
-            "task_params": str,
-            "seed": int,
-            "total_steps": int,
-            "steps_done": int,
-            "status": str,
-            "pid": int,
-            "host": str,
-            "heartbeat": float,
-            "created_at": float,
-            "started_at": float,
-            "ended_at": float,
-            "error": str,
-            "checkpoint_path": str,
-            "checkpoint_step": int,
-            "stop_requested": int,
-            "study": str,
-            "trial": int,
-            "summary": str,
-        },
-        pk="id",
-        not_null={"agent", "task", "config", "seed", "total_steps", "status"},
-        defaults={"steps_done": 0, "checkpoint_step": 0, "stop_requested": 0},
-        if_not_exists=True,
-    )
-    db["runs"].create_index(["status"], if_not_exists=True)
-    db["runs"].create_index(["study", "trial"], if_not_exists=True)
-    db["metrics"].create(
-        {"run_id": int, "key": str, "step": int, "value": float},
-        pk=("run_id", "key", "step"),
-        foreign_keys=[("run_id", "runs", "id")],
-        if_not_exists=True,
-    )
-
-
-def _add_study_storages(db: sqlite_utils.Database) -> None:
-    """Schema 2: studies stored elsewhere (PostgreSQL ...) remembered here by name (moved
-    out to studies' own file by schema 5)."""
-    db["study_storages"].create(
-        {"name": str, "url": str, "created_at": float}, pk="name", if_not_exists=True
-    )
-
-
-def _add_init_columns(db: sqlite_utils.Database) -> None:
-    """Schema 3: the run a run's networks started from, and the copy of those weights."""
-    _add_columns(db, "runs", {"init_from": int, "init_path": str})
-
-
-def _add_best_checkpoint(db: sqlite_utils.Database) -> None:
-    """Schema 4: the checkpoint of the run's best evaluation, kept beside the last one, and
-    which checkpoint of ``init_from`` a run started from."""
-    _add_columns(
-        db,
-        "runs",
-        {"best_checkpoint_path": str, "best_checkpoint_step": int, "init_checkpoint": str},
-    )
-
-
-def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
-    """Add the columns a table lacks (a step may meet a table that already has them)."""
-    existing = db[table].columns_dict
-    for name, kind in columns.items():
-        if name not in existing:
-            db[table].add_column(name, kind)
-
-
-def _move_study_storages(db: sqlite_utils.Database) -> None:
-    """Schema 5: remembered study storages belong to studies, not to the run store: copy
-    them to the home's ``study-storages.json`` (``studies.remembered``; an entry already
-    there is newer and stays), then drop the table. Safe to run twice."""
-    from studies import remembered
-
-    if not db["study_storages"].exists():
-        return
-    urls = {row["name"]: row["url"] for row in db["study_storages"].rows}
-    path = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
-    if urls and path:  # the home is the database file's directory
-        remembered.remember_all(Path(path).parent, urls, replace=False)
-    db["study_storages"].drop()
-
-
-MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
-    (1, _create_runs_and_metrics),
-    (2, _add_study_storages),
-    (3, _add_init_columns),
-    (4, _add_best_checkpoint),
-    (5, _move_study_storages),
-]
-"""Schema steps in order: a store at version v runs every step whose version is above v.
-A new schema version is one more entry at the end."""
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 class Store:

@@ -1,0 +1,190 @@
+"""The named parts runner.execute is built from, each testable alone: the Summary of a
+run's reports (with its best evaluation), the MetricBuffer and its flush, the
+CheckpointPolicy, StopPoll, Interval (flushing and logging) and the Heartbeat thread.
+
+None of them builds an agent or saves a checkpoint file: the runner does, and hands
+them what they need (a store, a run id, reports, times).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import EVAL_KEYS, RETURN_KEYS, Report
+from workbench.store import HEARTBEAT_INTERVAL, Store
+
+CHECKPOINT_EVERY_STEPS = 10_000
+CHECKPOINT_MIN_SECONDS = 5.0
+"""Fast agents cross 10k steps in a fraction of a second; checkpoints wait at least this."""
+CHECKPOINT_EVERY_SECONDS = 30.0
+FLUSH_EVERY_SECONDS = 0.5
+STOP_CHECK_SECONDS = 0.25
+LOG_EVERY_SECONDS = 10.0
+
+
+class Heartbeat(threading.Thread):
+    """Beats the run's heartbeat from its own connection, even while training is busy.
+
+    A context manager: the thread beats every HEARTBEAT_INTERVAL seconds inside the block.
+    """
+
+    def __init__(self, home: Path, run_id: int, interval: float = HEARTBEAT_INTERVAL) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.home, self.run_id, self.interval = home, run_id, interval
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        store = Store(self.home)
+        try:
+            while not self.done.wait(self.interval):
+                store.beat(self.run_id)
+        finally:
+            store.close()
+
+    def __enter__(self) -> Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        self.join()
+
+
+class Summary:
+    """Running summary of a run's reports, stored with the run row."""
+
+    def __init__(self, previous: dict[str, Any]) -> None:
+        self.values = dict(previous)
+        self.recent: deque[float] = deque(maxlen=20)
+
+    def update(self, report: Report) -> bool:
+        """Take in one report; True when it holds an evaluation better than any before
+        (higher mean is better), which is then the run's best."""
+        scalars = report.scalars
+        for key in RETURN_KEYS:
+            if key in scalars:
+                value = scalars[key]
+                self.recent.append(value)
+                self.values["last_return"] = value
+                self.values["best_return"] = max(value, self.values.get("best_return", value))
+        improved = False
+        for key in EVAL_KEYS:
+            if key in scalars:
+                self.values["eval_return_mean"] = scalars[key]
+                for spread in ("std", "ci95"):
+                    if f"{key}_{spread}" in scalars:
+                        self.values[f"eval_return_{spread}"] = scalars[f"{key}_{spread}"]
+                self.values["eval_step"] = report.step
+                best = self.values.get("best_eval_return_mean")
+                if best is None or scalars[key] > best:
+                    self.values["best_eval_return_mean"] = scalars[key]
+                    self.values["best_eval_step"] = report.step
+                    improved = True
+        return improved
+
+    @property
+    def recent_return(self) -> float | None:
+        return float(np.mean(self.recent)) if self.recent else None
+
+
+class MetricBuffer:
+    """Metric rows of one run waiting to be stored; a flush writes them with the run's
+    progress and summary (and a new checkpoint, if one was taken) in one transaction."""
+
+    def __init__(self, store: Store, run_id: int, summary: Summary, step: int = 0) -> None:
+        self.store, self.run_id, self.summary = store, run_id, summary
+        self.step = step
+        """The last step added: the run's progress (``steps_done``) at the next flush."""
+        self.pending: list[tuple[str, int, float]] = []
+        self.stored_rows = 0
+        self.best: tuple[str, int] | None = None
+        """A best checkpoint saved since the last flush, (path, step), to record with it."""
+
+    def add(self, report: Report) -> bool:
+        """Buffer a report's scalars; True when it is the best evaluation so far."""
+        self.step = report.step
+        self.pending.extend(
+            (key, report.step, float(value)) for key, value in report.scalars.items()
+        )
+        return self.summary.update(report)
+
+    def flush(self, checkpoint: tuple[str, int] | None = None) -> None:
+        self.store.write_metrics(
+            self.run_id,
+            self.pending,
+            self.step,
+            checkpoint=checkpoint,
+            best=self.best,
+            summary=self.summary.values,
+        )
+        self.stored_rows += len(self.pending)
+        self.pending.clear()
+        self.best = None
+
+    def discard(self) -> None:
+        """Drop what is pending (after a failed write: the run resumes from its checkpoint)."""
+        self.pending.clear()
+
+
+class CheckpointPolicy:
+    """When to checkpoint: every ``every_steps`` steps but at most every ``min_seconds``
+    (fast agents cross 10k steps in a fraction of a second), and at least every
+    ``max_seconds``."""
+
+    def __init__(
+        self,
+        step: int,
+        now: float,
+        *,
+        every_steps: int = CHECKPOINT_EVERY_STEPS,
+        min_seconds: float = CHECKPOINT_MIN_SECONDS,
+        max_seconds: float = CHECKPOINT_EVERY_SECONDS,
+    ) -> None:
+        self.step, self.time = step, now
+        self.every_steps, self.min_seconds, self.max_seconds = every_steps, min_seconds, max_seconds
+
+    def due(self, step: int, now: float) -> bool:
+        elapsed = now - self.time
+        by_steps = step - self.step >= self.every_steps and elapsed >= self.min_seconds
+        return by_steps or elapsed >= self.max_seconds
+
+    def taken(self, step: int, now: float) -> None:
+        self.step, self.time = step, now
+
+
+class StopPoll:
+    """Whether the run was asked to stop, asking ``check`` (the stop event, the store's
+    stop flag) at most every ``every`` seconds; once asked, the answer stays yes."""
+
+    def __init__(self, check: Callable[[], bool], every: float = STOP_CHECK_SECONDS) -> None:
+        self.check, self.every = check, every
+        self.last: float | None = None
+        self.stopping = False
+
+    def requested(self, now: float) -> bool:
+        if not self.stopping and (self.last is None or now - self.last >= self.every):
+            self.last = now
+            self.stopping = self.check()
+        return self.stopping
+
+
+class Interval:
+    """True at most once every ``seconds`` (flushing metrics, logging progress)."""
+
+    def __init__(self, seconds: float, now: float) -> None:
+        self.seconds, self.last = seconds, now
+
+    def due(self, now: float) -> bool:
+        if now - self.last >= self.seconds:
+            self.last = now
+            return True
+        return False
+
+    def restart(self, now: float) -> None:
+        self.last = now
