@@ -266,6 +266,9 @@ async def test_create_study_task_is_a_list_of_the_agents_tasks(home: Path) -> No
         await until(pilot, lambda: isinstance(app.screen, CreateStudyScreen))
         task = app.screen.query_one("#study-task", Select)
         assert task.value == "cartpole"
+        app.screen.query_one("#study-params", Input).focus()
+        await pilot.pause(0.1)
+        assert "name=low:high[:log]" in text(app.screen.query_one("#field-help"))
         app.screen.query_one("#study-agent", Select).value = "rl2"
         await pilot.pause(0.2)
         from agents.registry import AGENTS

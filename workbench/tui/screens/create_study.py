@@ -4,7 +4,7 @@ opened, N trials queued) off the UI thread."""
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -82,6 +82,7 @@ class CreateStudyScreen(ReportsFailures, ModalScreen[str | None]):
                 with Horizontal(classes="launch-row"):
                     yield Label(label, classes="create-label")
                     yield widget
+            yield Static("", id="field-help").set_styles("display: none;")
             yield MessageLine("", id="create-error", classes="field-error")
             with Horizontal(classes="launch-row"):
                 yield Button("Create", variant="primary", id="create")
@@ -95,6 +96,13 @@ class CreateStudyScreen(ReportsFailures, ModalScreen[str | None]):
         current = select.value
         select.set_options(task_options(str(event.value)))
         select.value = current if current in tasks else tasks[0]
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused field's help on a line of its own (tooltips need a mouse)."""
+        tip = event.widget.tooltip
+        help_line = self.query_one("#field-help", Static)
+        help_line.update(str(tip) if tip else "")
+        help_line.display = bool(tip)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_create() if event.button.id == "create" else self.action_cancel()
