@@ -266,6 +266,7 @@ def compare_group(
     home: Home = None,
 ) -> None:
     """Each method's chosen discount, re-evaluated on fresh seeds, beside what it cost."""
+
     def started(name: str, k: int, run_id: int) -> None:
         if not json_output:
             console.print(f"[dim]{name}: fresh lifetime {k + 1}/{lifetimes} (run {run_id})[/dim]")
