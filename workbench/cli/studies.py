@@ -16,7 +16,6 @@ from workbench.cli.common import (
     Home,
     JsonFlag,
     console,
-    fail,
     open_store,
     parse_assignments,
     print_json,
@@ -115,9 +114,6 @@ def _print_line(text: str, worker: int | None) -> None:
 
 
 def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: str) -> None:
-    if workers < 1:
-        fail(f"--workers {workers}: give at least 1")
-
     def begin(before: service.StudySummary) -> None:
         now = before.counts
         console.print(
@@ -270,8 +266,6 @@ def compare_group(
     home: Home = None,
 ) -> None:
     """Each method's chosen discount, re-evaluated on fresh seeds, beside what it cost."""
-    if lifetimes < 1:
-        fail(f"--lifetimes {lifetimes}: give at least 1")
 
     def started(name: str, k: int, run_id: int) -> None:
         if not json_output:
