@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dqn import DQN, DQNConfig, crossed
+from agents.common.cadence import crossed
+from agents.common.replay import ReplayBuffer
+from agents.dqn import DQN, DQNConfig
 from agents.registry import AGENTS
-from agents.replay import ReplayBuffer
 from envs.control import CartPoleParams
 from envs.registry import get_task
 

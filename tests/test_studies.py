@@ -18,7 +18,7 @@ import optuna
 import pytest
 import torch
 
-from agents.meta_gradient import LearnedDiscount
+from agents.common.meta_gradient import LearnedDiscount
 from agents.registry import get_agent
 from envs.config import ConfigError, build
 from envs.registry import get_task

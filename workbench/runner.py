@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.base import EVAL_KEYS, RETURN_KEYS, Agent, Report
+from agents.common.base import EVAL_KEYS, RETURN_KEYS, Agent, Report
 from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static
 from textual_plotext import PlotextPlot
 
-from agents.base import EVAL_KEYS, RETURN_KEYS
+from agents.common.base import EVAL_KEYS, RETURN_KEYS
 from workbench.runner import eval_text
 from workbench.store import RunRecord, Store, StoreError
 from workbench.tui.screens.runs import control_run

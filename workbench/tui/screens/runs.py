@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from agents.base import RETURN_KEYS
+from agents.common.base import RETURN_KEYS
 from workbench import runner
 from workbench.store import RunRecord, Store, StoreError
 from workbench.tui.widgets.sparkline import sparkline
