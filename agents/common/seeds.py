@@ -5,11 +5,11 @@ from __future__ import annotations
 
 ENV_SEED_STRIDE = 1_000_003
 """Multiplies the run's seed in a learn loop's env seed (``seed * stride + steps_done``), so
-runs with other seeds, resumed anywhere within a million steps, never share env seeds."""
+runs with different seeds never reset on the same seed while resuming in their first 1M steps."""
 
 EVAL_ENV_SEED_STRIDE = 10_000_019
-"""Multiplies ``seed + 1`` in the env seed of greedy evaluation k (plus k): ten times the
-training stride, so evaluation episodes stay apart from every training episode."""
+"""Multiplies ``seed + 1`` in the env seed of greedy evaluation k (plus k): about ten times
+the training stride, so a run never evaluates on an env seed it trained on."""
 
 EVAL_SEED_OFFSET = 1_000_003
 """Added to a meta-RL run's seed to draw its held-out evaluation tasks, apart from the
