@@ -119,3 +119,49 @@ def test_meta_gradient_a2c_inner_loss_is_a2cs_loss() -> None:
     (dloss,) = torch.autograd.grad(loss, agent.discount.eta, retain_graph=True)
     (dexpected,) = torch.autograd.grad(expected, agent.discount.eta)
     assert dloss.item() == pytest.approx(dexpected.item(), rel=1e-5)
+
+
+CHECKPOINT_KEYS = {
+    "dqn": "buffer evaluations optimizer q_network rng steps_done target_network torch_rng",
+    "meta-dqn": "buffer discount evaluations gradient_steps_done optimizer q_network rng "
+    "steps_done target_network torch_rng",
+    "a2c": "evaluations net optimizer rng steps_done torch_rng",
+    "mg-a2c": "discount evaluations net optimizer rng steps_done torch_rng",
+    "ppo": "evaluations net optimizer rng steps_done torch_rng",
+    "rl2": "evaluations net optimizer rng steps_done torch_rng",
+    "l2rl": "evaluations net optimizer rng steps_done torch_rng",
+    "snail": "evaluations net optimizer rng steps_done torch_rng",
+}
+"""What the stores' existing checkpoints hold: an agent that saves other keys cannot load them."""
+HEADS = ["0", "2", "4"]
+NETWORK_KEYS = {
+    "dqn": [f"{i}.{p}" for i in HEADS for p in ("weight", "bias")],
+    "ppo": [
+        f"{part}.{i}.{p}" for part in ("critic", "actor") for i in HEADS for p in ("weight", "bias")
+    ],
+    "mg-a2c": [
+        f"{part}.{i}.{p}" for part in ("actor", "critic") for i in HEADS for p in ("weight", "bias")
+    ],
+    "rl2": [
+        *(f"core.{p}_{g}_l0" for p in ("weight", "bias") for g in ("ih", "hh")),
+        *(f"{head}.{p}" for head in ("policy", "value") for p in ("weight", "bias")),
+    ],
+}
+"""Parameter names of the networks that moved to agents/common/ or are built from its layers."""
+
+
+def small(name: str):
+    spec = AGENTS[name]
+    family = get_task(spec.tasks[0])
+    extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail") else {}
+    extra |= {"num_tasks": 8} if name == "l2rl" else {}
+    return spec.make(spec.config(**extra), family, family.Params(), 0)
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_checkpoints_keep_the_keys_existing_stores_hold(name: str) -> None:
+    agent = small(name)
+    assert sorted(agent.state_dict()) == CHECKPOINT_KEYS[name].split()
+    (networks,) = agent.weights().values()
+    if name in NETWORK_KEYS:
+        assert sorted(networks) == sorted(NETWORK_KEYS[name])
