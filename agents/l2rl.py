@@ -1,6 +1,6 @@
 """Learning to Reinforcement Learn (Wang et al. 2016): an LSTM actor-critic trained with
 advantage actor-critic and n-step returns across tasks, on synchronous batches of
-meta-episodes (agents/meta.py) instead of asynchronous A3C threads.
+meta-episodes (agents/common/meta_learner.py) instead of asynchronous A3C threads.
 
 The LSTM reads the meta-episode inputs (observation, previous action one-hot, reward,
 trial-done flag, normalised time); its state is kept across trials and reset per task.
@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import Report
-from agents.meta import MetaConfig, MetaLearner
-from agents.sequence import RecurrentPolicy
+from agents.common.base import Report
+from agents.common.cadence import Cadence
+from agents.common.meta_learner import MetaConfig, MetaLearner
+from agents.common.sequence import RecurrentPolicy
 from envs.config import bounded
 
 
@@ -54,6 +55,7 @@ class L2RL(MetaLearner):
 
     def learn(self, total_steps: int) -> Iterator[Report]:
         cfg, env = self.config, self.env
+        cadence = Cadence(total_steps, cfg.eval_interval)  # a report per meta-episode batch
         while self.steps_done < total_steps:
             before = self.steps_done
             obs, state = env.reset(), None
@@ -88,8 +90,11 @@ class L2RL(MetaLearner):
             self.steps_done += env.horizon * env.num_tasks
             scalars = {key: float(np.mean([s[key] for s in stats])) for key in stats[0]}
             scalars["charts/meta_episode_return"] = float(totals.mean())
-            self.add_evaluation(scalars, before, total_steps)
-            yield Report(self.steps_done, scalars)
+            due = cadence.due(before, self.steps_done)
+            if due.evaluate:
+                scalars.update(self.evaluation_scalars())
+            if due.report:
+                yield Report(self.steps_done, scalars)
 
     def update_segment(self, inputs, actions, rewards, start_state, bootstrap) -> dict[str, float]:
         """One A2C step on a segment, re-run from its (detached) starting LSTM state."""
@@ -107,7 +112,11 @@ class L2RL(MetaLearner):
         policy_loss = -(dist.log_prob(actions) * advantages).mean()
         value_loss = 0.5 * (targets - values).pow(2).mean()
         entropy = dist.entropy().mean()
-        self.clip_and_step(policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy)
+        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
         return {
             "train/policy_loss": policy_loss.item(),
             "train/value_loss": value_loss.item(),

@@ -1,6 +1,7 @@
 """DQN that learns its discount online by meta-gradients (the self-tuning of Xu, van
 Hasselt & Silver 2018, "Meta-Gradient Reinforcement Learning", applied to DQN's TD loss;
-agents/meta_gradient.py has the algebra).
+agents/common/meta_gradient.py has the algebra, agents/common/q_learning.py the acting,
+replay, target network and loop it shares with DQN).
 
 Every ``meta_interval``-th gradient step is also a meta step: the TD loss under
 gamma = sigmoid(eta) on a replay minibatch gives the inner gradient g (built with
@@ -21,14 +22,14 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from agents.dqn import DQN, DQNConfig
-from agents.meta_gradient import LearnedDiscount, detached_copy
-from agents.replay import ReplaySamples
+from agents.common.meta_gradient import LearnedDiscount, detached_copy
+from agents.common.q_learning import QLearner, QLearningConfig
+from agents.common.replay import ReplaySamples
 from envs.config import bounded
 
 
 @dataclass
-class MetaDQNConfig(DQNConfig):
+class MetaDQNConfig(QLearningConfig):
     discount: float = bounded(0.99, 0.0, 1.0, low_open=True, high_open=True)
     """Initial discount gamma; then learned online."""
     n_step: int = bounded(1, 1, 1)
@@ -41,7 +42,7 @@ class MetaDQNConfig(DQNConfig):
     """Gradient steps per meta step."""
 
 
-class MetaDQN(DQN):
+class MetaDQN(QLearner):
     config: MetaDQNConfig
     accumulator_discount = 1.0  # the replay keeps 1 - terminated; gamma comes at sampling
 
@@ -64,9 +65,31 @@ class MetaDQN(DQN):
         return self.td_error(q_taken, target), q_taken
 
     def train_step(self) -> tuple[float, float]:
+        """A TD step under the learned gamma; every ``meta_interval``-th is also a meta step.
+        Returns (TD loss, mean Q of the taken actions)."""
         self.gradient_steps_done += 1
         if self.gradient_steps_done % self.config.meta_interval:
-            return super().train_step()
+            return self.td_step()
+        return self.meta_step()
+
+    def td_step(self) -> tuple[float, float]:
+        """DQN's TD step (agents/dqn.py) with 1-step targets r + gamma * next value."""
+        cfg = self.config
+        batch = self.buffer.sample(cfg.batch_size, self.rng)
+        with torch.no_grad():
+            bootstrap = float(self.discount) * batch.bootstrap_discounts  # 0 after termination
+            target = batch.rewards + bootstrap * self.next_state_values(batch)
+        q_taken = self.q_network(batch.observations).gather(1, batch.actions[:, None]).squeeze(1)
+        loss = self.td_error(q_taken, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        return loss.item(), q_taken.mean().item()
+
+    def meta_step(self) -> tuple[float, float]:
+        """The TD step with its gradient g built with create_graph, then eta's step along
+        the meta-gradient of the TD error under gamma' on a fresh minibatch."""
         cfg = self.config
         batch = self.buffer.sample(cfg.batch_size, self.rng)
         before = detached_copy(self.q_network)
@@ -83,9 +106,6 @@ class MetaDQN(DQN):
         v = torch.autograd.grad(outer, list(after.values()))
         self.meta_gradients.append(self.discount.meta_step(g, v, cfg.learning_rate))
         return inner.item(), q_taken.detach().mean().item()
-
-    def bootstrap_discounts(self, batch: ReplaySamples) -> torch.Tensor:
-        return float(self.discount) * batch.bootstrap_discounts
 
     def burst_scalars(self) -> dict[str, float]:
         scalars = {"meta/discount": float(self.discount)}

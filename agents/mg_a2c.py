@@ -1,7 +1,8 @@
 """Meta-gradient A2C: A2C whose discount is learned online (Xu, van Hasselt & Silver 2018,
 "Meta-Gradient Reinforcement Learning", NeurIPS).
 
-Each update k does two things (agents/meta_gradient.py has the algebra):
+Each update k does two things (agents/common/meta_gradient.py has the algebra; the loop,
+config fields and acting are agents/common/actor_critic_loop.py's, as A2C's):
 
 1. Meta step. The previous update moved theta_{k-1} to theta_k with the A2C loss under
    gamma = sigmoid(eta) on rollout k-1. This update's fresh rollout k is the validation
@@ -30,11 +31,11 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from agents.a2c import A2C, A2CConfig, a2c_loss
-from agents.meta_gradient import LearnedDiscount, detached_copy
-from agents.ppo import layer
-from agents.returns import rollout_gae
-from agents.rollout import Batch
+from agents.common.actor_critic_loop import ActorCriticConfig, ActorCriticLoop
+from agents.common.meta_gradient import LearnedDiscount, detached_copy
+from agents.common.networks import layer
+from agents.common.returns import rollout_gae
+from agents.common.rollout import Batch
 from envs.config import bounded
 
 EMBEDDING = 16
@@ -42,7 +43,7 @@ EMBEDDING = 16
 
 
 @dataclass
-class MetaGradientA2CConfig(A2CConfig):
+class MetaGradientA2CConfig(ActorCriticConfig):
     discount: float = bounded(0.99, 0.0, 1.0, low_open=True, high_open=True)
     """Initial discount gamma; then learned online."""
     meta_discount: float = bounded(0.99, 0.0, 1.0)
@@ -87,7 +88,7 @@ class DiscountActorCritic(nn.Module):
         return self.actor(obs), values[..., 0], values[..., 1]
 
 
-class MetaGradientA2C(A2C):
+class MetaGradientA2C(ActorCriticLoop):
     config: MetaGradientA2CConfig
 
     def __init__(self, *args, **kwargs) -> None:
@@ -111,19 +112,27 @@ class MetaGradientA2C(A2C):
     def inner_loss(
         self, params: dict[str, torch.Tensor], batch: Batch, discount: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """A2C's loss under the learned gamma, plus the outer head's value loss."""
+        """A2C's loss (agents/a2c.py's ``a2c_loss``) under the learned gamma, plus the outer
+        head's value loss. Returns bootstrap from detached values: the parameters get the
+        usual semi-gradient and only gamma sees through the targets."""
         cfg = self.config
         logits, values, outer_values = self._forward(params, batch, discount)
-        loss, stats = a2c_loss(
-            logits[:-1],
-            values[:-1],
-            values[-1],
-            batch.data,
-            discount,
-            cfg.gae_lambda,
-            value_coef=cfg.value_coef,
-            entropy_coef=cfg.entropy_coef,
+        data = batch.data
+        advantages, returns = rollout_gae(
+            data, values[:-1].detach(), values[-1].detach(), discount, cfg.gae_lambda
         )
+        valid = data["valid"].float()
+        count = valid.sum().clamp(min=1.0)
+        dist = torch.distributions.Categorical(logits=logits[:-1])
+        policy_loss = -(dist.log_prob(data["actions"]) * advantages * valid).sum() / count
+        value_loss = 0.5 * ((returns - values[:-1]).pow(2) * valid).sum() / count
+        entropy = (dist.entropy() * valid).sum() / count
+        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+        stats = {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+        }
         if cfg.outer_value_head:
             _, returns = rollout_gae(
                 batch.data,

@@ -1,8 +1,9 @@
 """Proximal Policy Optimisation (Schulman et al. 2017) with GAE (Schulman et al. 2016), on a
 family's batched environment, feed-forward: the CleanRL recipe (orthogonal init, advantage
-normalisation, clipped value loss optional, learning-rate annealing, target-KL stop).
+normalisation, optional clipped value loss, learning-rate annealing, target-KL stop).
 
-For recurrent PPO across tasks see agents/rl2.py, which shares agents/returns.py.
+One file, read top to bottom: config, the clipped loss, then the agent (rollouts, update).
+For PPO over whole meta-episodes (RL^2, SNAIL) see agents/common/meta_ppo.py.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import GreedyEvaluation, NetOptimizerCheckpoint, Report
-from agents.ppo_loss import clip_and_step, clipped_ppo_loss
-from agents.returns import rollout_gae
-from agents.rollout import RolloutCollector
+from agents.common.base import GreedyEvaluation, Report
+from agents.common.cadence import Cadence
+from agents.common.checkpoint import NetOptimizerCheckpoint
+from agents.common.networks import ActorCritic
+from agents.common.returns import rollout_gae
+from agents.common.rollout import RolloutCollector
+from agents.common.seeds import train_env_seed
 from envs.config import Config, ConfigError, bounded
 from envs.family import TaskFamily
 
@@ -37,6 +41,8 @@ class PPOConfig(Config):
     """PPO's probability-ratio clip."""
     value_coef: float = bounded(0.5, 0.0)
     """Weight of the value loss."""
+    clip_value_loss: bool = False
+    """Clip each value's move to clip_range around its rollout value, as CleanRL's clip_vloss."""
     entropy_coef: float = bounded(0.01, 0.0)
     """Weight of the entropy bonus."""
     max_grad_norm: float = bounded(0.5, 0.0, low_open=True)
@@ -66,33 +72,45 @@ class PPOConfig(Config):
             )
 
 
-def layer(inputs: int, outputs: int, gain: float = np.sqrt(2)) -> nn.Linear:
-    linear = nn.Linear(inputs, outputs)
-    nn.init.orthogonal_(linear.weight, gain)
-    nn.init.zeros_(linear.bias)
-    return linear
-
-
-class ActorCritic(nn.Module):
-    def __init__(self, inputs: int, actions: int, hidden: int) -> None:
-        super().__init__()
-        self.critic = nn.Sequential(
-            layer(inputs, hidden),
-            nn.Tanh(),
-            layer(hidden, hidden),
-            nn.Tanh(),
-            layer(hidden, 1, 1.0),
-        )
-        self.actor = nn.Sequential(
-            layer(inputs, hidden),
-            nn.Tanh(),
-            layer(hidden, hidden),
-            nn.Tanh(),
-            layer(hidden, actions, 0.01),
-        )
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.actor(obs), self.critic(obs).squeeze(-1)
+def ppo_loss(
+    logits: torch.Tensor,
+    values: torch.Tensor,
+    actions: torch.Tensor,
+    old_logp: torch.Tensor,
+    old_values: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    *,
+    clip_range: float,
+    value_coef: float,
+    entropy_coef: float,
+    clip_value_loss: bool = False,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped PPO loss on one minibatch and its parts; advantages are standardised per
+    minibatch. With ``clip_value_loss`` the value loss is the larger of the plain squared
+    error and that of the value moved at most ``clip_range`` from ``old_values``."""
+    dist = torch.distributions.Categorical(logits=logits)
+    log_ratio = dist.log_prob(actions) - old_logp
+    ratio = log_ratio.exp()
+    adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    clipped = ratio.clamp(1 - clip_range, 1 + clip_range)
+    policy_loss = -torch.min(ratio * adv, clipped * adv).mean()
+    if clip_value_loss:
+        moved = old_values + (values - old_values).clamp(-clip_range, clip_range)
+        value_loss = 0.5 * torch.max((values - returns).pow(2), (moved - returns).pow(2)).mean()
+    else:
+        value_loss = 0.5 * (values - returns).pow(2).mean()
+    entropy = dist.entropy().mean()
+    loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
+    with torch.no_grad():
+        stats = {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
+            "clip_fraction": ((ratio - 1).abs() > clip_range).float().mean().item(),
+        }
+    return loss, stats
 
 
 class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
@@ -123,7 +141,8 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
 
     def learn(self, total_steps: int) -> Iterator[Report]:
         cfg = self.config
-        self.rollouts.reset(seed=self.seed * 1_000_003 + self.steps_done)
+        cadence = Cadence(total_steps, cfg.eval_interval)  # a report per update
+        self.rollouts.reset(seed=train_env_seed(self.seed, self.steps_done))
         while self.steps_done < total_steps:
             before = self.steps_done
             if cfg.anneal_learning_rate:
@@ -140,15 +159,16 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
             scalars = self.update(data, advantages, returns)
             if finished:
                 scalars["charts/episode_return"] = float(np.mean(finished))
-            if self.steps_done // cfg.eval_interval > before // cfg.eval_interval or (
-                self.steps_done >= total_steps
-            ):
+            due = cadence.due(before, self.steps_done)
+            if due.evaluate:
                 results = self.evaluate(cfg.eval_episodes)
                 scalars["eval/episode_return"] = float(results.mean())
                 scalars["eval/episode_return_std"] = float(results.std())
-            yield Report(self.steps_done, scalars)
+            if due.report:
+                yield Report(self.steps_done, scalars)
 
     def update(self, data, advantages, returns) -> dict[str, float]:
+        """PPO epochs over one rollout in shuffled minibatches of valid steps."""
         cfg = self.config
         valid = data["valid"].reshape(-1)
         flat = {key: value.reshape(-1, *value.shape[2:])[valid] for key, value in data.items()}
@@ -160,18 +180,23 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
             for start in range(0, size, cfg.minibatch_size):
                 idx = order[start : start + cfg.minibatch_size]
                 logits, values = self.net(flat["obs"][idx])
-                loss, parts = clipped_ppo_loss(
+                loss, parts = ppo_loss(
                     logits,
                     values,
                     flat["actions"][idx],
                     flat["logp"][idx],
+                    flat["values"][idx],
                     advantages[idx],
                     returns[idx],
                     clip_range=cfg.clip_range,
                     value_coef=cfg.value_coef,
                     entropy_coef=cfg.entropy_coef,
+                    clip_value_loss=cfg.clip_value_loss,
                 )
-                clip_and_step(self.optimizer, self.net, loss, cfg.max_grad_norm)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
                 for key, value in parts.items():
                     stats[key].append(value)
             # The epoch's own minibatches decide whether the next epoch runs.

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.a2c import A2C, A2CConfig
-from agents.base import Agent
+from agents.common.base import Agent
 from agents.dqn import DQN, DQNConfig
 from agents.l2rl import L2RL, L2RLConfig
 from agents.meta_dqn import MetaDQN, MetaDQNConfig

@@ -1,5 +1,5 @@
 """RL^2: a recurrent policy meta-trained across tasks (Duan et al. 2016), trained with PPO
-and GAE (agents/meta_ppo.py) instead of the paper's TRPO.
+and GAE (agents/common/meta_ppo.py) instead of the paper's TRPO.
 
 A GRU reads the meta-episode inputs (observation, previous action one-hot, reward,
 trial-done flag, normalised time). Its hidden state is kept across the trials of one task
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from agents.meta_ppo import MetaPPO, MetaPPOConfig
-from agents.sequence import RecurrentPolicy
+from agents.common.meta_ppo import MetaPPO, MetaPPOConfig
+from agents.common.sequence import RecurrentPolicy
 from envs.config import bounded
 
 

@@ -1,4 +1,5 @@
-"""SNAIL: a Simple Neural AttentIve meta-Learner (Mishra et al. 2018), trained with PPO.
+"""SNAIL: a Simple Neural AttentIve meta-Learner (Mishra et al. 2018), trained with PPO
+over whole meta-episodes (agents/common/meta_ppo.py).
 
 Temporal-convolution blocks (dense blocks of gated, causal, dilated convolutions with
 dilations 1, 2, 4, ... up to the meta-episode length) interleaved with causal soft
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.meta_ppo import MetaPPO, MetaPPOConfig
+from agents.common.meta_ppo import MetaPPO, MetaPPOConfig
 from envs.config import bounded
 
 

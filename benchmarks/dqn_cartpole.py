@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.base import greedy_episode_returns  # noqa: E402
+from agents.common.base import greedy_episode_returns  # noqa: E402
 from agents.dqn import DQN, DQNConfig  # noqa: E402
 from benchmarks.readme_section import write_section  # noqa: E402
 from envs.control import CartPoleParams

@@ -18,7 +18,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from agents.base import ci95
+from agents.common.base import ci95
 from studies.lifetimes import LifetimeResult, Trainer
 from studies.study import FRESH_SEED_BASE, META_GRADIENT_AGENTS, StudySpec, counts
 

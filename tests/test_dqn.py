@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dqn import DQN, DQNConfig, crossed
+from agents.common.replay import ReplayBuffer
+from agents.dqn import DQN, DQNConfig
 from agents.registry import AGENTS
-from agents.replay import ReplayBuffer
 from envs.control import CartPoleParams
 from envs.registry import get_task
 
@@ -26,10 +26,6 @@ TINY = dict(
 
 def make(seed: int = 0, **overrides) -> DQN:
     return DQN(DQNConfig(**(TINY | overrides)), get_task("cartpole"), CartPoleParams(), seed)
-
-
-def test_crossed_counts_multiples_in_half_open_interval() -> None:
-    assert crossed(99, 100, 100) and not crossed(100, 199, 100) and crossed(150, 450, 100)
 
 
 def test_replay_buffer_wraps_around() -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.meta import EVAL_SEED_OFFSET
+from agents.common.returns import gae
+from agents.common.seeds import EVAL_SEED_OFFSET
 from agents.registry import AGENTS, META_TASKS
-from agents.returns import gae
 from envs.registry import get_task
 from workbench.store import Store
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.nstep import NStepAccumulator
+from agents.common.nstep import NStepAccumulator
 
 
 def step(acc, t, reward, terminated=False, truncated=False, real=True):

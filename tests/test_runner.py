@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from agents.base import Report
+from agents.common.base import Report
 from workbench import runner
 from workbench.run_loop import (
     CheckpointPolicy,

@@ -20,7 +20,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from agents.meta_gradient import LearnedDiscount
+from agents.common.meta_gradient import LearnedDiscount
 from agents.registry import get_agent
 from envs.config import ConfigError, build
 from envs.registry import get_task

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import EVAL_KEYS, RETURN_KEYS, Report
+from agents.common.base import EVAL_KEYS, RETURN_KEYS, Report
 from workbench.store import HEARTBEAT_INTERVAL, Store
 
 CHECKPOINT_EVERY_STEPS = 10_000

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from agents.base import Agent
+from agents.common.base import Agent
 from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task

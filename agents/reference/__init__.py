@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import ci95
+from agents.common.base import ci95
 from agents.reference import bandits, mdp
 from agents.reference.bayes_optimal import BayesOptimalPolicy, NotApplicable, TooLarge, exact_value
 from envs.bandits import BanditFamily

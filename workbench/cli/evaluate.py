@@ -10,8 +10,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from agents.base import ci95
-from agents.meta import EVAL_SEED_OFFSET, MetaLearner, trial_rewards
+from agents.common.base import ci95
+from agents.common.meta_learner import MetaLearner, trial_rewards
+from agents.common.seeds import EVAL_SEED_OFFSET
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
 from agents.reference.bayes_optimal import exact_value
 from envs.bandits import two_armed_families

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.base import EVAL_KEYS, RETURN_KEYS
+from agents.common.base import EVAL_KEYS, RETURN_KEYS
 from agents.registry import AGENTS
 from envs.config import fields
 from workbench.store import RunRecord, Store

@@ -1,5 +1,6 @@
 """What the meta-RL agents share: the loop over batches of meta-episodes, held-out
-evaluation and checkpoints. An agent adds its network (``make_net``) and update rule.
+evaluation and checkpoints. An agent adds its network (``make_net``) and update rule
+(``update``; l2rl also its own loop, which updates inside a meta-episode).
 
 Every update plays one meta-episode on each of ``num_tasks`` freshly sampled tasks at once
 through the family's batched version (no per-task Python loop), then learns from them.
@@ -15,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import NetOptimizerCheckpoint, Report, ci95
-from agents.ppo_loss import clip_and_step
-from agents.sequence import play_meta_episodes
+from agents.common.base import Report, ci95
+from agents.common.cadence import Cadence
+from agents.common.checkpoint import NetOptimizerCheckpoint
+from agents.common.seeds import held_out_task_seed
+from agents.common.sequence import play_meta_episodes
 from envs.config import Config, bounded
 from envs.family import TaskFamily
-
-EVAL_SEED_OFFSET = 1_000_003
 
 
 @dataclass
@@ -66,9 +67,6 @@ class MetaLearner(NetOptimizerCheckpoint):
     def update(self, rollout: dict[str, torch.Tensor]) -> dict[str, float]:
         raise NotImplementedError
 
-    def clip_and_step(self, loss: torch.Tensor) -> None:
-        clip_and_step(self.optimizer, self.net, loss, self.config.max_grad_norm)
-
     def evaluate(self, tasks: int) -> np.ndarray:
         """Total reward of one meta-episode on each of ``tasks`` held-out tasks (the same
         tasks at every evaluation, so successive evaluations are paired)."""
@@ -78,29 +76,31 @@ class MetaLearner(NetOptimizerCheckpoint):
             self.task,
             self.task_params,
             tasks,
-            self.seed + EVAL_SEED_OFFSET,
+            held_out_task_seed(self.seed),
             self.config.eval_greedy,
         )
 
     def learn(self, total_steps: int) -> Iterator[Report]:
+        cadence = Cadence(total_steps, self.config.eval_interval)  # a report per update
         while self.steps_done < total_steps:
             before = self.steps_done
             rollout = play_meta_episodes(self.net, self.env)
             self.steps_done += rollout["rewards"].numel()
             scalars = self.update(rollout)
             scalars["charts/meta_episode_return"] = float(rollout["rewards"].sum(0).mean())
-            self.add_evaluation(scalars, before, total_steps)
-            yield Report(self.steps_done, scalars)
+            due = cadence.due(before, self.steps_done)
+            if due.evaluate:
+                scalars.update(self.evaluation_scalars())
+            if due.report:
+                yield Report(self.steps_done, scalars)
 
-    def add_evaluation(self, scalars: dict[str, float], before: int, total_steps: int) -> None:
-        """Evaluate on held-out tasks when an interval was crossed or training is done."""
-        cfg = self.config
-        if self.steps_done // cfg.eval_interval > before // cfg.eval_interval or (
-            self.steps_done >= total_steps
-        ):
-            returns = self.evaluate(cfg.eval_tasks)
-            scalars["eval/meta_episode_return"] = float(returns.mean())
-            scalars["eval/meta_episode_return_ci95"] = ci95(returns)
+    def evaluation_scalars(self) -> dict[str, float]:
+        """Mean and 95% half-width of the meta-episode return on the held-out tasks."""
+        returns = self.evaluate(self.config.eval_tasks)
+        return {
+            "eval/meta_episode_return": float(returns.mean()),
+            "eval/meta_episode_return_ci95": ci95(returns),
+        }
 
 
 def evaluate_on(

@@ -43,7 +43,7 @@ def rollout_gae(
     discount: float | torch.Tensor,
     lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """GAE over a rollout of agents/rollout.py, bootstrapping time-limit truncations.
+    """GAE over a rollout of agents/common/rollout.py, bootstrapping time-limit truncations.
 
     Every episode end stops the recursion. A truncated one still deserves
     gamma * V(final observation): with NEXT_STEP autoreset the step after an end sees that

@@ -1,8 +1,10 @@
-"""PPO (Schulman et al. 2017) with GAE over whole meta-episodes, for sequence policies.
+"""PPO (Schulman et al. 2017) with GAE over whole meta-episodes: the update RL^2
+(agents/rl2.py) and SNAIL (agents/snail.py) share, which differ only in their networks.
 
-Each update runs PPO epochs over the meta-episodes of one batch (agents/meta.py plays
-them); minibatches hold whole meta-episodes, so gradients flow back through every step of
-each one. RL^2 and SNAIL are this trainer with different networks.
+Each update runs PPO epochs over the meta-episodes of one batch (agents/common/
+meta_learner.py plays them); minibatches hold whole meta-episodes, so gradients flow back
+through every step of each one. The clipped objective is the one agents/ppo.py writes out
+for flat minibatches, here on (T, tasks) tensors and without value clipping.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
-from agents.meta import MetaConfig, MetaLearner
-from agents.ppo_loss import clipped_ppo_loss
-from agents.returns import gae
+from agents.common.meta_learner import MetaConfig, MetaLearner
+from agents.common.returns import gae
 from envs.config import ConfigError, bounded
 
 
@@ -37,6 +39,40 @@ class MetaPPOConfig(MetaConfig):
             raise ConfigError(
                 f"num_tasks={self.num_tasks} must split evenly into minibatches={self.minibatches}"
             )
+
+
+def meta_ppo_loss(
+    logits: torch.Tensor,
+    values: torch.Tensor,
+    actions: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    *,
+    clip_range: float,
+    value_coef: float,
+    entropy_coef: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped PPO loss on a minibatch of meta-episodes and its parts; advantages are
+    standardised per minibatch."""
+    dist = torch.distributions.Categorical(logits=logits)
+    log_ratio = dist.log_prob(actions) - old_logp
+    ratio = log_ratio.exp()
+    adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    clipped = ratio.clamp(1 - clip_range, 1 + clip_range)
+    policy_loss = -torch.min(ratio * adv, clipped * adv).mean()
+    value_loss = 0.5 * (values - returns).pow(2).mean()
+    entropy = dist.entropy().mean()
+    loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
+    with torch.no_grad():
+        stats = {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
+            "clip_fraction": ((ratio - 1).abs() > clip_range).float().mean().item(),
+        }
+    return loss, stats
 
 
 class MetaPPO(MetaLearner):
@@ -64,7 +100,7 @@ class MetaPPO(MetaLearner):
             for start in range(0, tasks, size):
                 idx = order[start : start + size]
                 logits, values, _ = self.net(rollout["obs"][:, idx])
-                loss, parts = clipped_ppo_loss(
+                loss, parts = meta_ppo_loss(
                     logits,
                     values,
                     rollout["actions"][:, idx],
@@ -75,7 +111,10 @@ class MetaPPO(MetaLearner):
                     value_coef=cfg.value_coef,
                     entropy_coef=cfg.entropy_coef,
                 )
-                self.clip_and_step(loss)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
                 for key, value in parts.items():
                     stats[key].append(value)
             if cfg.target_kl and np.mean(stats["approx_kl"][-cfg.minibatches :]) > cfg.target_kl:

@@ -1,0 +1,67 @@
+"""Checkpoints: RNG states in a form ``torch.load(weights_only=True)`` reads, and the
+``state_dict``/``weights`` of agents made of one network and its optimiser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def numpy_rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A NumPy generator's state in a form torch.load(weights_only=True) accepts."""
+    state = rng.bit_generator.state
+    inner = state["state"]
+    return {
+        "bit_generator": state["bit_generator"],
+        "state": str(inner["state"]),
+        "inc": str(inner["inc"]),
+        "has_uint32": int(state["has_uint32"]),
+        "uinteger": int(state["uinteger"]),
+    }
+
+
+def set_numpy_rng_state(rng: np.random.Generator, saved: dict[str, Any]) -> None:
+    rng.bit_generator.state = {
+        "bit_generator": saved["bit_generator"],
+        "state": {"state": int(saved["state"]), "inc": int(saved["inc"])},
+        "has_uint32": saved["has_uint32"],
+        "uinteger": saved["uinteger"],
+    }
+
+
+class NetOptimizerCheckpoint:
+    """``state_dict``/``load_state_dict`` for agents whose state is one ``net``, its
+    ``optimizer``, the step and evaluation counters and the NumPy and torch RNGs (PPO, A2C
+    and the meta-RL agents), and ``weights``/``load_weights`` for the ``net`` alone."""
+
+    net: Any
+    optimizer: Any
+    steps_done: int
+    evaluations: int
+    rng: np.random.Generator
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps_done": self.steps_done,
+            "evaluations": self.evaluations,
+            "rng": numpy_rng_state(self.rng),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps_done = int(state["steps_done"])
+        self.evaluations = int(state.get("evaluations", 0))  # meta agents saved none before
+        set_numpy_rng_state(self.rng, state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def weights(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict()}
+
+    def load_weights(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])

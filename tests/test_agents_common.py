@@ -1,0 +1,167 @@
+"""The shared parts of the agents (agents/common/): the loop cadence, the seeds, and the
+losses an algorithm writes out again beside the one it shares its update with."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agents.a2c import a2c_loss
+from agents.common.cadence import Cadence, crossed
+from agents.common.meta_ppo import meta_ppo_loss
+from agents.common.seeds import (
+    ENV_SEED_STRIDE,
+    EVAL_ENV_SEED_STRIDE,
+    EVAL_SEED_OFFSET,
+    eval_env_seed,
+    held_out_task_seed,
+    train_env_seed,
+)
+from agents.ppo import ppo_loss
+from agents.registry import AGENTS
+from envs.registry import get_task
+
+
+def run_loop(cadence: Cadence, increment: int) -> tuple[list[int], list[int]]:
+    """The steps a loop advancing ``increment`` steps per iteration evaluates and reports at."""
+    evaluated, reported = [], []
+    steps = 0
+    while steps < cadence.total_steps:
+        before, steps = steps, steps + increment
+        due = cadence.due(before, steps)
+        evaluated += [steps] if due.evaluate else []
+        reported += [steps] if due.report else []
+    return evaluated, reported
+
+
+def test_crossed_counts_multiples_in_half_open_interval() -> None:
+    assert crossed(99, 100, 100) and not crossed(100, 199, 100) and crossed(150, 450, 100)
+
+
+def test_cadence_fires_once_per_multiple_crossed_and_always_at_the_end() -> None:
+    evaluated, reported = run_loop(Cadence(2480, eval_interval=700, report_interval=1000), 40)
+    assert evaluated == [720, 1400, 2120, 2480]
+    assert reported == [720, 1000, 1400, 2000, 2120, 2480]
+
+
+def test_cadence_without_report_interval_reports_every_iteration() -> None:
+    evaluated, reported = run_loop(Cadence(1000, eval_interval=300), 128)
+    assert evaluated == [384, 640, 1024]
+    assert reported == list(range(128, 1025, 128))
+
+
+def test_cadence_does_nothing_before_the_first_interval_but_ends_with_both() -> None:
+    cadence = Cadence(total_steps=50, eval_interval=100, report_interval=100)
+    assert cadence.due(0, 10) == (False, False)
+    assert cadence.due(40, 50) == (True, True)
+    assert cadence.due(40, 64) == (True, True)  # past the budget: still the last iteration
+
+
+def test_a_run_never_evaluates_on_an_env_seed_it_trained_on() -> None:
+    for seed in range(1000):
+        train = (train_env_seed(seed, 0), train_env_seed(seed, 1_000_000))
+        evaluation = (eval_env_seed(seed, 0), eval_env_seed(seed, 100_000))
+        assert train[1] < evaluation[0] or evaluation[1] < train[0], seed
+
+
+def test_runs_with_different_seeds_train_on_different_env_seeds_in_their_first_million() -> None:
+    assert ENV_SEED_STRIDE > 1_000_000 and EVAL_ENV_SEED_STRIDE > ENV_SEED_STRIDE
+    assert train_env_seed(1, 0) > train_env_seed(0, 1_000_000)
+
+
+def test_held_out_tasks_are_drawn_apart_from_the_training_tasks() -> None:
+    assert held_out_task_seed(7) == 7 + EVAL_SEED_OFFSET != 7
+
+
+def test_meta_episode_ppo_loss_is_ppos_loss_on_other_shapes() -> None:
+    generator = torch.Generator().manual_seed(0)
+    shape = (6, 4)
+    logits = torch.randn(*shape, 3, generator=generator)
+    actions = torch.randint(0, 3, shape, generator=generator)
+    values, old_values, old_logp, advantages, returns = (
+        torch.randn(*shape, generator=generator) for _ in range(5)
+    )
+    coefs = dict(clip_range=0.2, value_coef=0.5, entropy_coef=0.01)
+    meta_loss, meta_parts = meta_ppo_loss(
+        logits, values, actions, old_logp, advantages, returns, **coefs
+    )
+    flat = [x.reshape(-1, *x.shape[2:]) for x in (logits, values, actions, old_logp, old_values)]
+    loss, parts = ppo_loss(*flat, advantages.reshape(-1), returns.reshape(-1), **coefs)
+    assert meta_loss.item() == pytest.approx(loss.item(), rel=1e-6)
+    assert meta_parts == pytest.approx(parts, rel=1e-6)
+
+
+def test_meta_gradient_a2c_inner_loss_is_a2cs_loss() -> None:
+    """mg_a2c.py writes A2C's loss out again: without the outer value head it must be
+    a2c.py's, for a learned gamma as for a fixed one."""
+    family = get_task("cartpole")
+    spec = AGENTS["mg-a2c"]
+    config = spec.config(outer_value_head=False, entropy_coef=0.01, gae_lambda=0.9)
+    agent = spec.make(config, family, family.Params(), 0)
+    agent.rollouts.reset(seed=0)
+    batch = agent.rollouts.collect(16, agent.act)
+    params = dict(agent.net.named_parameters())
+    discount = agent.discount.value
+    loss, stats = agent.inner_loss(params, batch, discount)
+    logits, values, _ = agent._forward(params, batch, discount)
+    expected, expected_stats = a2c_loss(
+        logits[:-1],
+        values[:-1],
+        values[-1],
+        batch.data,
+        discount,
+        config.gae_lambda,
+        value_coef=config.value_coef,
+        entropy_coef=config.entropy_coef,
+    )
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert stats == pytest.approx(expected_stats, rel=1e-6)
+    (dloss,) = torch.autograd.grad(loss, agent.discount.eta, retain_graph=True)
+    (dexpected,) = torch.autograd.grad(expected, agent.discount.eta)
+    assert dloss.item() == pytest.approx(dexpected.item(), rel=1e-5)
+
+
+CHECKPOINT_KEYS = {
+    "dqn": "buffer evaluations optimizer q_network rng steps_done target_network torch_rng",
+    "meta-dqn": "buffer discount evaluations gradient_steps_done optimizer q_network rng "
+    "steps_done target_network torch_rng",
+    "a2c": "evaluations net optimizer rng steps_done torch_rng",
+    "mg-a2c": "discount evaluations net optimizer rng steps_done torch_rng",
+    "ppo": "evaluations net optimizer rng steps_done torch_rng",
+    "rl2": "evaluations net optimizer rng steps_done torch_rng",
+    "l2rl": "evaluations net optimizer rng steps_done torch_rng",
+    "snail": "evaluations net optimizer rng steps_done torch_rng",
+}
+"""What the stores' existing checkpoints hold: an agent that saves other keys cannot load them."""
+HEADS = ["0", "2", "4"]
+NETWORK_KEYS = {
+    "dqn": [f"{i}.{p}" for i in HEADS for p in ("weight", "bias")],
+    "ppo": [
+        f"{part}.{i}.{p}" for part in ("critic", "actor") for i in HEADS for p in ("weight", "bias")
+    ],
+    "mg-a2c": [
+        f"{part}.{i}.{p}" for part in ("actor", "critic") for i in HEADS for p in ("weight", "bias")
+    ],
+    "rl2": [
+        *(f"core.{p}_{g}_l0" for p in ("weight", "bias") for g in ("ih", "hh")),
+        *(f"{head}.{p}" for head in ("policy", "value") for p in ("weight", "bias")),
+    ],
+}
+"""Parameter names of the networks that moved to agents/common/ or are built from its layers."""
+
+
+def small(name: str):
+    spec = AGENTS[name]
+    family = get_task(spec.tasks[0])
+    extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail") else {}
+    extra |= {"num_tasks": 8} if name == "l2rl" else {}
+    return spec.make(spec.config(**extra), family, family.Params(), 0)
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_checkpoints_keep_the_keys_existing_stores_hold(name: str) -> None:
+    agent = small(name)
+    assert sorted(agent.state_dict()) == CHECKPOINT_KEYS[name].split()
+    (networks,) = agent.weights().values()
+    if name in NETWORK_KEYS:
+        assert sorted(networks) == sorted(NETWORK_KEYS[name])
