@@ -19,7 +19,6 @@ PACKAGES = ("envs", "agents", "studies", "workbench")
 SCRIPTS = ("benchmarks", "docs")
 """Folders of scripts, held to the same size limit."""
 MAX_LINES = 400
-OTHER_BRANCHES = "fixed on the services/tui branches"
 
 
 def module_name(path: Path) -> str:
@@ -102,12 +101,10 @@ def test_agents_import_neither_studies_nor_workbench() -> None:
     assert violations(("agents",), lambda _, i: in_package(i, "studies", "workbench")) == []
 
 
-@pytest.mark.xfail(strict=False, reason=OTHER_BRANCHES)
 def test_studies_never_import_workbench() -> None:
     assert violations(("studies",), lambda _, i: in_package(i, "workbench")) == []
 
 
-@pytest.mark.xfail(strict=False, reason=OTHER_BRANCHES)
 def test_no_tui_screen_imports_another_screen() -> None:
     screens = "workbench.tui.screens"
 
@@ -159,8 +156,7 @@ def too_long(folder: str) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(
     "folder",
     [
-        *[name for name in PACKAGES if name != "workbench"],
-        pytest.param("workbench", marks=pytest.mark.xfail(strict=False, reason=OTHER_BRANCHES)),
+        *PACKAGES,
         *SCRIPTS,
     ],
 )

@@ -39,19 +39,17 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
-
 from envs.errors import UserError
+from workbench.metric_rows import MetricRows
+from workbench.records import RunRecord, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -77,79 +75,7 @@ class UnknownRun(StoreError):
     pass
 
 
-def default_home() -> Path:
-    env = os.environ.get("WORKBENCH_HOME")
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir("meta-rl-workbench", appauthor=False))
-
-
-@dataclass
-class RunRecord:
-    """One row of the runs table, with its JSON columns decoded."""
-
-    id: int
-    name: str
-    agent: str
-    task: str
-    config: dict[str, Any]
-    task_params: dict[str, Any]
-    seed: int
-    total_steps: int
-    steps_done: int
-    status: str
-    pid: int | None
-    host: str | None
-    heartbeat: float | None
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-    error: str | None
-    checkpoint_path: str | None
-    checkpoint_step: int
-    stop_requested: bool
-    study: str | None
-    trial: int | None
-    summary: dict[str, Any] = field(default_factory=dict)
-    init_from: int | None = None
-    """The run whose weights this one started from (``workbench run --init-from``)."""
-    init_path: str | None = None
-    """Those weights, copied when this run was created."""
-    best_checkpoint_path: str | None = None
-    """The checkpoint taken at the run's best evaluation so far (schema 4)."""
-    best_checkpoint_step: int | None = None
-    init_checkpoint: str | None = None
-    """Which checkpoint of ``init_from`` the networks came from: last or best (schema 4;
-    None for runs created before it, which took the last)."""
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> RunRecord:
-        values = dict(row)
-        for key in ("config", "task_params", "summary"):
-            values[key] = json.loads(values[key] or "{}")
-        values["stop_requested"] = bool(values["stop_requested"])
-        return cls(**values)
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): the kill probe is all we have
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-class Store:
+class Store(MetricRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None) -> None:
@@ -431,74 +357,6 @@ class Store:
             if cursor.rowcount:
                 lost.append(run_id)
         return lost
-
-    # --- metrics --------------------------------------------------------------------------
-    def write_metrics(
-        self,
-        run_id: int,
-        rows: list[tuple[str, int, float]],
-        steps_done: int,
-        *,
-        checkpoint: tuple[str, int] | None = None,
-        best: tuple[str, int] | None = None,
-        summary: dict[str, Any] | None = None,
-    ) -> None:
-        """Append metric rows (key, step, value) and progress in one transaction.
-
-        With ``checkpoint=(path, step)`` the checkpoint becomes the run's resume point in
-        the same transaction, so it never points past metrics that are not stored. With
-        ``best=(path, step)`` that file becomes the run's best checkpoint.
-        """
-        now = time.time()
-        with self.transaction():
-            if rows:
-                self.conn.executemany(
-                    "INSERT INTO metrics (run_id, key, step, value) VALUES (?, ?, ?, ?)",
-                    [(run_id, key, step, value) for key, step, value in rows],
-                )
-            self.conn.execute(
-                "UPDATE runs SET steps_done = ?, heartbeat = ?, "
-                "summary = COALESCE(?, summary) WHERE id = ?",
-                [steps_done, now, json.dumps(summary) if summary is not None else None, run_id],
-            )
-            if checkpoint is not None:
-                self.conn.execute(
-                    "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
-                    [checkpoint[0], checkpoint[1], run_id],
-                )
-            if best is not None:
-                self.conn.execute(
-                    "UPDATE runs SET best_checkpoint_path = ?, best_checkpoint_step = ? "
-                    "WHERE id = ?",
-                    [best[0], best[1], run_id],
-                )
-
-    def metrics(
-        self, run_id: int, key: str | None = None, since_step: int = -1
-    ) -> list[tuple[str, int, float]]:
-        """(key, step, value) rows of a run in step order, optionally one key and after a step."""
-        sql = "SELECT key, step, value FROM metrics WHERE run_id = ? AND step > ?"
-        params: list[Any] = [run_id, since_step]
-        if key is not None:
-            sql += " AND key = ?"
-            params.append(key)
-        return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
-
-    def recent_values(self, run_id: int, key: str, count: int) -> list[float]:
-        """The last ``count`` values of one metric, oldest first."""
-        rows = self.conn.execute(
-            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT ?",
-            [run_id, key, count],
-        ).fetchall()
-        return [row[0] for row in reversed(rows)]
-
-    def metric_keys(self, run_id: int) -> list[str]:
-        return [
-            row[0]
-            for row in self.conn.execute(
-                "SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key", [run_id]
-            )
-        ]
 
     # --- files ----------------------------------------------------------------------------
     # --- studies --------------------------------------------------------------------------

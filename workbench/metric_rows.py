@@ -1,0 +1,86 @@
+"""The metrics table: rows (run, key, step, value) written with a run's progress and
+checkpoint in one transaction, and the reads every view shares. Mixed into ``Store``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+
+class MetricRows:
+    """Metric writes and reads over the store's connection (``conn``, ``transaction``)."""
+
+    conn: sqlite3.Connection
+    transaction: Callable[[], AbstractContextManager[None]]
+    """Store's write transaction (BEGIN IMMEDIATE ... COMMIT)."""
+
+    def write_metrics(
+        self,
+        run_id: int,
+        rows: list[tuple[str, int, float]],
+        steps_done: int,
+        *,
+        checkpoint: tuple[str, int] | None = None,
+        best: tuple[str, int] | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Append metric rows (key, step, value) and progress in one transaction.
+
+        With ``checkpoint=(path, step)`` the checkpoint becomes the run's resume point in
+        the same transaction, so it never points past metrics that are not stored. With
+        ``best=(path, step)`` that file becomes the run's best checkpoint.
+        """
+        now = time.time()
+        with self.transaction():
+            if rows:
+                self.conn.executemany(
+                    "INSERT INTO metrics (run_id, key, step, value) VALUES (?, ?, ?, ?)",
+                    [(run_id, key, step, value) for key, step, value in rows],
+                )
+            self.conn.execute(
+                "UPDATE runs SET steps_done = ?, heartbeat = ?, "
+                "summary = COALESCE(?, summary) WHERE id = ?",
+                [steps_done, now, json.dumps(summary) if summary is not None else None, run_id],
+            )
+            if checkpoint is not None:
+                self.conn.execute(
+                    "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
+                    [checkpoint[0], checkpoint[1], run_id],
+                )
+            if best is not None:
+                self.conn.execute(
+                    "UPDATE runs SET best_checkpoint_path = ?, best_checkpoint_step = ? "
+                    "WHERE id = ?",
+                    [best[0], best[1], run_id],
+                )
+
+    def metrics(
+        self, run_id: int, key: str | None = None, since_step: int = -1
+    ) -> list[tuple[str, int, float]]:
+        """(key, step, value) rows of a run in step order, optionally one key and after a step."""
+        sql = "SELECT key, step, value FROM metrics WHERE run_id = ? AND step > ?"
+        params: list[Any] = [run_id, since_step]
+        if key is not None:
+            sql += " AND key = ?"
+            params.append(key)
+        return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
+
+    def recent_values(self, run_id: int, key: str, count: int) -> list[float]:
+        """The last ``count`` values of one metric, oldest first."""
+        rows = self.conn.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT ?",
+            [run_id, key, count],
+        ).fetchall()
+        return [row[0] for row in reversed(rows)]
+
+    def metric_keys(self, run_id: int) -> list[str]:
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key", [run_id]
+            )
+        ]

@@ -1,0 +1,84 @@
+"""A run row as the rest of the workbench sees it, and the facts about a run's process
+that any reader may check (no database access here)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+
+def default_home() -> Path:
+    env = os.environ.get("WORKBENCH_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("meta-rl-workbench", appauthor=False))
+
+
+@dataclass
+class RunRecord:
+    """One row of the runs table, with its JSON columns decoded."""
+
+    id: int
+    name: str
+    agent: str
+    task: str
+    config: dict[str, Any]
+    task_params: dict[str, Any]
+    seed: int
+    total_steps: int
+    steps_done: int
+    status: str
+    pid: int | None
+    host: str | None
+    heartbeat: float | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    checkpoint_path: str | None
+    checkpoint_step: int
+    stop_requested: bool
+    study: str | None
+    trial: int | None
+    summary: dict[str, Any] = field(default_factory=dict)
+    init_from: int | None = None
+    """The run whose weights this one started from (``workbench run --init-from``)."""
+    init_path: str | None = None
+    """Those weights, copied when this run was created."""
+    best_checkpoint_path: str | None = None
+    """The checkpoint taken at the run's best evaluation so far (schema 4)."""
+    best_checkpoint_step: int | None = None
+    init_checkpoint: str | None = None
+    """Which checkpoint of ``init_from`` the networks came from: last or best (schema 4;
+    None for runs created before it, which took the last)."""
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        values = dict(row)
+        for key in ("config", "task_params", "summary"):
+            values[key] = json.loads(values[key] or "{}")
+        values["stop_requested"] = bool(values["stop_requested"])
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): the kill probe is all we have
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
