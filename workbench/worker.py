@@ -17,6 +17,7 @@ import threading
 import time
 
 from envs.errors import UserError
+from workbench.stopping import StopSignals
 from workbench.store import RunRecord, Store
 
 
@@ -68,17 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id", type=int)
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
-    stop_event = threading.Event()
-    # SIGTERM (from `runs stop` or the system) stops cleanly, with a checkpoint.
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
-    from workbench.runner import execute  # torch loads in the worker only
+    # SIGTERM (from `runs stop` or the system) stops cleanly, with a checkpoint; set here
+    # before torch loads, so a stop asked while the worker starts is not lost.
+    with StopSignals() as signals:
+        from workbench.runner import execute  # torch loads in the worker only
 
-    try:
-        store = Store(args.home)
-        run = execute(store, args.run_id, stop_event=stop_event)
-    except UserError as err:
-        print(f"worker: {err}", file=sys.stderr)
-        return 2
+        try:
+            store = Store(args.home)
+            run = execute(store, args.run_id, stop_event=signals.event)
+        except UserError as err:
+            print(f"worker: {err}", file=sys.stderr)
+            return 2
     return 0 if run.status in ("completed", "stopped") else 1
 
 
