@@ -190,11 +190,17 @@ def run(
         print(run_id)
         return
     started = time.monotonic()
-    with StopSignals(on_first_interrupt=_say_stopping) as signals:
-        if json_output:
-            record = run_service.train_foreground(store, run_id, stop_event=signals.event)
-        else:
-            record = _run_with_progress(store, run_id, steps, signals.event)
+    signals = StopSignals(on_first_interrupt=_say_stopping)
+    try:
+        with signals:
+            if json_output:
+                record = run_service.train_foreground(store, run_id, stop_event=signals.event)
+            else:
+                record = _run_with_progress(store, run_id, steps, signals.event)
+    except KeyboardInterrupt:
+        # A second Ctrl+C after the runner had finished the run (while it closed): the
+        # row says how it ended.
+        record = store.get_run(run_id)
     _report_foreground(record, time.monotonic() - started, json_output, signals)
     if record.status == "failed":
         raise typer.Exit(1)
@@ -244,23 +250,18 @@ def _report_foreground(
 
 def stopped_line(record: RunRecord, signals: StopSignals) -> str:
     """How a foreground run stopped, and exactly which step a resume starts from."""
-    if signals.interrupted > 1:
-        how = f"forced to stop at step {record.steps_done} without a new checkpoint"
-    elif signals.interrupted:
-        how = f"interrupted at step {record.steps_done}"
-    else:
-        how = f"stopped at step {record.steps_done} (runs stop or SIGTERM)"
-    if record.checkpoint_step == 0:
-        start = "starts from the beginning (no checkpoint yet)"
-    elif record.checkpoint_step < record.steps_done:
-        lost = record.steps_done - record.checkpoint_step
+    how = "interrupted" if signals.interrupted else "stopped (runs stop or SIGTERM)"
+    checkpoint, steps = record.checkpoint_step, record.steps_done
+    if checkpoint == steps:
+        start = f"a resume starts from step {checkpoint}, its checkpoint"
+    elif checkpoint == 0:  # forced (a second Ctrl+C) before the first checkpoint
+        start = "forced before its first checkpoint; a resume starts from the beginning"
+    else:  # forced: no checkpoint at the step it reached
         start = (
-            f"starts from step {record.checkpoint_step}, its last checkpoint "
-            f"(the {lost} steps after it are trained again)"
+            f"forced; a resume starts from step {checkpoint}, its last checkpoint "
+            f"(the {steps - checkpoint} steps after it are trained again)"
         )
-    else:
-        start = f"starts from step {record.checkpoint_step}, its checkpoint"
-    return f"run {record.id} {how}; a resume {start}: workbench runs resume {record.id}"
+    return f"run {record.id} {how} at step {steps}; {start}: workbench runs resume {record.id}"
 
 
 def _run_with_progress(
