@@ -213,10 +213,8 @@ def execute(
     Metrics go to the store in batches (MetricBuffer, every FLUSH_EVERY_SECONDS); a
     checkpoint is taken when the CheckpointPolicy says so and when stopping; the best
     evaluation's networks are kept in a file of their own; a StopPoll watches the stop
-    event and the store's stop flag, at every report and at the ticks the agent yields
-    inside long updates; a Heartbeat thread beats the whole time. While it trains (on the
-    main thread), SIGTERM sets the stop event, so `runs stop` checkpoints whichever
-    process trains the run.
+    event and the store's stop flag at every report and tick (inside long updates); a
+    Heartbeat thread beats the whole time; SIGTERM sets the stop event (main thread).
     """
     if not store.claim(run_id, os.getpid()):
         run = store.get_run(run_id)
@@ -244,9 +242,7 @@ def execute(
                 buffer.flush()
                 store.finish(run_id, "stopped", summary=buffer.summary.values)
                 log.info(
-                    "forced to stop at step %d without a checkpoint; resumes from step %d",
-                    buffer.step,
-                    policy.step,
+                    "forced to stop at step %d; resumes from step %d", buffer.step, policy.step
                 )
             except Exception as err:
                 log.exception("failed at step %d", buffer.step)
@@ -274,12 +270,9 @@ def _train(
 ) -> None:
     """The learn() loop: buffer each report (saving a new best evaluation's networks),
     then stop, checkpoint, flush or log when each is due. Returns when learn() ends or a
-    stop is requested (``stop.stopping``); ``buffer.step`` is the last step reached.
-
-    A tick (``report.tick``: the agent is inside a long update) carries no metrics; it is
-    a point to ask whether to stop (a stop there checkpoints the update so far) and to
-    flush and log. The CheckpointPolicy waits for a real report, where the metrics up
-    to the step are all written."""
+    stop is requested (``stop.stopping``); ``buffer.step`` is the last step reached. A
+    tick (the agent inside a long update) has no metrics: a stop there checkpoints the
+    update so far; policy checkpoints wait for a report, whose metrics are all in."""
     start_time, start_step = time.monotonic(), buffer.step
     flush_timer = Interval(FLUSH_EVERY_SECONDS, start_time)
     log_timer = Interval(LOG_EVERY_SECONDS, start_time)
