@@ -47,7 +47,9 @@ def stop(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
     run = store.request_stop(run_id)
     if run.status == "running" and run.pid and run.host == store.host:
         try:
-            os.kill(run.pid, signal.SIGTERM)  # wakes a worker between two reports
+            # Whichever process trains it (a worker, a foreground run, a study worker,
+            # `study compare`) sets its stop event: a checkpoint at the next report or tick.
+            os.kill(run.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + wait
