@@ -187,7 +187,12 @@ def study_worker(
     home: Home = None,
 ) -> None:
     """One worker in the foreground: on any machine that reaches the study's storage."""
-    service.run_worker(open_store(home), name, storage=storage, on_line=_print_line)
+    with StopSignals() as signals:  # Ctrl+C, SIGTERM: the trial checkpoints, is re-queued
+        service.run_worker(
+            open_store(home), name, storage=storage, on_line=_print_line, stop=signals.event
+        )
+    if signals.event.is_set():
+        raise typer.Exit(signals.exit_code)
 
 
 @app.command("rm")
