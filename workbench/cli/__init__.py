@@ -252,15 +252,17 @@ def stopped_line(record: RunRecord, signals: StopSignals) -> str:
     """How a foreground run stopped, and exactly which step a resume starts from."""
     how = "interrupted" if signals.interrupted else "stopped (runs stop or SIGTERM)"
     checkpoint, steps = record.checkpoint_step, record.steps_done
-    if checkpoint == steps:
+    if checkpoint == 0:
+        start = "a resume starts from the beginning (no checkpoint yet)"
+    elif checkpoint == steps:
         start = f"a resume starts from step {checkpoint}, its checkpoint"
-    elif checkpoint == 0:  # forced (a second Ctrl+C) before the first checkpoint
-        start = "forced before its first checkpoint; a resume starts from the beginning"
-    else:  # forced: no checkpoint at the step it reached
+    else:
         start = (
-            f"forced; a resume starts from step {checkpoint}, its last checkpoint "
+            f"a resume starts from step {checkpoint}, its last checkpoint "
             f"(the {steps - checkpoint} steps after it are trained again)"
         )
+    if checkpoint < steps:  # only a forced stop (a second Ctrl+C) takes no checkpoint
+        start = f"forced; {start}"
     return f"run {record.id} {how} at step {steps}; {start}: workbench runs resume {record.id}"
 
 
