@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from agents.common.base import Report
-from agents.common.cadence import Cadence
+from agents.common.cadence import Cadence, Ticks
 from agents.common.meta_learner import MetaConfig, MetaLearner
 from agents.common.sequence import RecurrentPolicy
 from envs.config import bounded
@@ -53,9 +53,10 @@ class L2RL(MetaLearner):
     def make_net(self, inputs: int, actions: int) -> nn.Module:
         return RecurrentPolicy(inputs, actions, self.config.hidden_size, cell="lstm")
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
         cfg, env = self.config, self.env
         cadence = Cadence(total_steps, cfg.eval_interval)  # a report per meta-episode batch
+        ticks = Ticks(tick_seconds)
         while self.steps_done < total_steps:
             before = self.steps_done
             obs, state = env.reset(), None
@@ -87,6 +88,8 @@ class L2RL(MetaLearner):
                         bootstrap,
                     )
                 )
+                if ticks.due():  # inside the meta-episode: a resume starts a fresh one
+                    yield Report(self.steps_done, {}, tick=True)
             self.steps_done += env.horizon * env.num_tasks
             scalars = {key: float(np.mean([s[key] for s in stats])) for key in stats[0]}
             scalars["charts/meta_episode_return"] = float(totals.mean())

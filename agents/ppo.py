@@ -9,7 +9,7 @@ For PPO over whole meta-episodes (RL^2, SNAIL) see agents/common/meta_ppo.py.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from agents.common.base import GreedyEvaluation, Report
-from agents.common.cadence import Cadence
+from agents.common.cadence import Cadence, Ticks
 from agents.common.checkpoint import NetOptimizerCheckpoint
 from agents.common.networks import ActorCritic
 from agents.common.returns import rollout_gae
@@ -139,9 +139,10 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
         action = dist.sample()
         return action, {"logp": dist.log_prob(action), "values": value}
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
         cfg = self.config
         cadence = Cadence(total_steps, cfg.eval_interval)  # a report per update
+        ticks = Ticks(tick_seconds)
         self.rollouts.reset(seed=train_env_seed(self.seed, self.steps_done))
         while self.steps_done < total_steps:
             before = self.steps_done
@@ -156,7 +157,7 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
             advantages, returns = rollout_gae(
                 data, data["values"], last_value, cfg.discount, cfg.gae_lambda
             )
-            scalars = self.update(data, advantages, returns)
+            scalars = yield from self.update(data, advantages, returns, ticks)
             if finished:
                 scalars["charts/episode_return"] = float(np.mean(finished))
             due = cadence.due(before, self.steps_done)
@@ -167,8 +168,11 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
             if due.report:
                 yield Report(self.steps_done, scalars)
 
-    def update(self, data, advantages, returns) -> dict[str, float]:
-        """PPO epochs over one rollout in shuffled minibatches of valid steps."""
+    def update(
+        self, data, advantages, returns, ticks: Ticks
+    ) -> Generator[Report, None, dict[str, float]]:
+        """PPO epochs over one rollout in shuffled minibatches of valid steps; yields the
+        ticks that fall due between minibatches and returns the update's scalars."""
         cfg = self.config
         valid = data["valid"].reshape(-1)
         flat = {key: value.reshape(-1, *value.shape[2:])[valid] for key, value in data.items()}
@@ -199,6 +203,8 @@ class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
                 self.optimizer.step()
                 for key, value in parts.items():
                     stats[key].append(value)
+                if ticks.due():
+                    yield Report(self.steps_done, {}, tick=True)
             # The epoch's own minibatches decide whether the next epoch runs.
             per_epoch = -(-size // cfg.minibatch_size)
             if cfg.target_kl and np.mean(stats["approx_kl"][-per_epoch:]) > cfg.target_kl:

@@ -10,6 +10,7 @@ gamma.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -60,23 +61,31 @@ def fresh_lifetimes(
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
     train: bool = True,
+    stop: threading.Event | None = None,
 ) -> list[LifetimeResult]:
     """K re-evaluation lifetimes of the study's choice: those completed before, and (with
     ``train``) the missing ones trained now (``on_start(k, run_id)`` as each begins).
 
-    A lifetime interrupted here is trained again from scratch next time (its seed is its
-    identity).
+    ``stop`` (or a lifetime stopped from elsewhere, e.g. `runs stop`) ends the training:
+    the lifetime checkpoints, is not counted, and none after it starts. A lifetime
+    interrupted here is trained again from scratch next time (its seed is its identity).
     """
     config = spec.config_for(params)
     done = trainer.finished(name, config)
     results = []
     for k in range(lifetimes):
         seed = FRESH_SEED_BASE + k
-        if seed not in done and not train:
+        if seed not in done and (not train or (stop is not None and stop.is_set())):
             continue
         if seed not in done:
             lifetime = spec.lifetime(name, config, seed, f"{name}/fresh-{k}")
-            done[seed] = trainer.train(lifetime, on_start=lambda run_id, k=k: on_start(k, run_id))
+            result = trainer.train(
+                lifetime, on_start=lambda run_id, k=k: on_start(k, run_id), stop=stop
+            )
+            if result.status == "stopped":
+                train = False
+                continue
+            done[seed] = result
         results.append(done[seed])
     return results
 
@@ -99,6 +108,7 @@ def compare_row(
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
     train: bool = True,
+    stop: threading.Event | None = None,
 ) -> Row:
     name = study.study_name
     lived, steps, wall = search_cost(study)
@@ -110,7 +120,7 @@ def compare_row(
     mean = interval = None
     results: list[LifetimeResult] = []
     if params is not None:
-        results = fresh_lifetimes(trainer, name, spec, params, lifetimes, on_start, train)
+        results = fresh_lifetimes(trainer, name, spec, params, lifetimes, on_start, train, stop)
         returns = np.array([r.value for r in results if r.value is not None])
         if len(returns):
             mean, interval = float(returns.mean()), ci95(returns)

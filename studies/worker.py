@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
@@ -34,7 +35,8 @@ class Outcome:
     state: TrialState
     value: float | None
     discount: float | None
-    run_id: int
+    run_id: int | None
+    """None when the trial failed before its lifetime had a run."""
     note: str = ""
 
     @property
@@ -47,9 +49,22 @@ def take_queued_trial(study: optuna.Study) -> optuna.Trial | None:
 
     Unlike Study.ask, never creates a trial: every trial a study will run was queued at
     its creation (or by a retry), which is what keeps grid points unique across workers.
+    Each trial's heartbeat is recorded before it is marked running (Optuna's own
+    ``_pop_waiting_trial_id`` marks it first), so a worker that dies at any point after
+    taking it leaves a trial that goes stale and is retried, never one running forever.
+    A heartbeat on a trial another worker takes first is harmless: that worker beats it.
     """
-    trial_id = study._pop_waiting_trial_id()  # Optuna's own atomic WAITING -> RUNNING
-    return None if trial_id is None else optuna.Trial(study, trial_id)
+    storage = study._storage
+    for waiting in storage.get_all_trials(
+        study._study_id, deepcopy=False, states=(TrialState.WAITING,)
+    ):
+        storage.record_heartbeat(waiting._trial_id)
+        try:
+            if storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
+                return optuna.Trial(study, waiting._trial_id)
+        except UpdateFinishedTrialError:
+            continue
+    return None
 
 
 class _TrialHeartbeat(threading.Thread):
@@ -82,7 +97,35 @@ def run_trial(
     trainer: Trainer,
     stop_event: threading.Event,
 ) -> Outcome:
-    """Have the trial's lifetime trained and tell the study how it went."""
+    """Have the trial's lifetime trained and tell the study how it went.
+
+    Its heartbeat beats from here until the study is told; anything that fails before
+    the lifetime's own result (a config that does not build, a run row that cannot be
+    written) ends the trial FAIL with that error, so the worker goes on to the next.
+    """
+    heartbeat = _TrialHeartbeat(study._storage, trial._trial_id)
+    heartbeat.start()
+    try:
+        try:
+            return _train_trial(study, trial, spec, trainer, stop_event)
+        except Exception as err:  # noqa: BLE001 - any failure ends this trial, not the worker
+            error = f"{type(err).__name__}: {err}"
+            study.tell(trial, state=TrialState.FAIL)
+            study.set_user_attr(f"error_trial_{trial.number}", error)
+            run_id = trial.user_attrs.get("run_id")
+            return Outcome(trial.number, TrialState.FAIL, None, None, run_id, error)
+    finally:
+        heartbeat.done.set()
+        heartbeat.join()
+
+
+def _train_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    spec: StudySpec,
+    trainer: Trainer,
+    stop_event: threading.Event,
+) -> Outcome:
     params = suggest_all(trial, spec)
     config = spec.config_for(params)
     seed = spec.seed + trial.number
@@ -106,13 +149,7 @@ def run_trial(
         trial.report(value, evaluations)
         return Verdict.PRUNE if trial.should_prune() else Verdict.CONTINUE
 
-    heartbeat = _TrialHeartbeat(study._storage, trial._trial_id)
-    heartbeat.start()
-    try:
-        result = trainer.train(lifetime, on_start=started, on_evaluation=evaluated, stop=stop_event)
-    finally:
-        heartbeat.done.set()
-        heartbeat.join()
+    result = trainer.train(lifetime, on_start=started, on_evaluation=evaluated, stop=stop_event)
     run_id = result.run_id
     discount = (
         result.learned_discount if spec.agent in META_GRADIENT_AGENTS else config.get("discount")

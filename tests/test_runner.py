@@ -166,7 +166,7 @@ class ScriptedAgent:
         self.evaluations = evaluations
         self.steps_done = 0
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
+    def learn(self, total_steps: int, tick_seconds: float | None = None) -> Iterator[Report]:
         for index, value in enumerate(self.evaluations):
             self.steps_done = 10 * (index + 1)
             yield Report(self.steps_done, {"eval/episode_return": value})
@@ -212,8 +212,8 @@ class BreakingAgent(ScriptedAgent):
         super().__init__([1.0, 2.0])
         self.error = error
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
-        yield from super().learn(total_steps)
+    def learn(self, total_steps: int, tick_seconds: float | None = None) -> Iterator[Report]:
+        yield from super().learn(total_steps, tick_seconds)
         raise self.error
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+STALLED_AFTER = 10.0
+"""Seconds without a heartbeat after which a running run whose process still exists shows
+as stalled (the store's STALE_AFTER, after which one whose process is gone is lost)."""
 
 
 def default_home() -> Path:
@@ -67,6 +72,25 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def stalled_for(self, now: float | None = None) -> float | None:
+        """Seconds since the heartbeat of a ``running`` run silent for over STALLED_AFTER
+        seconds, else None.
+
+        Derived, never stored: a reader turns a silent run whose process is gone into
+        ``lost`` first, so a silent run still ``running`` has a process that does not
+        beat (frozen by SIGSTOP, swapped out, a debugger) or runs on another machine.
+        Once its process ends it is lost like any other, and resumes.
+        """
+        if self.status != "running" or self.heartbeat is None:
+            return None
+        silence = (time.time() if now is None else now) - self.heartbeat
+        return silence if silence > STALLED_AFTER else None
+
+    def shown_status(self, now: float | None = None) -> str:
+        """The status as listings show it: ``stalled 67 s`` for a stalled run."""
+        stalled = self.stalled_for(now)
+        return self.status if stalled is None else f"stalled {stalled:.0f} s"
 
 
 def pid_alive(pid: int) -> bool:

@@ -26,6 +26,7 @@ from workbench.format import fixed
 from workbench.run_loop import (
     FLUSH_EVERY_SECONDS,
     LOG_EVERY_SECONDS,
+    STOP_CHECK_SECONDS,
     CheckpointPolicy,
     Heartbeat,
     Interval,
@@ -33,6 +34,7 @@ from workbench.run_loop import (
     StopPoll,
     Summary,
 )
+from workbench.stopping import sigterm_sets
 from workbench.store import CHECKPOINTS, RunRecord, Store, StoreError
 from workbench.worker import launch, resume, stop
 
@@ -211,7 +213,8 @@ def execute(
     Metrics go to the store in batches (MetricBuffer, every FLUSH_EVERY_SECONDS); a
     checkpoint is taken when the CheckpointPolicy says so and when stopping; the best
     evaluation's networks are kept in a file of their own; a StopPoll watches the stop
-    event and the store's stop flag; a Heartbeat thread beats the whole time.
+    event and the store's stop flag at every report and tick (inside long updates); a
+    Heartbeat thread beats the whole time; SIGTERM sets the stop event (main thread).
     """
     if not store.claim(run_id, os.getpid()):
         run = store.get_run(run_id)
@@ -224,7 +227,7 @@ def execute(
     stop = StopPoll(lambda: stop_event.is_set() or store.stop_requested(run_id))
     policy = CheckpointPolicy(run.checkpoint_step, time.monotonic())
     try:
-        with Heartbeat(store.home, run_id):
+        with Heartbeat(store.home, run_id), sigterm_sets(stop_event):
             try:
                 agent = _prepared_agent(run, log)
                 _train(store, run, agent, buffer, stop, policy, on_progress, log)
@@ -238,7 +241,9 @@ def execute(
                 # checkpoint is taken; the run resumes from the last one.
                 buffer.flush()
                 store.finish(run_id, "stopped", summary=buffer.summary.values)
-                log.info("interrupted at step %d; resumes from step %d", buffer.step, policy.step)
+                log.info(
+                    "forced to stop at step %d; resumes from step %d", buffer.step, policy.step
+                )
             except Exception as err:
                 log.exception("failed at step %d", buffer.step)
                 try:
@@ -265,11 +270,13 @@ def _train(
 ) -> None:
     """The learn() loop: buffer each report (saving a new best evaluation's networks),
     then stop, checkpoint, flush or log when each is due. Returns when learn() ends or a
-    stop is requested (``stop.stopping``); ``buffer.step`` is the last step reached."""
+    stop is requested (``stop.stopping``); ``buffer.step`` is the last step reached. A
+    tick (the agent inside a long update) has no metrics: a stop there checkpoints the
+    update so far; policy checkpoints wait for a report, whose metrics are all in."""
     start_time, start_step = time.monotonic(), buffer.step
     flush_timer = Interval(FLUSH_EVERY_SECONDS, start_time)
     log_timer = Interval(LOG_EVERY_SECONDS, start_time)
-    for report in agent.learn(run.total_steps):
+    for report in agent.learn(run.total_steps, tick_seconds=STOP_CHECK_SECONDS):
         if buffer.add(report):
             buffer.best = (str(_save_best_checkpoint(store, run.id, agent)), report.step)
         now = time.monotonic()
@@ -279,9 +286,10 @@ def _train(
             recent = buffer.summary.recent_return
             on_progress(Progress(run, report.step, speed, recent, buffer.summary.values))
         if stop.requested(now):
-            log.info("stopped at step %d", report.step)
+            where = " inside an update" if report.tick else ""
+            log.info("stopped at step %d%s", report.step, where)
             return
-        if policy.due(report.step, now):
+        if not report.tick and policy.due(report.step, now):
             _checkpoint(store, run.id, agent, buffer, log)
             policy.taken(report.step, now)
             flush_timer.restart(now)

@@ -212,9 +212,9 @@ class Store(MetricRows):
 
     def run_stamps(self) -> dict[int, tuple]:
         """Per run, the raw columns that change while it trains (status, steps, summary,
-        name), unparsed: a cheap way for a reader to find which rows changed."""
+        name, heartbeat), unparsed: a cheap way for a reader to find which rows changed."""
         self.refresh_lost()
-        sql = "SELECT id, status, steps_done, summary, name FROM runs"
+        sql = "SELECT id, status, steps_done, summary, name, heartbeat FROM runs"
         return {row[0]: tuple(row[1:]) for row in self.conn.execute(sql)}
 
     def get_runs(self, run_ids: Iterable[int]) -> list[RunRecord]:

@@ -13,11 +13,11 @@ import ctypes
 import os
 import signal
 import sys
-import threading
 
 from envs.errors import UserError
 from studies.storage import STORAGE_ENV
 from studies.worker import work
+from workbench.stopping import StopSignals
 from workbench.store import Store
 from workbench.trials import RunTrainer
 
@@ -50,19 +50,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"give --storage URL or set {STORAGE_ENV}")
     if args.die_with_parent:
         die_with_parent()
-    stop_event = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
+    # SIGTERM (its parent stopping, `runs stop` on its trial's run) and the Ctrl+C its
+    # terminal sends the whole process group: the trial checkpoints and is re-queued.
     try:
         store = Store(args.home)
         try:
-            work(
-                args.name,
-                args.storage,
-                RunTrainer(store),
-                worker_index=args.index,
-                on_outcome=lambda outcome: print(outcome_line(outcome), flush=True),
-                stop_event=stop_event,
-            )
+            with StopSignals() as signals:
+                work(
+                    args.name,
+                    args.storage,
+                    RunTrainer(store),
+                    worker_index=args.index,
+                    on_outcome=lambda outcome: print(outcome_line(outcome), flush=True),
+                    stop_event=signals.event,
+                )
         finally:
             store.close()
     except UserError as err:

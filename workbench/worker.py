@@ -17,6 +17,7 @@ import threading
 import time
 
 from envs.errors import UserError
+from workbench.stopping import StopSignals
 from workbench.store import RunRecord, Store
 
 
@@ -46,7 +47,9 @@ def stop(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
     run = store.request_stop(run_id)
     if run.status == "running" and run.pid and run.host == store.host:
         try:
-            os.kill(run.pid, signal.SIGTERM)  # wakes a worker between two reports
+            # Whichever process trains it (a worker, a foreground run, a study worker,
+            # `study compare`) sets its stop event: a checkpoint at the next report or tick.
+            os.kill(run.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + wait
@@ -68,17 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id", type=int)
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
-    stop_event = threading.Event()
-    # SIGTERM (from `runs stop` or the system) stops cleanly, with a checkpoint.
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop_event.set())
-    from workbench.runner import execute  # torch loads in the worker only
+    # SIGTERM (from `runs stop` or the system) stops cleanly, with a checkpoint; set here
+    # before torch loads, so a stop asked while the worker starts is not lost.
+    with StopSignals() as signals:
+        from workbench.runner import execute  # torch loads in the worker only
 
-    try:
-        store = Store(args.home)
-        run = execute(store, args.run_id, stop_event=stop_event)
-    except UserError as err:
-        print(f"worker: {err}", file=sys.stderr)
-        return 2
+        try:
+            store = Store(args.home)
+            run = execute(store, args.run_id, stop_event=signals.event)
+        except UserError as err:
+            print(f"worker: {err}", file=sys.stderr)
+            return 2
     return 0 if run.status in ("completed", "stopped") else 1
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from agents.common.base import GreedyEvaluation, Report
-from agents.common.cadence import REPORT_INTERVAL, Cadence
+from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks
 from agents.common.checkpoint import NetOptimizerCheckpoint
 from agents.common.networks import ActorCritic
 from agents.common.rollout import Batch, RolloutCollector
@@ -91,9 +91,10 @@ class ActorCriticLoop(GreedyEvaluation, NetOptimizerCheckpoint):
         logits = self.policy_logits(obs)
         return torch.distributions.Categorical(logits=logits).sample(), {}
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
         cfg = self.config
         cadence = Cadence(total_steps, cfg.eval_interval, REPORT_INTERVAL)
+        ticks = Ticks(tick_seconds)  # an update is one gradient step: ticks between them
         self.rollouts.reset(seed=train_env_seed(self.seed, self.steps_done))
         finished: list[float] = []
         while self.steps_done < total_steps:
@@ -112,3 +113,5 @@ class ActorCriticLoop(GreedyEvaluation, NetOptimizerCheckpoint):
                     scalars["charts/episode_return"] = float(np.mean(finished))
                     finished.clear()
                 yield Report(self.steps_done, scalars)
+            elif ticks.due():
+                yield Report(self.steps_done, {}, tick=True)

@@ -18,10 +18,14 @@ EVAL_KEYS = ("eval/episode_return", "eval/meta_episode_return")
 
 
 class Report(NamedTuple):
-    """Scalars logged at one environment step, with slash-namespaced keys."""
+    """Scalars logged at one environment step, with slash-namespaced keys; or a tick."""
 
     step: int
     scalars: dict[str, float]
+    tick: bool = False
+    """A tick, yielded inside a long update when ``learn`` was given ``tick_seconds``:
+    no scalars, only a point where the caller may stop (``state_dict`` is consistent
+    there: the update so far, which a resume does not finish)."""
 
 
 class Agent(Protocol):
@@ -30,13 +34,16 @@ class Agent(Protocol):
     ``learn`` yields reports in increasing step order and stops when ``total_steps`` env
     steps are done. Between two yields the agent is consistent: ``state_dict`` taken there
     and loaded into a fresh agent continues the same run. The caller stops training by
-    simply not asking for the next report.
+    simply not asking for the next report. With ``tick_seconds``, ``learn`` also yields
+    ticks (``Report.tick``) at least that often inside its inner update loops (gradient
+    steps, PPO epochs and minibatches, segments), so a caller can stop within a long
+    update; the reports, and every number in them, are the same with or without ticks.
     """
 
     config: Config
     steps_done: int
 
-    def learn(self, total_steps: int) -> Iterator[Report]: ...
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]: ...
 
     def evaluate(self, episodes: int) -> np.ndarray: ...
 

@@ -10,6 +10,7 @@ evaluation, and an evaluation is always reported.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -46,3 +47,22 @@ class Cadence:
             evaluate or self.report_interval is None or crossed(before, after, self.report_interval)
         )
         return Due(evaluate, report)
+
+
+class Ticks:
+    """When a learn loop yields a tick inside a long update (``Report.tick``): once
+    ``seconds`` of work have passed since the last, or never (``seconds`` None). Reading
+    the clock is all it does: a tick changes nothing the agent computes."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        if self.seconds is None:
+            return False
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True

@@ -9,7 +9,7 @@ Evaluation plays held-out tasks drawn from a generator seeded apart from trainin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from agents.common.base import Report, ci95
-from agents.common.cadence import Cadence
+from agents.common.cadence import Cadence, Ticks
 from agents.common.checkpoint import NetOptimizerCheckpoint
 from agents.common.seeds import held_out_task_seed
 from agents.common.sequence import play_meta_episodes
@@ -64,7 +64,11 @@ class MetaLearner(NetOptimizerCheckpoint):
     def make_net(self, inputs: int, actions: int) -> nn.Module:
         raise NotImplementedError
 
-    def update(self, rollout: dict[str, torch.Tensor]) -> dict[str, float]:
+    def update(
+        self, rollout: dict[str, torch.Tensor], ticks: Ticks
+    ) -> Generator[Report, None, dict[str, float]]:
+        """Learn from a batch of meta-episodes: yield the ticks that fall due between
+        gradient steps, return the update's scalars."""
         raise NotImplementedError
 
     def evaluate(self, tasks: int) -> np.ndarray:
@@ -80,13 +84,14 @@ class MetaLearner(NetOptimizerCheckpoint):
             self.config.eval_greedy,
         )
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
         cadence = Cadence(total_steps, self.config.eval_interval)  # a report per update
+        ticks = Ticks(tick_seconds)
         while self.steps_done < total_steps:
             before = self.steps_done
             rollout = play_meta_episodes(self.net, self.env)
             self.steps_done += rollout["rewards"].numel()
-            scalars = self.update(rollout)
+            scalars = yield from self.update(rollout, ticks)
             scalars["charts/meta_episode_return"] = float(rollout["rewards"].sum(0).mean())
             due = cadence.due(before, self.steps_done)
             if due.evaluate:

@@ -10,12 +10,15 @@ for flat minibatches, here on (T, tasks) tensors and without value clipping.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from agents.common.base import Report
+from agents.common.cadence import Ticks
 from agents.common.meta_learner import MetaConfig, MetaLearner
 from agents.common.returns import gae
 from envs.config import ConfigError, bounded
@@ -80,7 +83,9 @@ class MetaPPO(MetaLearner):
 
     config: MetaPPOConfig
 
-    def update(self, rollout: dict[str, torch.Tensor]) -> dict[str, float]:
+    def update(
+        self, rollout: dict[str, torch.Tensor], ticks: Ticks
+    ) -> Generator[Report, None, dict[str, float]]:
         cfg = self.config
         tasks = rollout["rewards"].shape[1]
         dones = torch.zeros_like(rollout["rewards"])
@@ -117,6 +122,8 @@ class MetaPPO(MetaLearner):
                 self.optimizer.step()
                 for key, value in parts.items():
                     stats[key].append(value)
+                if ticks.due():
+                    yield Report(self.steps_done, {}, tick=True)
             if cfg.target_kl and np.mean(stats["approx_kl"][-cfg.minibatches :]) > cfg.target_kl:
                 break
         return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from agents.common.base import GreedyEvaluation, Report
-from agents.common.cadence import REPORT_INTERVAL, Cadence, crossed
+from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
 from agents.common.networks import mlp
 from agents.common.nstep import NStepAccumulator
@@ -50,7 +50,7 @@ class QLearningConfig(Config):
     """Env steps of pure exploration before the first update."""
     train_frequency: int = bounded(256, 1)
     """Env steps between two training bursts."""
-    gradient_steps: int = bounded(64, 1)
+    gradient_steps: int = bounded(64, 1, 1_000_000)
     """Gradient steps in each training burst."""
     target_update_interval: int = bounded(256, 1)
     """Env steps between target-network updates."""
@@ -170,10 +170,11 @@ class QLearner(GreedyEvaluation):
         ):
             target.lerp_(online, tau)
 
-    def learn(self, total_steps: int) -> Iterator[Report]:
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
         cfg = self.config
         env = self.env
         cadence = Cadence(total_steps, cfg.eval_interval, REPORT_INTERVAL)
+        ticks = Ticks(tick_seconds)
         # A resumed run starts fresh episodes, seeded by where it resumes.
         observations, _ = env.reset(seed=train_env_seed(self.seed, self.steps_done))
         self.n_step.reset()
@@ -210,9 +211,13 @@ class QLearner(GreedyEvaluation):
                 if cfg.anneal_learning_rate:
                     remaining = max(0.0, 1.0 - self.steps_done / total_steps)
                     self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
-                losses, q_values = zip(
-                    *(self.train_step() for _ in range(cfg.gradient_steps)), strict=True
-                )
+                losses, q_values = [], []
+                for _ in range(cfg.gradient_steps):
+                    loss, q_value = self.train_step()
+                    losses.append(loss)
+                    q_values.append(q_value)
+                    if ticks.due():
+                        yield Report(self.steps_done, {}, tick=True)
                 scalars["train/td_loss"] = float(np.mean(losses))
                 scalars["train/q_values"] = float(np.mean(q_values))
                 scalars.update(self.burst_scalars())

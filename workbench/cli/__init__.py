@@ -7,8 +7,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +29,7 @@ from workbench.cli.common import (
 from workbench.cli.runs import app as runs_app
 from workbench.format import fixed
 from workbench.service import runs as run_service
+from workbench.stopping import StopSignals
 
 if TYPE_CHECKING:
     from workbench.runner import Progress as RunProgress
@@ -166,8 +165,9 @@ def run(
 ) -> None:
     """Train AGENT on TASK, in the foreground with a progress bar or in the background.
 
-    Ctrl+C stops a foreground run at its next report with a checkpoint (exit 130); a
-    second Ctrl+C stops it at once, to resume from its last checkpoint."""
+    Ctrl+C stops a foreground run with a checkpoint within a second (exit 130); a second
+    Ctrl+C stops it at once, to resume from its last checkpoint. `runs stop` or SIGTERM
+    stop it with a checkpoint too (exit 143)."""
     agent_values, task_values = read_config_file(config) if config else ({}, {})
     agent_values.update(parse_assignments(set_, "--set"))
     task_values.update(parse_assignments(task_set, "--task-set"))
@@ -190,20 +190,33 @@ def run(
         print(run_id)
         return
     started = time.monotonic()
-    with _interrupt_stops_run() as stop_event:
-        if json_output:
-            record = run_service.train_foreground(store, run_id, stop_event=stop_event)
-        else:
-            record = _run_with_progress(store, run_id, steps, stop_event)
-    interrupted = stop_event.is_set()
-    _report_foreground(record, time.monotonic() - started, json_output, interrupted)
+    signals = StopSignals(on_first_interrupt=_say_stopping)
+    try:
+        with signals:
+            if json_output:
+                record = run_service.train_foreground(store, run_id, stop_event=signals.event)
+            else:
+                record = _run_with_progress(store, run_id, steps, signals.event)
+    except KeyboardInterrupt:
+        # A second Ctrl+C after the runner had finished the run (while it closed): the
+        # row says how it ended.
+        record = store.get_run(run_id)
+    _report_foreground(record, time.monotonic() - started, json_output, signals)
     if record.status == "failed":
         raise typer.Exit(1)
-    if interrupted:
-        raise typer.Exit(130)  # the shell's convention for a command ended by Ctrl+C
+    if record.status == "stopped":
+        # The shell's convention: 130 for a command ended by Ctrl+C, 143 by SIGTERM (or a
+        # `runs stop` from another machine, which only sets the stop flag).
+        raise typer.Exit(130 if signals.interrupted else 143)
 
 
-def _report_foreground(record: RunRecord, wall: float, json_output: bool, interrupted: bool):
+def _say_stopping() -> None:
+    err_console.print("stopping with a checkpoint (Ctrl+C again to force)")
+
+
+def _report_foreground(
+    record: RunRecord, wall: float, json_output: bool, signals: StopSignals
+) -> None:
     summary = record.summary
     if json_output:
         print_json(
@@ -212,6 +225,7 @@ def _report_foreground(record: RunRecord, wall: float, json_output: bool, interr
                 "status": record.status,
                 "steps_done": record.steps_done,
                 "total_steps": record.total_steps,
+                "checkpoint_step": record.checkpoint_step,
                 "wall_seconds": round(wall, 2),
                 "eval_return_mean": summary.get("eval_return_mean"),
                 "eval_return_std": summary.get("eval_return_std"),
@@ -229,31 +243,27 @@ def _report_foreground(record: RunRecord, wall: float, json_output: bool, interr
             f"run {record.id} completed in {wall:.1f} s: eval return {eval_text(summary)}"
         )
     elif record.status == "stopped":
-        how = "interrupted" if interrupted else "stopped"
-        console.print(
-            f"run {record.id} {how} at step {record.steps_done}; a resume starts from step "
-            f"{record.checkpoint_step} (its last checkpoint): workbench runs resume {record.id}"
-        )
+        console.print(stopped_line(record, signals), highlight=False)
     else:
         err_console.print(f"run {record.id} {record.status}: {record.error}", markup=False)
 
 
-@contextmanager
-def _interrupt_stops_run() -> Iterator[threading.Event]:
-    """First Ctrl+C stops the run at its next report, with a checkpoint; a second forces it."""
-    stop_event = threading.Event()
-
-    def on_interrupt(signum: int, frame: Any) -> None:
-        if stop_event.is_set():
-            raise KeyboardInterrupt
-        stop_event.set()
-        err_console.print("stopping at the next report (Ctrl+C again to force)")
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield stop_event
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def stopped_line(record: RunRecord, signals: StopSignals) -> str:
+    """How a foreground run stopped, and exactly which step a resume starts from."""
+    how = "interrupted" if signals.interrupted else "stopped (runs stop or SIGTERM)"
+    checkpoint, steps = record.checkpoint_step, record.steps_done
+    if checkpoint == 0:
+        start = "a resume starts from the beginning (no checkpoint yet)"
+    elif checkpoint == steps:
+        start = f"a resume starts from step {checkpoint}, its checkpoint"
+    else:
+        start = (
+            f"a resume starts from step {checkpoint}, its last checkpoint "
+            f"(the {steps - checkpoint} steps after it are trained again)"
+        )
+    if checkpoint < steps:  # only a forced stop (a second Ctrl+C) takes no checkpoint
+        start = f"forced; {start}"
+    return f"run {record.id} {how} at step {steps}; {start}: workbench runs resume {record.id}"
 
 
 def _run_with_progress(

@@ -35,6 +35,7 @@ STATUS_STYLE = {
     "failed": "red",
     "stopped": "yellow",
     "lost": "magenta",
+    "stalled": "bold red",
 }
 
 
@@ -69,7 +70,7 @@ def list_runs(
         "agent": [run.agent for run in runs],
         "task": [run.task for run in runs],
         "seed": [str(run.seed) for run in runs],
-        "status": [run.status for run in runs],
+        "status": [run.shown_status() for run in runs],
         "done": [f"{100 * run.steps_done / run.total_steps:.0f}%" for run in runs],
         "steps/s": [fixed(run.summary.get("steps_per_second"), 0) for run in runs],
         "return": [fixed(run.summary.get("last_return"), 1) for run in runs],
@@ -114,7 +115,7 @@ def text_table(columns: dict[str, list[str]], width: int) -> list[str]:
         for name, values in columns.items():
             text = _cell(values[index], name, widths[name])
             if name == "status":
-                text = f"[{STATUS_STYLE[values[index]]}]{text}[/]"
+                text = f"[{STATUS_STYLE[values[index].split()[0]]}]{text}[/]"
             cells.append(text)
         lines.append(GAP.join(cells).rstrip())
     lines[0] = f"[bold]{lines[0].rstrip()}[/]"
@@ -137,7 +138,15 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     if json_output:
         print_json(run_json(run) | {"metric_keys": store.metric_keys(run_id)})
         return
-    console.print(f"[bold]run {run.id}[/] {run.name}  [{STATUS_STYLE[run.status]}]{run.status}[/]")
+    shown = run.shown_status()
+    style = STATUS_STYLE[shown.split()[0]]
+    console.print(f"[bold]run {run.id}[/] {run.name}  [{style}]{shown}[/]")
+    if run.stalled_for() is not None:
+        console.print(
+            f"  its worker (pid {run.pid} on {run.host}) exists but has not beaten its heartbeat "
+            f"(frozen, e.g. by SIGSTOP?); `kill -CONT {run.pid}` wakes it, or once it ends the "
+            f"run is lost and `workbench runs resume {run.id}` continues it"
+        )
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}")
     if run.init_from is not None:
         which = run.init_checkpoint or "last"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +14,7 @@ from workbench.cli.common import (
     Home,
     JsonFlag,
     console,
+    err_console,
     open_store,
     parse_assignments,
     print_json,
@@ -23,6 +22,7 @@ from workbench.cli.common import (
 )
 from workbench.format import fixed, mean_ci
 from workbench.service import studies as service
+from workbench.stopping import StopSignals
 
 app = typer.Typer(help="Create, run, resume and compare discount studies (Optuna).")
 
@@ -121,23 +121,25 @@ def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: 
             f"{now.running} running elsewhere, {workers} worker(s) here."
         )
 
-    # SIGTERM (the TUI's stop, a system shutdown) stops the trial with a checkpoint and
-    # re-queues it, as Ctrl+C does.
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    # Ctrl+C, SIGTERM (the TUI's stop, a system shutdown) or `runs stop` on a trial's run
+    # stop the trial with a checkpoint and re-queue it; a second Ctrl+C forces it.
     try:
-        after = service.run_study(
-            open_store(home),
-            name,
-            workers=workers,
-            storage=storage,
-            on_begin=begin,
-            on_line=_print_line,
-            stop=stop,
-        )
+        with StopSignals() as signals:
+            after = service.run_study(
+                open_store(home),
+                name,
+                workers=workers,
+                storage=storage,
+                on_begin=begin,
+                on_line=_print_line,
+                stop=signals.event,
+            )
     except KeyboardInterrupt:
         console.print(f"Interrupted; `workbench study resume {name}` continues the study.")
         raise typer.Exit(130) from None
+    if signals.interrupted:
+        console.print(f"Interrupted; `workbench study resume {name}` continues the study.")
+        raise typer.Exit(130)
     _print_summary(after)
 
 
@@ -185,7 +187,12 @@ def study_worker(
     home: Home = None,
 ) -> None:
     """One worker in the foreground: on any machine that reaches the study's storage."""
-    service.run_worker(open_store(home), name, storage=storage, on_line=_print_line)
+    with StopSignals() as signals:  # Ctrl+C, SIGTERM: the trial checkpoints, is re-queued
+        service.run_worker(
+            open_store(home), name, storage=storage, on_line=_print_line, stop=signals.event
+        )
+    if signals.event.is_set():
+        raise typer.Exit(signals.exit_code)
 
 
 @app.command("rm")
@@ -271,10 +278,19 @@ def compare_group(
         if not json_output:
             console.print(f"[dim]{name}: fresh lifetime {k + 1}/{lifetimes} (run {run_id})[/dim]")
 
-    rows = service.compare_group(open_store(home), group, lifetimes, on_start=started)
+    # Ctrl+C or SIGTERM (`runs stop` on a lifetime) stop the training with a checkpoint;
+    # the rows then count the lifetimes done, and running the comparison again trains the rest.
+    with StopSignals() as signals:
+        rows = service.compare_group(
+            open_store(home), group, lifetimes, on_start=started, stop=signals.event
+        )
+    if signals.event.is_set() and not json_output:
+        err_console.print(
+            f"stopped; `workbench study compare {group}` trains the missing fresh lifetimes"
+        )
     if json_output:
         print_json([row.to_json() for row in rows])
-        return
+        raise typer.Exit(signals.exit_code)
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -302,3 +318,4 @@ def compare_group(
     for row_cells in cells:
         table.add_row(*row_cells)
     console.print(table)
+    raise typer.Exit(signals.exit_code)

@@ -228,6 +228,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
     its progress, and its best evaluation (None before the first)."""
     return run.to_json() | {
         "progress": run.steps_done / run.total_steps,
+        "stalled_seconds": run.stalled_for(),
         "best_eval_return_mean": run.summary.get("best_eval_return_mean"),
         "best_eval_step": run.summary.get("best_eval_step"),
     }

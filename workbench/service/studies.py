@@ -22,6 +22,7 @@ from pathlib import Path
 
 import optuna
 import sqlalchemy
+from optuna.storages import fail_stale_trials
 from sqlalchemy.engine import make_url
 
 from agents.registry import AGENTS
@@ -214,6 +215,8 @@ def remove_study(store: Store, name: str, storage: str | None = None) -> int:
     the number of runs deleted."""
     url = study_url(store, name, storage)
     study, _ = _load(url, name)
+    with _storage_errors(url):
+        fail_stale_trials(study)  # a dead worker's trial is not one running
     if counts(study).running:
         raise UserError(
             f"study {name} has running trials; stop its workers first (Ctrl+C on `study run`)"
@@ -287,10 +290,12 @@ def compare_group(
     *,
     train: bool = True,
     on_start: Callable[[str, int, int], None] = lambda name, k, run_id: None,
+    stop: threading.Event | None = None,
 ) -> list[CompareRow]:
     """One row per study of the group: its choice re-evaluated on ``lifetimes`` fresh
     lifetimes (with ``train``, those missing are trained here, ``on_start(study, k,
     run_id)`` as each begins; without, only those done count), beside the search's cost.
+    ``stop`` ends the training with a checkpoint (the rows then count what is done).
     """
     if lifetimes < 1:
         raise ConfigError(f"--lifetimes {lifetimes}: give at least 1", field="lifetimes")
@@ -314,7 +319,7 @@ def compare_group(
         def started(k: int, run_id: int, name: str = name) -> None:
             on_start(name, k, run_id)
 
-        rows.append(compare_row(study, spec, trainer, lifetimes, started, train))
+        rows.append(compare_row(study, spec, trainer, lifetimes, started, train, stop))
     return rows
 
 
@@ -349,4 +354,4 @@ def outcome_line(outcome: Outcome) -> str:
         text += f", discount {fixed(outcome.discount, 4)}"
     if outcome.note and outcome.state_name != "pruned":
         text += f" ({outcome.note})"
-    return text + f"  [run {outcome.run_id}]"
+    return text + (f"  [run {outcome.run_id}]" if outcome.run_id is not None else "")

@@ -122,7 +122,7 @@ class RunView(ReportsFailures, Screen[None]):
             return
         summary = run.summary
         self.query_one("#run-header", Static).update(
-            f"run {run.id} {run.name}  [b]{run.status}[/b]  "
+            f"run {run.id} {run.name}  [b]{run.shown_status()}[/b]  "
             f"{run.steps_done}/{run.total_steps} steps  "
             f"{summary.get('steps_per_second', 0):.0f} steps/s  eval {eval_text(summary)}\n"
             + config_text(self.config, self.every_field)

@@ -75,7 +75,7 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         run.agent,
         run.task,
         str(run.seed),
-        run.status,
+        run.shown_status(),
         f"{percent:5.1f}%",
         fixed(summary.get("steps_per_second"), 0),
         fixed(summary.get("last_return"), 1),
@@ -202,7 +202,8 @@ class RunsScreen(ReportsFailures, Screen[None]):
             table.focus()  # keys act on runs; / moves to the filter
         rows, dirty = [], set()
         for run, recent in self.visible_runs():
-            key = (self.cache[run.id][0], run.id in self.marked)
+            # The shown status too: a stalled run's row stays the same while its time grows.
+            key = (self.cache[run.id][0], run.id in self.marked, run.shown_status())
             memo = self.cells.get(run.id)
             if memo is None or memo[0] != key:  # only changed runs are formatted again
                 memo = (key, run_cells(run, recent, run.id in self.marked))
