@@ -45,6 +45,18 @@ def test_epsilon_decays_linearly_then_stays() -> None:
     assert agent.epsilon(1000) == pytest.approx(0.1)
 
 
+def test_settle_from_switches_to_squared_error_and_decays_the_learning_rate() -> None:
+    q_taken, target = torch.zeros(2), torch.tensor([0.0, 10.0])
+    short = make(settle_from=2000)
+    list(short.learn(1000))  # a budget below settle_from trains as before
+    assert short.optimizer.param_groups[0]["lr"] == short.config.learning_rate
+    assert short.td_error(q_taken, target).item() == pytest.approx(4.75)  # Huber
+    agent = make(settle_from=600)
+    list(agent.learn(1000))  # last burst at 960: (1000 - 960) / (1000 - 600) of the rate
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(agent.config.learning_rate / 10)
+    assert agent.td_error(q_taken, target).item() == pytest.approx(50.0)  # squared error
+
+
 def test_learn_reports_in_step_order_and_ends_with_evaluation() -> None:
     reports = list(make().learn(1000))
     steps = [r.step for r in reports]

@@ -30,11 +30,13 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, observation_shape: tuple[int, ...]) -> None:
         self.capacity = capacity
-        self.observations = torch.zeros((capacity, *observation_shape), dtype=torch.float32)
-        self.next_observations = torch.zeros_like(self.observations)
-        self.actions = torch.zeros(capacity, dtype=torch.int64)
-        self.rewards = torch.zeros(capacity, dtype=torch.float32)
-        self.bootstrap_discounts = torch.zeros(capacity, dtype=torch.float32)
+        # Uninitialised on purpose: only rows below ``size`` are ever read, and the OS maps
+        # untouched pages lazily, so a 1M-transition buffer costs memory as it fills.
+        self.observations = torch.empty((capacity, *observation_shape), dtype=torch.float32)
+        self.next_observations = torch.empty_like(self.observations)
+        self.actions = torch.empty(capacity, dtype=torch.int64)
+        self.rewards = torch.empty(capacity, dtype=torch.float32)
+        self.bootstrap_discounts = torch.empty(capacity, dtype=torch.float32)
         self.position = 0
         self.size = 0
 
