@@ -30,8 +30,9 @@ class MetricRows:
     ) -> None:
         """Append metric rows (key, step, value) and progress in one transaction.
 
-        With ``checkpoint=(path, step)`` the checkpoint becomes the run's resume point in
-        the same transaction, so it never points past metrics that are not stored. With
+        With ``checkpoint=(path, step)`` or ``(path, step, sha256)`` the checkpoint becomes
+        the run's resume point in the same transaction, so it never points past metrics
+        that are not stored; the one it replaces becomes the previous checkpoint. With
         ``best=(path, step)`` that file becomes the run's best checkpoint.
         """
         now = time.time()
@@ -47,9 +48,24 @@ class MetricRows:
                 [steps_done, now, json.dumps(summary) if summary is not None else None, run_id],
             )
             if checkpoint is not None:
+                path, step, *hashed = checkpoint
+                # The checkpoint it replaces becomes the previous one (SQLite reads the old
+                # values on the right), kept as the fallback until the next is committed.
+                # A file written again under the same name (same step) shifts nothing.
+                shift = ", ".join(
+                    f"previous_checkpoint_{column} = CASE WHEN checkpoint_path IS :path "
+                    f"THEN previous_checkpoint_{column} ELSE checkpoint_{column} END"
+                    for column in ("path", "step", "sha256")
+                )
                 self.conn.execute(
-                    "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
-                    [checkpoint[0], checkpoint[1], run_id],
+                    f"UPDATE runs SET {shift}, checkpoint_path = :path, "
+                    "checkpoint_step = :step, checkpoint_sha256 = :sha256 WHERE id = :id",
+                    {
+                        "path": path,
+                        "step": step,
+                        "sha256": hashed[0] if hashed else None,
+                        "id": run_id,
+                    },
                 )
             if best is not None:
                 self.conn.execute(

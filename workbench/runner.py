@@ -6,8 +6,11 @@ The background processes that call it are started, stopped and resumed by
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -23,6 +26,7 @@ from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task
 from workbench.format import fixed
+from workbench.records import file_sha256
 from workbench.run_loop import (
     FLUSH_EVERY_SECONDS,
     LOG_EVERY_SECONDS,
@@ -33,7 +37,15 @@ from workbench.run_loop import (
     StopPoll,
     Summary,
 )
-from workbench.store import CHECKPOINTS, RunRecord, Store, StoreError
+from workbench.store import (
+    CHECKPOINTS,
+    RESUMABLE,
+    RunRecord,
+    Store,
+    StoreError,
+    StoreUnusable,
+    write_refused,
+)
 from workbench.worker import launch, resume, stop
 
 __all__ = ["launch", "resume", "stop"]  # background workers, kept here for older callers
@@ -90,10 +102,21 @@ def read_checkpoint(store: Store, run: RunRecord, checkpoint: str = "last") -> d
         if not path:
             break
         try:
-            return torch.load(path, weights_only=True)
+            return load_checkpoint_file(path)
         except FileNotFoundError:
             # A running worker replaced that checkpoint after we read its path: read again.
             run = store.get_run(run.id)
+        except DamagedCheckpoint as err:
+            other = "best" if checkpoint == "last" else "last"
+            raise DamagedCheckpoint(
+                f"run {run.id}'s {checkpoint} checkpoint {path} {err}; use its {other} "
+                f"checkpoint (--checkpoint {other}, or --init-checkpoint {other})"
+                + (
+                    f", or `workbench runs resume {run.id}` to go back to the previous one"
+                    if checkpoint == "last" and run.status in RESUMABLE
+                    else ""
+                )
+            ) from None
     if checkpoint == "best":
         raise StoreError(
             f"run {run.id} has no best checkpoint (no evaluation yet, or it was trained "
@@ -101,6 +124,25 @@ def read_checkpoint(store: Store, run: RunRecord, checkpoint: str = "last") -> d
             field="checkpoint",
         )
     raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
+
+
+class DamagedCheckpoint(StoreError):
+    """A checkpoint file that exists but does not load (truncated, corrupt)."""
+
+
+def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
+    """``torch.load`` of a checkpoint (tensors and plain values only). A file that is there
+    but does not load raises DamagedCheckpoint("does not load (...)") with torch's first
+    line; FileNotFoundError passes through."""
+    try:
+        return torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise DamagedCheckpoint(f"cannot be read ({err.strerror})") from None
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a broken file
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+        raise DamagedCheckpoint(f"does not load ({first}); it is damaged") from None
 
 
 def create_run(
@@ -177,10 +219,19 @@ def save_init_weights(
             f"{source_id}"
         ) from None
     path = store.home / "checkpoints" / f"init-from-{source_id}-{uuid.uuid4().hex[:12]}.pt"
-    partial = path.with_suffix(".partial")
-    torch.save(target.weights(), partial)
-    os.replace(partial, path)
+    try:
+        _atomic_save(target.weights(), path)
+    except OSError as err:
+        raise StoreUnusable(_cannot_write(path, err)) from None
     return path
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """A run's log file: a line that cannot be written (disk full) is dropped quietly,
+    never a traceback on the terminal; the failure itself reaches the run's row."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
 
 
 def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handler]:
@@ -193,7 +244,11 @@ def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handl
     logger = logging.getLogger(f"workbench.run.{path}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    handler = logging.FileHandler(path)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        handler = _QuietFileHandler(path)
+    except OSError as err:
+        raise StoreUnusable(_cannot_write(path, err)) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     return logger, handler
@@ -213,16 +268,23 @@ def execute(
     evaluation's networks are kept in a file of their own; a StopPoll watches the stop
     event and the store's stop flag; a Heartbeat thread beats the whole time.
     """
+    try:
+        log, log_handler = run_logger(store, run_id)
+    except StoreUnusable as err:
+        store.fail_unclaimed(run_id, str(err))  # resumable once the file can be written
+        raise
     if not store.claim(run_id, os.getpid()):
+        log.removeHandler(log_handler)
+        log_handler.close()
         run = store.get_run(run_id)
         raise StoreError(f"run {run_id} is {run.status}, not queued; another worker has it")
     run = store.get_run(run_id)
-    log, log_handler = run_logger(store, run_id)
+    _remove_partial_files(store, run_id)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
     stop_event = stop_event or threading.Event()
     buffer = MetricBuffer(store, run_id, Summary(run.summary), step=run.checkpoint_step)
     stop = StopPoll(lambda: stop_event.is_set() or store.stop_requested(run_id))
-    policy = CheckpointPolicy(run.checkpoint_step, time.monotonic())
+    policy = CheckpointPolicy.from_environment(run.checkpoint_step, time.monotonic())
     try:
         with Heartbeat(store.home, run_id):
             try:
@@ -240,12 +302,27 @@ def execute(
                 store.finish(run_id, "stopped", summary=buffer.summary.values)
                 log.info("interrupted at step %d; resumes from step %d", buffer.step, policy.step)
             except Exception as err:
-                log.exception("failed at step %d", buffer.step)
+                fault = environment_fault(store, err)
+                if fault is None:
+                    log.exception("failed at step %d", buffer.step)
+                else:
+                    log.error("failed at step %d: %s", buffer.step, fault)
+                # Space a half-written checkpoint held is what the row's last write needs.
+                _remove_partial_files(store, run_id)
                 try:
                     buffer.flush()  # kept; after the checkpoint, so replaced on resume
                 except Exception:  # noqa: BLE001 - the original error is the one to report
                     buffer.discard()
-                store.finish(run_id, "failed", error=f"{type(err).__name__}: {err}")
+                error = fault or f"{type(err).__name__}: {err}"
+                try:
+                    store.finish(run_id, "failed", error=error)
+                except sqlite3.OperationalError as finish_err:
+                    if not write_refused(finish_err):
+                        raise
+                    # The row stays running; once this process is gone readers mark it
+                    # lost, which resumes like failed.
+                if fault is not None:
+                    raise StoreUnusable(fault) from None
     finally:
         log.info("stored %d metric rows in this session", buffer.stored_rows)
         log.removeHandler(log_handler)
@@ -302,11 +379,18 @@ def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
     networks it was told to start from)."""
     agent = build_agent(run)
     if run.checkpoint_path and run.checkpoint_step > 0:
-        agent.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))
+        try:
+            agent.load_state_dict(load_checkpoint_file(run.checkpoint_path))
+        except (DamagedCheckpoint, FileNotFoundError) as err:
+            detail = "is missing" if isinstance(err, FileNotFoundError) else str(err)
+            raise DamagedCheckpoint(
+                f"checkpoint {run.checkpoint_path} {detail}; `workbench runs resume {run.id}` "
+                "goes back to the previous checkpoint"
+            ) from None
         log.info("resumed from checkpoint at step %d", run.checkpoint_step)
         return agent
     if run.init_path:
-        agent.load_weights(torch.load(run.init_path, weights_only=True))
+        agent.load_weights(load_checkpoint_file(run.init_path))
         log.info("networks start from the weights of run %s", run.init_from)
     log.info(
         "started %s on %s, %d steps, seed %d, config %s",
@@ -325,9 +409,10 @@ def _checkpoint(
     """Save the agent at the buffer's step and commit it with the metrics up to it; drop
     older checkpoint files."""
     step = buffer.step
-    path = _save_checkpoint(store, run_id, agent, step)
-    buffer.flush(checkpoint=(str(path), step))
-    _remove_old_checkpoints(store, run_id, keep=path)
+    path, sha256 = _save_checkpoint(store, run_id, agent, step)
+    buffer.flush(checkpoint=(str(path), step, sha256))
+    run = store.get_run(run_id)
+    _remove_old_checkpoints(store, run_id, keep={run.checkpoint_path, run.previous_checkpoint_path})
     log.info("checkpoint at step %d", step)
 
 
@@ -359,15 +444,15 @@ def eval_text(summary: dict[str, Any]) -> str:
     return text
 
 
-def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> Path:
-    """Write the agent's state to a new file named by its step (atomic rename).
+def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> tuple[Path, str]:
+    """Write the agent's state to a new file named by its step (atomic rename); return it
+    with the SHA-256 of what reached the disk.
 
-    The store points at the previous file until the new one is committed, so a crash in
-    between leaves a consistent pair.
+    The store points at the previous files until the new one is committed, so a crash in
+    between leaves a consistent pair; the one before stays as the fallback until then.
     """
     path = store.home / "checkpoints" / f"run-{run_id}-step-{step}.pt"
-    _atomic_save(agent.state_dict(), path)
-    return path
+    return path, _atomic_save(agent.state_dict(), path)
 
 
 def _save_best_checkpoint(store: Store, run_id: int, agent: Agent) -> Path:
@@ -378,13 +463,76 @@ def _save_best_checkpoint(store: Store, run_id: int, agent: Agent) -> Path:
     return path
 
 
-def _atomic_save(state: dict[str, Any], path: Path) -> None:
+def _atomic_save(state: dict[str, Any], path: Path) -> str:
+    """Save to ``path.partial`` (owner-only), flush it to the disk, read it back for its
+    SHA-256, then rename it over ``path``; a failed save leaves no partial file."""
     partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    try:
+        descriptor = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            try:
+                torch.save(state, file)
+            except RuntimeError as err:
+                # torch's zip writer reports a failed write as a RuntimeError, errno lost.
+                if "write" not in str(err).lower():
+                    raise
+                full = shutil.disk_usage(partial.parent).free < 1 << 20
+                raise OSError(
+                    errno.ENOSPC if full else errno.EIO, str(err).splitlines()[0], str(partial)
+                ) from None
+            file.flush()
+            os.fsync(file.fileno())
+        sha256 = file_sha256(partial)
+        if sha256 is None:
+            raise OSError(errno.EIO, f"cannot read back {partial}")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return sha256
 
 
-def _remove_old_checkpoints(store: Store, run_id: int, keep: Path) -> None:
+def _remove_old_checkpoints(store: Store, run_id: int, keep: set[str | None]) -> None:
+    """Remove the run's step files other than the last and the previous checkpoint (files
+    written just before a crash, never committed, go here too)."""
     for old in (store.home / "checkpoints").glob(f"run-{run_id}-step-*.pt"):
-        if old != keep:
+        if str(old) not in keep:
             old.unlink(missing_ok=True)
+
+
+def _remove_partial_files(store: Store, run_id: int) -> None:
+    """Remove half-written checkpoint files a crashed or failed save of this run left."""
+    for partial in (store.home / "checkpoints").glob(f"run-{run_id}-*.partial"):
+        partial.unlink(missing_ok=True)
+
+
+def _cannot_write(path: Path, err: OSError) -> str:
+    """One line for a file the machine refused: which file, why, and what to do."""
+    fix = {
+        errno.ENOSPC: f"free space on the disk of {path.parent}",
+        errno.EDQUOT: f"free space in your disk quota for {path.parent}",
+        errno.EROFS: f"{path.parent} is on a read-only disk; pass --home DIR on a writable one",
+    }.get(err.errno, f"make {path.parent} writable (or pass --home DIR)")
+    return f"cannot write {path} ({err.strerror or err}); {fix}, then resume the run"
+
+
+def environment_fault(store: Store, err: BaseException) -> str | None:
+    """One line naming the file and the fix when a run failed because the machine refused a
+    write (disk full, read-only, permissions); None for any other error."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, StoreUnusable):
+            return f"{cause}, then resume the run"
+        if isinstance(cause, OSError) and cause.errno in ENVIRONMENT_ERRNOS:
+            name = cause.filename or store.home / "checkpoints"
+            return _cannot_write(Path(name), cause)
+        if isinstance(cause, sqlite3.OperationalError) and write_refused(cause):
+            return (
+                f"cannot write {store.path} ({cause}); free space on its disk or make it "
+                "writable, then resume the run"
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)

@@ -29,6 +29,13 @@ What a reader may assume:
   commits the metrics up to its step together with ``checkpoint_step``: every metric at
   or before ``checkpoint_step`` is final. Metrics after it may be removed when the run
   resumes from that checkpoint, and are then logged again.
+- ``checkpoint_sha256`` is the hash of ``checkpoint_path``'s file as written (schema 6);
+  ``previous_checkpoint_*`` is the checkpoint it replaced, kept as the fallback until the
+  next one is committed. A resume whose last file does not match its hash resumes from
+  the previous one (``requeue``); every other step file of the run may be removed.
+- The store never fails a read because it cannot write: a read-only or full store lists
+  and shows runs (marking lost runs waits for a reader that can write). A write it
+  cannot make raises ``StoreUnusable`` (one line: which file, what to free or change).
 - ``best_checkpoint_path`` is one file per run, replaced atomically whenever an
   evaluation beats the best so far; it may come from after ``checkpoint_step`` (a policy
   the run did reach, even if the run resumes from an earlier checkpoint).
@@ -37,8 +44,10 @@ What a reader may assume:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import os
 import socket
 import sqlite3
 import time
@@ -47,9 +56,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.errors import UserError
+from envs.errors import EnvironmentFailure, UserError
 from workbench.metric_rows import MetricRows
-from workbench.records import RunRecord, default_home, pid_alive
+from workbench.records import RunRecord, checkpoint_intact, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -75,6 +84,21 @@ class UnknownRun(StoreError):
     pass
 
 
+class StoreUnusable(EnvironmentFailure):
+    """The home, its database or its files cannot be written (read-only, disk full,
+    permissions): not the user's input, so the CLI exits 1."""
+
+
+def write_refused(err: BaseException) -> bool:
+    """Whether an SQLite error means the store cannot be written at all just now: a
+    read-only file or disk, a full disk, or a failed write."""
+    text = str(err).lower()
+    return any(
+        words in text
+        for words in ("readonly", "read-only", "disk is full", "disk i/o error", "unable to open")
+    )
+
+
 class Store(MetricRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
@@ -82,25 +106,69 @@ class Store(MetricRows):
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.path = self.home / DB_NAME
         try:
-            self.home.mkdir(parents=True, exist_ok=True)
-            (self.home / "checkpoints").mkdir(exist_ok=True)
-            (self.home / "logs").mkdir(exist_ok=True)
+            # Readable by the owner only: runs may hold private configs and results.
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (self.home / "checkpoints").mkdir(mode=0o700, exist_ok=True)
+            (self.home / "logs").mkdir(mode=0o700, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as err:
-            raise StoreError(
-                f"cannot use {self.home} as the workbench home: {err.strerror}"
+            raise StoreUnusable(
+                f"cannot use {self.home} as the workbench home ({err.strerror}); "
+                "make it writable or pass --home DIR"
             ) from None
+        self.conn = self._connect()
+        try:
+            self._migrate()
+        except sqlite3.OperationalError as err:
+            if not write_refused(err):
+                raise
+            raise StoreUnusable(
+                f"cannot update {self.path} to this workbench's schema ({err}); "
+                "free disk space or make it writable, then run again"
+            ) from None
+        self.host = socket.gethostname()
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open the database, refusing one that is not a workbench store before changing
+        anything in it (its journal mode included). A store that cannot be written (a
+        read-only directory or disk) is opened as it is, for reading."""
         try:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            self._refuse_foreign(conn)
         except sqlite3.DatabaseError as err:
+            if isinstance(err, sqlite3.OperationalError) and "unable to open" in str(err):
+                return self._connect_read_only()
             raise StoreError(
                 f"{self.path} is not a workbench store ({err}); move it away or pass --home DIR"
             ) from None
-        self.conn = conn
-        self._migrate()
-        self.host = socket.gethostname()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError as err:
+            if not write_refused(err):
+                raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A store whose directory refuses even SQLite's shared-memory file: read it as an
+        immutable file (nothing else can be writing it there)."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+        self._refuse_foreign(conn)
+        return conn
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if (version or tables) and not {"runs", "metrics"} <= tables:
+            conn.close()
+            raise StoreError(
+                f"{self.path} is an SQLite database of something else (tables: "
+                f"{', '.join(sorted(tables)[:5]) or 'none'}), not a workbench store; "
+                "move it away or pass --home DIR"
+            )
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
@@ -139,13 +207,23 @@ class Store(MetricRows):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction that takes the write lock up front (no mid-way upgrade)."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if not write_refused(err):
+                raise
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreUnusable(
+                f"cannot write {self.path} ({err}); free space on its disk or make it writable"
+            ) from err
 
     # --- run rows -------------------------------------------------------------------------
     def create_run(
@@ -289,6 +367,15 @@ class Store(MetricRows):
             ],
         )
 
+    def fail_unclaimed(self, run_id: int, error: str) -> None:
+        """A queued run no worker can start (its log cannot be written): failed, so it
+        is not queued forever and resumes once the cause is fixed."""
+        self.conn.execute(
+            "UPDATE runs SET status = 'failed', error = ?, ended_at = ? "
+            "WHERE id = ? AND status = 'queued'",
+            [error, time.time(), run_id],
+        )
+
     def requeue(self, run_id: int) -> RunRecord:
         """Put a stopped, failed or lost run back in the queue to continue from its checkpoint.
 
@@ -302,6 +389,8 @@ class Store(MetricRows):
                 raise StoreError(
                     f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs resume"
                 )
+            notice = self._fall_back_if_damaged(run)
+            run = self._get_unchecked(run_id)
             self.conn.execute(
                 "DELETE FROM metrics WHERE run_id = ? AND step > ?", [run_id, run.checkpoint_step]
             )
@@ -310,7 +399,34 @@ class Store(MetricRows):
                 "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = ?",
                 [run_id],
             )
-        return self.get_run(run_id)
+        return dataclasses.replace(self.get_run(run_id), notice=notice)
+
+    def _fall_back_if_damaged(self, run: RunRecord) -> str | None:
+        """When the last checkpoint's file is missing or not what was written, make the
+        previous one (if intact) the resume point, else start over; say so in one line."""
+        if not run.checkpoint_path or checkpoint_intact(run.checkpoint_path, run.checkpoint_sha256):
+            return None
+        damaged = f"its checkpoint at step {run.checkpoint_step} ({run.checkpoint_path}) is damaged"
+        previous = run.previous_checkpoint_path
+        if previous and checkpoint_intact(previous, run.previous_checkpoint_sha256):
+            step, sha256, said = (
+                run.previous_checkpoint_step,
+                run.previous_checkpoint_sha256,
+                (
+                    f"{damaged}; resuming from the previous one at step {run.previous_checkpoint_step}"
+                ),
+            )
+        else:
+            previous, step, sha256 = None, 0, None
+            said = f"{damaged} and no earlier one is kept; starting again from step 0"
+        self.conn.execute(
+            "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ?, checkpoint_sha256 = ?, "
+            "previous_checkpoint_path = NULL, previous_checkpoint_step = NULL, "
+            "previous_checkpoint_sha256 = NULL WHERE id = ?",
+            [previous, step, sha256, run.id],
+        )
+        Path(run.checkpoint_path).unlink(missing_ok=True)
+        return f"run {run.id}: {said}"
 
     def delete_run(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)
@@ -335,7 +451,18 @@ class Store(MetricRows):
         return RunRecord.from_row(rows[0])
 
     def refresh_lost(self) -> list[int]:
-        """Mark as lost the active runs whose heartbeat is stale and whose process is gone."""
+        """Mark as lost the active runs whose heartbeat is stale and whose process is gone.
+
+        Best effort: on a store that cannot be written (read-only, disk full) nothing is
+        marked and reads go on; the next reader that can write marks them."""
+        try:
+            return self._mark_lost()
+        except sqlite3.OperationalError as err:
+            if write_refused(err):
+                return []
+            raise
+
+    def _mark_lost(self) -> list[int]:
         cutoff = time.time() - STALE_AFTER
         candidates = self.conn.execute(
             "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running') "
