@@ -222,7 +222,7 @@ def save_init_weights(
     try:
         _atomic_save(target.weights(), path)
     except OSError as err:
-        raise StoreUnusable(_cannot_write(path, err)) from None
+        raise StoreUnusable(_cannot_write(path, err, then="then run again")) from None
     return path
 
 
@@ -248,7 +248,8 @@ def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handl
         os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
         handler = _QuietFileHandler(path)
     except OSError as err:
-        raise StoreUnusable(_cannot_write(path, err)) from None
+        then = f"then: workbench runs resume {run_id}"
+        raise StoreUnusable(_cannot_write(path, err, then=then)) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     return logger, handler
@@ -280,6 +281,7 @@ def execute(
         raise StoreError(f"run {run_id} is {run.status}, not queued; another worker has it")
     run = store.get_run(run_id)
     _remove_partial_files(store, run_id)
+    _keep_reserve(store)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
     stop_event = stop_event or threading.Event()
     buffer = MetricBuffer(store, run_id, Summary(run.summary), step=run.checkpoint_step)
@@ -302,13 +304,16 @@ def execute(
                 store.finish(run_id, "stopped", summary=buffer.summary.values)
                 log.info("interrupted at step %d; resumes from step %d", buffer.step, policy.step)
             except Exception as err:
-                fault = environment_fault(store, err)
+                fault = environment_fault(store, err, run_id)
                 if fault is None:
                     log.exception("failed at step %d", buffer.step)
                 else:
                     log.error("failed at step %d: %s", buffer.step, fault)
-                # Space a half-written checkpoint held is what the row's last write needs.
+                # The row's last write needs room: a half-written checkpoint's, and on a
+                # full disk the reserve's.
                 _remove_partial_files(store, run_id)
+                if fault is not None:
+                    (store.home / RESERVE_NAME).unlink(missing_ok=True)
                 try:
                     buffer.flush()  # kept; after the checkpoint, so replaced on resume
                 except Exception:  # noqa: BLE001 - the original error is the one to report
@@ -486,8 +491,10 @@ def _atomic_save(state: dict[str, Any], path: Path) -> str:
         if sha256 is None:
             raise OSError(errno.EIO, f"cannot read back {partial}")
         os.replace(partial, path)
-    except BaseException:
+    except BaseException as err:
         partial.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(partial)  # name the file in the one line the user reads
         raise
     return sha256
 
@@ -506,30 +513,53 @@ def _remove_partial_files(store: Store, run_id: int) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _cannot_write(path: Path, err: OSError) -> str:
+RESERVE_NAME = ".disk-reserve"
+RESERVE_BYTES = 256 * 1024
+"""Room kept on the store's disk so that, when the disk fills up during training, the
+run's last write (its metrics and its failed status) still fits once this is removed."""
+
+
+def _keep_reserve(store: Store) -> None:
+    """Write the reserve file if it is missing (real bytes, not a sparse file)."""
+    path = store.home / RESERVE_NAME
+    if path.exists():
+        return
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:
+        return  # another process writes it, or the disk refuses: training says so later
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(b"\0" * RESERVE_BYTES)
+    except OSError:
+        path.unlink(missing_ok=True)
+
+
+def _cannot_write(path: Path, err: OSError, *, then: str) -> str:
     """One line for a file the machine refused: which file, why, and what to do."""
     fix = {
         errno.ENOSPC: f"free space on the disk of {path.parent}",
         errno.EDQUOT: f"free space in your disk quota for {path.parent}",
         errno.EROFS: f"{path.parent} is on a read-only disk; pass --home DIR on a writable one",
     }.get(err.errno, f"make {path.parent} writable (or pass --home DIR)")
-    return f"cannot write {path} ({err.strerror or err}); {fix}, then resume the run"
+    return f"cannot write {path} ({err.strerror or err}); {fix}, {then}"
 
 
-def environment_fault(store: Store, err: BaseException) -> str | None:
+def environment_fault(store: Store, err: BaseException, run_id: int) -> str | None:
     """One line naming the file and the fix when a run failed because the machine refused a
     write (disk full, read-only, permissions); None for any other error."""
+    then = f"then: workbench runs resume {run_id}"
     cause: BaseException | None = err
     while cause is not None:
         if isinstance(cause, StoreUnusable):
-            return f"{cause}, then resume the run"
+            return f"{cause}, {then}"
         if isinstance(cause, OSError) and cause.errno in ENVIRONMENT_ERRNOS:
             name = cause.filename or store.home / "checkpoints"
-            return _cannot_write(Path(name), cause)
+            return _cannot_write(Path(name), cause, then=then)
         if isinstance(cause, sqlite3.OperationalError) and write_refused(cause):
             return (
                 f"cannot write {store.path} ({cause}); free space on its disk or make it "
-                "writable, then resume the run"
+                f"writable, {then}"
             )
         cause = cause.__cause__ or cause.__context__
     return None

@@ -409,13 +409,8 @@ class Store(MetricRows):
         damaged = f"its checkpoint at step {run.checkpoint_step} ({run.checkpoint_path}) is damaged"
         previous = run.previous_checkpoint_path
         if previous and checkpoint_intact(previous, run.previous_checkpoint_sha256):
-            step, sha256, said = (
-                run.previous_checkpoint_step,
-                run.previous_checkpoint_sha256,
-                (
-                    f"{damaged}; resuming from the previous one at step {run.previous_checkpoint_step}"
-                ),
-            )
+            step, sha256 = run.previous_checkpoint_step, run.previous_checkpoint_sha256
+            said = f"{damaged}; resuming from the previous one at step {step}"
         else:
             previous, step, sha256 = None, 0, None
             said = f"{damaged} and no earlier one is kept; starting again from step 0"
