@@ -13,8 +13,9 @@ Who writes what:
 - The CLI and the TUI create run rows (``queued``; a run started from another's networks
   gets ``init_from`` and ``init_path``, a copy of those weights written before the row,
   never changed after), set ``stop_requested``, put a
-  ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume, and delete rows
-  that no process is running.
+  ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume (falling back to
+  the previous checkpoint when the last is damaged), fail a ``queued`` row whose worker
+  cannot start (``fail_unclaimed``), and delete rows that no process is running.
 - A worker claims a ``queued`` row (``queued -> running``, atomically, with its pid and
   host); from then on it alone writes that row's progress (``steps_done``, ``heartbeat``,
   ``checkpoint_*``, ``best_checkpoint_*``, ``summary``), its metrics, and its final
