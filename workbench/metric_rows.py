@@ -1,5 +1,6 @@
 """The metrics table: rows (run, key, step, value) written with a run's progress and
-checkpoint in one transaction, and the reads every view shares. Mixed into ``Store``."""
+checkpoint in one transaction, the reads every view shares, and the fallback from a
+damaged last checkpoint to the previous one. Mixed into ``Store``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
+
+from workbench.records import RunRecord, checkpoint_intact
 
 
 class MetricRows:
@@ -74,6 +78,28 @@ class MetricRows:
                     [best[0], best[1], run_id],
                 )
 
+    def _fall_back_if_damaged(self, run: RunRecord) -> str | None:
+        """When the last checkpoint's file is missing or not what was written, make the
+        previous one (if intact) the resume point, else start over; say so in one line."""
+        if not run.checkpoint_path or checkpoint_intact(run.checkpoint_path, run.checkpoint_sha256):
+            return None
+        damaged = f"its checkpoint at step {run.checkpoint_step} ({run.checkpoint_path}) is damaged"
+        previous = run.previous_checkpoint_path
+        if previous and checkpoint_intact(previous, run.previous_checkpoint_sha256):
+            step, sha256 = run.previous_checkpoint_step, run.previous_checkpoint_sha256
+            said = f"{damaged}; resuming from the previous one at step {step}"
+        else:
+            previous, step, sha256 = None, 0, None
+            said = f"{damaged} and no earlier one is kept; starting again from step 0"
+        self.conn.execute(
+            "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ?, checkpoint_sha256 = ?, "
+            "previous_checkpoint_path = NULL, previous_checkpoint_step = NULL, "
+            "previous_checkpoint_sha256 = NULL WHERE id = ?",
+            [previous, step, sha256, run.id],
+        )
+        Path(run.checkpoint_path).unlink(missing_ok=True)
+        return f"run {run.id}: {said}"
+
     def metrics(
         self, run_id: int, key: str | None = None, since_step: int = -1
     ) -> list[tuple[str, int, float]]:
@@ -84,6 +110,13 @@ class MetricRows:
             sql += " AND key = ?"
             params.append(key)
         return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
+
+    def last_value(self, run_id: int, key: str) -> float | None:
+        row = self.conn.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",
+            [run_id, key],
+        ).fetchone()
+        return None if row is None else float(row[0])
 
     def recent_values(self, run_id: int, key: str, count: int) -> list[float]:
         """The last ``count`` values of one metric, oldest first."""

@@ -6,10 +6,8 @@ The background processes that call it are started, stopped and resumed by
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -25,8 +23,8 @@ from agents.common.base import Agent
 from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task
+from workbench import checkpoints
 from workbench.format import fixed
-from workbench.records import file_sha256
 from workbench.run_loop import (
     FLUSH_EVERY_SECONDS,
     LOG_EVERY_SECONDS,
@@ -38,8 +36,6 @@ from workbench.run_loop import (
     Summary,
 )
 from workbench.store import (
-    CHECKPOINTS,
-    RESUMABLE,
     RunRecord,
     Store,
     StoreError,
@@ -83,66 +79,10 @@ def load_trained(store: Store, run: RunRecord, checkpoint: str = "last") -> Agen
     """The run's agent with the weights of its last (or best) checkpoint, for evaluation."""
     agent = build_agent(run)
     if checkpoint == "best":
-        agent.load_weights(read_checkpoint(store, run, "best"))
+        agent.load_weights(checkpoints.read_checkpoint(store, run, "best"))
     else:
-        agent.load_state_dict(read_checkpoint(store, run, "last"))
+        agent.load_state_dict(checkpoints.read_checkpoint(store, run, "last"))
     return agent
-
-
-def read_checkpoint(store: Store, run: RunRecord, checkpoint: str = "last") -> dict[str, Any]:
-    """The state saved in the run's last checkpoint, or the networks of its best one."""
-    if checkpoint not in CHECKPOINTS:
-        raise StoreError(
-            f"checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINTS)}",
-            field="checkpoint",
-        )
-    column = "checkpoint_path" if checkpoint == "last" else "best_checkpoint_path"
-    for _ in range(5):
-        path = getattr(run, column)
-        if not path:
-            break
-        try:
-            return load_checkpoint_file(path)
-        except FileNotFoundError:
-            # A running worker replaced that checkpoint after we read its path: read again.
-            run = store.get_run(run.id)
-        except DamagedCheckpoint as err:
-            other = "best" if checkpoint == "last" else "last"
-            raise DamagedCheckpoint(
-                f"run {run.id}'s {checkpoint} checkpoint {path} {err}; use its {other} "
-                f"checkpoint (--checkpoint {other}, or --init-checkpoint {other})"
-                + (
-                    f", or `workbench runs resume {run.id}` to go back to the previous one"
-                    if checkpoint == "last" and run.status in RESUMABLE
-                    else ""
-                )
-            ) from None
-    if checkpoint == "best":
-        raise StoreError(
-            f"run {run.id} has no best checkpoint (no evaluation yet, or it was trained "
-            "before the workbench kept one); use its last checkpoint",
-            field="checkpoint",
-        )
-    raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
-
-
-class DamagedCheckpoint(StoreError):
-    """A checkpoint file that exists but does not load (truncated, corrupt)."""
-
-
-def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
-    """``torch.load`` of a checkpoint (tensors and plain values only). A file that is there
-    but does not load raises DamagedCheckpoint("does not load (...)") with torch's first
-    line; FileNotFoundError passes through."""
-    try:
-        return torch.load(path, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        raise DamagedCheckpoint(f"cannot be read ({err.strerror})") from None
-    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a broken file
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
-        raise DamagedCheckpoint(f"does not load ({first}); it is damaged") from None
 
 
 def create_run(
@@ -210,7 +150,7 @@ def save_init_weights(
         )
     target = make_agent(agent, task, config, task_params, seed=0)
     try:
-        target.load_weights(read_checkpoint(store, source, checkpoint))
+        target.load_weights(checkpoints.read_checkpoint(store, source, checkpoint))
     except (RuntimeError, KeyError) as err:
         detail = str(err).strip().splitlines()[-1].strip()
         raise StoreError(
@@ -220,9 +160,9 @@ def save_init_weights(
         ) from None
     path = store.home / "checkpoints" / f"init-from-{source_id}-{uuid.uuid4().hex[:12]}.pt"
     try:
-        _atomic_save(target.weights(), path)
+        checkpoints.atomic_save(target.weights(), path)
     except OSError as err:
-        raise StoreUnusable(_cannot_write(path, err, then="then run again")) from None
+        raise StoreUnusable(checkpoints.cannot_write(path, err, then="then run again")) from None
     return path
 
 
@@ -249,7 +189,7 @@ def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handl
         handler = _QuietFileHandler(path)
     except OSError as err:
         then = f"then: workbench runs resume {run_id}"
-        raise StoreUnusable(_cannot_write(path, err, then=then)) from None
+        raise StoreUnusable(checkpoints.cannot_write(path, err, then=then)) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     return logger, handler
@@ -280,8 +220,8 @@ def execute(
         run = store.get_run(run_id)
         raise StoreError(f"run {run_id} is {run.status}, not queued; another worker has it")
     run = store.get_run(run_id)
-    _remove_partial_files(store, run_id)
-    _keep_reserve(store)
+    checkpoints.remove_partial_files(store, run_id)
+    checkpoints.keep_reserve(store)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
     stop_event = stop_event or threading.Event()
     buffer = MetricBuffer(store, run_id, Summary(run.summary), step=run.checkpoint_step)
@@ -304,16 +244,16 @@ def execute(
                 store.finish(run_id, "stopped", summary=buffer.summary.values)
                 log.info("interrupted at step %d; resumes from step %d", buffer.step, policy.step)
             except Exception as err:
-                fault = environment_fault(store, err, run_id)
+                fault = checkpoints.environment_fault(store, err, run_id)
                 if fault is None:
                     log.exception("failed at step %d", buffer.step)
                 else:
                     log.error("failed at step %d: %s", buffer.step, fault)
                 # The row's last write needs room: a half-written checkpoint's, and on a
                 # full disk the reserve's.
-                _remove_partial_files(store, run_id)
+                checkpoints.remove_partial_files(store, run_id)
                 if fault is not None:
-                    (store.home / RESERVE_NAME).unlink(missing_ok=True)
+                    (store.home / checkpoints.RESERVE_NAME).unlink(missing_ok=True)
                 try:
                     buffer.flush()  # kept; after the checkpoint, so replaced on resume
                 except Exception:  # noqa: BLE001 - the original error is the one to report
@@ -353,7 +293,7 @@ def _train(
     log_timer = Interval(LOG_EVERY_SECONDS, start_time)
     for report in agent.learn(run.total_steps):
         if buffer.add(report):
-            buffer.best = (str(_save_best_checkpoint(store, run.id, agent)), report.step)
+            buffer.best = (str(checkpoints.save_best_checkpoint(store, run.id, agent)), report.step)
         now = time.monotonic()
         speed = (report.step - start_step) / max(now - start_time, 1e-9)
         buffer.summary.values["steps_per_second"] = speed
@@ -385,17 +325,17 @@ def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
     agent = build_agent(run)
     if run.checkpoint_path and run.checkpoint_step > 0:
         try:
-            agent.load_state_dict(load_checkpoint_file(run.checkpoint_path))
-        except (DamagedCheckpoint, FileNotFoundError) as err:
+            agent.load_state_dict(checkpoints.load_checkpoint_file(run.checkpoint_path))
+        except (checkpoints.DamagedCheckpoint, FileNotFoundError) as err:
             detail = "is missing" if isinstance(err, FileNotFoundError) else str(err)
-            raise DamagedCheckpoint(
+            raise checkpoints.DamagedCheckpoint(
                 f"checkpoint {run.checkpoint_path} {detail}; `workbench runs resume {run.id}` "
                 "goes back to the previous checkpoint"
             ) from None
         log.info("resumed from checkpoint at step %d", run.checkpoint_step)
         return agent
     if run.init_path:
-        agent.load_weights(load_checkpoint_file(run.init_path))
+        agent.load_weights(checkpoints.load_checkpoint_file(run.init_path))
         log.info("networks start from the weights of run %s", run.init_from)
     log.info(
         "started %s on %s, %d steps, seed %d, config %s",
@@ -414,10 +354,12 @@ def _checkpoint(
     """Save the agent at the buffer's step and commit it with the metrics up to it; drop
     older checkpoint files."""
     step = buffer.step
-    path, sha256 = _save_checkpoint(store, run_id, agent, step)
+    path, sha256 = checkpoints.save_checkpoint(store, run_id, agent, step)
     buffer.flush(checkpoint=(str(path), step, sha256))
     run = store.get_run(run_id)
-    _remove_old_checkpoints(store, run_id, keep={run.checkpoint_path, run.previous_checkpoint_path})
+    checkpoints.remove_old_checkpoints(
+        store, run_id, keep={run.checkpoint_path, run.previous_checkpoint_path}
+    )
     log.info("checkpoint at step %d", step)
 
 
@@ -447,122 +389,3 @@ def eval_text(summary: dict[str, Any]) -> str:
     if "eval_return_std" in summary:
         return f"{text} ± {fixed(summary['eval_return_std'], 2)} (std)"
     return text
-
-
-def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> tuple[Path, str]:
-    """Write the agent's state to a new file named by its step (atomic rename); return it
-    with the SHA-256 of what reached the disk.
-
-    The store points at the previous files until the new one is committed, so a crash in
-    between leaves a consistent pair; the one before stays as the fallback until then.
-    """
-    path = store.home / "checkpoints" / f"run-{run_id}-step-{step}.pt"
-    return path, _atomic_save(agent.state_dict(), path)
-
-
-def _save_best_checkpoint(store: Store, run_id: int, agent: Agent) -> Path:
-    """Write the agent's networks (``weights()``, what evaluation and --init-from read) to
-    the run's one best-checkpoint file, replacing the previous best atomically."""
-    path = store.home / "checkpoints" / f"run-{run_id}-best.pt"
-    _atomic_save(agent.weights(), path)
-    return path
-
-
-def _atomic_save(state: dict[str, Any], path: Path) -> str:
-    """Save to ``path.partial`` (owner-only), flush it to the disk, read it back for its
-    SHA-256, then rename it over ``path``; a failed save leaves no partial file."""
-    partial = path.with_suffix(".partial")
-    try:
-        descriptor = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            try:
-                torch.save(state, file)
-            except RuntimeError as err:
-                # torch's zip writer reports a failed write as a RuntimeError, errno lost.
-                if "write" not in str(err).lower():
-                    raise
-                full = shutil.disk_usage(partial.parent).free < 1 << 20
-                raise OSError(
-                    errno.ENOSPC if full else errno.EIO, str(err).splitlines()[0], str(partial)
-                ) from None
-            file.flush()
-            os.fsync(file.fileno())
-        sha256 = file_sha256(partial)
-        if sha256 is None:
-            raise OSError(errno.EIO, f"cannot read back {partial}")
-        os.replace(partial, path)
-    except BaseException as err:
-        partial.unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.filename is None:
-            err.filename = str(partial)  # name the file in the one line the user reads
-        raise
-    return sha256
-
-
-def _remove_old_checkpoints(store: Store, run_id: int, keep: set[str | None]) -> None:
-    """Remove the run's step files other than the last and the previous checkpoint (files
-    written just before a crash, never committed, go here too)."""
-    for old in (store.home / "checkpoints").glob(f"run-{run_id}-step-*.pt"):
-        if str(old) not in keep:
-            old.unlink(missing_ok=True)
-
-
-def _remove_partial_files(store: Store, run_id: int) -> None:
-    """Remove half-written checkpoint files a crashed or failed save of this run left."""
-    for partial in (store.home / "checkpoints").glob(f"run-{run_id}-*.partial"):
-        partial.unlink(missing_ok=True)
-
-
-RESERVE_NAME = ".disk-reserve"
-RESERVE_BYTES = 256 * 1024
-"""Room kept on the store's disk so that, when the disk fills up during training, the
-run's last write (its metrics and its failed status) still fits once this is removed."""
-
-
-def _keep_reserve(store: Store) -> None:
-    """Write the reserve file if it is missing (real bytes, not a sparse file)."""
-    path = store.home / RESERVE_NAME
-    if path.exists():
-        return
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except OSError:
-        return  # another process writes it, or the disk refuses: training says so later
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(b"\0" * RESERVE_BYTES)
-    except OSError:
-        path.unlink(missing_ok=True)
-
-
-def _cannot_write(path: Path, err: OSError, *, then: str) -> str:
-    """One line for a file the machine refused: which file, why, and what to do."""
-    fix = {
-        errno.ENOSPC: f"free space on the disk of {path.parent}",
-        errno.EDQUOT: f"free space in your disk quota for {path.parent}",
-        errno.EROFS: f"{path.parent} is on a read-only disk; pass --home DIR on a writable one",
-    }.get(err.errno, f"make {path.parent} writable (or pass --home DIR)")
-    return f"cannot write {path} ({err.strerror or err}); {fix}, {then}"
-
-
-def environment_fault(store: Store, err: BaseException, run_id: int) -> str | None:
-    """One line naming the file and the fix when a run failed because the machine refused a
-    write (disk full, read-only, permissions); None for any other error."""
-    then = f"then: workbench runs resume {run_id}"
-    cause: BaseException | None = err
-    while cause is not None:
-        if isinstance(cause, StoreUnusable):
-            return f"{cause}, {then}"
-        if isinstance(cause, OSError) and cause.errno in ENVIRONMENT_ERRNOS:
-            name = cause.filename or store.home / "checkpoints"
-            return _cannot_write(Path(name), cause, then=then)
-        if isinstance(cause, sqlite3.OperationalError) and write_refused(cause):
-            return (
-                f"cannot write {store.path} ({cause}); free space on its disk or make it "
-                f"writable, {then}"
-            )
-        cause = cause.__cause__ or cause.__context__
-    return None
-
-
-ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)

@@ -48,7 +48,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import socket
 import sqlite3
 import time
@@ -57,10 +56,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.errors import EnvironmentFailure, UserError
 from workbench.metric_rows import MetricRows
-from workbench.records import RunRecord, checkpoint_intact, default_home, pid_alive
+from workbench.records import RunRecord, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
+from workbench.store_open import (
+    StoreError,
+    StoreUnusable,
+    UnknownRun,
+    connect,
+    prepare_home,
+    write_refused,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -77,99 +83,16 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class StoreError(UserError):
-    """A problem with the store the user can fix; the message says how."""
-
-
-class UnknownRun(StoreError):
-    pass
-
-
-class StoreUnusable(EnvironmentFailure):
-    """The home, its database or its files cannot be written (read-only, disk full,
-    permissions): not the user's input, so the CLI exits 1."""
-
-
-def write_refused(err: BaseException) -> bool:
-    """Whether an SQLite error means the store cannot be written at all just now: a
-    read-only file or disk, a full disk, or a failed write."""
-    text = str(err).lower()
-    return any(
-        words in text
-        for words in ("readonly", "read-only", "disk is full", "disk i/o error", "unable to open")
-    )
-
-
 class Store(MetricRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.path = self.home / DB_NAME
-        try:
-            # Readable by the owner only: runs may hold private configs and results.
-            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (self.home / "checkpoints").mkdir(mode=0o700, exist_ok=True)
-            (self.home / "logs").mkdir(mode=0o700, exist_ok=True)
-            if not self.path.exists():
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        except OSError as err:
-            raise StoreUnusable(
-                f"cannot use {self.home} as the workbench home ({err.strerror}); "
-                "make it writable or pass --home DIR"
-            ) from None
-        self.conn = self._connect()
-        try:
-            self._migrate()
-        except sqlite3.OperationalError as err:
-            if not write_refused(err):
-                raise
-            raise StoreUnusable(
-                f"cannot update {self.path} to this workbench's schema ({err}); "
-                "free disk space or make it writable, then run again"
-            ) from None
+        prepare_home(self.home, self.path)
+        self.conn = connect(self.path)
+        self._migrate()  # a store it cannot write raises StoreUnusable (see transaction)
         self.host = socket.gethostname()
-
-    def _connect(self) -> sqlite3.Connection:
-        """Open the database, refusing one that is not a workbench store before changing
-        anything in it (its journal mode included). A store that cannot be written (a
-        read-only directory or disk) is opened as it is, for reading."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            self._refuse_foreign(conn)
-        except sqlite3.DatabaseError as err:
-            if isinstance(err, sqlite3.OperationalError) and "unable to open" in str(err):
-                return self._connect_read_only()
-            raise StoreError(
-                f"{self.path} is not a workbench store ({err}); move it away or pass --home DIR"
-            ) from None
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.OperationalError as err:
-            if not write_refused(err):
-                raise
-        return conn
-
-    def _connect_read_only(self) -> sqlite3.Connection:
-        """A store whose directory refuses even SQLite's shared-memory file: read it as an
-        immutable file (nothing else can be writing it there)."""
-        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
-        self._refuse_foreign(conn)
-        return conn
-
-    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if (version or tables) and not {"runs", "metrics"} <= tables:
-            conn.close()
-            raise StoreError(
-                f"{self.path} is an SQLite database of something else (tables: "
-                f"{', '.join(sorted(tables)[:5]) or 'none'}), not a workbench store; "
-                "move it away or pass --home DIR"
-            )
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
@@ -402,28 +325,6 @@ class Store(MetricRows):
             )
         return dataclasses.replace(self.get_run(run_id), notice=notice)
 
-    def _fall_back_if_damaged(self, run: RunRecord) -> str | None:
-        """When the last checkpoint's file is missing or not what was written, make the
-        previous one (if intact) the resume point, else start over; say so in one line."""
-        if not run.checkpoint_path or checkpoint_intact(run.checkpoint_path, run.checkpoint_sha256):
-            return None
-        damaged = f"its checkpoint at step {run.checkpoint_step} ({run.checkpoint_path}) is damaged"
-        previous = run.previous_checkpoint_path
-        if previous and checkpoint_intact(previous, run.previous_checkpoint_sha256):
-            step, sha256 = run.previous_checkpoint_step, run.previous_checkpoint_sha256
-            said = f"{damaged}; resuming from the previous one at step {step}"
-        else:
-            previous, step, sha256 = None, 0, None
-            said = f"{damaged} and no earlier one is kept; starting again from step 0"
-        self.conn.execute(
-            "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ?, checkpoint_sha256 = ?, "
-            "previous_checkpoint_path = NULL, previous_checkpoint_step = NULL, "
-            "previous_checkpoint_sha256 = NULL WHERE id = ?",
-            [previous, step, sha256, run.id],
-        )
-        Path(run.checkpoint_path).unlink(missing_ok=True)
-        return f"run {run.id}: {said}"
-
     def delete_run(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)
         if run.status in ACTIVE:
@@ -481,19 +382,11 @@ class Store(MetricRows):
                 lost.append(run_id)
         return lost
 
-    # --- files ----------------------------------------------------------------------------
     # --- studies --------------------------------------------------------------------------
     def study_runs(self, study: str) -> list[RunRecord]:
         """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
         rows = self._query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
         return [RunRecord.from_row(row) for row in rows]
-
-    def last_value(self, run_id: int, key: str) -> float | None:
-        row = self.conn.execute(
-            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",
-            [run_id, key],
-        ).fetchone()
-        return None if row is None else float(row[0])
 
     def log_path(self, run_id: int) -> Path:
         return self.home / "logs" / f"run-{run_id}.log"

@@ -16,7 +16,7 @@ import torch
 
 from tests.conftest import Cli, run_row, wait_for
 from tests.faults.helpers import SMALL_DQN, one_line, tmpfs
-from workbench import records, runner
+from workbench import checkpoints, records
 from workbench.store import Store
 
 pytestmark = pytest.mark.usefixtures("frequent_checkpoints")
@@ -58,7 +58,7 @@ def test_a_full_disk_fails_the_run_in_one_line_and_resume_completes_it(
 
         if not mounted:
             monkeypatch.setattr(torch, "save", simulated_save)
-        real_save_checkpoint = runner._save_checkpoint
+        real_save_checkpoint = checkpoints.save_checkpoint
         saves: list[int] = []
 
         def save_checkpoint(store, run_id, agent, step):
@@ -67,7 +67,7 @@ def test_a_full_disk_fails_the_run_in_one_line_and_resume_completes_it(
                 full.append(fill(home) if mounted else home / "checkpoints")
             return real_save_checkpoint(store, run_id, agent, step)
 
-        monkeypatch.setattr(runner, "_save_checkpoint", save_checkpoint)
+        monkeypatch.setattr(checkpoints, "save_checkpoint", save_checkpoint)
         cli = Cli(home)
 
         result = cli("run", "dqn", "cartpole", "--steps", str(TOTAL), *SMALL_DQN, "--json")
