@@ -14,6 +14,7 @@ from tests.conftest import Cli, run_row
 from tests.faults.helpers import SMALL_DQN, one_line, read_only
 from workbench import store as store_module
 from workbench.store import Store
+from workbench.tui.readers.runs import RunReader, read_runs
 
 
 def test_a_foreign_sqlite_file_is_refused_in_one_line_and_left_as_it_was(
@@ -85,9 +86,12 @@ def test_reads_work_on_a_read_only_store(cli: Cli, home: Path, tmp_path: Path) -
         listing = cli("runs", "ls")
         shown = cli("runs", "show", str(run_id))
         started = cli("run", "dqn", "cartpole", "--steps", "100")
+        tui_rows = read_runs(home, {})  # what the TUI's runs screen and run view read
+        tui_run = RunReader(home, run_id).read(None, {})
 
     assert listing.exit_code == 0 and " running " in listing.output, listing.output
     assert shown.exit_code == 0, shown.output
+    assert tui_rows[run_id][1].status == "running" and tui_run.run.id == run_id
     # Writing is an environment failure (exit 1), said in one line naming the home.
     assert started.exit_code == 1, started.output
     assert str(home) in one_line(started.output)
