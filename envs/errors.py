@@ -14,3 +14,13 @@ class UserError(Exception):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+    exit_code = 2
+    """The CLI's exit code: 2, the user's input was wrong."""
+
+
+class EnvironmentFailure(UserError):
+    """The machine refused (disk full, read-only store, no permission): the message names
+    the file and what to free or change. The CLI prints it on one line and exits 1."""
+
+    exit_code = 1

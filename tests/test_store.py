@@ -228,3 +228,48 @@ def test_a_schema_3_store_hands_its_remembered_study_storages_to_studies(home: P
     store.close()
     Store(home).close()  # opened again: nothing left to move, nothing changes
     assert remembered(home)["far"] == "postgresql://someone@db-host:5432/studies"
+
+
+def test_a_schema_5_store_gains_the_checkpoint_hash_columns_and_keeps_its_runs(
+    home: Path,
+) -> None:
+    """Schema 6: the last checkpoint's hash and the previous checkpoint; an older run has
+    none of them and resumes from its last checkpoint as before."""
+    store = Store(home)
+    run_id = new_run(store)
+    store.write_metrics(run_id, [("train/td_loss", 5, 1.0)], 5, checkpoint=("c.pt", 5))
+    columns = {
+        "checkpoint_sha256",
+        "previous_checkpoint_path",
+        "previous_checkpoint_step",
+        "previous_checkpoint_sha256",
+    }
+    store.db["runs"].transform(drop=columns)
+    store.db.execute("PRAGMA user_version = 5")
+    store.close()
+    reopened = Store(home)
+    assert columns <= set(reopened.db["runs"].columns_dict)
+    run = reopened.get_run(run_id)
+    assert (run.checkpoint_path, run.checkpoint_step, run.checkpoint_sha256) == ("c.pt", 5, None)
+    assert run.previous_checkpoint_path is None
+    assert reopened.metrics(run_id) == [("train/td_loss", 5, 1.0)]
+    version = reopened.db.execute("PRAGMA user_version").fetchone()[0]
+    assert version == 6 == store_module.SCHEMA_VERSION
+
+
+def test_a_new_checkpoint_keeps_the_one_before_as_the_previous(home: Path) -> None:
+    store = Store(home)
+    run_id = new_run(store)
+    store.write_metrics(run_id, [], 10, checkpoint=("a.pt", 10, "hash-a"))
+    store.write_metrics(run_id, [], 20, checkpoint=("b.pt", 20, "hash-b"))
+    run = store.get_run(run_id)
+    assert (run.checkpoint_path, run.checkpoint_step) == ("b.pt", 20)
+    assert run.checkpoint_sha256 == "hash-b"
+    assert (
+        run.previous_checkpoint_path,
+        run.previous_checkpoint_step,
+        run.previous_checkpoint_sha256,
+    ) == ("a.pt", 10, "hash-a")
+    store.write_metrics(run_id, [], 20, checkpoint=("b.pt", 20, "hash-b2"))  # same file again
+    run = store.get_run(run_id)
+    assert (run.previous_checkpoint_path, run.checkpoint_sha256) == ("a.pt", "hash-b2")

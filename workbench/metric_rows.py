@@ -1,5 +1,6 @@
 """The metrics table: rows (run, key, step, value) written with a run's progress and
-checkpoint in one transaction, and the reads every view shares. Mixed into ``Store``."""
+checkpoint in one transaction, the reads every view shares, and the fallback from a
+damaged last checkpoint to the previous one. Mixed into ``Store``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
+
+from workbench.records import RunRecord, checkpoint_intact
 
 
 class MetricRows:
@@ -30,8 +34,9 @@ class MetricRows:
     ) -> None:
         """Append metric rows (key, step, value) and progress in one transaction.
 
-        With ``checkpoint=(path, step)`` the checkpoint becomes the run's resume point in
-        the same transaction, so it never points past metrics that are not stored. With
+        With ``checkpoint=(path, step)`` or ``(path, step, sha256)`` the checkpoint becomes
+        the run's resume point in the same transaction, so it never points past metrics
+        that are not stored; the one it replaces becomes the previous checkpoint. With
         ``best=(path, step)`` that file becomes the run's best checkpoint.
         """
         now = time.time()
@@ -47,9 +52,24 @@ class MetricRows:
                 [steps_done, now, json.dumps(summary) if summary is not None else None, run_id],
             )
             if checkpoint is not None:
+                path, step, *hashed = checkpoint
+                # The checkpoint it replaces becomes the previous one (SQLite reads the old
+                # values on the right), kept as the fallback until the next is committed.
+                # A file written again under the same name (same step) shifts nothing.
+                shift = ", ".join(
+                    f"previous_checkpoint_{column} = CASE WHEN checkpoint_path IS :path "
+                    f"THEN previous_checkpoint_{column} ELSE checkpoint_{column} END"
+                    for column in ("path", "step", "sha256")
+                )
                 self.conn.execute(
-                    "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ? WHERE id = ?",
-                    [checkpoint[0], checkpoint[1], run_id],
+                    f"UPDATE runs SET {shift}, checkpoint_path = :path, "
+                    "checkpoint_step = :step, checkpoint_sha256 = :sha256 WHERE id = :id",
+                    {
+                        "path": path,
+                        "step": step,
+                        "sha256": hashed[0] if hashed else None,
+                        "id": run_id,
+                    },
                 )
             if best is not None:
                 self.conn.execute(
@@ -57,6 +77,28 @@ class MetricRows:
                     "WHERE id = ?",
                     [best[0], best[1], run_id],
                 )
+
+    def _fall_back_if_damaged(self, run: RunRecord) -> str | None:
+        """When the last checkpoint's file is missing or not what was written, make the
+        previous one (if intact) the resume point, else start over; say so in one line."""
+        if not run.checkpoint_path or checkpoint_intact(run.checkpoint_path, run.checkpoint_sha256):
+            return None
+        damaged = f"its checkpoint at step {run.checkpoint_step} ({run.checkpoint_path}) is damaged"
+        previous = run.previous_checkpoint_path
+        if previous and checkpoint_intact(previous, run.previous_checkpoint_sha256):
+            step, sha256 = run.previous_checkpoint_step, run.previous_checkpoint_sha256
+            said = f"{damaged}; resuming from the previous one at step {step}"
+        else:
+            previous, step, sha256 = None, 0, None
+            said = f"{damaged} and no earlier one is kept; starting again from step 0"
+        self.conn.execute(
+            "UPDATE runs SET checkpoint_path = ?, checkpoint_step = ?, checkpoint_sha256 = ?, "
+            "previous_checkpoint_path = NULL, previous_checkpoint_step = NULL, "
+            "previous_checkpoint_sha256 = NULL WHERE id = ?",
+            [previous, step, sha256, run.id],
+        )
+        Path(run.checkpoint_path).unlink(missing_ok=True)
+        return f"run {run.id}: {said}"
 
     def metrics(
         self, run_id: int, key: str | None = None, since_step: int = -1
@@ -68,6 +110,13 @@ class MetricRows:
             sql += " AND key = ?"
             params.append(key)
         return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
+
+    def last_value(self, run_id: int, key: str) -> float | None:
+        row = self.conn.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",
+            [run_id, key],
+        ).fetchone()
+        return None if row is None else float(row[0])
 
     def recent_values(self, run_id: int, key: str, count: int) -> list[float]:
         """The last ``count`` values of one metric, oldest first."""

@@ -3,6 +3,7 @@ that any reader may check (no database access here)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -61,6 +62,15 @@ class RunRecord:
     init_checkpoint: str | None = None
     """Which checkpoint of ``init_from`` the networks came from: last or best (schema 4;
     None for runs created before it, which took the last)."""
+    checkpoint_sha256: str | None = None
+    """SHA-256 of the last checkpoint's file as written (schema 6; None before)."""
+    previous_checkpoint_path: str | None = None
+    """The checkpoint before the last, kept until a newer one is verified (schema 6)."""
+    previous_checkpoint_step: int | None = None
+    previous_checkpoint_sha256: str | None = None
+    notice: str | None = field(default=None, compare=False)
+    """Not a column: set by a resume that could not use the last checkpoint, saying which
+    one it resumes from instead (one line for the user)."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -71,7 +81,29 @@ class RunRecord:
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        values = dict(self.__dict__)
+        values.pop("notice")
+        return values
+
+
+def file_sha256(path: Path | str) -> str | None:
+    """SHA-256 of a file's bytes, or None when it cannot be read (missing, unreadable)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def checkpoint_intact(path: str | None, sha256: str | None) -> bool:
+    """Whether a checkpoint file is as written: its hash matches. One recorded without a
+    hash (before schema 6) is taken as it is; the worker that loads it says if it fails."""
+    if not path:
+        return False
+    return sha256 is None or file_sha256(path) == sha256
 
     def stalled_for(self, now: float | None = None) -> float | None:
         """Seconds since the heartbeat of a ``running`` run silent for over STALLED_AFTER

@@ -8,6 +8,8 @@ them what they need (a store, a run id, reports, times).
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.base import EVAL_KEYS, RETURN_KEYS, Report
-from workbench.store import HEARTBEAT_INTERVAL, Store
+from workbench.store import HEARTBEAT_INTERVAL, Store, write_refused
 
 CHECKPOINT_EVERY_STEPS = 10_000
 CHECKPOINT_MIN_SECONDS = 5.0
@@ -43,7 +45,12 @@ class Heartbeat(threading.Thread):
         store = Store(self.home)
         try:
             while not self.done.wait(self.interval):
-                store.beat(self.run_id)
+                try:
+                    store.beat(self.run_id)
+                except sqlite3.OperationalError as err:
+                    if not write_refused(err):
+                        raise
+                    # A full or read-only disk: the training loop meets it too and says so.
         finally:
             store.close()
 
@@ -148,6 +155,19 @@ class CheckpointPolicy:
     ) -> None:
         self.step, self.time = step, now
         self.every_steps, self.min_seconds, self.max_seconds = every_steps, min_seconds, max_seconds
+
+    @classmethod
+    def from_environment(cls, step: int, now: float) -> CheckpointPolicy:
+        """The policy, with ``WORKBENCH_CHECKPOINT_STEPS`` and
+        ``WORKBENCH_CHECKPOINT_MIN_SECONDS`` (when set) in place of the defaults: how
+        tests and fault drills make a short run checkpoint often."""
+        env = os.environ
+        return cls(
+            step,
+            now,
+            every_steps=int(env.get("WORKBENCH_CHECKPOINT_STEPS", CHECKPOINT_EVERY_STEPS)),
+            min_seconds=float(env.get("WORKBENCH_CHECKPOINT_MIN_SECONDS", CHECKPOINT_MIN_SECONDS)),
+        )
 
     def due(self, step: int, now: float) -> bool:
         elapsed = now - self.time

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from agents.common.base import Agent
 from agents.registry import get_agent
 from envs.config import build
 from envs.registry import get_task
+from workbench import checkpoints
 from workbench.format import fixed
 from workbench.run_loop import (
     FLUSH_EVERY_SECONDS,
@@ -35,7 +37,13 @@ from workbench.run_loop import (
     Summary,
 )
 from workbench.stopping import sigterm_sets
-from workbench.store import CHECKPOINTS, RunRecord, Store, StoreError
+from workbench.store import (
+    RunRecord,
+    Store,
+    StoreError,
+    StoreUnusable,
+    write_refused,
+)
 from workbench.worker import launch, resume, stop
 
 __all__ = ["launch", "resume", "stop"]  # background workers, kept here for older callers
@@ -73,36 +81,10 @@ def load_trained(store: Store, run: RunRecord, checkpoint: str = "last") -> Agen
     """The run's agent with the weights of its last (or best) checkpoint, for evaluation."""
     agent = build_agent(run)
     if checkpoint == "best":
-        agent.load_weights(read_checkpoint(store, run, "best"))
+        agent.load_weights(checkpoints.read_checkpoint(store, run, "best"))
     else:
-        agent.load_state_dict(read_checkpoint(store, run, "last"))
+        agent.load_state_dict(checkpoints.read_checkpoint(store, run, "last"))
     return agent
-
-
-def read_checkpoint(store: Store, run: RunRecord, checkpoint: str = "last") -> dict[str, Any]:
-    """The state saved in the run's last checkpoint, or the networks of its best one."""
-    if checkpoint not in CHECKPOINTS:
-        raise StoreError(
-            f"checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINTS)}",
-            field="checkpoint",
-        )
-    column = "checkpoint_path" if checkpoint == "last" else "best_checkpoint_path"
-    for _ in range(5):
-        path = getattr(run, column)
-        if not path:
-            break
-        try:
-            return torch.load(path, weights_only=True)
-        except FileNotFoundError:
-            # A running worker replaced that checkpoint after we read its path: read again.
-            run = store.get_run(run.id)
-    if checkpoint == "best":
-        raise StoreError(
-            f"run {run.id} has no best checkpoint (no evaluation yet, or it was trained "
-            "before the workbench kept one); use its last checkpoint",
-            field="checkpoint",
-        )
-    raise StoreError(f"run {run.id} has no checkpoint yet; wait for it to train or resume it")
 
 
 def create_run(
@@ -170,7 +152,7 @@ def save_init_weights(
         )
     target = make_agent(agent, task, config, task_params, seed=0)
     try:
-        target.load_weights(read_checkpoint(store, source, checkpoint))
+        target.load_weights(checkpoints.read_checkpoint(store, source, checkpoint))
     except (RuntimeError, KeyError) as err:
         detail = str(err).strip().splitlines()[-1].strip()
         raise StoreError(
@@ -179,10 +161,19 @@ def save_init_weights(
             f"{source_id}"
         ) from None
     path = store.home / "checkpoints" / f"init-from-{source_id}-{uuid.uuid4().hex[:12]}.pt"
-    partial = path.with_suffix(".partial")
-    torch.save(target.weights(), partial)
-    os.replace(partial, path)
+    try:
+        checkpoints.atomic_save(target.weights(), path)
+    except OSError as err:
+        raise StoreUnusable(checkpoints.cannot_write(path, err, then="then run again")) from None
     return path
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """A run's log file: a line that cannot be written (disk full) is dropped quietly,
+    never a traceback on the terminal; the failure itself reaches the run's row."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
 
 
 def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handler]:
@@ -195,7 +186,12 @@ def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handl
     logger = logging.getLogger(f"workbench.run.{path}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    handler = logging.FileHandler(path)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        handler = _QuietFileHandler(path)
+    except OSError as err:
+        then = f"then: workbench runs resume {run_id}"
+        raise StoreUnusable(checkpoints.cannot_write(path, err, then=then)) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     return logger, handler
@@ -216,16 +212,24 @@ def execute(
     event and the store's stop flag at every report and tick (inside long updates); a
     Heartbeat thread beats the whole time; SIGTERM sets the stop event (main thread).
     """
+    try:
+        log, log_handler = run_logger(store, run_id)
+    except StoreUnusable as err:
+        store.fail_unclaimed(run_id, str(err))  # resumable once the file can be written
+        raise
     if not store.claim(run_id, os.getpid()):
+        log.removeHandler(log_handler)
+        log_handler.close()
         run = store.get_run(run_id)
         raise StoreError(f"run {run_id} is {run.status}, not queued; another worker has it")
     run = store.get_run(run_id)
-    log, log_handler = run_logger(store, run_id)
+    checkpoints.remove_partial_files(store, run_id)
+    checkpoints.keep_reserve(store)
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
     stop_event = stop_event or threading.Event()
     buffer = MetricBuffer(store, run_id, Summary(run.summary), step=run.checkpoint_step)
     stop = StopPoll(lambda: stop_event.is_set() or store.stop_requested(run_id))
-    policy = CheckpointPolicy(run.checkpoint_step, time.monotonic())
+    policy = CheckpointPolicy.from_environment(run.checkpoint_step, time.monotonic())
     try:
         with Heartbeat(store.home, run_id), sigterm_sets(stop_event):
             try:
@@ -245,12 +249,30 @@ def execute(
                     "forced to stop at step %d; resumes from step %d", buffer.step, policy.step
                 )
             except Exception as err:
-                log.exception("failed at step %d", buffer.step)
+                fault = checkpoints.environment_fault(store, err, run_id)
+                if fault is None:
+                    log.exception("failed at step %d", buffer.step)
+                else:
+                    log.error("failed at step %d: %s", buffer.step, fault)
+                # The row's last write needs room: a half-written checkpoint's, and on a
+                # full disk the reserve's.
+                checkpoints.remove_partial_files(store, run_id)
+                if fault is not None:
+                    (store.home / checkpoints.RESERVE_NAME).unlink(missing_ok=True)
                 try:
                     buffer.flush()  # kept; after the checkpoint, so replaced on resume
                 except Exception:  # noqa: BLE001 - the original error is the one to report
                     buffer.discard()
-                store.finish(run_id, "failed", error=f"{type(err).__name__}: {err}")
+                error = fault or f"{type(err).__name__}: {err}"
+                try:
+                    store.finish(run_id, "failed", error=error)
+                except sqlite3.OperationalError as finish_err:
+                    if not write_refused(finish_err):
+                        raise
+                    # The row stays running; once this process is gone readers mark it
+                    # lost, which resumes like failed.
+                if fault is not None:
+                    raise StoreUnusable(fault) from None
     finally:
         log.info("stored %d metric rows in this session", buffer.stored_rows)
         log.removeHandler(log_handler)
@@ -278,7 +300,7 @@ def _train(
     log_timer = Interval(LOG_EVERY_SECONDS, start_time)
     for report in agent.learn(run.total_steps, tick_seconds=STOP_CHECK_SECONDS):
         if buffer.add(report):
-            buffer.best = (str(_save_best_checkpoint(store, run.id, agent)), report.step)
+            buffer.best = (str(checkpoints.save_best_checkpoint(store, run.id, agent)), report.step)
         now = time.monotonic()
         speed = (report.step - start_step) / max(now - start_time, 1e-9)
         buffer.summary.values["steps_per_second"] = speed
@@ -310,11 +332,18 @@ def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
     networks it was told to start from)."""
     agent = build_agent(run)
     if run.checkpoint_path and run.checkpoint_step > 0:
-        agent.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))
+        try:
+            agent.load_state_dict(checkpoints.load_checkpoint_file(run.checkpoint_path))
+        except (checkpoints.DamagedCheckpoint, FileNotFoundError) as err:
+            detail = "is missing" if isinstance(err, FileNotFoundError) else str(err)
+            raise checkpoints.DamagedCheckpoint(
+                f"checkpoint {run.checkpoint_path} {detail}; `workbench runs resume {run.id}` "
+                "goes back to the previous checkpoint"
+            ) from None
         log.info("resumed from checkpoint at step %d", run.checkpoint_step)
         return agent
     if run.init_path:
-        agent.load_weights(torch.load(run.init_path, weights_only=True))
+        agent.load_weights(checkpoints.load_checkpoint_file(run.init_path))
         log.info("networks start from the weights of run %s", run.init_from)
     log.info(
         "started %s on %s, %d steps, seed %d, config %s",
@@ -333,9 +362,12 @@ def _checkpoint(
     """Save the agent at the buffer's step and commit it with the metrics up to it; drop
     older checkpoint files."""
     step = buffer.step
-    path = _save_checkpoint(store, run_id, agent, step)
-    buffer.flush(checkpoint=(str(path), step))
-    _remove_old_checkpoints(store, run_id, keep=path)
+    path, sha256 = checkpoints.save_checkpoint(store, run_id, agent, step)
+    buffer.flush(checkpoint=(str(path), step, sha256))
+    run = store.get_run(run_id)
+    checkpoints.remove_old_checkpoints(
+        store, run_id, keep={run.checkpoint_path, run.previous_checkpoint_path}
+    )
     log.info("checkpoint at step %d", step)
 
 
@@ -365,34 +397,3 @@ def eval_text(summary: dict[str, Any]) -> str:
     if "eval_return_std" in summary:
         return f"{text} ± {fixed(summary['eval_return_std'], 2)} (std)"
     return text
-
-
-def _save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> Path:
-    """Write the agent's state to a new file named by its step (atomic rename).
-
-    The store points at the previous file until the new one is committed, so a crash in
-    between leaves a consistent pair.
-    """
-    path = store.home / "checkpoints" / f"run-{run_id}-step-{step}.pt"
-    _atomic_save(agent.state_dict(), path)
-    return path
-
-
-def _save_best_checkpoint(store: Store, run_id: int, agent: Agent) -> Path:
-    """Write the agent's networks (``weights()``, what evaluation and --init-from read) to
-    the run's one best-checkpoint file, replacing the previous best atomically."""
-    path = store.home / "checkpoints" / f"run-{run_id}-best.pt"
-    _atomic_save(agent.weights(), path)
-    return path
-
-
-def _atomic_save(state: dict[str, Any], path: Path) -> None:
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
-
-
-def _remove_old_checkpoints(store: Store, run_id: int, keep: Path) -> None:
-    for old in (store.home / "checkpoints").glob(f"run-{run_id}-step-*.pt"):
-        if old != keep:
-            old.unlink(missing_ok=True)

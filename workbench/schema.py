@@ -101,12 +101,29 @@ def _move_study_storages(db: sqlite_utils.Database) -> None:
     db["study_storages"].drop()
 
 
+def _add_checkpoint_hashes(db: sqlite_utils.Database) -> None:
+    """Schema 6: the SHA-256 of the last checkpoint file, and the checkpoint before it
+    (path, step, hash), kept until a newer one is written and verified, so a damaged last
+    checkpoint falls back to it. Runs saved before this have no hash: trusted as they are."""
+    _add_columns(
+        db,
+        "runs",
+        {
+            "checkpoint_sha256": str,
+            "previous_checkpoint_path": str,
+            "previous_checkpoint_step": int,
+            "previous_checkpoint_sha256": str,
+        },
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
     (3, _add_init_columns),
     (4, _add_best_checkpoint),
     (5, _move_study_storages),
+    (6, _add_checkpoint_hashes),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""

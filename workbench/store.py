@@ -13,8 +13,9 @@ Who writes what:
 - The CLI and the TUI create run rows (``queued``; a run started from another's networks
   gets ``init_from`` and ``init_path``, a copy of those weights written before the row,
   never changed after), set ``stop_requested``, put a
-  ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume, and delete rows
-  that no process is running.
+  ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume (falling back to
+  the previous checkpoint when the last is damaged), fail a ``queued`` row whose worker
+  cannot start (``fail_unclaimed``), and delete rows that no process is running.
 - A worker claims a ``queued`` row (``queued -> running``, atomically, with its pid and
   host); from then on it alone writes that row's progress (``steps_done``, ``heartbeat``,
   ``checkpoint_*``, ``best_checkpoint_*``, ``summary``), its metrics, and its final
@@ -29,6 +30,13 @@ What a reader may assume:
   commits the metrics up to its step together with ``checkpoint_step``: every metric at
   or before ``checkpoint_step`` is final. Metrics after it may be removed when the run
   resumes from that checkpoint, and are then logged again.
+- ``checkpoint_sha256`` is the hash of ``checkpoint_path``'s file as written (schema 6);
+  ``previous_checkpoint_*`` is the checkpoint it replaced, kept as the fallback until the
+  next one is committed. A resume whose last file does not match its hash resumes from
+  the previous one (``requeue``); every other step file of the run may be removed.
+- The store never fails a read because it cannot write: a read-only or full store lists
+  and shows runs (marking lost runs waits for a reader that can write). A write it
+  cannot make raises ``StoreUnusable`` (one line: which file, what to free or change).
 - ``best_checkpoint_path`` is one file per run, replaced atomically whenever an
   evaluation beats the best so far; it may come from after ``checkpoint_step`` (a policy
   the run did reach, even if the run resumes from an earlier checkpoint).
@@ -37,6 +45,7 @@ What a reader may assume:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import socket
@@ -47,10 +56,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.errors import UserError
 from workbench.metric_rows import MetricRows
 from workbench.records import RunRecord, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
+from workbench.store_open import (
+    StoreError,
+    StoreUnusable,
+    UnknownRun,
+    connect,
+    prepare_home,
+    write_refused,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -67,39 +83,15 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class StoreError(UserError):
-    """A problem with the store the user can fix; the message says how."""
-
-
-class UnknownRun(StoreError):
-    pass
-
-
 class Store(MetricRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.path = self.home / DB_NAME
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-            (self.home / "checkpoints").mkdir(exist_ok=True)
-            (self.home / "logs").mkdir(exist_ok=True)
-        except OSError as err:
-            raise StoreError(
-                f"cannot use {self.home} as the workbench home: {err.strerror}"
-            ) from None
-        try:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as err:
-            raise StoreError(
-                f"{self.path} is not a workbench store ({err}); move it away or pass --home DIR"
-            ) from None
-        self.conn = conn
-        self._migrate()
+        prepare_home(self.home, self.path)
+        self.conn = connect(self.path)
+        self._migrate()  # a store it cannot write raises StoreUnusable (see transaction)
         self.host = socket.gethostname()
 
     @functools.cached_property
@@ -139,13 +131,23 @@ class Store(MetricRows):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction that takes the write lock up front (no mid-way upgrade)."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if not write_refused(err):
+                raise
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreUnusable(
+                f"cannot write {self.path} ({err}); free space on its disk or make it writable"
+            ) from err
 
     # --- run rows -------------------------------------------------------------------------
     def create_run(
@@ -289,6 +291,15 @@ class Store(MetricRows):
             ],
         )
 
+    def fail_unclaimed(self, run_id: int, error: str) -> None:
+        """A queued run no worker can start (its log cannot be written): failed, so it
+        is not queued forever and resumes once the cause is fixed."""
+        self.conn.execute(
+            "UPDATE runs SET status = 'failed', error = ?, ended_at = ? "
+            "WHERE id = ? AND status = 'queued'",
+            [error, time.time(), run_id],
+        )
+
     def requeue(self, run_id: int) -> RunRecord:
         """Put a stopped, failed or lost run back in the queue to continue from its checkpoint.
 
@@ -302,6 +313,8 @@ class Store(MetricRows):
                 raise StoreError(
                     f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs resume"
                 )
+            notice = self._fall_back_if_damaged(run)
+            run = self._get_unchecked(run_id)
             self.conn.execute(
                 "DELETE FROM metrics WHERE run_id = ? AND step > ?", [run_id, run.checkpoint_step]
             )
@@ -310,7 +323,7 @@ class Store(MetricRows):
                 "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = ?",
                 [run_id],
             )
-        return self.get_run(run_id)
+        return dataclasses.replace(self.get_run(run_id), notice=notice)
 
     def delete_run(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)
@@ -335,7 +348,18 @@ class Store(MetricRows):
         return RunRecord.from_row(rows[0])
 
     def refresh_lost(self) -> list[int]:
-        """Mark as lost the active runs whose heartbeat is stale and whose process is gone."""
+        """Mark as lost the active runs whose heartbeat is stale and whose process is gone.
+
+        Best effort: on a store that cannot be written (read-only, disk full) nothing is
+        marked and reads go on; the next reader that can write marks them."""
+        try:
+            return self._mark_lost()
+        except sqlite3.OperationalError as err:
+            if write_refused(err):
+                return []
+            raise
+
+    def _mark_lost(self) -> list[int]:
         cutoff = time.time() - STALE_AFTER
         candidates = self.conn.execute(
             "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running') "
@@ -358,19 +382,11 @@ class Store(MetricRows):
                 lost.append(run_id)
         return lost
 
-    # --- files ----------------------------------------------------------------------------
     # --- studies --------------------------------------------------------------------------
     def study_runs(self, study: str) -> list[RunRecord]:
         """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
         rows = self._query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
         return [RunRecord.from_row(row) for row in rows]
-
-    def last_value(self, run_id: int, key: str) -> float | None:
-        row = self.conn.execute(
-            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",
-            [run_id, key],
-        ).fetchone()
-        return None if row is None else float(row[0])
 
     def log_path(self, run_id: int) -> Path:
         return self.home / "logs" / f"run-{run_id}.log"

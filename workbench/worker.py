@@ -9,6 +9,7 @@ worker process itself loads the runner.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import time
 
 from envs.errors import UserError
 from workbench.stopping import StopSignals
-from workbench.store import RunRecord, Store
+from workbench.store import RunRecord, Store, StoreUnusable
 
 
 def launch(store: Store, run_id: int) -> int:
@@ -28,7 +29,17 @@ def launch(store: Store, run_id: int) -> int:
     this process lives, a daemon thread waits on the worker, so a finished worker does
     not stay a zombie (``<defunct>``) under a long-lived parent such as the TUI.
     """
-    with open(store.log_path(run_id), "ab") as log_file:
+    path = store.log_path(run_id)
+    try:
+        log_file = open(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "ab")
+    except OSError as err:
+        message = (
+            f"cannot write the run's log {path} ({err.strerror}); make {path.parent} "
+            f"writable, then: workbench runs resume {run_id}"
+        )
+        store.fail_unclaimed(run_id, message)  # not queued forever with no worker
+        raise StoreUnusable(message) from None
+    with log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "workbench.worker", str(run_id), "--home", str(store.home)],
             stdin=subprocess.DEVNULL,
@@ -61,9 +72,9 @@ def stop(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
 
 def resume(store: Store, run_id: int) -> RunRecord:
     """Queue a stopped, failed or lost run again and start its worker."""
-    store.requeue(run_id)
+    notice = store.requeue(run_id).notice
     launch(store, run_id)
-    return store.get_run(run_id)
+    return dataclasses.replace(store.get_run(run_id), notice=notice)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             run = execute(store, args.run_id, stop_event=signals.event)
         except UserError as err:
             print(f"worker: {err}", file=sys.stderr)
-            return 2
+            return err.exit_code
     return 0 if run.status in ("completed", "stopped") else 1
 
 

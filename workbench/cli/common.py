@@ -35,22 +35,23 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts."
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str) -> NoReturn:
-    """One line on stderr and exit code 2: the user's input was wrong."""
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and exit code 2 (the user's input was wrong) or, for an
+    environment failure, 1."""
     err_console.print(f"error: {message}", markup=False)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def user_errors(command: F) -> F:
     """Turn a UserError raised by a command (a config, store or option error) into one
-    line and exit 2."""
+    line and exit 2; an EnvironmentFailure (disk full, read-only store) exits 1."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except UserError as err:
-            fail(str(err))
+            fail(str(err), err.exit_code)
 
     return wrapper  # type: ignore[return-value]
 

@@ -196,6 +196,14 @@ def stop(
 def resume(run_id: RunId, home: Home = None) -> None:
     """Continue a stopped, failed or lost run from its last checkpoint, in the background."""
     run = run_service.resume_run(open_store(home), run_id)
+    if run.notice:  # the last checkpoint was damaged: which one it resumes from instead
+        console.print(
+            f"{run.notice}, in the background; follow it with: workbench runs logs {run_id} "
+            "--follow",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
     console.print(
         f"run {run_id} resumed from step {run.checkpoint_step} of {run.total_steps} "
         f"in the background; follow it with: workbench runs logs {run_id} --follow"

@@ -29,7 +29,7 @@ def resume_run(home: Path, run_id: int) -> str:
     store = Store(home)
     try:
         run = runs.resume_run(store, run_id)
-        return f"run {run_id} resumed from step {run.checkpoint_step}"
+        return run.notice or f"run {run_id} resumed from step {run.checkpoint_step}"
     finally:
         store.close()
 
