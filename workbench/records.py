@@ -85,6 +85,25 @@ class RunRecord:
         values.pop("notice")
         return values
 
+    def stalled_for(self, now: float | None = None) -> float | None:
+        """Seconds since the heartbeat of a ``running`` run silent for over STALLED_AFTER
+        seconds, else None.
+
+        Derived, never stored: a reader turns a silent run whose process is gone into
+        ``lost`` first, so a silent run still ``running`` has a process that does not
+        beat (frozen by SIGSTOP, swapped out, a debugger) or runs on another machine.
+        Once its process ends it is lost like any other, and resumes.
+        """
+        if self.status != "running" or self.heartbeat is None:
+            return None
+        silence = (time.time() if now is None else now) - self.heartbeat
+        return silence if silence > STALLED_AFTER else None
+
+    def shown_status(self, now: float | None = None) -> str:
+        """The status as listings show it: ``stalled 67 s`` for a stalled run."""
+        stalled = self.stalled_for(now)
+        return self.status if stalled is None else f"stalled {stalled:.0f} s"
+
 
 def file_sha256(path: Path | str) -> str | None:
     """SHA-256 of a file's bytes, or None when it cannot be read (missing, unreadable)."""
@@ -104,25 +123,6 @@ def checkpoint_intact(path: str | None, sha256: str | None) -> bool:
     if not path:
         return False
     return sha256 is None or file_sha256(path) == sha256
-
-    def stalled_for(self, now: float | None = None) -> float | None:
-        """Seconds since the heartbeat of a ``running`` run silent for over STALLED_AFTER
-        seconds, else None.
-
-        Derived, never stored: a reader turns a silent run whose process is gone into
-        ``lost`` first, so a silent run still ``running`` has a process that does not
-        beat (frozen by SIGSTOP, swapped out, a debugger) or runs on another machine.
-        Once its process ends it is lost like any other, and resumes.
-        """
-        if self.status != "running" or self.heartbeat is None:
-            return None
-        silence = (time.time() if now is None else now) - self.heartbeat
-        return silence if silence > STALLED_AFTER else None
-
-    def shown_status(self, now: float | None = None) -> str:
-        """The status as listings show it: ``stalled 67 s`` for a stalled run."""
-        stalled = self.stalled_for(now)
-        return self.status if stalled is None else f"stalled {stalled:.0f} s"
 
 
 def pid_alive(pid: int) -> bool:
