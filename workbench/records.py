@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,8 @@ class RunRecord:
         """
         if self.status != "running" or self.heartbeat is None:
             return None
+        if self.pid and self.host == socket.gethostname() and not pid_alive(self.pid):
+            return None  # gone, not stalled: lost as soon as a reader can write the row
         silence = (time.time() if now is None else now) - self.heartbeat
         return silence if silence > STALLED_AFTER else None
 

@@ -109,16 +109,15 @@ def test_runs_stop_checkpoints_a_lifetime_that_study_compare_trains(cli, home: P
 
 BLOCKING_RUN = textwrap.dedent(
     """
-    import functools, sys, time
+    import sys, time
     from pathlib import Path
     import torch
     from agents.common.base import Report
     from workbench import runner
-    from workbench.run_loop import CheckpointPolicy
 
     home = sys.argv[1]
-    # Checkpoint at step 20 (and not at 30), then an update that never reaches a yield.
-    runner.CheckpointPolicy = functools.partial(CheckpointPolicy, every_steps=20, min_seconds=0)
+    # Checkpoints every 20 steps (WORKBENCH_CHECKPOINT_STEPS below): at step 20 and not at
+    # 30, then an update that never reaches a yield.
 
     class Blocking:
         steps_done = 0
@@ -155,7 +154,12 @@ def test_ctrl_c_twice_forces_a_stop_and_says_which_checkpoint_a_resume_starts_fr
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ | {"COLUMNS": "300"},
+        env=os.environ
+        | {
+            "COLUMNS": "300",
+            "WORKBENCH_CHECKPOINT_STEPS": "20",
+            "WORKBENCH_CHECKPOINT_MIN_SECONDS": "0",
+        },
     )
     try:
         wait_for(lambda: (home / "blocked").exists(), timeout=60)
