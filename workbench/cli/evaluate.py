@@ -16,10 +16,12 @@ from agents.common.seeds import EVAL_SEED_OFFSET
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
 from agents.reference.bayes_optimal import exact_value
 from envs.bandits import two_armed_families
-from envs.config import ConfigError, build
+from envs.config import MAX_SEED, ConfigError, build
 from envs.registry import get_task
 from workbench.cli.common import (
+    MAX_TASKS,
     Home,
+    check_option,
     JsonFlag,
     console,
     open_store,
@@ -136,6 +138,9 @@ def eval_run(
     JSON rows always carry ``per_trial``, the mean reward of every trial, and each reference
     row ``run_minus_policy``, the run's advantage over it paired task by task."""
     check_checkpoint(checkpoint)
+    check_option("--tasks", tasks, 2, MAX_TASKS)  # two at least, to give an interval
+    if seed is not None:
+        check_option("--seed", seed, 0, MAX_SEED)
     store = open_store(home)
     run = store.get_run(run_id)
     task = task or run.task
@@ -229,6 +234,8 @@ def generalization(
 
     Uses the latest completed run of AGENT on each training family with that many pulls.
     """
+    check_option("--tasks", tasks, 2, MAX_TASKS)
+    check_option("--seed", seed, 0, MAX_SEED)
     store = open_store(home)
     names = [family.name for family in two_armed_families()]
     trained: dict[str, RunRecord] = {}

@@ -14,6 +14,7 @@ from rich.markup import escape
 from workbench.cli.common import (
     Home,
     JsonFlag,
+    check_option,
     console,
     fail,
     open_store,
@@ -137,8 +138,12 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     if json_output:
         print_json(run_json(run) | {"metric_keys": store.metric_keys(run_id)})
         return
-    console.print(f"[bold]run {run.id}[/] {run.name}  [{STATUS_STYLE[run.status]}]{run.status}[/]")
-    console.print(f"  {run.agent} on {run.task}, seed {run.seed}")
+    # A name (and any text a user gave) is data: escaped, never read as markup.
+    console.print(
+        f"[bold]run {run.id}[/] {escape(run.name)}  [{STATUS_STYLE[run.status]}]{run.status}[/]",
+        highlight=False,
+    )
+    console.print(f"  {run.agent} on {run.task}, seed {run.seed}", markup=False)
     if run.init_from is not None:
         which = run.init_checkpoint or "last"
         console.print(f"  networks started from run {run.init_from}'s {which} checkpoint")
@@ -151,14 +156,15 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     if run.task_params:
         console.print(f"  task: {json.dumps(run.task_params)}", markup=False)
     for key, value in run.summary.items():
-        console.print(f"  {key}: {fixed(value, 2) if isinstance(value, float) else value}")
+        shown = fixed(value, 2) if isinstance(value, float) else value
+        console.print(f"  {key}: {shown}", markup=False)
     if run.best_checkpoint_path:
         console.print(
             f"  best checkpoint: step {run.best_checkpoint_step} (eval return "
             f"{fixed(run.summary.get('best_eval_return_mean'), 2)}); "
             f"eval --checkpoint best, run --init-checkpoint best"
         )
-    console.print(f"  log: {store.log_path(run_id)}")
+    console.print(f"  log: {store.log_path(run_id)}", markup=False)
 
 
 @app.command()
@@ -169,6 +175,7 @@ def stop(
     home: Home = None,
 ) -> None:
     """Stop a queued or running run; it checkpoints and can be resumed."""
+    check_option("--wait", wait, 0, 3600)
     run = run_service.stop_run(open_store(home), run_id, wait=wait)
     if run.status == "running":
         console.print(
@@ -253,4 +260,4 @@ def remove(run_id: RunId, home: Home = None) -> None:
     """Delete a run that is not active, with its metrics, checkpoints (last and best) and
     log."""
     run = run_service.delete_run(open_store(home), run_id)
-    console.print(f"deleted run {run.id} ({run.name})")
+    console.print(f"deleted run {run.id} ({run.name})", markup=False)

@@ -54,18 +54,22 @@ def check_settings(
     reverse) says where it goes (``field`` is the key).
     """
     from agents.registry import get_agent
-    from envs.config import ConfigError, build, fields
+    from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build, fields
     from envs.registry import get_task
 
     spec = get_agent(agent)
     family = get_task(task)
     spec.check_task(task)
-    if steps < 1:
+    if not 1 <= steps <= MAX_STEPS:
         raise ConfigError(
-            f"--steps must be a positive number of environment steps, got {steps}", field="steps"
+            f"--steps must be a positive number of environment steps, at most {MAX_STEPS:,}, "
+            f"got {steps}",
+            field="steps",
         )
-    if seed < 0:
-        raise ConfigError(f"--seed must be zero or positive, got {seed}", field="seed")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(
+            f"--seed must be zero or positive, at most {MAX_SEED:,}, got {seed}", field="seed"
+        )
     agent_values, task_values = dict(agent_values or {}), dict(task_values or {})
     agent_keys = {info.name for info in fields(spec.config)}
     task_keys = {info.name for info in fields(family.Params)}

@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -224,7 +225,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             else:
                 table.clear()
             for cells in rows:
-                table.add_row(*(cells[i] for i in indexes), key=cells[1])
+                table.add_row(*(Text(cells[i]) for i in indexes), key=cells[1])
             if selected is not None and str(selected) in order:
                 table.move_cursor(row=order.index(str(selected)))
             return
@@ -232,8 +233,9 @@ class RunsScreen(ReportsFailures, Screen[None]):
             if cells[1] not in dirty:
                 continue
             for column, index in zip(columns, indexes, strict=True):
-                if table.get_cell(cells[1], column) != cells[index]:
-                    table.update_cell(cells[1], column, cells[index], update_width=True)
+                cell = Text(cells[index])  # a name is data: Text, never markup
+                if table.get_cell(cells[1], column) != cell:
+                    table.update_cell(cells[1], column, cell, update_width=True)
 
     def selected_run_id(self) -> int | None:
         table = self.query_one(DataTable)

@@ -3,6 +3,8 @@ discount, and live curves of its running trials (each agent's main return metric
 
 from __future__ import annotations
 
+from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -63,15 +65,15 @@ class StudyView(ReportsFailures, Screen[None]):
         self.data = data = message.data
         spec = data.spec
         self.query_one("#study-header", Static).update(
-            f"[b]{self.study_name}[/b]  {spec.method} · {spec.agent} on {spec.task} · "
+            f"[b]{escape(self.study_name)}[/b]  {spec.method} · {spec.agent} on {spec.task} · "
             f"{done(data.summary)}/{spec.trials} lifetimes of {spec.steps} steps · "
-            f"{', '.join(spec.params)}"
+            f"{escape(', '.join(spec.params))}"
         )
         self.query_one(MessageLine).clear_failure()
         table = self.query_one(DataTable)
         table.clear()
         for t in data.trials:
-            table.add_row(
+            cells = (
                 str(t.number),
                 t.state,
                 fixed(t.value),
@@ -79,6 +81,7 @@ class StudyView(ReportsFailures, Screen[None]):
                 ", ".join(f"{k}={v:.4g}" for k, v in t.params.items()) or "-",
                 str(t.run_id if t.run_id is not None else "-"),
             )
+            table.add_row(*map(Text, cells))
         complete = [t for t in data.trials if t.state == "complete"]
         numbers = [t.number for t in complete]
         values = [t.value for t in complete]
