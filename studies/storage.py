@@ -56,9 +56,7 @@ def masked(url: str) -> str:
     listings."""
     try:
         parsed = make_url(url)
-        query = {
-            key: (HIDDEN if _is_secret(key) else value) for key, value in parsed.query.items()
-        }
+        query = {key: (HIDDEN if _is_secret(key) else value) for key, value in parsed.query.items()}
         return parsed.set(query=query).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a URL that does not parse shows only its scheme
         return url.split(":", 1)[0] + "://..."

@@ -26,9 +26,7 @@ def named_run(store: Store, name: str, returns: list[float]) -> int:
     )
     store.claim(run_id, pid=1)
     rows = [("charts/episode_return", 100 * (i + 1), r) for i, r in enumerate(returns)]
-    store.write_metrics(
-        run_id, rows, 100 * len(returns), summary={"last_return": returns[-1]}
-    )
+    store.write_metrics(run_id, rows, 100 * len(returns), summary={"last_return": returns[-1]})
     store.finish(run_id, "failed", error=f"boom [/red] in {name[:20]}")
     return run_id
 

@@ -21,8 +21,8 @@ from envs.registry import get_task
 from workbench.cli.common import (
     MAX_TASKS,
     Home,
-    check_option,
     JsonFlag,
+    check_option,
     console,
     open_store,
     parse_assignments,

@@ -142,6 +142,7 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     console.print(
         f"[bold]run {run.id}[/] {escape(run.name)}  [{STATUS_STYLE[run.status]}]{run.status}[/]",
         highlight=False,
+        soft_wrap=True,  # a long name is not cut into lines
     )
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}", markup=False)
     if run.init_from is not None:
@@ -151,7 +152,7 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
         f"  steps {run.steps_done}/{run.total_steps}, checkpoint at {run.checkpoint_step}"
     )
     if run.error:
-        console.print(f"  error: {run.error}", markup=False)
+        console.print(f"  error: {run.error}", markup=False, soft_wrap=True)
     console.print(f"  config: {json.dumps(run.config)}", markup=False)
     if run.task_params:
         console.print(f"  task: {json.dumps(run.task_params)}", markup=False)

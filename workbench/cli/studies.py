@@ -291,8 +291,8 @@ def compare_group(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        title=f"group {escape(group)}: undiscounted return over {lifetimes} fresh lifetimes per method; "
-        "lifetimes, env steps and wall time are what the search used",
+        title=f"group {escape(group)}: undiscounted return over {lifetimes} fresh lifetimes per "
+        "method; lifetimes, env steps and wall time are what the search used",
     )
     columns = ("method", "agent", "gamma", "return (95% CI)", "lifetimes", "env steps", "wall")
     cells = [

@@ -48,7 +48,6 @@ from workbench.service.study_processes import OnLine, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
 
-
 MAX_WORKERS = 64
 """Most worker processes `study run --workers` starts on one machine (each trains)."""
 MAX_LIFETIMES = 100
@@ -306,9 +305,7 @@ def compare_group(
     run_id)`` as each begins; without, only those done count), beside the search's cost.
     """
     if not 1 <= lifetimes <= MAX_LIFETIMES:
-        raise ConfigError(
-            f"--lifetimes {lifetimes}: give 1 to {MAX_LIFETIMES}", field="lifetimes"
-        )
+        raise ConfigError(f"--lifetimes {lifetimes}: give 1 to {MAX_LIFETIMES}", field="lifetimes")
     known = known_studies(home_url(store), remembered.remembered(store.home))
     specs = []
     for name, url in known:

@@ -22,7 +22,6 @@ from workbench.tui.messages import ReportsFailures, RunsLaunched
 from workbench.tui.widgets.config_form import ConfigForm
 from workbench.tui.widgets.message_line import MessageLine
 
-
 MAX_SEEDS = 64
 """Most runs one launch starts (one per seed)."""
 

@@ -31,7 +31,10 @@ def config_text(config: list[tuple[str, object, bool]], every_field: bool) -> st
     changed = [(name, value) for name, value, differs in config if differs]
     if every_field:
         shown = [(name, escape(repr(value)), differs) for name, value, differs in config]
-        cells = [f"[b]{name}={text}[/b]" if differs else f"{name}={text}" for name, text, differs in shown]
+        cells = [
+            f"[b]{name}={text}[/b]" if differs else f"{name}={text}"
+            for name, text, differs in shown
+        ]
         return "config (bold: changed; i hides): " + "  ".join(cells)
     if not changed:
         return f"config: the defaults of all {len(config)} fields (i shows them)"

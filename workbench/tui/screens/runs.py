@@ -86,6 +86,20 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
     )
 
 
+NAME_WIDTH = 40
+"""A longer name is cut short in the table (whole in the run view and in exports), so one
+long name does not push the name column off every run's row."""
+
+
+def shortened(cells: tuple[str, ...]) -> tuple[str, ...]:
+    """The cells with the name cut to NAME_WIDTH characters (the last one an ellipsis)."""
+    index = COLUMNS.index("name")
+    name = cells[index]
+    if len(name) <= NAME_WIDTH:
+        return cells
+    return (*cells[:index], name[: NAME_WIDTH - 1] + "…", *cells[index + 1 :])
+
+
 def fitting_columns(width: int, cells: list[tuple[str, ...]]) -> tuple[str, ...]:
     """The columns that fit ``width``, hiding DROP_FIRST's in order until they do."""
 
@@ -206,7 +220,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             key = (self.cache[run.id][0], run.id in self.marked)
             memo = self.cells.get(run.id)
             if memo is None or memo[0] != key:  # only changed runs are formatted again
-                memo = (key, run_cells(run, recent, run.id in self.marked))
+                memo = (key, shortened(run_cells(run, recent, run.id in self.marked)))
                 self.cells[run.id] = memo
                 dirty.add(memo[1][1])
             rows.append(memo[1])
