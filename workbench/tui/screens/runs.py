@@ -6,7 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rich.text import Text
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -239,7 +239,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             else:
                 table.clear()
             for cells in rows:
-                table.add_row(*(Text(cells[i]) for i in indexes), key=cells[1])
+                table.add_row(*(escape(cells[i]) for i in indexes), key=cells[1])
             if selected is not None and str(selected) in order:
                 table.move_cursor(row=order.index(str(selected)))
             return
@@ -247,7 +247,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             if cells[1] not in dirty:
                 continue
             for column, index in zip(columns, indexes, strict=True):
-                cell = Text(cells[index])  # a name is data: Text, never markup
+                cell = escape(cells[index])  # a name is data, never markup
                 if table.get_cell(cells[1], column) != cell:
                     table.update_cell(cells[1], column, cell, update_width=True)
 

@@ -4,7 +4,6 @@ discount, and live curves of its running trials (each agent's main return metric
 from __future__ import annotations
 
 from rich.markup import escape
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -81,7 +80,7 @@ class StudyView(ReportsFailures, Screen[None]):
                 ", ".join(f"{k}={v:.4g}" for k, v in t.params.items()) or "-",
                 str(t.run_id if t.run_id is not None else "-"),
             )
-            table.add_row(*map(Text, cells))
+            table.add_row(*map(escape, cells))
         complete = [t for t in data.trials if t.state == "complete"]
         numbers = [t.number for t in complete]
         values = [t.value for t in complete]
