@@ -9,24 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from envs.config import MAX_INT, ConfigError, FieldInfo, fields, parse_value
+from envs.config import ConfigError, FieldInfo, fields, parse_value
 
 from .conftest import assert_one_line_refusal, nothing_stored
 
 HUGE = "99999999999999999999"  # beyond 64 bits
+SHORT = ["--steps", "300"]  # were a probe accepted, its run would end soon
 STUDY = ["--agent", "a2c", "--task", "cartpole", "--method", "grid", "--trials", "4"]
 
 RUN_PROBES = [
     (["run", "dqn", "cartpole", "--steps", HUGE], "--steps must be a positive number"),
     (["run", "dqn", "cartpole", "--seed", HUGE], "--seed must be zero or positive"),
-    (["run", "dqn", "cartpole", "--seed", str(2**32)], "at most 4,294,967,295"),
+    (["run", "dqn", "cartpole", *SHORT, "--seed", str(2**32)], "at most 4,294,967,295"),
     (["run", "dqn", "cartpole", "--steps", str(10**12)], "at most 1,000,000,000"),
-    (["run", "dqn", "cartpole", "--set", f"learning_starts={HUGE}"], "learning_starts="),
-    (["run", "dqn", "cartpole", "--set", f"train_frequency={HUGE}"], "train_frequency="),
-    (["run", "dqn", "cartpole", "--set", f"eval_interval={HUGE}"], "eval_interval="),
-    (["run", "ppo", "cartpole", "--set", f"eval_interval={HUGE}"], "eval_interval="),
-    (["run", "rl2", "bandit", "--set", f"eval_interval={HUGE}"], "eval_interval="),
-    (["run", "meta-dqn", "cartpole", "--set", f"meta_interval={HUGE}"], "meta_interval="),
+    (["run", "dqn", "cartpole", *SHORT, "--set", f"learning_starts={HUGE}"], "learning_starts="),
+    (["run", "dqn", "cartpole", *SHORT, "--set", f"train_frequency={HUGE}"], "train_frequency="),
+    (["run", "dqn", "cartpole", *SHORT, "--set", f"eval_interval={HUGE}"], "eval_interval="),
+    (["run", "ppo", "cartpole", *SHORT, "--set", f"eval_interval={HUGE}"], "eval_interval="),
+    (["run", "rl2", "bandit", *SHORT, "--set", f"eval_interval={HUGE}"], "eval_interval="),
+    (["run", "meta-dqn", "cartpole", *SHORT, "--set", f"meta_interval={HUGE}"], "meta_interval="),
     (["study", "create", "s", *STUDY, "--steps", HUGE], "--steps", "env steps"),
     (["study", "create", "s", *STUDY, "--steps", "1000", "--seed", "-1"], "--seed -1"),
     (["study", "create", "s", *STUDY, "--steps", "1000", "--seed", HUGE], "--seed"),
@@ -115,7 +116,9 @@ def test_missing_config_still_says_why(cli, home: Path, tmp_path: Path) -> None:
 def test_huge_number_in_a_config_file_is_one_line(cli, home: Path, tmp_path: Path) -> None:
     path = tmp_path / "huge.toml"
     path.write_text(f"learning_starts = {HUGE}\n")
-    assert_one_line_refusal(cli("run", "dqn", "cartpole", "--config", str(path)), "learning_starts")
+    assert_one_line_refusal(
+        cli("run", "dqn", "cartpole", *SHORT, "--config", str(path)), "learning_starts"
+    )
     assert nothing_stored(home)
 
 
@@ -188,6 +191,7 @@ def test_every_int_field_has_an_upper_bound() -> None:
 
 def test_an_int_field_without_a_bound_still_fits_64_bits() -> None:
     from agents.registry import AGENTS
+    from envs.config import MAX_INT
 
     config = AGENTS["dqn"].config
     with pytest.raises(ConfigError, match="too large"):

@@ -14,7 +14,6 @@ import pytest
 from studies.storage import open_storage, sqlite_url
 from studies.study import create, load
 from studies.worker import take_queued_trial
-from workbench.format import json_safe, json_text
 from workbench.store import Store
 
 from .names import study_spec
@@ -107,5 +106,7 @@ def test_study_show_json_is_valid_with_a_nan_attribute(cli, home: Path) -> None:
     ],
 )
 def test_json_safe(value, expected) -> None:
+    from workbench.format import json_safe, json_text
+
     assert json_safe(value) == expected
     strict(json_text(value))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studies.storage import masked, reason, secrets, without_password
+from studies.storage import masked, reason, without_password
 
 from .conftest import assert_one_line_refusal
 
@@ -46,6 +46,8 @@ def test_reason_scrubs_the_secrets_a_driver_quotes() -> None:
     text = reason(err, url)
     assert "hunter2" not in text and "p@ss" not in text and "p%40ss" not in text
     assert "\n" not in text
+    from studies.storage import secrets
+
     assert set(secrets(url)) >= {"p@ss", "hunter2"}
 
 
