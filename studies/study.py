@@ -384,7 +384,29 @@ def counts(study: optuna.Study) -> Counts:
         TrialState.RUNNING: "running",
         TrialState.WAITING: "waiting",
     }
-    for trial in study.get_trials(deepcopy=False):
-        key = names[trial.state]
-        setattr(result, key, getattr(result, key) + 1)
+    for state, number in _state_tally(study).items():
+        key = names[state]
+        setattr(result, key, getattr(result, key) + number)
     return result
+
+
+def _state_tally(study: optuna.Study) -> dict[TrialState, int]:
+    """How many trials of the study are in each state: on an RDB storage one GROUP BY
+    (reading 10,000 trials to count them took seconds), else from the trials."""
+    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
+    if not isinstance(storage, RDBStorage):
+        tally: dict[TrialState, int] = {}
+        for trial in study.get_trials(deepcopy=False):
+            tally[trial.state] = tally.get(trial.state, 0) + 1
+        return tally
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    trials = models.TrialModel
+    query = (
+        sqlalchemy.select(trials.state, sqlalchemy.func.count(trials.trial_id))
+        .where(trials.study_id == study._study_id)
+        .group_by(trials.state)
+    )
+    with _create_scoped_session(storage.scoped_session) as session:
+        return {state: number for state, number in session.execute(query).all()}

@@ -40,3 +40,19 @@ def test_bulk_enqueued_trials_are_taken_in_order(tmp_path: Path) -> None:
     enqueue_all(study, [{"discount": 0.91}, {"discount": 0.92}])
     trial = study.ask()
     assert trial.suggest_float("discount", 0.9, 0.99) == 0.91
+
+
+def test_counts_by_state_match_the_trials(tmp_path: Path) -> None:
+    from studies.study import counts
+
+    study = optuna.create_study(study_name="s", storage=open_storage(sqlite_url(tmp_path / "c.db")))
+    enqueue_all(study, [{"discount": 0.9 + i / 100} for i in range(6)])
+    for value in (1.0, 2.0):
+        trial = study.ask()
+        trial.suggest_float("discount", 0.9, 0.99)
+        study.tell(trial, value)
+    pruned = study.ask()
+    study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
+    study.ask()  # running
+    now = counts(study)
+    assert (now.complete, now.pruned, now.failed, now.running, now.waiting) == (2, 1, 0, 1, 2)
