@@ -4,7 +4,7 @@ and the TUI's study view drawing it; each before and after the change of issue 1
     python benchmarks/study_scale.py [--trials 10000]
 
 "Before" creates with one ``enqueue_trial`` (one transaction) per trial and draws every
-trial in the TUI's table; "after" is ``studies.study.enqueue_all`` (one transaction) and
+trial in the TUI's table; "after" is ``studies.bulk.enqueue_all`` (one transaction) and
 the table capped at ``MAX_TRIAL_ROWS``. Both read through today's service layer, whose
 counts by state are one GROUP BY; the reads before that change are in
 benchmarks/README.md, measured on the commit before it.

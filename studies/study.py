@@ -17,14 +17,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
-import sqlalchemy
-from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from agents.registry import get_agent
 from envs.config import MAX_STEPS, ConfigError, build, suggest
 from envs.errors import UserError
 from envs.registry import get_task
+from studies.bulk import enqueue_all, state_tally
 from studies.lifetimes import Lifetime
 from studies.space import DEFAULT_PARAM, Param, grid_points, parse_space
 
@@ -291,48 +290,6 @@ def create(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec) -> 
     return True
 
 
-def enqueue_all(study: optuna.Study, points: list[dict[str, Any]]) -> None:
-    """Queue one trial per point, the trials ``study.enqueue_trial(point)`` makes (state
-    WAITING, the point as the ``fixed_params`` system attribute, numbers in order), but
-    on an RDB storage as two multi-row inserts in one transaction: one ORM transaction per
-    trial took 49 s for 10,000 trials (benchmarks/study_scale.py). The study row is
-    locked meanwhile, as Optuna locks it to number a new trial. Other storages get the
-    plain calls."""
-    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
-    if not isinstance(storage, RDBStorage) or not points:
-        for point in points:
-            study.enqueue_trial(point, skip_if_exists=False)
-        return
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    study_id = study._study_id
-    trials, attributes = models.TrialModel, models.TrialSystemAttributeModel
-    with _create_scoped_session(storage.scoped_session) as session:
-        models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
-        count = sqlalchemy.func.count(trials.trial_id)
-        first = session.scalar(sqlalchemy.select(count).where(trials.study_id == study_id))
-        session.execute(
-            sqlalchemy.insert(trials),
-            [
-                {"number": first + i, "study_id": study_id, "state": TrialState.WAITING}
-                for i in range(len(points))
-            ],
-        )
-        ids = session.scalars(
-            sqlalchemy.select(trials.trial_id)
-            .where(trials.study_id == study_id, trials.number >= first)
-            .order_by(trials.number)
-        ).all()
-        session.execute(
-            sqlalchemy.insert(attributes),
-            [
-                {"trial_id": trial_id, "key": "fixed_params", "value_json": json.dumps(point)}
-                for trial_id, point in zip(ids, points, strict=True)
-            ],
-        )
-
-
 def find(storage: optuna.storages.BaseStorage, name: str) -> StudySpec | None:
     try:
         study_id = storage.get_study_id_from_name(name)
@@ -384,29 +341,7 @@ def counts(study: optuna.Study) -> Counts:
         TrialState.RUNNING: "running",
         TrialState.WAITING: "waiting",
     }
-    for state, number in _state_tally(study).items():
+    for state, number in state_tally(study).items():
         key = names[state]
         setattr(result, key, getattr(result, key) + number)
     return result
-
-
-def _state_tally(study: optuna.Study) -> dict[TrialState, int]:
-    """How many trials of the study are in each state: on an RDB storage one GROUP BY
-    (reading 10,000 trials to count them took seconds), else from the trials."""
-    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
-    if not isinstance(storage, RDBStorage):
-        tally: dict[TrialState, int] = {}
-        for trial in study.get_trials(deepcopy=False):
-            tally[trial.state] = tally.get(trial.state, 0) + 1
-        return tally
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    trials = models.TrialModel
-    query = (
-        sqlalchemy.select(trials.state, sqlalchemy.func.count(trials.trial_id))
-        .where(trials.study_id == study._study_id)
-        .group_by(trials.state)
-    )
-    with _create_scoped_session(storage.scoped_session) as session:
-        return {state: number for state, number in session.execute(query).all()}
