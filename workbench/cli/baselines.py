@@ -48,7 +48,9 @@ def baselines(
         fail(
             f"no reference policies act on {task!r}; they cover the bandit and tabular-mdp families"
         )
-    check_option("--tasks", tasks, 2, MAX_TASKS)  # two at least, to give an interval
+    if tasks < 2:
+        fail(f"--tasks must be at least 2 to give an interval, got {tasks}")
+    check_option("--tasks", tasks, 2, MAX_TASKS)
     check_option("--seed", seed, 0, MAX_SEED)
     params = build(family.Params, parse_assignments(set_, "--set"), owner=task)
     names = [spec.name for spec in specs]

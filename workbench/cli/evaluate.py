@@ -138,7 +138,9 @@ def eval_run(
     JSON rows always carry ``per_trial``, the mean reward of every trial, and each reference
     row ``run_minus_policy``, the run's advantage over it paired task by task."""
     check_checkpoint(checkpoint)
-    check_option("--tasks", tasks, 2, MAX_TASKS)  # two at least, to give an interval
+    if tasks < 2:
+        raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
+    check_option("--tasks", tasks, 2, MAX_TASKS)
     if seed is not None:
         check_option("--seed", seed, 0, MAX_SEED)
     store = open_store(home)
@@ -148,8 +150,6 @@ def eval_run(
     values = dict(run.task_params) if task == run.task else {}
     values.update(parse_assignments(set_, "--set"))
     params = build(family.Params, values, owner=task)
-    if tasks < 2:
-        raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
     seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
     run_row = evaluate_run(store, run, task, params, tasks, seed, checkpoint)
     rows = [run_row, *reference_rows(task, params, tasks, seed, run_row.pop("totals"))]
