@@ -33,6 +33,8 @@ RUN_PROBES = [
     (["study", "create", "s", *STUDY, "--steps", "1000", "--seed", HUGE], "--seed"),
     (["study", "create", "s", *STUDY, "--steps", "1000", "--seed", str(2**40)], "--seed"),
     (["study", "run", "s", "--workers", "100000"], "--workers 100000: give 1 to"),
+    (["run", "dqn", "cartpole", *SHORT, "--name", "a\x1b[2Jb"], "no control characters"),
+    (["run", "dqn", "cartpole", *SHORT, "--name", "a\nb"], "no control characters"),
     (["runs", "stop", "1", "--wait", "inf"], "--wait must be"),
     (["runs", "stop", "1", "--wait", "nan"], "--wait must be"),
 ]
@@ -43,7 +45,7 @@ RUN_PROBES = [
     [(args, needles) for args, *needles in RUN_PROBES],
     ids=[" ".join(a)[:60] for a, *_ in RUN_PROBES],
 )
-def test_out_of_bounds_number_is_one_line(cli, home: Path, args, needles) -> None:
+def test_bad_option_is_one_line(cli, home: Path, args, needles) -> None:
     assert_one_line_refusal(cli(*args), *needles)
     assert nothing_stored(home)
 

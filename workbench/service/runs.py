@@ -12,6 +12,7 @@ torch, gymnasium and the agents load only in the functions that build an agent
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,11 @@ def create_run(
     "best"), copied now; raises StoreError when those networks do not fit.
     """
     check_checkpoint(init_checkpoint, option="--init-checkpoint")
+    if name is not None and any(unicodedata.category(char) == "Cc" for char in name):
+        from envs.config import ConfigError
+
+        # An escape sequence in a name would drive the terminal of whoever lists runs.
+        raise ConfigError(f"--name {name!r}: no control characters (tabs, escapes)", field="name")
     from workbench import runner
 
     return runner.create_run(
