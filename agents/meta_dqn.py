@@ -38,7 +38,7 @@ class MetaDQNConfig(QLearningConfig):
     """Reference discount gamma' of the meta-objective (fixed)."""
     meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True)
     """Adam step size of the discount's logit."""
-    meta_interval: int = bounded(4, 1)
+    meta_interval: int = bounded(4, 1, 1_000_000)
     """Gradient steps per meta step."""
 
 

@@ -23,7 +23,7 @@ from agents.common.networks import ActorCritic
 from agents.common.returns import rollout_gae
 from agents.common.rollout import RolloutCollector
 from agents.common.seeds import train_env_seed
-from envs.config import Config, ConfigError, bounded
+from envs.config import MAX_STEPS, Config, ConfigError, bounded
 from envs.family import TaskFamily
 
 
@@ -59,7 +59,7 @@ class PPOConfig(Config):
     """Steps per environment between updates (batch = num_envs x rollout_steps)."""
     hidden_size: int = bounded(64, 1, 4096)
     """Units per hidden layer (two tanh layers, separate actor and critic)."""
-    eval_interval: int = bounded(10_000, 1)
+    eval_interval: int = bounded(10_000, 1, MAX_STEPS)
     """Env steps between evaluations (one is always run at the end)."""
     eval_episodes: int = bounded(20, 1, 1000)
     """Greedy episodes per evaluation."""

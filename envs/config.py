@@ -26,6 +26,16 @@ class ConfigError(UserError, ValueError):
     """A configuration value or key that the user must fix; the message says how."""
 
 
+MAX_STEPS = 1_000_000_000
+"""Most env steps a run or a lifetime may be given (and the bound of every field counted
+in env steps): about a day at 10,000 steps/s. Beyond 64 bits SQLite refuses the number."""
+MAX_SEED = 2**32 - 1
+"""Largest seed: NumPy's legacy generators and Optuna's samplers take 32-bit seeds."""
+MAX_INT = 2**63 - 1
+"""An int field with no upper bound of its own still fits a signed 64-bit integer (SQLite,
+torch); larger values are refused rather than overflowing later."""
+
+
 @dataclass(frozen=True)
 class Range:
     """Allowed interval of a numeric field; ``log`` marks a scale searched logarithmically."""
@@ -92,6 +102,11 @@ class Config:
             value = getattr(self, info.name)
             value = _coerce_type(info, value)
             object.__setattr__(self, info.name, value)
+            if info.type is int and not -MAX_INT <= value <= MAX_INT:
+                raise ConfigError(
+                    f"{info.name}={value} is too large: give at most {MAX_INT:,}",
+                    field=info.name,
+                )
             if info.range is not None and not info.range.contains(value):
                 raise ConfigError(
                     f"{info.name}={value!r} is out of range: allowed {info.range}",
@@ -179,7 +194,10 @@ def parse_value(info: FieldInfo, text: str) -> Any:
                 return False
             raise ValueError
         if info.type is int:
-            number = float(text)
+            try:
+                return int(text)  # exactly, however many digits
+            except ValueError:
+                number = float(text)  # 1e6 and 1000.0 are whole numbers too
             if not number.is_integer():
                 raise ValueError
             return int(number)

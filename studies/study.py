@@ -11,6 +11,7 @@ point is visited twice and no study runs more than N lifetimes (studies/worker.p
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,9 +20,10 @@ import optuna
 from optuna.trial import TrialState
 
 from agents.registry import get_agent
-from envs.config import ConfigError, build, suggest
+from envs.config import MAX_STEPS, ConfigError, build, suggest
 from envs.errors import UserError
 from envs.registry import get_task
+from studies.bulk import enqueue_all, state_tally
 from studies.lifetimes import Lifetime
 from studies.space import DEFAULT_PARAM, Param, grid_points, parse_space
 
@@ -33,7 +35,25 @@ MAX_TRIALS = 10_000
 FRESH_SEED_BASE = 1_000_000
 """Seeds of the re-evaluation lifetimes after a search; search lifetimes use seed + trial
 number, which stays below it."""
+MAX_STUDY_SEED = FRESH_SEED_BASE - MAX_TRIALS
 SPEC_ATTR = "workbench"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""A study's name: 1 to 100 letters, digits, dots, dashes and underscores, beginning with
+a letter or digit. It names log files (``study-NAME.log``) and is pasted into the shell
+commands the workbench prints, so no path separator, space, control character or markup."""
+NAME_RULE = (
+    "1 to 100 letters, digits, '.', '-' or '_', beginning with a letter or digit "
+    "(e.g. gamma-grid_2)"
+)
+
+
+def check_name(name: str, what: str = "study name", field: str = "name") -> str:
+    """``name`` if it is a valid study (or group) name, else a ConfigError that states the
+    pattern."""
+    if not NAME_PATTERN.fullmatch(name):
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        raise ConfigError(f"{what} {shown!r} is not valid: use {NAME_RULE}", field=field)
+    return name
 
 
 @dataclass(frozen=True)
@@ -99,15 +119,23 @@ class StudySpec:
     # --- validation -----------------------------------------------------------------------
     def check(self) -> None:
         """Refuse anything that would fail only once trials run; ConfigError says what."""
+        if self.group is not None:
+            check_name(self.group, "--group", "group")
         agent = get_agent(self.agent)
         agent.check_task(self.task)
         family = get_task(self.task)
         build(family.Params, self.task_params, owner=self.task)
         if not 1 <= self.trials <= MAX_TRIALS:
             raise ConfigError(f"--trials {self.trials}: give 1 to {MAX_TRIALS}", field="trials")
-        if self.steps < 1:
+        if not 1 <= self.steps <= MAX_STEPS:
             raise ConfigError(
-                f"--steps {self.steps}: give a positive number of env steps", field="steps"
+                f"--steps {self.steps}: give 1 to {MAX_STEPS:,} env steps", field="steps"
+            )
+        if not 0 <= self.seed <= MAX_STUDY_SEED:
+            raise ConfigError(
+                f"--seed {self.seed}: give 0 to {MAX_STUDY_SEED:,} (trial n trains with seed "
+                f"+ n, below the fresh lifetimes' seeds from {FRESH_SEED_BASE:,})",
+                field="seed",
             )
         if self.pruner not in PRUNERS:
             raise ConfigError(
@@ -258,8 +286,7 @@ def create(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec) -> 
     if study.user_attrs.get(SPEC_ATTR):  # another process created it a moment ago
         return create(storage, name, spec)
     study.set_user_attr(SPEC_ATTR, spec.to_json())
-    for point in spec.queued_points():
-        study.enqueue_trial(point, skip_if_exists=False)
+    enqueue_all(study, spec.queued_points())
     return True
 
 
@@ -314,7 +341,7 @@ def counts(study: optuna.Study) -> Counts:
         TrialState.RUNNING: "running",
         TrialState.WAITING: "waiting",
     }
-    for trial in study.get_trials(deepcopy=False):
-        key = names[trial.state]
-        setattr(result, key, getattr(result, key) + 1)
+    for state, number in state_tally(study).items():
+        key = names[state]
+        setattr(result, key, getattr(result, key) + number)
     return result

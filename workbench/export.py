@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
+from workbench.format import json_text
 from workbench.store import Store
 
 
@@ -32,7 +32,7 @@ def metrics_csv(store: Store, run_id: int) -> tuple[str, int, int]:
 
 def metrics_json(store: Store, run_id: int, run: dict[str, Any]) -> tuple[str, int, int]:
     keys, rows = metric_table(store, run_id)
-    text = json.dumps({"run": run, "metrics": [{"step": s, **v} for s, v in rows]}, indent=2)
+    text = json_text({"run": run, "metrics": [{"step": s, **v} for s, v in rows]})
     return text + "\n", len(rows), len(keys)
 
 
@@ -45,5 +45,5 @@ def write_table(folder, name: str, columns: list[str], rows: list[list[Any]]) ->
         writer.writerow(columns)
         writer.writerows(rows)
     records = [dict(zip(columns, row, strict=True)) for row in rows]
-    json_path.write_text(json.dumps(records, indent=2, default=str) + "\n")
+    json_path.write_text(json_text(records) + "\n")
     return str(csv_path), str(json_path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from typing import Any
 
 
 def fixed(value: float | None, digits: int = 2) -> str:
@@ -17,3 +19,26 @@ def mean_ci(mean: float | None, ci95: float | None, digits: int = 2) -> str:
     if ci95 is None or mean is None:
         return fixed(mean, digits)
     return f"{fixed(mean, digits)} ± {fixed(ci95, digits)}"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by null, so the JSON is valid (JSON has
+    no NaN): in an object, the value as text goes beside it under ``KEY_raw`` (``"nan"``,
+    ``"inf"``, ``"-inf"``); in a list, null alone."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        safe: dict[Any, Any] = {}
+        for key, item in value.items():
+            safe[key] = json_safe(item)
+            if isinstance(item, float) and not math.isfinite(item):
+                safe[f"{key}_raw"] = repr(item)
+        return safe
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """Valid JSON of ``value`` (see ``json_safe``); other types as their ``str``."""
+    return json.dumps(json_safe(value), indent=indent, default=str, allow_nan=False)

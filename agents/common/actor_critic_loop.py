@@ -18,7 +18,7 @@ from agents.common.checkpoint import NetOptimizerCheckpoint
 from agents.common.networks import ActorCritic
 from agents.common.rollout import Batch, RolloutCollector
 from agents.common.seeds import train_env_seed
-from envs.config import Config, bounded
+from envs.config import MAX_STEPS, Config, bounded
 from envs.family import TaskFamily
 
 
@@ -45,7 +45,7 @@ class ActorCriticConfig(Config):
     """Steps per environment between updates."""
     hidden_size: int = bounded(64, 1, 4096)
     """Units per hidden layer (two tanh layers, separate actor and critic)."""
-    eval_interval: int = bounded(10_000, 1)
+    eval_interval: int = bounded(10_000, 1, MAX_STEPS)
     """Env steps between greedy evaluations (one is always run at the end)."""
     eval_episodes: int = bounded(20, 1, 1000)
     """Greedy episodes per evaluation."""

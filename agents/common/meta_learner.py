@@ -21,7 +21,7 @@ from agents.common.cadence import Cadence, Ticks
 from agents.common.checkpoint import NetOptimizerCheckpoint
 from agents.common.seeds import held_out_task_seed
 from agents.common.sequence import play_meta_episodes
-from envs.config import Config, bounded
+from envs.config import MAX_STEPS, Config, bounded
 from envs.family import TaskFamily
 
 
@@ -39,7 +39,7 @@ class MetaConfig(Config):
     """Gradient clipping threshold (global L2 norm)."""
     num_tasks: int = bounded(1024, 1, 65536)
     """Tasks (meta-episodes) played in parallel per update."""
-    eval_interval: int = bounded(500_000, 1)
+    eval_interval: int = bounded(500_000, 1, MAX_STEPS)
     """Env steps between evaluations on held-out tasks (one is always run at the end)."""
     eval_tasks: int = bounded(2000, 2, 1_000_000)
     """Held-out tasks per evaluation."""

@@ -22,7 +22,7 @@ from agents.common.networks import mlp
 from agents.common.nstep import NStepAccumulator
 from agents.common.replay import ReplayBuffer, ReplaySamples
 from agents.common.seeds import train_env_seed
-from envs.config import Config, ConfigError, bounded
+from envs.config import MAX_STEPS, Config, ConfigError, bounded
 from envs.registry import TaskFamily
 
 
@@ -48,13 +48,13 @@ class QLearningConfig(Config):
     """Transitions per gradient step."""
     buffer_size: int = bounded(1_000_000, 1, 10_000_000)
     """Replay buffer capacity in transitions."""
-    learning_starts: int = bounded(1000, 0)
+    learning_starts: int = bounded(1000, 0, MAX_STEPS)
     """Env steps of pure exploration before the first update."""
-    train_frequency: int = bounded(256, 1)
+    train_frequency: int = bounded(256, 1, MAX_STEPS)
     """Env steps between two training bursts."""
     gradient_steps: int = bounded(64, 1, 1_000_000)
     """Gradient steps in each training burst."""
-    target_update_interval: int = bounded(256, 1)
+    target_update_interval: int = bounded(256, 1, MAX_STEPS)
     """Env steps between target-network updates."""
     tau: float = bounded(1.0, 0.0, 1.0, low_open=True)
     """Target update rate: 1 copies the online network, less is Polyak averaging."""
@@ -81,7 +81,7 @@ class QLearningConfig(Config):
     """Hidden layers of the Q-network."""
     num_envs: int = bounded(1, 1, 1024)
     """Environment copies stepped together (one batched env)."""
-    eval_interval: int = bounded(5000, 1)
+    eval_interval: int = bounded(5000, 1, MAX_STEPS)
     """Env steps between greedy evaluations (one is always run at the end)."""
     eval_episodes: int = bounded(20, 1, 1000)
     """Greedy episodes per evaluation."""

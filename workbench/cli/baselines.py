@@ -8,9 +8,18 @@ import typer
 from rich.table import Table
 
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
-from envs.config import build, suggest
+from envs.config import MAX_SEED, build, suggest
 from envs.registry import get_task
-from workbench.cli.common import JsonFlag, console, fail, parse_assignments, print_json, user_errors
+from workbench.cli.common import (
+    MAX_TASKS,
+    JsonFlag,
+    check_option,
+    console,
+    fail,
+    parse_assignments,
+    print_json,
+    user_errors,
+)
 
 
 @user_errors
@@ -41,6 +50,8 @@ def baselines(
         )
     if tasks < 2:
         fail(f"--tasks must be at least 2 to give an interval, got {tasks}")
+    check_option("--tasks", tasks, 2, MAX_TASKS)
+    check_option("--seed", seed, 0, MAX_SEED)
     params = build(family.Params, parse_assignments(set_, "--set"), owner=task)
     names = [spec.name for spec in specs]
     for name in policy or []:

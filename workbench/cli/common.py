@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
+import stat
 import sys
 import tomllib
 from collections.abc import Callable
@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from envs.errors import UserError
+from workbench.format import json_text
 
 if TYPE_CHECKING:
     from workbench.store import Store
@@ -40,6 +41,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     environment failure, 1."""
     err_console.print(f"error: {message}", markup=False)
     raise typer.Exit(code)
+
+
+MAX_TASKS = 1_000_000
+"""Most sampled tasks `eval`, `baselines` and `report` play (a million meta-episodes)."""
+
+
+def check_option(option: str, value: float, low: float, high: float) -> None:
+    """Refuse a number option outside [low, high] (NaN too) with one line, exit 2."""
+    if not low <= value <= high:
+        fail(f"{option} must be {low:,} to {high:,}, got {value}")
 
 
 def user_errors(command: F) -> F:
@@ -73,12 +84,26 @@ def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
     return values
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file is a few lines of TOML; reading stops after 1 MiB (``--config /dev/zero``
+would otherwise fill the memory)."""
+
+
 def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Agent settings (top-level keys) and task settings (a ``[task]`` table) of a TOML file."""
     try:
-        data = tomllib.loads(path.read_text())
+        if not stat.S_ISREG(path.stat().st_mode):  # /dev/zero, a FIFO, a directory
+            fail(f"config file {path} is not a regular file; give a TOML file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as err:
-        fail(f"cannot read config file {path}: {err.strerror}")
+        fail(f"cannot read config file {path}: {err.strerror or err}")
+    if len(raw) > MAX_CONFIG_BYTES:
+        fail(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB; give a TOML file")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        fail(f"config file {path} is not UTF-8 text; give a TOML file")
     except tomllib.TOMLDecodeError as err:
         fail(f"config file {path} is not valid TOML: {err}")
     task = data.pop("task", {})
@@ -88,4 +113,6 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    """Every ``--json`` output: valid JSON, NaN and infinities as null with ``KEY_raw``
+    beside them (``workbench.format.json_text``)."""
+    sys.stdout.write(json_text(value) + "\n")

@@ -16,11 +16,13 @@ from agents.common.seeds import EVAL_SEED_OFFSET
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
 from agents.reference.bayes_optimal import exact_value
 from envs.bandits import two_armed_families
-from envs.config import ConfigError, build
+from envs.config import MAX_SEED, ConfigError, build
 from envs.registry import get_task
 from workbench.cli.common import (
+    MAX_TASKS,
     Home,
     JsonFlag,
+    check_option,
     console,
     open_store,
     parse_assignments,
@@ -136,6 +138,11 @@ def eval_run(
     JSON rows always carry ``per_trial``, the mean reward of every trial, and each reference
     row ``run_minus_policy``, the run's advantage over it paired task by task."""
     check_checkpoint(checkpoint)
+    if tasks < 2:
+        raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
+    check_option("--tasks", tasks, 2, MAX_TASKS)
+    if seed is not None:
+        check_option("--seed", seed, 0, MAX_SEED)
     store = open_store(home)
     run = store.get_run(run_id)
     task = task or run.task
@@ -143,8 +150,6 @@ def eval_run(
     values = dict(run.task_params) if task == run.task else {}
     values.update(parse_assignments(set_, "--set"))
     params = build(family.Params, values, owner=task)
-    if tasks < 2:
-        raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
     seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
     run_row = evaluate_run(store, run, task, params, tasks, seed, checkpoint)
     rows = [run_row, *reference_rows(task, params, tasks, seed, run_row.pop("totals"))]
@@ -229,6 +234,8 @@ def generalization(
 
     Uses the latest completed run of AGENT on each training family with that many pulls.
     """
+    check_option("--tasks", tasks, 2, MAX_TASKS)
+    check_option("--seed", seed, 0, MAX_SEED)
     store = open_store(home)
     names = [family.name for family in two_armed_families()]
     trained: dict[str, RunRecord] = {}

@@ -14,6 +14,7 @@ from rich.markup import escape
 from workbench.cli.common import (
     Home,
     JsonFlag,
+    check_option,
     console,
     fail,
     open_store,
@@ -140,14 +141,20 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
         return
     shown = run.shown_status()
     style = STATUS_STYLE[shown.split()[0]]
-    console.print(f"[bold]run {run.id}[/] {run.name}  [{style}]{shown}[/]")
+    # A name (and any text a user gave) is data: escaped, never read as markup.
+    console.print(
+        f"[bold]run {run.id}[/] {escape(run.name)}  [{style}]{shown}[/]",
+        highlight=False,
+        soft_wrap=True,  # a long name is not cut into lines
+    )
     if run.stalled_for() is not None:
         console.print(
             f"  its worker (pid {run.pid} on {run.host}) exists but has not beaten its heartbeat "
             f"(frozen, e.g. by SIGSTOP?); `kill -CONT {run.pid}` wakes it, or once it ends the "
-            f"run is lost and `workbench runs resume {run.id}` continues it"
+            f"run is lost and `workbench runs resume {run.id}` continues it",
+            markup=False,
         )
-    console.print(f"  {run.agent} on {run.task}, seed {run.seed}")
+    console.print(f"  {run.agent} on {run.task}, seed {run.seed}", markup=False)
     if run.init_from is not None:
         which = run.init_checkpoint or "last"
         console.print(f"  networks started from run {run.init_from}'s {which} checkpoint")
@@ -155,19 +162,20 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
         f"  steps {run.steps_done}/{run.total_steps}, checkpoint at {run.checkpoint_step}"
     )
     if run.error:
-        console.print(f"  error: {run.error}", markup=False)
+        console.print(f"  error: {run.error}", markup=False, soft_wrap=True)
     console.print(f"  config: {json.dumps(run.config)}", markup=False)
     if run.task_params:
         console.print(f"  task: {json.dumps(run.task_params)}", markup=False)
     for key, value in run.summary.items():
-        console.print(f"  {key}: {fixed(value, 2) if isinstance(value, float) else value}")
+        shown = fixed(value, 2) if isinstance(value, float) else value
+        console.print(f"  {key}: {shown}", markup=False)
     if run.best_checkpoint_path:
         console.print(
             f"  best checkpoint: step {run.best_checkpoint_step} (eval return "
             f"{fixed(run.summary.get('best_eval_return_mean'), 2)}); "
             f"eval --checkpoint best, run --init-checkpoint best"
         )
-    console.print(f"  log: {store.log_path(run_id)}")
+    console.print(f"  log: {store.log_path(run_id)}", markup=False)
 
 
 @app.command()
@@ -178,6 +186,7 @@ def stop(
     home: Home = None,
 ) -> None:
     """Stop a queued or running run; it checkpoints and can be resumed."""
+    check_option("--wait", wait, 0, 3600)
     run = run_service.stop_run(open_store(home), run_id, wait=wait)
     if run.status == "running":
         console.print(
@@ -270,4 +279,4 @@ def remove(run_id: RunId, home: Home = None) -> None:
     """Delete a run that is not active, with its metrics, checkpoints (last and best) and
     log."""
     run = run_service.delete_run(open_store(home), run_id)
-    console.print(f"deleted run {run.id} ({run.name})")
+    console.print(f"deleted run {run.id} ({run.name})", markup=False)

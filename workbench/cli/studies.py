@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from studies.study import METHODS, PRUNERS, SAMPLERS, StudySpec
 from workbench.cli.common import (
@@ -97,20 +99,23 @@ def create_study(
         console.print(
             f"Created study {name}{where}: {spec.method} over "
             f"{', '.join(spec.params) or 'the learned discount'}, {spec.trials} lifetimes of "
-            f"{spec.steps} steps. Run it with: workbench study run {name}"
+            f"{spec.steps} steps. Run it with: workbench study run {name}",
+            markup=False,
         )
     else:
         console.print(
             f"Study {name} already exists with these settings; "
-            f"`workbench study run {name}` continues it."
+            f"`workbench study run {name}` continues it.",
+            markup=False,
         )
 
 
 def _print_line(text: str, worker: int | None) -> None:
+    # A trial's line may quote an error or a name: data, never markup.
     if worker is None:
-        console.print(text)
+        console.print(text, markup=False)
     else:
-        console.print(f"[dim]worker {worker}[/dim] {text}", highlight=False)
+        console.print(f"[dim]worker {worker}[/dim] {escape(text)}", highlight=False)
 
 
 def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: str) -> None:
@@ -118,7 +123,8 @@ def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: 
         now = before.counts
         console.print(
             f"{verb} study {name}: {now.done}/{before.spec.trials} lifetimes done, "
-            f"{now.running} running elsewhere, {workers} worker(s) here."
+            f"{now.running} running elsewhere, {workers} worker(s) here.",
+            markup=False,
         )
 
     # Ctrl+C, SIGTERM (the TUI's stop, a system shutdown) or `runs stop` on a trial's run
@@ -135,7 +141,9 @@ def _run(name: str, workers: int, storage: str | None, home: Path | None, verb: 
                 stop=signals.event,
             )
     except KeyboardInterrupt:
-        console.print(f"Interrupted; `workbench study resume {name}` continues the study.")
+        console.print(
+            f"Interrupted; `workbench study resume {name}` continues the study.", markup=False
+        )
         raise typer.Exit(130) from None
     if signals.interrupted:
         console.print(f"Interrupted; `workbench study resume {name}` continues the study.")
@@ -152,7 +160,7 @@ def _print_summary(summary: service.StudySummary) -> None:
         chosen = summary.best_params or {"discount": summary.best_discount}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in chosen.items() if v is not None)
         text += f"; best return {fixed(summary.best_value)} (trial {summary.best_number}: {shown})"
-    console.print(text)
+    console.print(text, markup=False)
 
 
 @app.command("run")
@@ -200,7 +208,7 @@ def study_worker(
 def remove_study(name: Name, storage: StorageOpt = None, home: Home = None) -> None:
     """Delete a study that no worker is running, with its trials and its runs here."""
     deleted = service.remove_study(open_store(home), name, storage)
-    console.print(f"Deleted study {name} and its {deleted} run(s).")
+    console.print(f"Deleted study {name} and its {deleted} run(s).", markup=False)
 
 
 @app.command("ls")
@@ -222,7 +230,7 @@ def list_studies(json_output: JsonFlag = False, home: Home = None) -> None:
         right = column in ("done", "best", "discount")
         table.add_column(column, justify="right" if right else "left")
     for summary in summaries:
-        table.add_row(*service.list_cells(summary))
+        table.add_row(*map(Text, service.list_cells(summary)))  # a name is data, not markup
     console.print(table)
 
 
@@ -238,19 +246,20 @@ def show_study(
         print_json(summary.to_json() | {"trials_detail": [t.to_json() for t in detail.trials]})
         return
     console.print(
-        f"[bold]{name}[/bold]  {spec.method} · {spec.agent} on {spec.task} · "
+        f"[bold]{escape(name)}[/bold]  {spec.method} · {spec.agent} on {spec.task} · "
         f"{spec.trials} lifetimes of {spec.steps} steps · {summary.state}"
     )
     console.print(
         f"complete {now.complete}, pruned {now.pruned}, failed {now.failed}, running "
         f"{now.running}, queued {now.waiting}; best return {fixed(summary.best_value)} with "
-        f"{summary.best_params}"
+        f"{summary.best_params}",
+        markup=False,
     )
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("trial", "state", "return", "discount", "params", "seed", "run"):
         table.add_column(column)
     for t in detail.trials:
-        table.add_row(
+        cells = (
             str(t.number),
             t.state,
             fixed(t.value),
@@ -259,6 +268,7 @@ def show_study(
             str(t.seed if t.seed is not None else "-"),
             str(t.run_id if t.run_id is not None else "-"),
         )
+        table.add_row(*map(Text, cells))
     console.print(table)
 
 
@@ -276,7 +286,9 @@ def compare_group(
 
     def started(name: str, k: int, run_id: int) -> None:
         if not json_output:
-            console.print(f"[dim]{name}: fresh lifetime {k + 1}/{lifetimes} (run {run_id})[/dim]")
+            console.print(
+                f"[dim]{escape(name)}: fresh lifetime {k + 1}/{lifetimes} (run {run_id})[/dim]"
+            )
 
     # Ctrl+C or SIGTERM (`runs stop` on a lifetime) stop the training with a checkpoint;
     # the rows then count the lifetimes done, and running the comparison again trains the rest.
@@ -295,8 +307,8 @@ def compare_group(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        title=f"group {group}: undiscounted return over {lifetimes} fresh lifetimes per method; "
-        "lifetimes, env steps and wall time are what the search used",
+        title=f"group {escape(group)}: undiscounted return over {lifetimes} fresh lifetimes per "
+        "method; lifetimes, env steps and wall time are what the search used",
     )
     columns = ("method", "agent", "gamma", "return (95% CI)", "lifetimes", "env steps", "wall")
     cells = [
@@ -316,6 +328,6 @@ def compare_group(
         left = column in ("method", "agent")
         table.add_column(column, justify="left" if left else "right", min_width=width)
     for row_cells in cells:
-        table.add_row(*row_cells)
+        table.add_row(*map(Text, row_cells))
     console.print(table)
     raise typer.Exit(signals.exit_code)

@@ -12,6 +12,7 @@ torch, gymnasium and the agents load only in the functions that build an agent
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,18 +55,22 @@ def check_settings(
     reverse) says where it goes (``field`` is the key).
     """
     from agents.registry import get_agent
-    from envs.config import ConfigError, build, fields
+    from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build, fields
     from envs.registry import get_task
 
     spec = get_agent(agent)
     family = get_task(task)
     spec.check_task(task)
-    if steps < 1:
+    if not 1 <= steps <= MAX_STEPS:
         raise ConfigError(
-            f"--steps must be a positive number of environment steps, got {steps}", field="steps"
+            f"--steps must be a positive number of environment steps, at most {MAX_STEPS:,}, "
+            f"got {steps}",
+            field="steps",
         )
-    if seed < 0:
-        raise ConfigError(f"--seed must be zero or positive, got {seed}", field="seed")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(
+            f"--seed must be zero or positive, at most {MAX_SEED:,}, got {seed}", field="seed"
+        )
     agent_values, task_values = dict(agent_values or {}), dict(task_values or {})
     agent_keys = {info.name for info in fields(spec.config)}
     task_keys = {info.name for info in fields(family.Params)}
@@ -107,6 +112,11 @@ def create_run(
     "best"), copied now; raises StoreError when those networks do not fit.
     """
     check_checkpoint(init_checkpoint, option="--init-checkpoint")
+    if name is not None and any(unicodedata.category(char) == "Cc" for char in name):
+        from envs.config import ConfigError
+
+        # An escape sequence in a name would drive the terminal of whoever lists runs.
+        raise ConfigError(f"--name {name!r}: no control characters (tabs, escapes)", field="name")
     from workbench import runner
 
     return runner.create_run(

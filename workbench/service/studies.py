@@ -23,7 +23,6 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 from optuna.storages import fail_stale_trials
-from sqlalchemy.engine import make_url
 
 from agents.registry import AGENTS
 from envs.config import ConfigError
@@ -38,16 +37,22 @@ from studies.storage import (
     forget_storage,
     masked,
     reason,
+    secrets,
     shared_storage,
     sqlite_url,
     without_password,
 )
-from studies.study import StudySpec, counts, create, find, load
+from studies.study import StudySpec, check_name, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
 from workbench.service.study_processes import OnLine, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
+
+MAX_WORKERS = 64
+"""Most worker processes `study run --workers` starts on one machine (each trains)."""
+MAX_LIFETIMES = 100
+"""Most fresh lifetimes `study compare` trains per study."""
 
 
 # --- where a study is -------------------------------------------------------------------
@@ -79,9 +84,15 @@ def _storage_errors(url: str) -> Iterator[None]:
 
 
 def _load(url: str, name: str) -> tuple[optuna.Study, StudySpec]:
-    """The study, or a UserError: unknown name, or a storage down."""
+    """The study, or a UserError: unknown name (stating the names' pattern when ``name``
+    does not follow it; a study named otherwise before the pattern still opens), or a
+    storage down."""
     with _storage_errors(url):
-        return load(shared_storage(url), name)
+        try:
+            return load(shared_storage(url), name)
+        except UserError:
+            check_name(name)
+            raise
 
 
 # --- create -----------------------------------------------------------------------------
@@ -102,8 +113,7 @@ class Created:
 def create_study(store: Store, name: str, spec: StudySpec, storage: str | None = None) -> Created:
     """Create the study with its N lifetimes queued (in ``storage``, else the home's own
     database); a study of that name with other settings is refused."""
-    if not name.strip():
-        raise ConfigError("give the study a name", field="name")
+    check_name(name)
     url = study_url(store, name, storage)
     with _storage_errors(url):
         made = create(shared_storage(url), name, spec)
@@ -116,7 +126,7 @@ def create_study(store: Store, name: str, spec: StudySpec, storage: str | None =
         storage=masked(url),
         created=made,
         elsewhere=elsewhere,
-        password_dropped=elsewhere and make_url(url).password is not None,
+        password_dropped=elsewhere and bool(secrets(url)),
     )
 
 
@@ -138,8 +148,8 @@ def run_study(
     ``stop`` (or Ctrl+C with several workers) ends the running lifetimes with a
     checkpoint; their trials are queued again, and `resume` continues.
     """
-    if workers < 1:
-        raise ConfigError(f"--workers {workers}: give at least 1", field="workers")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers {workers}: give 1 to {MAX_WORKERS}", field="workers")
     url = study_url(store, name, storage)
     study, spec = _load(url, name)
     on_begin(summarize(name, url, study, spec))
@@ -183,12 +193,14 @@ def run_worker(
 def start_study(store: Store, name: str) -> Path:
     """`workbench study run NAME` detached (closing the UI leaves it running); its output
     goes to the returned log file."""
+    check_name(name)  # it names the log file
     return detached(store.home, f"study-{name}.log", "study", "run", name)
 
 
 def start_group_training(store: Store, group: str, lifetimes: int) -> Path:
     """`workbench study compare GROUP` detached: trains the group's missing fresh
     lifetimes; its output goes to the returned log file."""
+    check_name(group, "group", "group")  # it names the log file
     return detached(
         store.home,
         f"compare-{group}.log",
@@ -297,8 +309,8 @@ def compare_group(
     run_id)`` as each begins; without, only those done count), beside the search's cost.
     ``stop`` ends the training with a checkpoint (the rows then count what is done).
     """
-    if lifetimes < 1:
-        raise ConfigError(f"--lifetimes {lifetimes}: give at least 1", field="lifetimes")
+    if not 1 <= lifetimes <= MAX_LIFETIMES:
+        raise ConfigError(f"--lifetimes {lifetimes}: give 1 to {MAX_LIFETIMES}", field="lifetimes")
     known = known_studies(home_url(store), remembered.remembered(store.home))
     specs = []
     for name, url in known:

@@ -94,7 +94,7 @@ class WorkbenchApp(App[None]):
         if lines:
             lines.first().say(text, failure=True)
         else:
-            self.notify(text, severity="error")
+            self.notify(text, severity="error", markup=False)  # an error may quote a name
 
     # --- screens open screens through these -----------------------------------------------
     def open_run(self, run_id: int) -> None:

@@ -3,6 +3,7 @@ t trains the missing ones in the background (`workbench study compare GROUP`).""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,7 +45,7 @@ class GroupView(ReportsFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
-            f"group {self.group}: each method's choice on up to {self.lifetimes} fresh "
+            f"group {escape(self.group)}: each method's choice on up to {self.lifetimes} fresh "
             "lifetimes (t trains the missing ones)",
             id="group-header",
         )
@@ -70,7 +71,7 @@ class GroupView(ReportsFailures, Screen[None]):
         table.clear()
         for row in self.rows:
             table.add_row(
-                row.method,
+                escape(row.method),  # the study's name: data, never markup
                 row.agent,
                 fixed(row.discount, 4),
                 mean_ci(row.return_mean, row.return_ci95),

@@ -15,12 +15,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from agents.registry import AGENTS
-from envs.config import ConfigError, build
+from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build
 from envs.registry import get_task
 from workbench.tui import actions
 from workbench.tui.messages import ReportsFailures, RunsLaunched
 from workbench.tui.widgets.config_form import ConfigForm
 from workbench.tui.widgets.message_line import MessageLine
+
+MAX_SEEDS = 64
+"""Most runs one launch starts (one per seed)."""
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -31,16 +34,16 @@ def parse_seeds(text: str) -> list[int]:
             continue
         low, dash, high = part.partition("-")
         try:
-            if dash:
-                seeds.extend(range(int(low), int(high) + 1))
-            else:
-                seeds.append(int(part))
+            span = range(int(low), int(high) + 1) if dash else range(int(part), int(part) + 1)
         except ValueError:
             raise ConfigError(f"seeds {text!r}: give integers like 0 or 0,1,2 or 0-4") from None
+        if len(seeds) + len(span) > MAX_SEEDS:  # before building the list: 0-10**12
+            raise ConfigError(f"seeds {text!r}: too many runs at once; at most {MAX_SEEDS}")
+        if span and not (0 <= span[0] and span[-1] <= MAX_SEED):
+            raise ConfigError(f"seeds {text!r}: each seed is 0 to {MAX_SEED:,}")
+        seeds.extend(span)
     if not seeds:
         raise ConfigError("seeds: give at least one, e.g. 0 or 0-4")
-    if len(seeds) > 64:
-        raise ConfigError(f"seeds: {len(seeds)} runs at once is too many; at most 64")
     return seeds
 
 
@@ -165,14 +168,14 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
         config, task_params = agent_form.values(), task_form.values()
         try:
             steps_text = self.query_one("#steps", Input).value.strip()
-            if not steps_text.isdigit() or int(steps_text) < 1:
-                raise ConfigError(f"steps {steps_text!r}: give a positive whole number")
+            if not steps_text.isdigit() or not 1 <= int(steps_text) <= MAX_STEPS:
+                raise ConfigError(f"steps {steps_text!r}: give a whole number, 1 to {MAX_STEPS:,}")
             seeds = parse_seeds(self.query_one("#seeds", Input).value)
         except ConfigError as err:
-            top.update(str(err))
+            top.say(str(err))
             return
         if config is None or task_params is None:
-            top.update("fix the fields marked in red")
+            top.say("fix the fields marked in red")
             return
         # Cross-field rules (Config.check) show beside the field they name.
         for form, cls, values, owner in (
@@ -183,7 +186,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
                 build(cls, values, owner=owner)
             except ConfigError as err:
                 if not form.show_error(err):
-                    top.update(str(err))
+                    top.say(str(err))
                 return
         fine_tune = self.init_from is not None and self.query_one("#init-from", Checkbox).value
         init_from = self.init_from if fine_tune else None

@@ -4,6 +4,7 @@ with a filter; stop, resume, and clone-with-changes into the launch dialog."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,14 +30,15 @@ def config_text(config: list[tuple[str, object, bool]], every_field: bool) -> st
     bold); ``config {}`` never shows (a run of defaults says so)."""
     changed = [(name, value) for name, value, differs in config if differs]
     if every_field:
+        shown = [(name, escape(repr(value)), differs) for name, value, differs in config]
         cells = [
-            f"[b]{name}={value!r}[/b]" if differs else f"{name}={value!r}"
-            for name, value, differs in config
+            f"[b]{name}={text}[/b]" if differs else f"{name}={text}"
+            for name, text, differs in shown
         ]
         return "config (bold: changed; i hides): " + "  ".join(cells)
     if not changed:
         return f"config: the defaults of all {len(config)} fields (i shows them)"
-    text = "  ".join(f"{name}={value!r}" for name, value in changed)
+    text = "  ".join(f"{name}={escape(repr(value))}" for name, value in changed)
     return f"config: {text}; the other {len(config) - len(changed)} fields default (i shows all)"
 
 
@@ -122,7 +124,7 @@ class RunView(ReportsFailures, Screen[None]):
             return
         summary = run.summary
         self.query_one("#run-header", Static).update(
-            f"run {run.id} {run.name}  [b]{run.shown_status()}[/b]  "
+            f"run {run.id} {escape(run.name)}  [b]{run.shown_status()}[/b]  "
             f"{run.steps_done}/{run.total_steps} steps  "
             f"{summary.get('steps_per_second', 0):.0f} steps/s  eval {eval_text(summary)}\n"
             + config_text(self.config, self.every_field)

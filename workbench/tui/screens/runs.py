@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -83,6 +84,20 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         fixed(summary.get("eval_return_mean"), 1),
         sparkline(recent),
     )
+
+
+NAME_WIDTH = 40
+"""A longer name is cut short in the table (whole in the run view and in exports), so one
+long name does not push the name column off every run's row."""
+
+
+def shortened(cells: tuple[str, ...]) -> tuple[str, ...]:
+    """The cells with the name cut to NAME_WIDTH characters (the last one an ellipsis)."""
+    index = COLUMNS.index("name")
+    name = cells[index]
+    if len(name) <= NAME_WIDTH:
+        return cells
+    return (*cells[:index], name[: NAME_WIDTH - 1] + "…", *cells[index + 1 :])
 
 
 def fitting_columns(width: int, cells: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -206,7 +221,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             key = (self.cache[run.id][0], run.id in self.marked, run.shown_status())
             memo = self.cells.get(run.id)
             if memo is None or memo[0] != key:  # only changed runs are formatted again
-                memo = (key, run_cells(run, recent, run.id in self.marked))
+                memo = (key, shortened(run_cells(run, recent, run.id in self.marked)))
                 self.cells[run.id] = memo
                 dirty.add(memo[1][1])
             rows.append(memo[1])
@@ -225,7 +240,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             else:
                 table.clear()
             for cells in rows:
-                table.add_row(*(cells[i] for i in indexes), key=cells[1])
+                table.add_row(*(escape(cells[i]) for i in indexes), key=cells[1])
             if selected is not None and str(selected) in order:
                 table.move_cursor(row=order.index(str(selected)))
             return
@@ -233,8 +248,9 @@ class RunsScreen(ReportsFailures, Screen[None]):
             if cells[1] not in dirty:
                 continue
             for column, index in zip(columns, indexes, strict=True):
-                if table.get_cell(cells[1], column) != cells[index]:
-                    table.update_cell(cells[1], column, cells[index], update_width=True)
+                cell = escape(cells[index])  # a name is data, never markup
+                if table.get_cell(cells[1], column) != cell:
+                    table.update_cell(cells[1], column, cell, update_width=True)
 
     def selected_run_id(self) -> int | None:
         table = self.query_one(DataTable)

@@ -4,6 +4,7 @@ open its group's comparison."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -61,7 +62,7 @@ class StudiesScreen(ReportsFailures, Screen[None]):
         cursor = table.cursor_row
         table.clear()
         for row in rows:
-            table.add_row(*row.cells, key=row.name)
+            table.add_row(*map(escape, row.cells), key=row.name)  # names are data
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 

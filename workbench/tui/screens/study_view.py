@@ -3,6 +3,7 @@ discount, and live curves of its running trials (each agent's main return metric
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,12 +12,27 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.format import fixed
-from workbench.service.studies import StudyDetail
+from workbench.service.studies import StudyDetail, TrialRow
 from workbench.tui import actions
 from workbench.tui.messages import ActionDone, ReportsFailures, StudyRead
 from workbench.tui.readers.studies import done, read_study
 from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
+
+MAX_TRIAL_ROWS = 500
+"""Most trials the table shows: a study of 10,000 queued trials filled it again on every
+refresh and took seconds to draw."""
+
+
+def shown_trials(trials: list[TrialRow]) -> list[TrialRow]:
+    """The trials the table shows, in number order: all of them, or MAX_TRIAL_ROWS with
+    those that ran (or run) first, then the next queued ones."""
+    if len(trials) <= MAX_TRIAL_ROWS:
+        return trials
+    ran = [t for t in trials if t.state != "waiting"]
+    queued = [t for t in trials if t.state == "waiting"]
+    chosen = (ran[-MAX_TRIAL_ROWS:] + queued)[:MAX_TRIAL_ROWS]
+    return sorted(chosen, key=lambda t: t.number)
 
 
 class StudyView(ReportsFailures, Screen[None]):
@@ -63,15 +79,21 @@ class StudyView(ReportsFailures, Screen[None]):
         self.data = data = message.data
         spec = data.spec
         self.query_one("#study-header", Static).update(
-            f"[b]{self.study_name}[/b]  {spec.method} · {spec.agent} on {spec.task} · "
+            f"[b]{escape(self.study_name)}[/b]  {spec.method} · {spec.agent} on {spec.task} · "
             f"{done(data.summary)}/{spec.trials} lifetimes of {spec.steps} steps · "
-            f"{', '.join(spec.params)}"
+            f"{escape(', '.join(spec.params))}"
+            + (
+                f"\nthe table shows {MAX_TRIAL_ROWS} of {len(data.trials):,} trials (those "
+                "that ran first); `workbench study show NAME` lists them all"
+                if len(data.trials) > MAX_TRIAL_ROWS
+                else ""
+            )
         )
         self.query_one(MessageLine).clear_failure()
         table = self.query_one(DataTable)
         table.clear()
-        for t in data.trials:
-            table.add_row(
+        for t in shown_trials(data.trials):
+            cells = (
                 str(t.number),
                 t.state,
                 fixed(t.value),
@@ -79,6 +101,7 @@ class StudyView(ReportsFailures, Screen[None]):
                 ", ".join(f"{k}={v:.4g}" for k, v in t.params.items()) or "-",
                 str(t.run_id if t.run_id is not None else "-"),
             )
+            table.add_row(*map(escape, cells))
         complete = [t for t in data.trials if t.state == "complete"]
         numbers = [t.number for t in complete]
         values = [t.value for t in complete]

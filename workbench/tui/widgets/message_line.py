@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Static
 
 
@@ -15,7 +16,8 @@ class MessageLine(Static):
     """
 
     def say(self, text: str, failure: bool = False) -> None:
-        self.update(text)
+        """Show ``text`` as it is: names and errors in it are data, never markup."""
+        self.update(Text(text))
         self.set_class(failure, "failure")
 
     def clear_failure(self) -> None:
