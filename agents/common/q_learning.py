@@ -70,7 +70,7 @@ class QLearningConfig(Config):
     """Pick the next action with the online network, value it with the target network."""
     huber_loss: bool = True
     """Huber (smooth L1) TD loss until settle_from; false: the squared error throughout."""
-    settle_from: int = bounded(50_000, 0)
+    settle_from: int = bounded(50_000, 0, 1_000_000_000)
     """Env step from which the TD loss is the squared error (which fits the rare terminal
     transitions that Huber caps) and the learning rate decays linearly to 0 at the end."""
     max_grad_norm: float = bounded(10.0, 0.0, low_open=True)
