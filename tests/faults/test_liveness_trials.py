@@ -12,28 +12,11 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from studies.storage import open_storage
-from studies.study import StudySpec, load
+from studies.study import load
 from studies.worker import take_queued_trial, work
+from tests.test_studies import tiny_spec as spec
 from workbench.service import studies as service
 from workbench.store import Store
-
-
-def spec(**overrides) -> StudySpec:
-    values = dict(
-        agent="a2c",
-        task="chain",
-        method="grid",
-        trials=2,
-        steps=2000,
-        params=["discount=0.9:0.99"],
-        fixed={"eval_interval": "500", "eval_episodes": "2"},
-        task_params={"length": "4"},
-        group=None,
-        pruner="none",
-        sampler="tpe",
-        seed=0,
-    )
-    return StudySpec.from_cli(**(values | overrides))
 
 
 def test_a_taken_trial_has_a_heartbeat_before_anything_else_runs(home: Path) -> None:
