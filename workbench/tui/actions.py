@@ -17,21 +17,15 @@ from workbench.store import Store, StoreError
 
 
 def stop_run(home: Path, run_id: int) -> str:
-    store = Store(home)
-    try:
+    with Store(home) as store:
         run = runs.stop_run(store, run_id)
         return f"run {run_id} {run.status} at step {run.steps_done}"
-    finally:
-        store.close()
 
 
 def resume_run(home: Path, run_id: int) -> str:
-    store = Store(home)
-    try:
+    with Store(home) as store:
         run = runs.resume_run(store, run_id)
         return run.notice or f"run {run_id} resumed from step {run.checkpoint_step}"
-    finally:
-        store.close()
 
 
 def control_runs(home: Path, action: str, run_ids: list[int]) -> str:
@@ -125,31 +119,22 @@ def launch_runs(
 
 def create_study(home: Path, name: str, spec) -> str:
     """Create the study in the home's storage with its N lifetimes queued."""
-    store = Store(home)
-    try:
+    with Store(home) as store:
         created = studies.create_study(store, name, spec)
-    finally:
-        store.close()
     return f"created study {created.name}; u runs it"
 
 
 def run_study(home: Path, name: str) -> str:
     """`workbench study run NAME` detached (closing the UI leaves it running)."""
-    store = Store(home)
-    try:
+    with Store(home) as store:
         log = studies.start_study(store, name)
-    finally:
-        store.close()
     return f"running study {name} in the background (log: {log})"
 
 
 def stop_study(home: Path, name: str) -> str:
     """Ask the study's active runs in this store to stop (their trials are queued again)."""
-    store = Store(home)
-    try:
+    with Store(home) as store:
         stopped = studies.stop_study(store, name)
-    finally:
-        store.close()
     if stopped:
         return f"asked run(s) {', '.join(map(str, stopped))} to stop"
     return f"study {name} has no active runs here"
@@ -157,9 +142,6 @@ def stop_study(home: Path, name: str) -> str:
 
 def train_group(home: Path, group: str, lifetimes: int) -> str:
     """`workbench study compare GROUP` detached: trains the missing fresh lifetimes."""
-    store = Store(home)
-    try:
+    with Store(home) as store:
         log = studies.start_group_training(store, group, lifetimes)
-    finally:
-        store.close()
     return f"training in the background (log: {log})"
