@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
@@ -84,7 +85,8 @@ def baselines(
         print_json([row.to_json() | {"task_params": params.to_dict()} for row in rows])
         return
     table = Table(
-        title=f"{task} {params.to_dict()}, {tasks} tasks, seed {seed}", title_justify="left"
+        title=f"{task} {escape(str(params.to_dict()))}, {tasks} tasks, seed {seed}",
+        title_justify="left",
     )
     for column in ("policy", "mean total reward", "95% CI", "constants"):
         table.add_column(column, justify="right" if column != "policy" else "left")

@@ -8,6 +8,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from agents.common.base import ci95
@@ -157,7 +158,7 @@ def eval_run(
         print_json(rows)
         return
     table = Table(
-        title=f"{task} {params.to_dict()}, {tasks} held-out tasks, seed {seed}",
+        title=f"{task} {escape(str(params.to_dict()))}, {tasks} held-out tasks, seed {seed}",
         title_justify="left",
     )
     for column in ("policy", "mean total reward", "95% CI", f"run {run.id} − policy"):
