@@ -11,7 +11,7 @@ import pytest
 from envs.errors import UserError
 from tests.conftest import wait_for
 from workbench.service import runs as service
-from workbench.store import Store
+from workbench.store import RunRecord, Store
 
 TINY = {
     "learning_starts": "100",
@@ -52,16 +52,21 @@ def test_settings_errors_name_their_field(kwargs, field) -> None:
     assert error.value.field == field
 
 
-def test_start_run_in_the_foreground_returns_the_final_row(store: Store) -> None:
+def trained(store: Store, seed: int = 0) -> RunRecord:
+    """A tiny DQN run queued and trained in this process (the CLI's foreground path)."""
     settings = service.check_settings("dqn", "cartpole", agent_values=TINY, steps=300)
-    run = service.start_run(store, settings, steps=300, seed=1, background=False)
+    run_id = service.create_run(store, settings, steps=300, seed=seed)
+    return service.train_foreground(store, run_id)
+
+
+def test_train_foreground_returns_the_final_row(store: Store) -> None:
+    run = trained(store, seed=1)
     assert run.status == "completed" and run.steps_done == 300 and run.seed == 1
     assert run.summary["best_eval_return_mean"] is not None
 
 
 def test_stop_refuses_a_run_that_is_not_active(store: Store) -> None:
-    settings = service.check_settings("dqn", "cartpole", agent_values=TINY, steps=300)
-    run = service.start_run(store, settings, steps=300, background=False)
+    run = trained(store)
     with pytest.raises(UserError, match="is completed, not running; nothing to stop"):
         service.stop_run(store, run.id)
 
@@ -81,8 +86,7 @@ def test_stopping_a_queued_run_stops_it_and_resume_queues_it_again(store: Store)
 
 
 def test_export_and_delete(store: Store, tmp_path: Path) -> None:
-    settings = service.check_settings("dqn", "cartpole", agent_values=TINY, steps=300)
-    run = service.start_run(store, settings, steps=300, background=False)
+    run = trained(store)
     exported = service.export_run(store, run.id, "json")
     document = json.loads(exported.text)
     assert document["run"]["best_eval_step"] == run.summary["best_eval_step"]

@@ -154,36 +154,6 @@ def train_foreground(
     return runner.execute(store, run_id, on_progress=on_progress, stop_event=stop_event)
 
 
-def start_run(
-    store: Store,
-    settings: RunSettings,
-    *,
-    steps: int,
-    seed: int = 0,
-    name: str | None = None,
-    init_from: int | None = None,
-    init_checkpoint: str = "last",
-    background: bool = True,
-    on_progress: Callable[[Progress], None] | None = None,
-    stop_event: threading.Event | None = None,
-) -> RunRecord:
-    """Queue a run and start it: in a worker process (``background``; the row returned
-    is queued or already running) or here until it ends (the final row)."""
-    run_id = create_run(
-        store,
-        settings,
-        steps=steps,
-        seed=seed,
-        name=name,
-        init_from=init_from,
-        init_checkpoint=init_checkpoint,
-    )
-    if background:
-        start_background(store, run_id)
-        return store.get_run(run_id)
-    return train_foreground(store, run_id, on_progress=on_progress, stop_event=stop_event)
-
-
 def stop_run(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
     """Stop a queued or running run (it checkpoints first) and wait up to ``wait`` seconds
     for its worker to say so; the row returned is still ``running`` if it had not yet.
