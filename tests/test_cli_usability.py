@@ -16,20 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_row, wait_for
+from tests.test_cli import TINY
 from workbench.store import Store
 
-TINY = [
-    "--steps",
-    "600",
-    "--set",
-    "learning_starts=100",
-    "--set",
-    "eval_episodes=2",
-    "--set",
-    "train_frequency=100",
-    "--set",
-    "gradient_steps=2",
-]
 HEAVY = ("torch", "gymnasium", "optuna", "textual")
 
 

@@ -23,12 +23,9 @@ from .test_tui import completed_run, until
 SIZES = [(80, 24), (160, 48)]
 
 
-def snapshot_store(home: Path) -> Store:
-    store = Store(home)
-    completed_run(store, [9.0, 14.0, 30.0, 45.0, 80.0, 120.0, 200.0, 310.0, 500.0])
-    completed_run(store, [10.0, 22.0, 25.0, 60.0, 90.0, 160.0, 240.0, 420.0, 480.0])
-    storage = open_storage(sqlite_url(store.path))
-    spec = StudySpec.from_cli(
+def cartpole_grid_spec(group: str | None = None) -> StudySpec:
+    """A 4-point grid over a2c's discount on cartpole (its trials are never trained)."""
+    return StudySpec.from_cli(
         agent="a2c",
         task="cartpole",
         method="grid",
@@ -37,12 +34,19 @@ def snapshot_store(home: Path) -> Store:
         params=["discount=0.9:0.99"],
         fixed={},
         task_params={},
-        group="demo",
+        group=group,
         pruner="none",
         sampler="tpe",
         seed=0,
     )
-    create(storage, "cartpole-grid", spec)
+
+
+def snapshot_store(home: Path) -> Store:
+    store = Store(home)
+    completed_run(store, [9.0, 14.0, 30.0, 45.0, 80.0, 120.0, 200.0, 310.0, 500.0])
+    completed_run(store, [10.0, 22.0, 25.0, 60.0, 90.0, 160.0, 240.0, 420.0, 480.0])
+    storage = open_storage(sqlite_url(store.path))
+    create(storage, "cartpole-grid", cartpole_grid_spec(group="demo"))
     study, _ = load(storage, "cartpole-grid")
     for value in (180.0, 420.0, 500.0):
         trial = take_queued_trial(study)

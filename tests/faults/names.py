@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from studies.storage import open_storage, sqlite_url
-from studies.study import StudySpec, create
+from studies.study import create
+from tests.test_tui_snapshots import cartpole_grid_spec as study_spec
 from workbench.store import Store
 
 LONG = "n" * 9_990 + "[/]end[b]"  # 9,999 characters, markup at its end
@@ -29,23 +30,6 @@ def named_run(store: Store, name: str, returns: list[float]) -> int:
     store.write_metrics(run_id, rows, 100 * len(returns), summary={"last_return": returns[-1]})
     store.finish(run_id, "failed", error=f"boom [/red] in {name[:20]}")
     return run_id
-
-
-def study_spec(group: str | None = None) -> StudySpec:
-    return StudySpec.from_cli(
-        agent="a2c",
-        task="cartpole",
-        method="grid",
-        trials=4,
-        steps=50_000,
-        params=["discount=0.9:0.99"],
-        fixed={},
-        task_params={},
-        group=group,
-        pruner="none",
-        sampler="tpe",
-        seed=0,
-    )
 
 
 def marked_up_home(home: Path, studies: bool = True) -> dict[str, int]:
