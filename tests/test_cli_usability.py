@@ -49,7 +49,7 @@ def test_ctrl_c_on_a_foreground_run_exits_130_and_says_where_a_resume_starts(
     assert "workbench runs resume 1" in result.stdout
 
 
-@pytest.mark.parametrize("delay", [0.4, 1.2])
+@pytest.mark.parametrize("delay", [0.2, 0.4, 0.7, 1.0, 1.4, 2.0])
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback(home: Path, delay: float) -> None:
     """The console script, interrupted while it loads (the CLI, or torch in `run`)."""
     script = Path(sys.executable).parent / "workbench"
