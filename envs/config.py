@@ -69,10 +69,16 @@ def bounded(
     low_open: bool = False,
     high_open: bool = False,
     log: bool = False,
+    per_member: bool = False,
 ) -> Any:
-    """A dataclass field with a default and an allowed range checked by ``Config``."""
+    """A dataclass field with a default and an allowed range checked by ``Config``.
+
+    ``per_member``: the members of a population (many lifetimes trained as one batched
+    computation) may each have their own value (a discount, a learning rate, an
+    exploration rate); fields without it set shapes or the loop's structure and are
+    shared by every member."""
     rng = Range(low, high, low_open, high_open, log)
-    return dataclasses.field(default=default, metadata={"range": rng})
+    return dataclasses.field(default=default, metadata={"range": rng, "per_member": per_member})
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class FieldInfo:
     default: Any
     help: str
     range: Range | None
+    per_member: bool = False
+    """May differ across the members of a population (see ``bounded``)."""
 
     @property
     def type_name(self) -> str:
@@ -154,7 +162,14 @@ def fields(config_cls: type[Config]) -> tuple[FieldInfo, ...]:
         if kind not in _SCALARS:
             raise TypeError(f"{config_cls.__name__}.{f.name}: only bool/int/float/str fields")
         infos.append(
-            FieldInfo(f.name, kind, f.default, docs.get(f.name, ""), f.metadata.get("range"))
+            FieldInfo(
+                f.name,
+                kind,
+                f.default,
+                docs.get(f.name, ""),
+                f.metadata.get("range"),
+                bool(f.metadata.get("per_member", False)),
+            )
         )
     return tuple(infos)
 

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.config import Config
+from envs.population import MemberEnvs
 
 Task = dict[str, Any]
 """One task's parameters, e.g. ``{"probs": array([0.2, 0.7])}`` or ``{"gravity": 1.3}``."""
@@ -38,6 +39,12 @@ class TaskFamily(ABC):
     def make_vector_env(self, params: Config, num_envs: int) -> gym.vector.VectorEnv:
         """``num_envs`` environments stepped together; families with a faster path override."""
         return gym.vector.SyncVectorEnv([lambda: self.make_env(params) for _ in range(num_envs)])
+
+    def make_member_envs(self, params: Config, num_envs: int, members: int) -> MemberEnvs:
+        """The envs of a population: ``members`` blocks of ``num_envs`` copies, block m
+        behaving exactly as ``make_vector_env(params, num_envs)`` reset with member m's
+        seed (envs/population.py); families with a batched form override this."""
+        return MemberEnvs([self.make_vector_env(params, num_envs) for _ in range(members)])
 
     def describe_task(self, task: Task) -> dict[str, Any]:
         """A JSON-friendly view of a task for listings (large arrays by shape and mean)."""

@@ -69,6 +69,11 @@ class RunRecord:
     """The checkpoint before the last, kept until a newer one is verified (schema 6)."""
     previous_checkpoint_step: int | None = None
     previous_checkpoint_sha256: str | None = None
+    population: int | None = None
+    """The first member's run id, shared by all members of a population (schema 7); None
+    for a lone run."""
+    device: str | None = None
+    """Where the run trains: auto, cpu or cuda (schema 7; None before it, which is cpu)."""
     notice: str | None = field(default=None, compare=False)
     """Not a column: set by a resume that could not use the last checkpoint, saying which
     one it resumes from instead (one line for the user)."""

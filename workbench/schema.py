@@ -117,6 +117,14 @@ def _add_checkpoint_hashes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_population_and_device(db: sqlite_utils.Database) -> None:
+    """Schema 7: ``population``, the id of the first member's run, shared by every member
+    of a population trained as one batched computation (None for a lone run); ``device``,
+    where the run trains (auto, cpu or cuda; None before: cpu)."""
+    _add_columns(db, "runs", {"population": int, "device": str})
+    db["runs"].create_index(["population"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
@@ -124,6 +132,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (4, _add_best_checkpoint),
     (5, _move_study_storages),
     (6, _add_checkpoint_hashes),
+    (7, _add_population_and_device),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""

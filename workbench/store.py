@@ -171,6 +171,8 @@ class Store(MetricRows):
         init_from: int | None = None,
         init_path: str | None = None,
         init_checkpoint: str | None = None,
+        population: int | None = None,
+        device: str | None = None,
     ) -> int:
         with self.transaction():
             run_id = (
@@ -195,6 +197,8 @@ class Store(MetricRows):
                         "init_from": init_from,
                         "init_path": init_path,
                         "init_checkpoint": init_checkpoint,
+                        "population": population,
+                        "device": device,
                     }
                 )
                 .last_pk
