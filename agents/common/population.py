@@ -17,7 +17,7 @@ Populations do no I/O; the workbench turns each member into its own run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -158,3 +158,27 @@ def lone(population_class: type[Population]) -> Any:
     make.__name__ = population_class.__name__
     make.__doc__ = population_class.__doc__
     return make
+
+
+def greedy_member_returns(
+    task: TaskFamily,
+    task_params: Config,
+    seeds: Sequence[int],
+    episodes: int,
+    act: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Return ``[P, episodes]``: ``episodes`` greedy episodes per member, all members'
+    envs stepped together, member m's envs reset with ``seeds[m]``. ``act`` maps the
+    observations ``[P * episodes, ...]`` to actions; steps after a copy's episode ended
+    are not counted (NEXT_STEP autoreset)."""
+    members = len(seeds)
+    env = task.make_member_envs(task_params, episodes, members)
+    observations, _ = env.reset(list(seeds))
+    returns = np.zeros(env.num_envs)
+    running = np.ones(env.num_envs, dtype=bool)
+    while running.any():
+        observations, rewards, terminated, truncated, _ = env.step(act(observations))
+        returns += rewards * running
+        running &= ~(terminated | truncated)
+    env.close()
+    return returns.reshape(members, episodes)
