@@ -28,6 +28,9 @@ class AgentSpec:
     make: Callable[[Config, TaskFamily, Config, int], Agent]
     """``make(config, task_family, task_params, seed)``."""
     tasks: tuple[str, ...]
+    population: type | None = None
+    """The agent's batched form (agents/common/population.py) when it has one: many
+    lifetimes trained as one computation; ``make`` is then a population of one."""
     main_metric: str = "eval/episode_return"
     """The metric that says how well a run of this agent does (plotted by every view that
     shows one curve per run, and what study values are read from)."""
