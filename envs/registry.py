@@ -8,6 +8,7 @@ from envs.config import ConfigError, suggest
 from envs.control import CONTEXTUAL_FAMILIES
 from envs.family import TaskFamily
 from envs.foraging import ForagingFamily
+from envs.scavenger import ScavengerFamily
 from envs.tabular import TabularMDPFamily
 
 TASKS: dict[str, TaskFamily] = {
@@ -19,6 +20,7 @@ TASKS: dict[str, TaskFamily] = {
         *CONTEXTUAL_FAMILIES,
         ForagingFamily(),
         ChainFamily(),
+        ScavengerFamily(),
     ]
 }
 
