@@ -26,6 +26,7 @@ SAMPLED = {
     "lunarlander": {"resample": True, "visible_context": True},
     "foraging": {"size": 5, "visible_task": True, "weights": "1,-1,0.5"},
     "chain": {"length": 4, "exit_reward": 0.5},
+    "scavenger": {"reward": "linear", "weights": "0.5,-1", "size": 7, "objects": 5},
 }
 
 
