@@ -108,3 +108,27 @@ def test_bad_parameters_are_refused_with_one_line(values: dict, message: str) ->
     with pytest.raises(ConfigError) as caught:
         params(**values)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def baseline(name: str, **values) -> float:
+    from agents.reference import evaluate, policies_for
+
+    spec = next(spec for spec in policies_for(FAMILY) if spec.name == name)
+    return evaluate(FAMILY, params(**values), spec, spec.config(), 300, 0).mean
+
+
+def test_reference_policies_on_fixed_seeds() -> None:
+    # Nearest-object with w = (1, 1) collects all 10 objects in 50 steps on most layouts.
+    assert baseline("nearest-object", reward="linear", weights="1,1") >= 9.5
+    assert baseline("random", reward="linear", weights="1,1") < 3.0
+    # On w = (1, -1), heading only for the positive type beats taking whatever is nearest.
+    positive = baseline("nearest-positive", reward="linear", weights="1,-1")
+    assert positive > 3.3 > abs(baseline("nearest-object", reward="linear", weights="1,-1"))
+    # On the balanced task, keeping the counts level pays.
+    assert baseline("balance-aware") > 9.0 > baseline("nearest-object") + 2
+
+
+def test_a_policy_for_the_other_reward_is_not_computed(cli) -> None:
+    result = cli("baselines", "scavenger", "--tasks", "20")
+    assert result.exit_code == 0, result.output
+    assert "nearest-positive: not computed" in result.stdout

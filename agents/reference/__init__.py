@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from agents.common.base import ci95
-from agents.reference import bandits, mdp
+from agents.reference import bandits, mdp, scavenger
 from agents.reference.bayes_optimal import BayesOptimalPolicy, NotApplicable, TooLarge, exact_value
 from envs.bandits import BanditFamily
 from envs.config import Config, NoConfig
 from envs.family import TaskFamily
+from envs.scavenger import ScavengerFamily
 from envs.tabular import TabularMDPFamily
 
 
@@ -29,7 +30,7 @@ class ReferencePolicy:
     name: str
     summary: str
     kind: str
-    """"bandit" or "mdp": the families it acts on."""
+    """"bandit", "mdp" or "scavenger": the families it acts on."""
     make: Callable[..., Any] | None
     """The policy class; None for a policy reported by its exact value."""
 
@@ -71,11 +72,33 @@ MDP = [
 ]
 
 
+SCAVENGER = [
+    ReferencePolicy("random", "Uniformly random move.", "scavenger", scavenger.RandomScavenger),
+    ReferencePolicy(
+        "nearest-object", "Walks to the nearest object.", "scavenger", scavenger.NearestObject
+    ),
+    ReferencePolicy(
+        "nearest-positive",
+        "Nearest object of a positively weighted type (linear reward).",
+        "scavenger",
+        scavenger.NearestPositive,
+    ),
+    ReferencePolicy(
+        "balance-aware",
+        "Nearest object of a currently most abundant type (balanced reward).",
+        "scavenger",
+        scavenger.BalanceAware,
+    ),
+]
+
+
 def policies_for(family: TaskFamily) -> list[ReferencePolicy]:
     if isinstance(family, BanditFamily):
         return BANDIT
     if isinstance(family, TabularMDPFamily):
         return MDP
+    if isinstance(family, ScavengerFamily):
+        return SCAVENGER
     return []
 
 
@@ -123,6 +146,13 @@ def evaluate(
             tasks,
             rng,
         )
+    elif spec.kind == "scavenger":
+        try:
+            policy = spec.make(config, params)
+        except scavenger.NotForThisReward as err:
+            message = f"{spec.name} is {err}; this task has reward={params.reward}"
+            raise NotApplicable(message) from None
+        per_trial = scavenger.play_scavenger(params, policy, tasks, rng)
     else:
         per_trial = play_mdp(params, functools.partial(spec.make, config, params), tasks, rng)
     totals = per_trial.sum(0)
