@@ -10,6 +10,7 @@ import pytest
 
 from agents.registry import CONTROL_TASKS
 from envs.config import build
+from envs.control import CartPoleParams
 from envs.population import BatchedMemberEnvs
 from envs.registry import get_task
 
@@ -130,3 +131,29 @@ def test_batched_vector_env_is_todays_sync_vector_env(case) -> None:
             assert info_a.keys() == info_b.keys()
             for key in info_b:
                 assert np.array_equal(info_a[key], info_b[key])
+
+
+def test_resampled_cartpole_draws_in_the_order_it_always_has() -> None:
+    """The lone env draws, from the generator its seed makes: at reset the initial states
+    and then each factor; at a step that restarts k envs, k of each factor and then their
+    initial states (gymnasium's draws, and the lone env's before populations), so a
+    seeded run replays what it did."""
+    params = CartPoleParams(resample=True)
+    names, (low, high) = params.factor_names, params.split_range()
+    env = get_task("cartpole").make_vector_env(params, 6)
+    rng = np.random.default_rng(3)
+    observations, _ = env.reset(seed=3)
+    assert np.array_equal(observations, rng.uniform(-0.05, 0.05, (4, 6)).T.astype(np.float32))
+    for name in names:
+        assert np.array_equal(env.factors[name], rng.uniform(low, high, 6))
+    restarts = 0
+    for step in range(60):
+        done = env.prev_done.copy()
+        observations, *_ = env.step(np.full(6, step % 2))
+        if done.any():
+            restarts += 1
+            for name in names:
+                assert np.array_equal(env.factors[name][done], rng.uniform(low, high, done.sum()))
+            states = rng.uniform(-0.05, 0.05, (4, done.sum())).T.astype(np.float32)
+            assert np.array_equal(observations[done], states)
+    assert restarts >= 2
