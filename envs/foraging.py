@@ -140,12 +140,13 @@ class ForagingVector(gym.vector.VectorEnv):
         self.t = np.zeros(count, dtype=np.int64)
         self.prev_done = np.zeros(count, dtype=bool)
 
-    def _free_cell(self, copy: int) -> np.ndarray:
-        rng, size = self.generators[copy], self.params.size
+    def _free_cell(self, copy: int) -> tuple[int, int]:
+        rng, size, grid = self.generators[copy], self.params.size, self.grid[copy]
+        agent = (self.agent[copy, 0], self.agent[copy, 1])
         while True:
-            cell = rng.integers(0, size, 2)
-            if self.grid[copy, cell[0], cell[1]] < 0 and not (cell == self.agent[copy]).all():
-                return cell
+            row, col = rng.integers(0, size, 2)  # ForagingEnv's draw, compared as scalars
+            if grid[row, col] < 0 and (row, col) != agent:
+                return row, col
 
     def _reset_copy(self, copy: int) -> None:
         p, rng = self.params, self.generators[copy]
@@ -154,8 +155,7 @@ class ForagingVector(gym.vector.VectorEnv):
         self.agent[copy] = rng.integers(0, p.size, 2)
         for kind in range(p.item_types):
             for _ in range(p.items_per_type):
-                cell = self._free_cell(copy)
-                self.grid[copy, cell[0], cell[1]] = kind
+                self.grid[(copy, *self._free_cell(copy))] = kind
         self.t[copy] = 0
 
     def _obs(self) -> np.ndarray:
@@ -198,8 +198,7 @@ class ForagingVector(gym.vector.VectorEnv):
         phi[collected, kinds[collected]] = 1.0
         self.grid[collected, self.agent[collected, 0], self.agent[collected, 1]] = -1
         for copy in np.flatnonzero(collected):
-            cell = self._free_cell(copy)
-            self.grid[copy, cell[0], cell[1]] = kinds[copy]
+            self.grid[(copy, *self._free_cell(copy))] = kinds[copy]
         rewards = np.where(collected, self.weights[copies, kinds], 0.0)
         self.t[moving] += 1
         truncated = moving & (self.t >= p.episode_length)
