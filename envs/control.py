@@ -247,7 +247,7 @@ class ContextualCartPoleVector(CartPoleVectorEnv):
 
     def step(self, action):
         restart = self.prev_done
-        if not restart.any():
+        if not restart.any():  # gymnasium's step, whose restart draw is then of size 0
             obs, reward, terminated, truncated, info = super().step(action)
             return self._observe(obs), reward, terminated, truncated, info
         if self.params.resample:
