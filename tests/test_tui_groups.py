@@ -225,6 +225,13 @@ async def test_a_group_row_marks_and_opens_its_members(grouped_store: Store) -> 
         assert "population 6: 5 runs" in header and "median and 25–75% band" in header
         labels = [curve.label for curve in app.screen.query_one("MetricPlot").curves]
         assert "population 6 median (n=5)" in labels and BAND in labels
+        assert app.screen.metric == "eval/episode_return"  # the agent's main metric
+        app.screen.smoothing = 0.0
+        app.screen.draw()
+        low, high, median = app.screen.query_one("MetricPlot").curves
+        assert (low.xs[0], low.xs[-1]) == (1000, 5000)
+        # scales 10..50: at the last step the quartiles are 20 and 40, the median 30
+        assert (low.ys[-1], median.ys[-1], high.ys[-1]) == pytest.approx((20.0, 30.0, 40.0))
 
 
 async def test_compare_view_groups_marked_members_by_population(grouped_store: Store) -> None:

@@ -1,17 +1,45 @@
-"""The runs table's rows as text: a lone run's cells, a group's row (a population or a
-study's lifetimes, see ``readers/groups.py``) and its members' rows indented under it when
-expanded, the sort and filter, and which columns fit a terminal's width. No Textual here:
-the runs screen puts these rows in its DataTable."""
+"""The runs table's rows as text (and the hint shown instead of an empty table): a lone
+run's cells, a group's row (a population or a study's lifetimes, see
+``readers/groups.py``) and its members' rows indented under it when expanded, the sort
+and filter, and which columns fit a terminal's width and how wide each is. No Textual
+here: the runs screen puts these rows in its DataTable."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+from rich.cells import cell_len
 
 from workbench.format import fixed
 from workbench.store import RunRecord
 from workbench.tui.readers.groups import Group
 from workbench.tui.readers.runs import RowCache
 from workbench.tui.widgets.sparkline import sparkline
+
+
+def workbench_command() -> str:
+    """How to call the CLI from a shell here: bare if on PATH, else the venv's script."""
+    if shutil.which("workbench"):
+        return "workbench"
+    script = Path(sys.executable).with_name("workbench")
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def empty_hint() -> str:
+    command = workbench_command()
+    return (
+        "No runs yet. Press n to launch one here (a form with every setting), or start\n"
+        "one from a shell and watch it here:\n"
+        f"  {command} run dqn cartpole --steps 50000 --background\n"
+        f"`{command} agents` and `{command} tasks` list what can be trained; ? shows the keys."
+    )
+
 
 COLUMNS = (
     "✓",
@@ -114,6 +142,14 @@ def fitting_columns(width: int, cells: list[tuple[str, ...]]) -> tuple[str, ...]
         shown.remove(name)
         need -= column_width(COLUMNS.index(name))
     return tuple(shown)
+
+
+def column_widths(columns: tuple[str, ...], cells: list[tuple[str, ...]]) -> tuple[int, ...]:
+    """Each shown column's width: its widest cell or its title, in terminal cells."""
+    return tuple(
+        max([cell_len(name)] + [cell_len(row[COLUMNS.index(name)]) for row in cells])
+        for name in columns
+    )
 
 
 def sort_key(run: RunRecord, column: str):

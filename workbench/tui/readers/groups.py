@@ -92,6 +92,8 @@ class Group:
     spark: tuple[float, ...]
     """The median main-metric curve on SPARK_POINTS steps."""
     statuses: tuple[str, ...]
+    metric: str
+    """The main metric of the group's (first member's) agent, what its sparkline shows."""
 
     @property
     def total(self) -> int:
@@ -132,6 +134,7 @@ def summarize(key: str, members: list[RunRecord], curves: CurveCache) -> Group:
         steps_per_second=sum(speeds) if speeds else None,
         spark=tuple(float(v) for v in band.median) if band is not None else (),
         statuses=tuple(r.status for r in members),
+        metric=main_metric(members[0]),
     )
 
 

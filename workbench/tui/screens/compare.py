@@ -51,14 +51,19 @@ class CompareView(ReportsFailures, Screen[None]):
     ]
 
     def __init__(
-        self, run_ids: list[int], grouped: bool | None = None, title: str | None = None
+        self,
+        run_ids: list[int],
+        grouped: bool | None = None,
+        title: str | None = None,
+        metric: str | None = None,
     ) -> None:
-        """``grouped`` None: grouped when two of the runs are of one population or study."""
+        """``grouped`` None: grouped when two of the runs are of one population or study;
+        ``metric`` None: their training return if they log one."""
         super().__init__()
         self.run_ids, self.title = run_ids, title
         self.grouped = grouped
         self.smoothing = 0.6
-        self.metric: str | None = None
+        self.metric = metric
         self.keys: list[str] = []
         self.runs: dict[int, RunRecord] = {}
         self.series: dict[int, tuple[list[int], list[float]]] = {}

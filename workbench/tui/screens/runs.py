@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from functools import partial
-from pathlib import Path
 
 from rich.markup import escape
 from textual import work
@@ -23,6 +20,8 @@ from workbench.tui.table_rows import (
     GROUP_PREFIX,
     SORTS,
     Entry,
+    column_widths,
+    empty_hint,
     entries,
     fitting_columns,
     group_cells,
@@ -34,27 +33,6 @@ from workbench.tui.widgets.confirm import ConfirmationModal
 from workbench.tui.widgets.message_line import MessageLine
 
 __all__ = ["RunsScreen", "run_cells"]
-
-
-def workbench_command() -> str:
-    """How to call the CLI from a shell here: bare if on PATH, else the venv's script."""
-    if shutil.which("workbench"):
-        return "workbench"
-    script = Path(sys.executable).with_name("workbench")
-    try:
-        return str(script.relative_to(Path.cwd()))
-    except ValueError:
-        return str(script)
-
-
-def empty_hint() -> str:
-    command = workbench_command()
-    return (
-        "No runs yet. Press n to launch one here (a form with every setting), or start\n"
-        "one from a shell and watch it here:\n"
-        f"  {command} run dqn cartpole --steps 50000 --background\n"
-        f"`{command} agents` and `{command} tasks` list what can be trained; ? shows the keys."
-    )
 
 
 class RunsScreen(ReportsFailures, Screen[None]):
@@ -102,6 +80,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
         self.cells: dict[str, tuple[tuple, tuple[str, ...]]] = {}
         self.dirty: set[str] = set()  # keys of the rows formatted again by this draw
         self.columns: tuple[str, ...] = ()
+        self.widths: tuple[int, ...] = ()
         self.sort = "id"
         self.paused = False
 
@@ -197,18 +176,19 @@ class RunsScreen(ReportsFailures, Screen[None]):
         rows = [cells for _, cells in keyed]
         columns = fitting_columns(self.size.width or 200, rows)
         indexes = [COLUMNS.index(c) for c in columns]
+        widths = column_widths(columns, rows)
         order = [key for key, _ in keyed]
         current = [key.value for key in table.rows]
-        if columns != self.columns or current != order:
-            # columns, membership or order changed: rebuild, keep the cursor's row
+        if (columns, widths) != (self.columns, self.widths) or current != order:
+            # Columns, their widths, membership or order changed: rebuild, keep the
+            # cursor's row. The widths are set here, not measured by the DataTable, which
+            # measures new rows only when idle and kept lines drawn before at the old
+            # widths (an expanded group's member ids were cut short).
             selected = self.selected_key()
-            if columns != self.columns:
-                table.clear(columns=True)
-                for column in columns:
-                    table.add_column(column, key=column)
-                self.columns = columns
-            else:
-                table.clear()
+            table.clear(columns=True)
+            for column, width in zip(columns, widths, strict=True):
+                table.add_column(column, key=column, width=width)
+            self.columns, self.widths = columns, widths
             for key, cells in keyed:
                 table.add_row(*(escape(cells[i]) for i in indexes), key=key)
             if selected is not None and selected in order:
@@ -220,7 +200,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
             for column, index in zip(columns, indexes, strict=True):
                 cell = escape(cells[index])  # a name is data, never markup
                 if table.get_cell(key, column) != cell:
-                    table.update_cell(key, column, cell, update_width=True)
+                    table.update_cell(key, column, cell)
 
     def selected_key(self) -> str | None:
         """The row key under the cursor: a run's id, or GROUP_PREFIX and a group's key."""
@@ -288,7 +268,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
         """A run's view, or a group's members' median curve with its band."""
         group = self.selected_group()
         if group is not None:
-            self.app.open_members(group.name, list(group.members))
+            self.app.open_members(group.name, list(group.members), group.metric)
             return
         run_id = self.selected_run_id()
         if run_id is not None:
