@@ -249,3 +249,27 @@ async def test_compare_view_groups_marked_members_by_population(grouped_store: S
         assert "population 6 median (n=2)" in labels
         assert not any("median (n=1)" in str(label) and "population" in str(label)
                        for label in labels)  # fmt: skip
+
+
+def test_filter_keeps_a_group_by_its_name_or_its_matching_members(grouped_store: Store) -> None:
+    table = read_table(grouped_store.home, {}, {})
+
+    def shown(pattern: str) -> dict:
+        return {
+            entry.group.key if entry.group else entry.run.id: [run.id for run, _ in entry.members]
+            if entry.group
+            else None
+            for entry in entries(table.rows, table.groups, pattern, "id")
+        }
+
+    assert shown("running") == {"population:1": [4, 5], "study:grid": [13]}
+    assert shown("population 6") == {"population:6": [6, 7, 8, 9, 10]}
+    assert shown("cartpole-14") == {14: None}
+    assert list(shown("")) == ["population:1", "population:6", "study:grid", 14, 15]
+    by_eval = entries(table.rows, table.groups, "", "eval")
+    assert [e.group.key for e in by_eval if e.group] == [  # median evaluations, descending
+        "population:1",
+        "study:grid",
+        "population:6",
+    ]
+    assert [run.id for run, _ in by_eval[0].members] == [4, 5, 2, 3, 1]
