@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.bands import BAND, median_band
-from workbench.tui.readers.groups import read_table
+from workbench.tui.readers.groups import read_table, seed_text
 from workbench.tui.screens.compare import CompareView
 from workbench.tui.table_rows import entries
 
@@ -102,6 +102,7 @@ def test_groups_are_populations_and_studies_with_their_numbers(grouped_store: St
     assert (b.done, b.total, b.median_eval, b.best_eval) == (5, 5, 30.0, 50.0)
     assert b.steps_per_second is None  # nothing runs
     assert b.status == "5/5 done"
+    assert (a.seeds, b.seeds) == ("5 seeds", "5 seeds")  # seeded by scale: 100, 300, ...
     assert study.members == (11, 12, 13) and study.name == "study grid"
     assert (study.done, study.median_eval, study.best_eval) == (2, 60.0, 90.0)
     # A population of all completed members: its median curve is the median scale's.
@@ -273,3 +274,9 @@ def test_filter_keeps_a_group_by_its_name_or_its_matching_members(grouped_store:
         "population:6",
     ]
     assert [run.id for run, _ in by_eval[0].members] == [4, 5, 2, 3, 1]
+
+
+def test_seed_text() -> None:
+    assert seed_text([3, 0, 2, 1]) == "0–3"
+    assert seed_text([7, 7]) == "7"
+    assert seed_text([0, 2, 5]) == "3 seeds"

@@ -101,7 +101,7 @@ def group_cells(group: Group, expanded: bool, marked: int) -> tuple[str, ...]:
         f"{group.name} ×{group.total}",
         group.agent,
         group.task,
-        "",
+        group.seeds,
         group.status,
         f"{100 * group.progress:5.1f}%",
         fixed(group.steps_per_second, 0),

@@ -92,6 +92,8 @@ class Group:
     spark: tuple[float, ...]
     """The median main-metric curve on SPARK_POINTS steps."""
     statuses: tuple[str, ...]
+    seeds: str
+    """`0–15` for consecutive seeds, the seed when all share one, else how many."""
     metric: str
     """The main metric of the group's (first member's) agent, what its sparkline shows."""
 
@@ -108,6 +110,15 @@ class Group:
 
 def median_of(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def seed_text(seeds: list[int]) -> str:
+    unique = sorted(set(seeds))
+    if len(unique) == 1:
+        return str(unique[0])
+    if unique == list(range(unique[0], unique[-1] + 1)):
+        return f"{unique[0]}–{unique[-1]}"
+    return f"{len(unique)} seeds"
 
 
 def summarize(key: str, members: list[RunRecord], curves: CurveCache) -> Group:
@@ -134,6 +145,7 @@ def summarize(key: str, members: list[RunRecord], curves: CurveCache) -> Group:
         steps_per_second=sum(speeds) if speeds else None,
         spark=tuple(float(v) for v in band.median) if band is not None else (),
         statuses=tuple(r.status for r in members),
+        seeds=seed_text([r.seed for r in members]),
         metric=main_metric(members[0]),
     )
 
