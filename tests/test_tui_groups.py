@@ -137,10 +137,11 @@ def test_a_curve_read_again_when_its_status_changed(grouped_store: Store) -> Non
     """A resume deletes the metrics after the checkpoint: a row whose status changed is
     read whole, not appended to."""
     first = read_table(grouped_store.home, {}, {})
-    stamp, steps, values = first.curves[4]
-    stale = {**first.curves, 4: (("stopped", *stamp[1:]), steps + [9000], values + [-1.0])}
+    stamp, _, _ = first.curves[4]
+    # As seen before a resume: a point at 2500 since deleted, the row then stopped.
+    stale = {**first.curves, 4: (("stopped", *stamp[1:]), [1000, 2000, 2500], [1.0, 2.0, -1.0])}
     second = read_table(grouped_store.home, {}, stale)
-    assert second.curves[4][1] == [1000, 2000, 3000]
+    assert second.curves[4][1:] == ([1000, 2000, 3000], [100.0, 200.0, 300.0])
 
 
 def test_median_band_aligns_curves_reported_at_different_steps() -> None:
