@@ -281,3 +281,25 @@ def test_seed_text() -> None:
     assert seed_text([3, 0, 2, 1]) == "0–3"
     assert seed_text([7, 7]) == "7"
     assert seed_text([0, 2, 5]) == "3 seeds"
+
+
+async def test_many_runs_overlaid_draw_without_a_legend(grouped_store: Store) -> None:
+    app = WorkbenchApp(grouped_store, refresh_seconds=0.2)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 5)
+        app.screen.marked = set(range(1, 14))  # both populations and the study
+        await pilot.press("v")
+        await until(
+            pilot, lambda: isinstance(app.screen, CompareView) and len(app.screen.series) == 13
+        )
+        curves = app.screen.query_one("MetricPlot").curves
+        medians = sorted(c.label for c in curves if c.label and "median" in c.label)
+        assert medians == [
+            "population 1 median (n=5)",
+            "population 6 median (n=5)",
+            "study grid median (n=3)",
+        ]
+        await pilot.press("g")  # overlaid: 13 curves, too many to label
+        curves = app.screen.query_one("MetricPlot").curves
+        assert len(curves) == 13 and all(c.label is None for c in curves)
+        assert "compare: 13 runs" in str(app.screen.query_one("#compare-header").render())

@@ -23,6 +23,10 @@ from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_picker import MetricPicker
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
 
+MAX_LABELS = 10
+"""Overlaid, more runs than this are drawn without a legend (a hundred members' labels
+would cover the plot), and the header counts them instead of listing their ids."""
+
 
 def group_label(run: RunRecord) -> str:
     """Runs with the same label are drawn as one curve: a population's members, a study's
@@ -99,7 +103,10 @@ class CompareView(ReportsFailures, Screen[None]):
             else "overlaid"
         )
         ids = ", ".join(map(str, self.run_ids))
-        what = f"{self.title}: {len(self.run_ids)} runs" if self.title else f"runs {ids}"
+        if self.title or len(self.run_ids) > MAX_LABELS:
+            what = f"{self.title or 'compare'}: {len(self.run_ids)} runs"
+        else:
+            what = f"runs {ids}"
         self.query_one("#compare-header", Static).update(
             f"{what}  ·  {mode}  ·  g: toggle, m: metric, M: pick, e: smoothing"
         )
@@ -125,9 +132,10 @@ class CompareView(ReportsFailures, Screen[None]):
                 name = f"{label[:50]} median (n={len(members)})"
                 drawn.append(Curve(band.steps, band.median, label=name))
         else:
+            labelled = len(curves) <= MAX_LABELS
             for run_id, (steps, values) in curves.items():
                 run = self.runs[run_id]
-                label = f"{run_id} {run.agent} seed {run.seed}"
+                label = f"{run_id} {run.agent} seed {run.seed}" if labelled else None
                 drawn.append(Curve(steps, ema(values, self.smoothing), label=label))
         self.query_one(MetricPlot).show(
             f"{self.metric or 'no common metric'}", drawn, xlabel="env steps"
