@@ -170,8 +170,8 @@ async def test_palette_has_every_screens_actions(home: Path) -> None:
         app.open_compare([first, first + 1])
         await until(pilot, lambda: isinstance(app.screen, CompareView) and app.screen.series)
         compare = titles()
-        assert {"compare: group by config", "compare: next metric"} <= set(compare)
-        compare["compare: group by config"].callback()  # the palette entry does what g does
+        assert {"compare: group runs", "compare: next metric"} <= set(compare)
+        compare["compare: group runs"].callback()  # the palette entry does what g does
         await until(pilot, lambda: app.screen.grouped)
         await pilot.press("escape")
         await pilot.press("S")

@@ -142,7 +142,8 @@ async def test_mark_compare_and_export(home: Path) -> None:
         await until(pilot, lambda: len(app.screen.series) == 2)
         assert app.screen.series[second] == ([100, 200, 300, 400], [2.0, 3.0, 4.0, 5.0])
         await pilot.press("g")  # same agent, task and config: one group of two
-        assert "grouped by config" in str(app.screen.query_one("#compare-header").render())
+        header = str(app.screen.query_one("#compare-header").render())
+        assert "grouped by population, study or config" in header
         await pilot.press("escape")
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmationModal))

@@ -19,6 +19,7 @@ from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 
 from .test_tui import completed_run, until
+from .test_tui_groups import POP_A, POP_B, member, population
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -105,3 +106,44 @@ def test_screen_snapshot(snap_compare, screen: str, size: tuple[int, int], home:
         await settle(pilot)
 
     assert snap_compare(app(home), terminal_size=size, run_before=before)
+
+
+def groups_app(home: Path) -> WorkbenchApp:
+    """Two populations of five members (the first with two still running), a study of
+    three lifetimes and two lone runs (``test_tui_groups``'s store)."""
+    store = Store(home)
+    population(store, POP_A, running=2)
+    population(store, POP_B, running=0)
+    for trial, scale in enumerate([60.0, 90.0, 30.0]):
+        member(store, scale, trial != 2, 500.0, study="grid", trial=trial)
+    completed_run(store, [1.0, 2.0])
+    completed_run(store, [3.0, 4.0])
+    tui = WorkbenchApp(store, refresh_seconds=3600)
+    tui.sub_title = "snapshot store"
+    return tui
+
+
+GROUP_SCREENS = {
+    # the first population expanded under its row, the other groups collapsed
+    "groups": (["e"], lambda app: rows(app) == 10),
+    # the second population's members as one median curve with its band
+    "group_curve": (
+        ["down", "enter"],
+        lambda app: len(getattr(app.screen, "series", {})) == 5,
+    ),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(GROUP_SCREENS))
+def test_group_snapshot(snap_compare, screen: str, size: tuple[int, int], home: Path) -> None:
+    keys, ready = GROUP_SCREENS[screen]
+
+    async def before(pilot) -> None:
+        await until(pilot, lambda: rows(pilot.app) == 5)  # three groups, two lone runs
+        for key in keys:
+            await pilot.press(key)
+        await until(pilot, lambda: ready(pilot.app))
+        await settle(pilot)
+
+    assert snap_compare(groups_app(home), terminal_size=size, run_before=before)

@@ -103,6 +103,11 @@ class WorkbenchApp(App[None]):
     def open_compare(self, run_ids: list[int]) -> None:
         self.push_screen(CompareView(run_ids))
 
+    def open_members(self, name: str, run_ids: list[int], metric: str) -> None:
+        """A group's members (a population, a study's lifetimes) as one median curve of
+        their main metric."""
+        self.push_screen(CompareView(run_ids, grouped=True, title=name, metric=metric))
+
     def open_launch(self, done: Callable[[list[int] | None], None], **clone: Any) -> None:
         """The launch dialog, empty or filled with a run's settings (``clone``)."""
         self.push_screen(LaunchScreen(**clone), done)

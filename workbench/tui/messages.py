@@ -5,12 +5,13 @@ older one still queued, so a burst of refreshes draws once; an incremental one n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from workbench.service.studies import StudyDetail
+from workbench.tui.readers.groups import CurveCache, Group
 from workbench.tui.readers.runs import CompareData, RowCache, RunUpdate
 from workbench.tui.readers.studies import StudyRow
 
@@ -24,7 +25,12 @@ class Snapshot(Message):
 
 @dataclass
 class RunsRead(Snapshot):
+    """Every run's row; the groups' members' main-metric curves (kept for the next read)
+    and the groups' summaries (``readers/groups.py``)."""
+
     rows: RowCache
+    curves: CurveCache = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
 
 
 @dataclass

@@ -32,13 +32,18 @@ def read_runs(home: Path, cache: RowCache) -> RowCache:
     runs whose row changed (status, steps, summary, name) since ``cache`` was made."""
     store = Store(home)  # this thread's own connection
     try:
-        stamps = store.run_stamps()
-        changed = [i for i, stamp in stamps.items() if cache.get(i, (None,))[0] != stamp]
-        fresh: RowCache = {i: cache[i] for i in stamps if i not in changed}
-        for run in store.get_runs(changed):
-            fresh[run.id] = (stamps[run.id], run, recent_returns(store, run.id))
+        return read_rows(store, cache)
     finally:
         store.close()
+
+
+def read_rows(store: Store, cache: RowCache) -> RowCache:
+    """``read_runs`` on an open store."""
+    stamps = store.run_stamps()
+    changed = [i for i, stamp in stamps.items() if cache.get(i, (None,))[0] != stamp]
+    fresh: RowCache = {i: cache[i] for i in stamps if i not in changed}
+    for run in store.get_runs(changed):
+        fresh[run.id] = (stamps[run.id], run, recent_returns(store, run.id))
     return dict(sorted(fresh.items()))
 
 

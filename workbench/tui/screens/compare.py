@@ -1,11 +1,12 @@
-"""The compare view: several runs' curves overlaid, or grouped by configuration (runs
-that differ only in seed) as a mean with a min-max band."""
+"""The compare view: several runs' curves overlaid, or grouped as a median with an
+interquartile band: a population's members together, a study's lifetimes together, and
+other runs by configuration (runs that differ only in seed). Opening a group row of the
+runs screen opens this view on its members, grouped."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,48 +14,60 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from workbench.store import RunRecord
+from workbench.tui.bands import BAND, median_band
 from workbench.tui.messages import CompareRead, ReportsFailures
+from workbench.tui.readers.groups import group_key, group_name
 from workbench.tui.readers.runs import read_compare
 from workbench.tui.smoothing import SMOOTHING_STEPS, ema
 from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_picker import MetricPicker
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
 
-GRID_POINTS = 200
+MAX_LABELS = 10
+"""Overlaid, more runs than this are drawn without a legend (a hundred members' labels
+would cover the plot), and the header counts them instead of listing their ids."""
 
 
 def group_label(run: RunRecord) -> str:
-    """Runs with the same label differ only in seed."""
+    """Runs with the same label are drawn as one curve: a population's members, a study's
+    lifetimes, else runs that differ only in seed."""
+    key = group_key(run)
+    if key is not None:
+        return group_name(key)
     settings = json.dumps([run.config, run.task_params], sort_keys=True)
     return f"{run.agent}/{run.task} {settings if settings != '[{}, {}]' else ''}".strip()
-
-
-def band(curves: list[tuple[list[int], list[float]]]) -> tuple[np.ndarray, ...]:
-    """Mean, min and max of curves interpolated onto a common step grid (up to the
-    shortest curve's last step, so every point averages every run)."""
-    end = min(steps[-1] for steps, _ in curves)
-    start = max(steps[0] for steps, _ in curves)
-    grid = np.linspace(start, end, GRID_POINTS) if end > start else np.array([end])
-    stacked = np.array([np.interp(grid, steps, values) for steps, values in curves])
-    return grid, stacked.mean(0), stacked.min(0), stacked.max(0)
 
 
 class CompareView(ReportsFailures, Screen[None]):
     PALETTE_PREFIX = "compare"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("g", "toggle_group", "Group by config", tooltip="Mean and min-max band"),
+        Binding(
+            "g",
+            "toggle_group",
+            "Group runs",
+            tooltip="Populations, studies' lifetimes and same-config runs as a median with a "
+            "25-75% band",
+        ),
         Binding("m", "next_metric", "Next metric", tooltip="Plot the next common metric"),
         Binding("M", "pick_metric", "Pick metric", show=False, tooltip="Choose from a list"),
         Binding("e", "next_smoothing", "Smoothing", tooltip="Off, 0.6, 0.9, 0.97"),
     ]
 
-    def __init__(self, run_ids: list[int]) -> None:
+    def __init__(
+        self,
+        run_ids: list[int],
+        grouped: bool | None = None,
+        title: str | None = None,
+        metric: str | None = None,
+    ) -> None:
+        """``grouped`` None: grouped when two of the runs are of one population or study;
+        ``metric`` None: their training return if they log one."""
         super().__init__()
-        self.run_ids = run_ids
-        self.grouped = False
+        self.run_ids, self.title = run_ids, title
+        self.grouped = grouped
         self.smoothing = 0.6
-        self.metric: str | None = None
+        self.metric = metric
         self.keys: list[str] = []
         self.runs: dict[int, RunRecord] = {}
         self.series: dict[int, tuple[list[int], list[float]]] = {}
@@ -78,13 +91,24 @@ class CompareView(ReportsFailures, Screen[None]):
         data = message.data
         self.runs, self.keys, self.series = data.runs, data.keys, data.series
         self.metric = self.metric or data.metric
+        if self.grouped is None:
+            keys = [group_key(run) for run in self.runs.values()]
+            self.grouped = any(k is not None and keys.count(k) > 1 for k in keys)
         self.show()
 
     def show(self) -> None:
-        mode = "grouped by config: mean and min-max band" if self.grouped else "overlaid"
+        mode = (
+            f"grouped by population, study or config: median and {BAND}"
+            if self.grouped
+            else "overlaid"
+        )
+        ids = ", ".join(map(str, self.run_ids))
+        if self.title or len(self.run_ids) > MAX_LABELS:
+            what = f"{self.title or 'compare'}: {len(self.run_ids)} runs"
+        else:
+            what = f"runs {ids}"
         self.query_one("#compare-header", Static).update(
-            f"runs {', '.join(map(str, self.run_ids))}  ·  {mode}  ·  g: toggle, m: metric, "
-            "M: pick, e: smoothing"
+            f"{what}  ·  {mode}  ·  g: toggle, m: metric, M: pick, e: smoothing"
         )
         self.draw()
 
@@ -96,16 +120,22 @@ class CompareView(ReportsFailures, Screen[None]):
             for run_id in curves:
                 groups.setdefault(group_label(self.runs[run_id]), []).append(run_id)
             for label, members in groups.items():
-                grid, mean, low, high = band(
+                band = median_band(
                     [(curves[i][0], ema(curves[i][1], self.smoothing)) for i in members]
                 )
-                drawn.append(Curve(grid, low, color="gray"))
-                drawn.append(Curve(grid, high, color="gray"))
-                drawn.append(Curve(grid, mean, label=f"{label[:50]} (n={len(members)})"))
+                if band is None:
+                    continue
+                # The band's name once in the legend, on its first line.
+                band_label = None if any(c.color == "gray" for c in drawn) else BAND
+                drawn.append(Curve(band.steps, band.low, label=band_label, color="gray"))
+                drawn.append(Curve(band.steps, band.high, color="gray"))
+                name = f"{label[:50]} median (n={len(members)})"
+                drawn.append(Curve(band.steps, band.median, label=name))
         else:
+            labelled = len(curves) <= MAX_LABELS
             for run_id, (steps, values) in curves.items():
                 run = self.runs[run_id]
-                label = f"{run_id} {run.agent} seed {run.seed}"
+                label = f"{run_id} {run.agent} seed {run.seed}" if labelled else None
                 drawn.append(Curve(steps, ema(values, self.smoothing), label=label))
         self.query_one(MetricPlot).show(
             f"{self.metric or 'no common metric'}", drawn, xlabel="env steps"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
+from functools import partial
 
 from rich.markup import escape
 from textual import work
@@ -13,120 +11,28 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from workbench.format import fixed
-from workbench.store import RunRecord
 from workbench.tui import actions
 from workbench.tui.messages import ActionDone, ReportsFailures, RunsRead
-from workbench.tui.readers.runs import RowCache, read_runs
+from workbench.tui.readers.groups import CurveCache, Group, read_table
+from workbench.tui.readers.runs import RowCache
+from workbench.tui.table_rows import (
+    COLUMNS,
+    GROUP_PREFIX,
+    SORTS,
+    Entry,
+    column_widths,
+    empty_hint,
+    entries,
+    fitting_columns,
+    group_cells,
+    member_cells,
+    run_cells,
+    shortened,
+)
 from workbench.tui.widgets.confirm import ConfirmationModal
 from workbench.tui.widgets.message_line import MessageLine
-from workbench.tui.widgets.sparkline import sparkline
 
-
-def workbench_command() -> str:
-    """How to call the CLI from a shell here: bare if on PATH, else the venv's script."""
-    if shutil.which("workbench"):
-        return "workbench"
-    script = Path(sys.executable).with_name("workbench")
-    try:
-        return str(script.relative_to(Path.cwd()))
-    except ValueError:
-        return str(script)
-
-
-def empty_hint() -> str:
-    command = workbench_command()
-    return (
-        "No runs yet. Press n to launch one here (a form with every setting), or start\n"
-        "one from a shell and watch it here:\n"
-        f"  {command} run dqn cartpole --steps 50000 --background\n"
-        f"`{command} agents` and `{command} tasks` list what can be trained; ? shows the keys."
-    )
-
-
-COLUMNS = (
-    "✓",
-    "id",
-    "name",
-    "agent",
-    "task",
-    "seed",
-    "status",
-    "progress",
-    "steps/s",
-    "return",
-    "best",
-    "eval",
-    "recent returns",
-)
-DROP_FIRST = ("name", "seed", "steps/s", "recent returns", "best")
-"""Columns a narrow terminal hides, in this order: return and eval stay to the last."""
-SORTS = ("id", "status", "agent", "task", "progress", "eval", "best")
-"""Columns ``o`` cycles the sort through (id ascending, the others descending)."""
-
-
-def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tuple[str, ...]:
-    """The table cells of one run, in COLUMNS order."""
-    summary = run.summary
-    percent = min(100.0, 100 * run.steps_done / run.total_steps)  # batches overshoot
-    return (
-        "✓" if marked else "",
-        str(run.id),
-        run.name,
-        run.agent,
-        run.task,
-        str(run.seed),
-        run.shown_status(),
-        f"{percent:5.1f}%",
-        fixed(summary.get("steps_per_second"), 0),
-        fixed(summary.get("last_return"), 1),
-        fixed(summary.get("best_return"), 1),
-        fixed(summary.get("eval_return_mean"), 1),
-        sparkline(recent),
-    )
-
-
-NAME_WIDTH = 40
-"""A longer name is cut short in the table (whole in the run view and in exports), so one
-long name does not push the name column off every run's row."""
-
-
-def shortened(cells: tuple[str, ...]) -> tuple[str, ...]:
-    """The cells with the name cut to NAME_WIDTH characters (the last one an ellipsis)."""
-    index = COLUMNS.index("name")
-    name = cells[index]
-    if len(name) <= NAME_WIDTH:
-        return cells
-    return (*cells[:index], name[: NAME_WIDTH - 1] + "…", *cells[index + 1 :])
-
-
-def fitting_columns(width: int, cells: list[tuple[str, ...]]) -> tuple[str, ...]:
-    """The columns that fit ``width``, hiding DROP_FIRST's in order until they do."""
-
-    def column_width(index: int) -> int:
-        return 2 + max([len(COLUMNS[index])] + [len(row[index]) for row in cells])
-
-    shown = list(COLUMNS)
-    need = sum(column_width(i) for i in range(len(COLUMNS))) + 2  # the scrollbar
-    for name in DROP_FIRST:
-        if need <= width:
-            break
-        shown.remove(name)
-        need -= column_width(COLUMNS.index(name))
-    return tuple(shown)
-
-
-def sort_key(run: RunRecord, column: str):
-    summary = run.summary
-    return {
-        "id": -run.id,
-        "status": run.status,
-        "agent": run.agent,
-        "task": run.task,
-        "progress": run.steps_done / run.total_steps,
-        "eval": summary.get("eval_return_mean", float("-inf")),
-        "best": summary.get("best_return", float("-inf")),
-    }[column]
+__all__ = ["RunsScreen", "run_cells"]
 
 
 class RunsScreen(ReportsFailures, Screen[None]):
@@ -134,6 +40,9 @@ class RunsScreen(ReportsFailures, Screen[None]):
 
     Only runs whose row changed since the last refresh (status, steps, summary) have
     their recent returns read again, so a store of hundreds of runs refreshes cheaply.
+    A population's members and a study's lifetimes show as one group row (collapsed at
+    first; e expands it to its members, enter opens their median curve); the keys that
+    act on runs act on all of a group's members when its row is under the cursor.
     """
 
     PALETTE_PREFIX = "run"
@@ -141,6 +50,12 @@ class RunsScreen(ReportsFailures, Screen[None]):
     BINDINGS = [
         Binding("n", "launch", "New run", tooltip="Open the launch dialog"),
         Binding("enter", "open_run", "Open", tooltip="The run's live curve, config and log"),
+        Binding(
+            "e",
+            "toggle_group",
+            "Expand",
+            tooltip="Show or hide the members of the group under the cursor",
+        ),
         Binding("space", "mark", "Mark ↓", tooltip="Mark or unmark the run, then move down"),
         Binding("v", "compare", "Compare", tooltip="Overlay the marked runs' curves"),
         Binding("s", "stop_run", "Stop", tooltip="Stop the marked runs (or the cursor's)"),
@@ -159,8 +74,13 @@ class RunsScreen(ReportsFailures, Screen[None]):
         super().__init__()
         self.marked: set[int] = set()
         self.cache: RowCache = {}
-        self.cells: dict[int, tuple[tuple, tuple[str, ...]]] = {}
+        self.curves: CurveCache = {}
+        self.groups: dict[str, Group] = {}
+        self.expanded: set[str] = set()
+        self.cells: dict[str, tuple[tuple, tuple[str, ...]]] = {}
+        self.dirty: set[str] = set()  # keys of the rows formatted again by this draw
         self.columns: tuple[str, ...] = ()
+        self.widths: tuple[int, ...] = ()
         self.sort = "id"
         self.paused = False
 
@@ -186,28 +106,64 @@ class RunsScreen(ReportsFailures, Screen[None]):
 
     @work(thread=True, exclusive=True, group="refresh-runs", exit_on_error=False)
     def refresh_runs(self) -> None:
-        self.post_message(RunsRead(read_runs(self.app.store.home, self.cache)))
+        table = read_table(self.app.store.home, self.cache, self.curves)
+        self.post_message(RunsRead(table.rows, table.curves, table.groups))
 
     def on_runs_read(self, message: RunsRead) -> None:
-        self.cache = message.rows
+        self.cache, self.curves, self.groups = message.rows, message.curves, message.groups
         self.marked &= set(message.rows)
+        self.expanded &= set(message.groups)
         self.show_rows()
 
     def on_resize(self) -> None:
         self.show_rows()
 
-    def visible_runs(self) -> list[tuple[RunRecord, list[float]]]:
-        pattern = self.query_one("#runs-filter", Input).value.strip().lower()
-        rows = [
-            (run, recent)
-            for _, run, recent in self.cache.values()
-            if not pattern
-            or any(pattern in text.lower() for text in (run.agent, run.task, run.name, run.status))
-        ]
-        rows.sort(key=lambda item: sort_key(item[0], self.sort), reverse=self.sort != "status")
-        if self.sort in ("agent", "task"):
-            rows.reverse()
+    def visible(self) -> list[Entry]:
+        pattern = self.query_one("#runs-filter", Input).value
+        return entries(self.cache, self.groups, pattern, self.sort)
+
+    def memo(self, key: str, stamp: tuple, make) -> tuple[str, ...]:
+        """A row's cells, formatted again only when its stamp changed; ``dirty`` collects
+        the keys of the rows that were."""
+        memo = self.cells.get(key)
+        if memo is None or memo[0] != stamp:
+            memo = (stamp, shortened(make()))
+            self.cells[key] = memo
+            self.dirty.add(key)
+        return memo[1]
+
+    def table_rows(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(row key, cells) of every line shown: lone runs, groups and expanded members."""
+        rows = []
+        for entry in self.visible():
+            if entry.group is None:
+                run, recent = entry.run, entry.recent
+                rows.append((str(run.id), self.run_row(run, recent)))
+                continue
+            group, key = entry.group, GROUP_PREFIX + entry.group.key
+            expanded = group.key in self.expanded
+            marked = len(self.marked.intersection(group.members))
+            cells = self.memo(
+                key, (group, expanded, marked), partial(group_cells, group, expanded, marked)
+            )
+            rows.append((key, cells))
+            if expanded:
+                for index, (run, recent) in enumerate(entry.members):
+                    last = index == len(entry.members) - 1
+                    rows.append((str(run.id), self.run_row(run, recent, last)))
         return rows
+
+    def run_row(self, run, recent, last: bool | None = None) -> tuple[str, ...]:
+        """A run's cells; under its group (``last`` given) with a tree branch."""
+        marked = run.id in self.marked
+        # The shown status too: a stalled run's row stays the same while its time grows.
+        stamp = (self.cache[run.id][0], marked, run.shown_status(), last)
+
+        def make() -> tuple[str, ...]:
+            cells = run_cells(run, recent, marked)
+            return cells if last is None else member_cells(cells, last)
+
+        return self.memo(str(run.id), stamp, make)
 
     def show_rows(self) -> None:
         table = self.query_one(DataTable)
@@ -215,54 +171,61 @@ class RunsScreen(ReportsFailures, Screen[None]):
         table.display = bool(self.cache)
         if table.display and self.focused is not self.query_one("#runs-filter"):
             table.focus()  # keys act on runs; / moves to the filter
-        rows, dirty = [], set()
-        for run, recent in self.visible_runs():
-            # The shown status too: a stalled run's row stays the same while its time grows.
-            key = (self.cache[run.id][0], run.id in self.marked, run.shown_status())
-            memo = self.cells.get(run.id)
-            if memo is None or memo[0] != key:  # only changed runs are formatted again
-                memo = (key, shortened(run_cells(run, recent, run.id in self.marked)))
-                self.cells[run.id] = memo
-                dirty.add(memo[1][1])
-            rows.append(memo[1])
+        self.dirty = set()
+        keyed = self.table_rows()
+        rows = [cells for _, cells in keyed]
         columns = fitting_columns(self.size.width or 200, rows)
         indexes = [COLUMNS.index(c) for c in columns]
-        order = [cells[1] for cells in rows]
+        widths = column_widths(columns, rows)
+        order = [key for key, _ in keyed]
         current = [key.value for key in table.rows]
-        if columns != self.columns or current != order:
-            # columns, membership or order changed: rebuild, keep the cursor's run
-            selected = self.selected_run_id()
-            if columns != self.columns:
-                table.clear(columns=True)
-                for column in columns:
-                    table.add_column(column, key=column)
-                self.columns = columns
-            else:
-                table.clear()
-            for cells in rows:
-                table.add_row(*(escape(cells[i]) for i in indexes), key=cells[1])
-            if selected is not None and str(selected) in order:
-                table.move_cursor(row=order.index(str(selected)))
+        if (columns, widths) != (self.columns, self.widths) or current != order:
+            # Columns, their widths, membership or order changed: rebuild, keep the
+            # cursor's row. The widths are set here, not measured by the DataTable, which
+            # measures new rows only when idle and kept lines drawn before at the old
+            # widths (an expanded group's member ids were cut short).
+            selected = self.selected_key()
+            table.clear(columns=True)
+            for column, width in zip(columns, widths, strict=True):
+                table.add_column(column, key=column, width=width)
+            self.columns, self.widths = columns, widths
+            for key, cells in keyed:
+                table.add_row(*(escape(cells[i]) for i in indexes), key=key)
+            if selected is not None and selected in order:
+                table.move_cursor(row=order.index(selected))
             return
-        for cells in rows:
-            if cells[1] not in dirty:
+        for key, cells in keyed:
+            if key not in self.dirty:
                 continue
             for column, index in zip(columns, indexes, strict=True):
                 cell = escape(cells[index])  # a name is data, never markup
-                if table.get_cell(cells[1], column) != cell:
-                    table.update_cell(cells[1], column, cell, update_width=True)
+                if table.get_cell(key, column) != cell:
+                    table.update_cell(key, column, cell)
 
-    def selected_run_id(self) -> int | None:
+    def selected_key(self) -> str | None:
+        """The row key under the cursor: a run's id, or GROUP_PREFIX and a group's key."""
         table = self.query_one(DataTable)
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return int(key.value)
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected_group(self) -> Group | None:
+        key = self.selected_key()
+        if key is None or not key.startswith(GROUP_PREFIX):
+            return None
+        return self.groups.get(key.removeprefix(GROUP_PREFIX))
+
+    def selected_run_id(self) -> int | None:
+        key = self.selected_key()
+        return None if key is None or key.startswith(GROUP_PREFIX) else int(key)
 
     def chosen(self) -> list[int]:
-        """The marked runs, else the one under the cursor."""
+        """The marked runs, else the one under the cursor (a group's: all its members)."""
         if self.marked:
             return sorted(self.marked)
+        group = self.selected_group()
+        if group is not None:
+            return list(group.members)
         run_id = self.selected_run_id()
         return [] if run_id is None else [run_id]
 
@@ -302,15 +265,41 @@ class RunsScreen(ReportsFailures, Screen[None]):
         self.query_one(DataTable).focus()
 
     def action_open_run(self) -> None:
+        """A run's view, or a group's members' median curve with its band."""
+        group = self.selected_group()
+        if group is not None:
+            self.app.open_members(group.name, list(group.members), group.metric)
+            return
         run_id = self.selected_run_id()
         if run_id is not None:
             self.app.open_run(run_id)
 
+    def action_toggle_group(self) -> None:
+        """Expand the group under the cursor to its members, or collapse the group of
+        the row under the cursor (its own row or a member's); the cursor stays on it."""
+        group = self.selected_group()
+        if group is None:
+            run_id = self.selected_run_id()
+            group = next((g for g in self.groups.values() if run_id in g.members), None)
+            if group is None:
+                self.message("e expands a group row (a population or a study's lifetimes)")
+                return
+        self.expanded ^= {group.key}
+        self.show_rows()
+        table = self.query_one(DataTable)
+        keys = [key.value for key in table.rows]
+        table.move_cursor(row=keys.index(GROUP_PREFIX + group.key))
+
     def action_mark(self) -> None:
-        run_id = self.selected_run_id()
-        if run_id is None:
-            return
-        self.marked ^= {run_id}
+        group = self.selected_group()
+        if group is not None:  # all its members, or none when all were marked
+            members = set(group.members)
+            self.marked = self.marked - members if members <= self.marked else self.marked | members
+        else:
+            run_id = self.selected_run_id()
+            if run_id is None:
+                return
+            self.marked ^= {run_id}
         self.show_rows()
         table = self.query_one(DataTable)
         if table.cursor_row < table.row_count - 1:
@@ -374,10 +363,12 @@ class RunsScreen(ReportsFailures, Screen[None]):
     def action_export_table(self) -> None:
         """The runs table as shown (filter and sort) to HOME/exports/runs.csv and .json."""
         columns = [c for c in COLUMNS if c not in ("✓", "recent returns")]
-        rows = [
-            list(cells[1:-1])
-            for cells in (run_cells(run, recent) for run, recent in self.visible_runs())
-        ]
+        runs = [
+            item
+            for entry in self.visible()
+            for item in ([(entry.run, entry.recent)] if entry.group is None else entry.members)
+        ]  # every run shown or in a group shown, members as plain rows
+        rows = [list(cells[1:-1]) for cells in (run_cells(run, recent) for run, recent in runs)]
         self.act(actions.export_table, "runs", columns, rows)
 
     def action_export_runs(self) -> None:

@@ -37,7 +37,10 @@ def integer_ticks(low: float, high: float, count: int = 5) -> list[int]:
 
 
 class MetricPlot(PlotextPlot):
-    """``show(title, curves)`` redraws the whole plot."""
+    """``show(title, curves)`` redraws the whole plot; ``curves`` are the ones drawn last
+    (what a test reads, plotext keeping its own inside)."""
+
+    curves: list[Curve] = []
 
     DEFAULT_CSS = """
     MetricPlot { height: 1fr; min-height: 6; }
@@ -55,6 +58,7 @@ class MetricPlot(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         drawn = [c for c in curves if len(c.xs)]
+        self.curves = drawn
         plt.title(title if drawn or empty is None else empty)
         if xlabel:
             plt.xlabel(xlabel)
