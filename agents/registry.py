@@ -94,7 +94,8 @@ AGENTS: dict[str, AgentSpec] = {
             name="ppo",
             summary="PPO with GAE, feed-forward actor-critic (Schulman et al. 2017).",
             config=PPOConfig,
-            make=PPO,
+            make=lone(PPO),
+            population=PPO,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
