@@ -87,7 +87,8 @@ AGENTS: dict[str, AgentSpec] = {
             name="mg-a2c",
             summary="Meta-gradient A2C: the discount is learned online (Xu et al. 2018).",
             config=MetaGradientA2CConfig,
-            make=MetaGradientA2C,
+            make=lone(MetaGradientA2C),
+            population=MetaGradientA2C,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
