@@ -121,6 +121,9 @@ class ActorCriticMembers:
     def policy_logits(self, obs: torch.Tensor) -> torch.Tensor:
         return stacked.sequential(self.template.actor, self.params, obs, "actor.")
 
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        return stacked.sequential(self.template.critic, self.params, obs, "critic.").squeeze(-1)
+
     def draw_uniforms(self, steps: int) -> None:
         """Each member's uniforms for a whole rollout, ``[T, P, n]``: one call of its own
         generator per rollout, so acting needs no loop over members."""
