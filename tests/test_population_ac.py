@@ -170,3 +170,29 @@ def old_greedy_actions(name: str, config, state: dict, obs: torch.Tensor) -> np.
         net.load_state_dict(state["net"])
         logits = net(obs)[0]
     return logits.argmax(-1).numpy()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("task", AGENTS["a2c"].tasks)
+def test_a_population_trains_on_every_supported_family(name: str, task: str) -> None:
+    assert AGENTS[name].tasks == AGENTS["a2c"].tasks
+    family = get_task(task)
+    spec = AGENTS[name]
+    small = SMALL[name] | dict(eval_interval=10**6, eval_episodes=2)
+    configs = [spec.config(**small, discount=discount) for discount in (0.9, 0.99)]
+    reports = [r for r in spec.population(configs, family, family.Params(), [0, 1]).learn(300)]
+    assert reports[-1].step >= 300 and len(reports[-1].scalars) == 2
+    assert all("eval/episode_return" in scalars for scalars in reports[-1].scalars)
+    assert [r.step for r in reports] == sorted({r.step for r in reports})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ticks_change_no_number(name: str) -> None:
+    """With ticks due all the time a population yields them (one empty dict per member)
+    and the reports between them are those of a run without ticks."""
+    plain = list(population(name, VARIED[name][:2], SEEDS[:2]).learn(1_000))
+    ticked = list(population(name, VARIED[name][:2], SEEDS[:2]).learn(1_000, tick_seconds=0))
+    ticks = [r for r in ticked if r.tick]
+    assert ticks and all(r.scalars == [{}, {}] for r in ticks)
+    for member in range(2):
+        assert_same(member_reports(ticked, member), member_reports(plain, member))
