@@ -278,6 +278,8 @@ class ActorCriticLoop(ActorCriticMembers):
             before = self.steps_done
             self.draw_uniforms(cfg.rollout_steps)
             batch = self.rollouts.collect(cfg.rollout_steps, self.act)
+            # Every env step counts, the reset step after an episode end too: all members
+            # advance alike, so they stay in lockstep.
             self.steps_done += cfg.rollout_steps * cfg.num_envs
             finished_sums += batch.finished_sums
             finished_counts += batch.finished_counts
