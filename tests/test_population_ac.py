@@ -15,6 +15,7 @@ import torch
 
 from agents.common.population import PopulationReport
 from agents.registry import AGENTS
+from envs.config import ConfigError, fields
 from envs.registry import get_task
 
 DATA = Path(__file__).parent / "data"
@@ -196,3 +197,22 @@ def test_ticks_change_no_number(name: str) -> None:
     assert ticks and all(r.scalars == [{}, {}] for r in ticks)
     for member in range(2):
         assert_same(member_reports(ticked, member), member_reports(plain, member))
+
+
+PER_MEMBER = {
+    "a2c": "discount entropy_coef gae_lambda learning_rate max_grad_norm value_coef",
+    "mg-a2c": "discount entropy_coef gae_lambda learning_rate max_grad_norm meta_discount "
+    "meta_learning_rate value_coef",
+    "ppo": "clip_range discount entropy_coef gae_lambda learning_rate max_grad_norm target_kl "
+    "value_coef",
+}
+"""The fields each member may set for itself; the rest set shapes or the loop's structure."""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_members_may_differ_only_in_their_per_member_fields(name: str) -> None:
+    spec = AGENTS[name]
+    declared = {info.name for info in fields(spec.config) if info.per_member}
+    assert declared == set(PER_MEMBER[name].split())
+    with pytest.raises(ConfigError, match="^hidden_size differs across the members"):
+        population(name, [dict(hidden_size=8), dict(hidden_size=16)], [0, 1])
