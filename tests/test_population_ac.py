@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.common.population import PopulationReport
+from agents.common.population import PopulationReport, select
 from agents.registry import AGENTS
 from envs.config import ConfigError, fields
 from envs.registry import get_task
@@ -110,7 +110,8 @@ def test_each_member_computes_what_it_computes_alone(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_a_members_checkpoint_continues_in_a_population_of_one(name: str) -> None:
     """member_state(m), through torch.save and a weights-only load, continues member m
-    exactly in a population of one (and in the population it came from)."""
+    exactly in a population of one, as it does in the population it came from and in a
+    population of some of its members (``select``)."""
     members = population(name, VARIED[name], SEEDS)
     list(members.learn(STEPS // 2))
     buffer = io.BytesIO()
@@ -119,9 +120,12 @@ def test_a_members_checkpoint_continues_in_a_population_of_one(name: str) -> Non
     state = torch.load(buffer, weights_only=True)
     alone = population(name, [VARIED[name][2]], [SEEDS[2]])
     alone.load_member_state(0, state)
+    family = get_task("cartpole")
+    kept = select(members, [3, 2], family, family.Params())  # as when member 0 and 1 stop
     continued = member_reports(list(members.learn(STEPS)), 2)
     assert continued and continued[0][0] > STEPS // 2
     assert_same(member_reports(list(alone.learn(STEPS)), 0), continued)
+    assert_same(member_reports(list(kept.learn(STEPS)), 1), continued)
 
 
 @pytest.mark.parametrize("name", NAMES)
