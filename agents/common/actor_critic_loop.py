@@ -90,7 +90,7 @@ class ActorCriticMembers:
         self.config = self.configs[0]  # for the fields every member shares
         self.task, self.task_params, self.device = task, task_params, torch.device(device)
         members = len(self.seeds)
-        self.values_by_field: dict[str, torch.Tensor] = {}
+        self.values_by_field: dict[tuple[str, torch.dtype], torch.Tensor] = {}
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
         self.env = task.make_member_envs(task_params, self.config.num_envs, members)
         self.rollouts = RolloutCollector(self.env, members, self.device)
@@ -110,13 +110,15 @@ class ActorCriticMembers:
     def make_optimizer(self) -> Any:
         raise NotImplementedError
 
-    def member_values(self, name: str) -> torch.Tensor:
+    def member_values(self, name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Each member's value of a config field, ``[P]`` on the device (made once: the
         configs do not change; callers do not write to it)."""
-        if name not in self.values_by_field:
+        if (name, dtype) not in self.values_by_field:
             values = [float(getattr(config, name)) for config in self.configs]
-            self.values_by_field[name] = torch.tensor(values, device=self.device)
-        return self.values_by_field[name]
+            self.values_by_field[name, dtype] = torch.tensor(
+                values, dtype=dtype, device=self.device
+            )
+        return self.values_by_field[name, dtype]
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and values of every member on obs ``[P, ..., inputs]``."""
