@@ -220,3 +220,16 @@ def test_members_may_differ_only_in_their_per_member_fields(name: str) -> None:
     assert declared == set(PER_MEMBER[name].split())
     with pytest.raises(ConfigError, match="^hidden_size differs across the members"):
         population(name, [dict(hidden_size=8), dict(hidden_size=16)], [0, 1])
+
+
+def test_mg_a2c_members_conditioned_on_their_discounts_compute_what_they_compute_alone() -> None:
+    """The gamma embedding and the critic's own baseline (no outer head): each member's
+    network sees its own gamma, the meta-gradient flows through its own embedding."""
+    shared = dict(condition_on_discount=True, outer_value_head=False)
+    varied = [shared | VARIED["mg-a2c"][1], shared | VARIED["mg-a2c"][2]]
+    reports = list(population("mg-a2c", varied, SEEDS[:2]).learn(STEPS // 2))
+    curves = [[s["meta/discount"] for _, s in member_reports(reports, m)] for m in range(2)]
+    assert all(len(set(curve)) > 1 for curve in curves)  # both discounts move
+    for member in range(2):
+        alone = list(population("mg-a2c", [varied[member]], [SEEDS[member]]).learn(STEPS // 2))
+        assert_same(member_reports(reports, member), member_reports(alone, 0))
