@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from agents.a2c import A2C, A2CConfig
 from agents.common.base import Agent
+from agents.common.population import lone
 from agents.dqn import DQN, DQNConfig
 from agents.l2rl import L2RL, L2RLConfig
 from agents.meta_dqn import MetaDQN, MetaDQNConfig
@@ -78,21 +79,24 @@ AGENTS: dict[str, AgentSpec] = {
             name="a2c",
             summary="Synchronous advantage actor-critic, n-step returns (Mnih et al. 2016).",
             config=A2CConfig,
-            make=A2C,
+            make=lone(A2C),
+            population=A2C,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
             name="mg-a2c",
             summary="Meta-gradient A2C: the discount is learned online (Xu et al. 2018).",
             config=MetaGradientA2CConfig,
-            make=MetaGradientA2C,
+            make=lone(MetaGradientA2C),
+            population=MetaGradientA2C,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
             name="ppo",
             summary="PPO with GAE, feed-forward actor-critic (Schulman et al. 2017).",
             config=PPOConfig,
-            make=PPO,
+            make=lone(PPO),
+            population=PPO,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
