@@ -54,8 +54,9 @@ from workbench.run_loop import (
     Interval,
     MetricBuffer,
     Summary,
+    run_logger,
 )
-from workbench.runner import Progress, eval_text, run_logger
+from workbench.runner import Progress, eval_text
 from workbench.stopping import sigterm_sets
 from workbench.store import RunRecord, Store, StoreError, StoreUnusable
 
@@ -85,9 +86,8 @@ def execute_population(
     """
     ids = list(dict.fromkeys(run_ids))
     runs = store.get_runs(ids)
-    found = {run.id for run in runs}
-    if missing := [run_id for run_id in ids if run_id not in found]:
-        raise StoreError(f"no run with id {missing[0]}; `workbench runs ls` lists the runs")
+    if missing := set(ids) - {run.id for run in runs}:
+        raise StoreError(f"no run with id {min(missing)}; `workbench runs ls` lists the runs")
     for run in runs:
         if get_agent(run.agent).population is None:
             raise ConfigError(f"run {run.id}: agent {run.agent} has no population form")
