@@ -80,7 +80,8 @@ AGENTS: dict[str, AgentSpec] = {
             name="a2c",
             summary="Synchronous advantage actor-critic, n-step returns (Mnih et al. 2016).",
             config=A2CConfig,
-            make=A2C,
+            make=lone(A2C),
+            population=A2C,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
