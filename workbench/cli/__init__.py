@@ -369,6 +369,11 @@ def main() -> None:
     """Console entry point: Click's usage errors become one line and exit code 2 too."""
     try:
         result = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        # Before a command runs (Typer still building it from the annotations) Click's
+        # own Ctrl+C handling is not in place yet.
+        err_console.print("interrupted (Ctrl+C)")
+        sys.exit(130)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
