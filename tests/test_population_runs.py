@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -378,3 +380,33 @@ def test_resume_takes_run_ids_or_a_population_but_not_both(cli) -> None:
     assert_one_line_refusal(cli("runs", "resume"), "run ids or --population")
     assert_one_line_refusal(cli("runs", "resume", "1", "--population", "1"), "one of the two")
     assert_one_line_refusal(cli("runs", "resume", "--population", "7"), "no population 7")
+
+
+def test_ctrl_c_on_a_foreground_population_checkpoints_every_member_then_stops(
+    cli, home: Path
+) -> None:
+    def interrupt_once_all_train() -> None:
+        def training() -> bool:
+            try:
+                store = Store(home)
+                runs = store.list_runs()
+                store.close()
+            except Exception:  # noqa: BLE001 - the store is not there yet
+                return False
+            return len(runs) == 3 and all(run.steps_done > 0 for run in runs)
+
+        wait_for(training, timeout=120, interval=0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt_once_all_train, daemon=True)
+    thread.start()
+    result = cli("run", "dqn", "cartpole", "--steps", "500000", "--seeds", "0-2")
+    thread.join()
+    assert result.exit_code == 130, result.output
+    store = Store(home)
+    runs = store.list_runs()
+    store.close()
+    assert [run.status for run in runs] == ["stopped"] * 3
+    assert all(run.checkpoint_step == run.steps_done > 0 for run in runs)
+    assert len({run.steps_done for run in runs}) == 1  # lockstep
+    assert "workbench runs resume 1 2 3" in result.stdout
