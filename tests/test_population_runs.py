@@ -346,6 +346,7 @@ def test_a_background_population_prints_its_ids_and_completes(cli, home: Path) -
         (["--vary", "gravity=1,2"], ["parameter of task cartpole"]),
         (["--vary", "discount=0.9", "--set", "discount=0.8"], ["--set and --vary"]),
         (["--seeds", "0-1", "--device", "tpu"], ["--device must be"]),
+        (["--seeds", "0-1", "--name", "a\x1b[2Jb"], ["no control characters"]),
     ],
 )
 def test_bad_population_input_is_one_line_and_stores_nothing(
