@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.conftest import run_row, wait_for
 from tests.faults.helpers import SMALL_DQN
+from workbench.records import pid_alive
 from workbench.store import Store
 
 
@@ -113,3 +114,15 @@ def test_kill_9_loses_every_member_and_resume_continues_each_from_its_checkpoint
         assert max(row[1] for row in after) == 12_000
         log = cli("runs", "logs", str(run_id)).stdout
         assert f"resumed from checkpoint at step {step}" in log
+
+
+def test_stopping_every_member_ends_the_process(cli, home: Path) -> None:
+    ids = start_population(cli, steps=1_000_000)
+    running = when_all(home, ids, lambda run: run.steps_done > 0, timeout=120)
+    result = cli("runs", "stop", "--population", str(ids[0]))
+    assert result.exit_code == 0, result.output
+    stopped = rows(home, ids)
+    assert [run.status for run in stopped] == ["stopped"] * 3
+    assert all(run.checkpoint_step == run.steps_done > 0 for run in stopped)
+    assert len({run.steps_done for run in stopped}) == 1  # flagged together: one report
+    wait_for(lambda: not pid_alive(running[0].pid), timeout=30)
