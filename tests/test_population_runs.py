@@ -411,3 +411,24 @@ def test_ctrl_c_on_a_foreground_population_checkpoints_every_member_then_stops(
     assert all(run.checkpoint_step == run.steps_done > 0 for run in runs)
     assert len({run.steps_done for run in runs}) == 1  # lockstep
     assert "workbench runs resume 1 2 3" in result.stdout
+
+
+def test_seeds_are_lists_and_ranges_in_the_order_given() -> None:
+    from workbench.service.populations import parse_seeds
+
+    assert parse_seeds("0-3,8") == [0, 1, 2, 3, 8]
+    assert parse_seeds(" 7 , 2-3") == [7, 2, 3]
+    assert parse_seeds("5") == [5]
+
+
+def test_members_are_the_product_of_varied_values_and_seeds() -> None:
+    from workbench.service.populations import check_population
+
+    population = check_population(
+        "dqn", "cartpole", seeds=[3, 4], vary={"discount": ["0.9", "0.99"], "tau": ["1", "0.5"]}
+    )
+    assert population.seeds == [3, 4] * 4
+    pairs = [(config["discount"], config["tau"]) for config in population.configs]
+    assert pairs == [(0.9, 1.0)] * 2 + [(0.9, 0.5)] * 2 + [(0.99, 1.0)] * 2 + [(0.99, 0.5)] * 2
+    assert population.varied[2] == {"discount": 0.9, "tau": 0.5}
+    assert population.device in ("cpu", "cuda")
