@@ -222,3 +222,13 @@ def test_ticks_inside_bursts_change_no_number() -> None:
     ticks = [r for r in ticked if r.tick]
     assert ticks and all(not any(r.scalars) for r in ticks)
     assert [r for r in ticked if not r.tick] == plain
+
+
+def test_members_with_several_envs_each_keep_to_their_own_transitions() -> None:
+    """Three envs per member: n-step folding and the replay route every transition to its
+    member, so each still computes what it computes alone."""
+    seeds, varied = [2, 9], [VARIED[1], VARIED[3]]
+    together = member_curves(list(population("dqn", seeds, varied, num_envs=3).learn(STEPS)), 2)
+    for member, seed in enumerate(seeds):
+        alone = population("dqn", [seed], [varied[member]], num_envs=3)
+        assert_same_curve(together[member], member_curves(list(alone.learn(STEPS)), 1)[0])
