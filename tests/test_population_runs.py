@@ -432,3 +432,20 @@ def test_members_are_the_product_of_varied_values_and_seeds() -> None:
     assert pairs == [(0.9, 1.0)] * 2 + [(0.9, 0.5)] * 2 + [(0.99, 1.0)] * 2 + [(0.99, 0.5)] * 2
     assert population.varied[2] == {"discount": 0.9, "tau": 0.5}
     assert population.device in ("cpu", "cuda")
+
+
+def test_a_population_larger_than_sqlites_parameter_limit_is_claimed_beaten_and_polled(
+    store: Store,
+) -> None:
+    member = {"agent": "dqn", "task": "cartpole", "config": {}, "task_params": {}}
+    ids = store.create_population([member | {"seed": s, "total_steps": 10} for s in range(1200)])
+    assert len(store.population_runs(ids[0])) == 1200
+    store.request_stop(ids[1])  # stopped while queued: not claimed
+    claimed = store.claim_all(ids, pid=1)
+    assert claimed == [ids[0], *ids[2:]]
+    store.conn.execute("UPDATE runs SET heartbeat = 0")
+    store.beat_all(ids)
+    beaten = store.conn.execute("SELECT COUNT(*) FROM runs WHERE heartbeat > 0").fetchone()[0]
+    assert beaten == 1199  # every running member, not the stopped one
+    store.request_stop(ids[1100])
+    assert store.stop_flags(ids) == {ids[1], ids[1100]}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -51,32 +51,29 @@ class PopulationRows:
         """queued -> running for this process, in one transaction, of those of ``run_ids``
         that are queued (a member stopped before its worker started is not); return them."""
         now = time.time()
-        marks = ", ".join("?" * len(run_ids))
         with self.transaction():
-            queued = {
-                row[0]
-                for row in self.conn.execute(
-                    f"SELECT id FROM runs WHERE id IN ({marks}) AND status = 'queued'",
-                    list(run_ids),
-                )
-            }
+            queued: set[int] = set()
+            for chunk, marks in _chunks(run_ids):
+                sql = f"SELECT id FROM runs WHERE id IN ({marks}) AND status = 'queued'"
+                queued |= {row[0] for row in self.conn.execute(sql, chunk)}
             claimed = [run_id for run_id in run_ids if run_id in queued]
-            if claimed:
+            for chunk, marks in _chunks(claimed):
                 self.conn.execute(
                     "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
                     "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
-                    f"stop_requested = 0 WHERE id IN ({', '.join('?' * len(claimed))})",
-                    [pid, self.host, now, now, *claimed],
+                    f"stop_requested = 0 WHERE id IN ({marks})",
+                    [pid, self.host, now, now, *chunk],
                 )
         return claimed
 
     def beat_all(self, run_ids: Sequence[int]) -> None:
         """The heartbeat of every member still running (one statement for all)."""
-        marks = ", ".join("?" * len(run_ids))
-        self.conn.execute(
-            f"UPDATE runs SET heartbeat = ? WHERE id IN ({marks}) AND status = 'running'",
-            [time.time(), *run_ids],
-        )
+        now = time.time()
+        for chunk, marks in _chunks(run_ids):
+            self.conn.execute(
+                f"UPDATE runs SET heartbeat = ? WHERE id IN ({marks}) AND status = 'running'",
+                [now, *chunk],
+            )
 
     def request_stop(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)
@@ -96,9 +93,11 @@ class PopulationRows:
 
     def stop_flags(self, run_ids: Sequence[int]) -> set[int]:
         """Which of these runs were asked to stop (one query for a whole population)."""
-        marks = ", ".join("?" * len(run_ids))
-        sql = f"SELECT id FROM runs WHERE id IN ({marks}) AND stop_requested = 1"
-        return {row[0] for row in self.conn.execute(sql, list(run_ids))}
+        flagged: set[int] = set()
+        for chunk, marks in _chunks(run_ids):
+            sql = f"SELECT id FROM runs WHERE id IN ({marks}) AND stop_requested = 1"
+            flagged |= {row[0] for row in self.conn.execute(sql, chunk)}
+        return flagged
 
     def shares_process(self, run: RunRecord) -> bool:
         """Whether the process training ``run`` trains another active run too (the members
@@ -111,3 +110,11 @@ class PopulationRows:
             [run.pid, run.host, run.id],
         ).fetchone()
         return bool(row[0])
+
+
+def _chunks(run_ids: Sequence[int], size: int = 500) -> Iterator[tuple[list[int], str]]:
+    """``run_ids`` in slices within SQLite's limit on bound parameters, each with its
+    ``?, ?, ...`` placeholders."""
+    for start in range(0, len(run_ids), size):
+        chunk = list(run_ids[start : start + size])
+        yield chunk, ", ".join("?" * len(chunk))
