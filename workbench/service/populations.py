@@ -134,6 +134,7 @@ def check_population(
     from agents.common.population import check_members
     from agents.registry import get_agent
     from envs.config import build, fields, parse_value, suggest
+    from envs.registry import get_task
 
     vary = dict(vary or {})
     agent_values = dict(agent_values or {})
@@ -149,7 +150,7 @@ def check_population(
             field="seeds",
         )
     known = {info.name: info for info in fields(spec.config)}
-    task_fields = {info.name for info in fields(type(_task_params(task)))}
+    task_fields = {info.name for info in fields(get_task(task).Params)}
     for name in vary:
         if name not in known:
             if name in task_fields:
@@ -200,12 +201,6 @@ def check_population(
             varied.append(combo)
             configs.append(built[tuple(combo.items())].to_dict())
     return PopulationSettings(shared, member_seeds, varied, configs, resolve_device(device))
-
-
-def _task_params(task: str) -> Any:
-    from envs.registry import get_task
-
-    return get_task(task).Params()
 
 
 def create_population(
