@@ -347,6 +347,10 @@ def test_a_background_population_prints_its_ids_and_completes(cli, home: Path) -
         (["--vary", "discount=0.9", "--set", "discount=0.8"], ["--set and --vary"]),
         (["--seeds", "0-1", "--device", "tpu"], ["--device must be"]),
         (["--seeds", "0-1", "--name", "a\x1b[2Jb"], ["no control characters"]),
+        (
+            ["--seeds", "0-999", "--vary", "tau=" + ",".join(f"0.{i:03}" for i in range(1, 12))],
+            ["11,000 members", "at most 10,000"],
+        ),
     ],
 )
 def test_bad_population_input_is_one_line_and_stores_nothing(

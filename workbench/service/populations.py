@@ -11,6 +11,7 @@ functions, as in ``workbench.service.runs``.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -180,15 +181,16 @@ def check_population(
     for name, listed in values.items():
         if len(set(listed)) < len(listed):
             raise ConfigError(f"--vary {name} lists a value twice", field=name)
+    members = math.prod(len(listed) for listed in values.values()) * len(seeds)
+    if members > MAX_MEMBERS:  # counted before the product is built
+        raise ConfigError(
+            f"{members:,} members (seeds x varied values); a population has at most "
+            f"{MAX_MEMBERS:,}",
+            field="seeds",
+        )
     combinations = [
         dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())
     ]
-    if len(combinations) * len(seeds) > MAX_MEMBERS:
-        raise ConfigError(
-            f"{len(combinations) * len(seeds):,} members (seeds x varied values); a population "
-            f"has at most {MAX_MEMBERS:,}",
-            field="seeds",
-        )
     built = {}
     for combo in combinations:
         key = tuple(combo.items())
