@@ -35,13 +35,14 @@ class ScriptedPopulation:
         self.configs, self.seeds, self.device = list(configs), list(seeds), device
         self.steps_done = 0
         self.fail_at: int | None = None
+        self.error: BaseException = RuntimeError("diverged")
 
     def learn(self, total_steps: int, *, tick_seconds=None) -> Iterator[PopulationReport]:
         while self.steps_done < total_steps:
             self.steps_done += 10
             step = self.steps_done
             if step == self.fail_at:
-                raise RuntimeError("diverged")
+                raise self.error
             yield PopulationReport(step, [], tick=True)
             yield PopulationReport(step, [self.scalars(m, step) for m in range(len(self.seeds))])
 
@@ -202,6 +203,22 @@ def test_a_member_that_raises_fails_the_whole_population(store: Store, monkeypat
     runs = execute_population(store, ids)
     assert [(run.status, run.error) for run in runs] == [("failed", "RuntimeError: diverged")] * 2
     assert [step for _, step, _ in rows(store, ids[1])][-1] == 50
+
+
+def test_a_forced_interrupt_stops_every_member_without_a_new_checkpoint(
+    store: Store, monkeypatch
+) -> None:
+    class Interrupted(ScriptedPopulation):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.fail_at, self.error = 60, KeyboardInterrupt()
+
+    spec = dataclasses.replace(registry.AGENTS["dqn"], population=Interrupted)
+    monkeypatch.setitem(registry.AGENTS, "dqn", spec)
+    ids = queue(store, [0, 1])
+    runs = execute_population(store, ids)
+    assert [(r.status, r.checkpoint_step, r.steps_done) for r in runs] == [("stopped", 0, 50)] * 2
+    assert "resumes from step 0" in store.log_path(ids[1]).read_text()
 
 
 def test_a_damaged_member_checkpoint_fails_that_member_alone(store: Store, scripted) -> None:
