@@ -6,6 +6,7 @@ every bad input refused in one line with nothing stored)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from agents.common.population import PopulationReport
 from tests.conftest import wait_for
 from tests.faults.conftest import assert_one_line_refusal, nothing_stored
 from workbench.population_runner import execute_population
-from workbench.store import Store
+from workbench.store import Store, StoreUnusable
 
 
 class ScriptedPopulation:
@@ -219,6 +220,24 @@ def test_a_forced_interrupt_stops_every_member_without_a_new_checkpoint(
     runs = execute_population(store, ids)
     assert [(r.status, r.checkpoint_step, r.steps_done) for r in runs] == [("stopped", 0, 50)] * 2
     assert "resumes from step 0" in store.log_path(ids[1]).read_text()
+
+
+def test_a_full_disk_fails_every_member_with_one_line_naming_the_file(
+    store: Store, scripted, monkeypatch
+) -> None:
+    from workbench import checkpoints
+
+    def full(store, run_id, state, step):
+        raise OSError(errno.ENOSPC, "No space left on device", f"run-{run_id}.partial")
+
+    monkeypatch.setattr(checkpoints, "save_state", full)
+    ids = queue(store, [0, 1])
+    with pytest.raises(StoreUnusable) as raised:
+        execute_population(store, ids)
+    assert "free space" in str(raised.value)
+    runs = store.get_runs(ids)
+    assert [run.status for run in runs] == ["failed", "failed"]
+    assert all("No space left" in run.error and "runs resume" in run.error for run in runs)
 
 
 def test_a_damaged_member_checkpoint_fails_that_member_alone(store: Store, scripted) -> None:
