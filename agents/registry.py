@@ -65,14 +65,16 @@ AGENTS: dict[str, AgentSpec] = {
             name="dqn",
             summary="Deep Q-Network with double-DQN targets, replay and a target network.",
             config=DQNConfig,
-            make=DQN,
+            make=lone(DQN),
+            population=DQN,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
             name="meta-dqn",
             summary="DQN whose discount is learned online by meta-gradients (Xu et al. 2018).",
             config=MetaDQNConfig,
-            make=MetaDQN,
+            make=lone(MetaDQN),
+            population=MetaDQN,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(

@@ -105,18 +105,16 @@ def create_run(
     name: str | None = None,
     init_from: int | None = None,
     init_checkpoint: str = "last",
+    device: str | None = None,
 ) -> int:
-    """Queue a run of validated ``settings``; return its id.
+    """Queue a run of validated ``settings``; return its id (``device``: where it trains,
+    already resolved, see ``service.populations.resolve_device``).
 
     With ``init_from``, its networks start from that run's ``init_checkpoint`` ("last" or
     "best"), copied now; raises StoreError when those networks do not fit.
     """
     check_checkpoint(init_checkpoint, option="--init-checkpoint")
-    if name is not None and any(unicodedata.category(char) == "Cc" for char in name):
-        from envs.config import ConfigError
-
-        # An escape sequence in a name would drive the terminal of whoever lists runs.
-        raise ConfigError(f"--name {name!r}: no control characters (tabs, escapes)", field="name")
+    check_name(name)
     from workbench import runner
 
     return runner.create_run(
@@ -130,7 +128,17 @@ def create_run(
         name=name,
         init_from=init_from,
         init_checkpoint=init_checkpoint,
+        device=device,
     )
+
+
+def check_name(name: str | None) -> None:
+    """Refuse a run name with control characters: an escape sequence in a name would
+    drive the terminal of whoever lists runs."""
+    if name is not None and any(unicodedata.category(char) == "Cc" for char in name):
+        from envs.config import ConfigError
+
+        raise ConfigError(f"--name {name!r}: no control characters (tabs, escapes)", field="name")
 
 
 def start_background(store: Store, run_id: int) -> int:
