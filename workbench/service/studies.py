@@ -45,7 +45,7 @@ from studies.storage import (
 from studies.study import StudySpec, check_name, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
-from workbench.service.study_processes import OnLine, detached, run_workers
+from workbench.service.study_processes import OnLine, check_device, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
 
@@ -136,6 +136,8 @@ def run_study(
     name: str,
     *,
     workers: int = 1,
+    population: int | None = None,
+    device: str | None = None,
     storage: str | None = None,
     on_begin: Callable[[StudySummary], None] = lambda summary: None,
     on_line: OnLine = lambda text, worker: None,
@@ -145,6 +147,10 @@ def run_study(
     ``workers`` processes; return its summary after. ``on_begin`` sees the summary before.
     Resuming is the same call: completed lifetimes stay, interrupted ones were re-queued.
 
+    Each worker takes up to ``population`` trials at once (default: the study's own) and
+    trains them as one population on ``device``; a size the study cannot use (an agent
+    with no batched form, a searched field the members must share) is refused first.
+
     ``stop`` (or Ctrl+C with several workers) ends the running lifetimes with a
     checkpoint; their trials are queued again, and `resume` continues.
     """
@@ -152,17 +158,21 @@ def run_study(
         raise ConfigError(f"--workers {workers}: give 1 to {MAX_WORKERS}", field="workers")
     url = study_url(store, name, storage)
     study, spec = _load(url, name)
+    population = spec.population if population is None else population
+    spec.check_population(population)
+    check_device(device)
     on_begin(summarize(name, url, study, spec))
     if workers == 1:
         work(
             name,
             url,
-            RunTrainer(store),
+            RunTrainer(store, device),
+            population=population,
             on_outcome=lambda outcome: on_line(outcome_line(outcome), None),
             stop_event=stop,
         )
     else:
-        run_workers(name, url, store.home, workers, on_line, stop)
+        run_workers(name, url, store.home, workers, on_line, stop, population, device)
     study, spec = _load(url, name)
     return summarize(name, url, study, spec)
 
@@ -171,17 +181,22 @@ def run_worker(
     store: Store,
     name: str,
     *,
+    population: int | None = None,
+    device: str | None = None,
     storage: str | None = None,
     on_line: OnLine = lambda text, worker: None,
     stop: threading.Event | None = None,
 ) -> StudySummary:
     """One worker in this process, as any machine that reaches the storage runs one."""
     url = study_url(store, name, storage)
-    _load(url, name)  # a clear error now rather than in the loop
+    _, spec = _load(url, name)  # a clear error now rather than in the loop
+    spec.check_population(spec.population if population is None else population)
+    check_device(device)
     work(
         name,
         url,
-        RunTrainer(store),
+        RunTrainer(store, device),
+        population=population,
         worker_index=os.getpid(),
         on_outcome=lambda outcome: on_line(outcome_line(outcome), None),
         stop_event=stop,

@@ -1,5 +1,6 @@
 """The processes a study run starts: W worker processes whose lines are relayed, and
-detached `workbench study ...` commands that outlive the UI that started them."""
+detached `workbench study ...` commands that outlive the UI that started them; and the
+device they train on."""
 
 from __future__ import annotations
 
@@ -12,8 +13,33 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from envs.config import ConfigError
 from envs.errors import UserError
 from studies.storage import STORAGE_ENV
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_device(device: str | None) -> str | None:
+    """``device`` if this machine can train there (None: the runner's default), else a
+    ConfigError: a typo, or cuda where torch sees no GPU (the same study runs with auto)."""
+    if device is None:
+        return None
+    if device not in DEVICES:
+        raise ConfigError(
+            f"--device {device!r}: choose one of {', '.join(DEVICES)}", field="device"
+        )
+    if device == "cuda":
+        import torch  # only here: listings never load it
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "--device cuda: torch sees no CUDA device on this machine; give --device "
+                "auto (a GPU where there is one) or cpu",
+                field="device",
+            )
+    return device
+
 
 OnLine = Callable[[str, "int | None"], None]
 """Receives each line a study run prints: the text, and the worker process it came from
@@ -21,10 +47,20 @@ OnLine = Callable[[str, "int | None"], None]
 
 
 def run_workers(
-    name: str, url: str, home: Path, workers: int, on_line: OnLine, stop: threading.Event | None
+    name: str,
+    url: str,
+    home: Path,
+    workers: int,
+    on_line: OnLine,
+    stop: threading.Event | None,
+    population: int | None = None,
+    device: str | None = None,
 ) -> None:
     """W worker processes, their lines relayed; Ctrl+C or ``stop`` ends them (trials
-    re-queued)."""
+    re-queued). Each takes up to ``population`` trials at once (default: the study's) and
+    trains them on ``device``."""
+    options = [] if population is None else ["--population", str(population)]
+    options += [] if device is None else ["--device", device]
     processes = [
         subprocess.Popen(
             [
@@ -37,6 +73,7 @@ def run_workers(
                 "--index",
                 str(index),
                 "--die-with-parent",
+                *options,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
