@@ -89,15 +89,25 @@ def save_checkpoint(store: Store, run_id: int, agent: Agent, step: int) -> tuple
     The store points at the previous files until the new one is committed, so a crash in
     between leaves a consistent pair; the one before stays as the fallback until then.
     """
+    return save_state(store, run_id, agent.state_dict(), step)
+
+
+def save_state(store: Store, run_id: int, state: dict[str, Any], step: int) -> tuple[Path, str]:
+    """``save_checkpoint`` of a state already taken (a population member's ``member_state``)."""
     path = store.home / "checkpoints" / f"run-{run_id}-step-{step}.pt"
-    return path, atomic_save(agent.state_dict(), path)
+    return path, atomic_save(state, path)
 
 
 def save_best_checkpoint(store: Store, run_id: int, agent: Agent) -> Path:
     """Write the agent's networks (``weights()``, what evaluation and --init-from read) to
     the run's one best-checkpoint file, replacing the previous best atomically."""
+    return save_best_weights(store, run_id, agent.weights())
+
+
+def save_best_weights(store: Store, run_id: int, weights: dict[str, Any]) -> Path:
+    """``save_best_checkpoint`` of networks already taken (a member's ``member_weights``)."""
     path = store.home / "checkpoints" / f"run-{run_id}-best.pt"
-    atomic_save(agent.weights(), path)
+    atomic_save(weights, path)
     return path
 
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,19 @@ LOG_EVERY_SECONDS = 10.0
 
 
 class Heartbeat(threading.Thread):
-    """Beats the run's heartbeat from its own connection, even while training is busy.
+    """Beats the run's heartbeat (or every member's of a population, ``run_id`` a list of
+    ids, in one statement) from its own connection, even while training is busy.
 
     A context manager: the thread beats every HEARTBEAT_INTERVAL seconds inside the block.
+    Only rows still ``running`` are beaten, so a member that finished stops beating.
     """
 
-    def __init__(self, home: Path, run_id: int, interval: float = HEARTBEAT_INTERVAL) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.home, self.run_id, self.interval = home, run_id, interval
+    def __init__(
+        self, home: Path, run_id: int | Sequence[int], interval: float = HEARTBEAT_INTERVAL
+    ) -> None:
+        self.run_ids = [run_id] if isinstance(run_id, int) else list(run_id)
+        super().__init__(daemon=True, name=f"heartbeat-{self.run_ids[0]}")
+        self.home, self.interval = home, interval
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -46,7 +51,7 @@ class Heartbeat(threading.Thread):
         try:
             while not self.done.wait(self.interval):
                 try:
-                    store.beat(self.run_id)
+                    store.beat_all(self.run_ids)
                 except sqlite3.OperationalError as err:
                     if not write_refused(err):
                         raise

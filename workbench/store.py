@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.metric_rows import MetricRows
+from workbench.population_rows import PopulationRows
 from workbench.records import RunRecord, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
 from workbench.store_open import (
@@ -83,7 +84,7 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class Store(MetricRows):
+class Store(MetricRows, PopulationRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None) -> None:
@@ -156,7 +157,12 @@ class Store(MetricRows):
             ) from err
 
     # --- run rows -------------------------------------------------------------------------
-    def create_run(
+    def create_run(self, **values: Any) -> int:
+        """Queue one run (``_insert_run``'s keyword arguments); return its id."""
+        with self.transaction():
+            return self._insert_run(**values)
+
+    def _insert_run(
         self,
         *,
         agent: str,
@@ -174,40 +180,35 @@ class Store(MetricRows):
         population: int | None = None,
         device: str | None = None,
     ) -> int:
-        with self.transaction():
-            run_id = (
-                self.db["runs"]
-                .insert(
-                    {
-                        "name": name or "",
-                        "agent": agent,
-                        "task": task,
-                        "config": json.dumps(config),
-                        "task_params": json.dumps(task_params),
-                        "seed": seed,
-                        "total_steps": total_steps,
-                        "steps_done": 0,
-                        "status": "queued",
-                        "created_at": time.time(),
-                        "checkpoint_step": 0,
-                        "stop_requested": 0,
-                        "study": study,
-                        "trial": trial,
-                        "summary": "{}",
-                        "init_from": init_from,
-                        "init_path": init_path,
-                        "init_checkpoint": init_checkpoint,
-                        "population": population,
-                        "device": device,
-                    }
-                )
-                .last_pk
+        """Insert a queued run row inside the caller's transaction."""
+        row = {
+            "name": name or "",
+            "agent": agent,
+            "task": task,
+            "config": json.dumps(config),
+            "task_params": json.dumps(task_params),
+            "seed": seed,
+            "total_steps": total_steps,
+            "steps_done": 0,
+            "status": "queued",
+            "created_at": time.time(),
+            "checkpoint_step": 0,
+            "stop_requested": 0,
+            "study": study,
+            "trial": trial,
+            "summary": "{}",
+            "init_from": init_from,
+            "init_path": init_path,
+            "init_checkpoint": init_checkpoint,
+            "population": population,
+            "device": device,
+        }
+        run_id = int(self.db["runs"].insert(row).last_pk)
+        if not name:
+            self.conn.execute(
+                "UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id]
             )
-            if not name:
-                self.conn.execute(
-                    "UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id]
-                )
-        return int(run_id)
+        return run_id
 
     def get_run(self, run_id: int) -> RunRecord:
         self.refresh_lost()
@@ -262,22 +263,6 @@ class Store(MetricRows):
             "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'",
             [time.time(), run_id],
         )
-
-    def request_stop(self, run_id: int) -> RunRecord:
-        run = self.get_run(run_id)
-        if run.status == "queued":
-            # Nothing runs yet: a queued run stops at once, before any worker claims it.
-            self.conn.execute(
-                "UPDATE runs SET status = 'stopped', ended_at = ? "
-                "WHERE id = ? AND status = 'queued'",
-                [time.time(), run_id],
-            )
-        self.conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", [run_id])
-        return self.get_run(run_id)
-
-    def stop_requested(self, run_id: int) -> bool:
-        row = self.conn.execute("SELECT stop_requested FROM runs WHERE id = ?", [run_id]).fetchone()
-        return bool(row and row[0])
 
     def finish(
         self,

@@ -1,0 +1,210 @@
+"""Populations as runs: the executor on a scripted population (each member its own run,
+stopping one member, resuming groups at different steps, a failing population), and the
+CLI's `run --seeds/--vary` with a real DQN population (foreground table, background ids,
+every bad input refused in one line with nothing stored)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from agents import registry
+from agents.common.population import PopulationReport
+from workbench.population_runner import execute_population
+from workbench.store import Store
+
+
+class ScriptedPopulation:
+    """A population whose reports depend only on each member's seed, discount and step, so
+    a member's metrics are the same however it is interrupted; 10 steps per iteration,
+    an evaluation every 50."""
+
+    def __init__(self, configs, task, task_params, seeds: Sequence[int], device="cpu"):
+        self.configs, self.seeds, self.device = list(configs), list(seeds), device
+        self.steps_done = 0
+        self.fail_at: int | None = None
+
+    def learn(self, total_steps: int, *, tick_seconds=None) -> Iterator[PopulationReport]:
+        while self.steps_done < total_steps:
+            self.steps_done += 10
+            step = self.steps_done
+            if step == self.fail_at:
+                raise RuntimeError("diverged")
+            yield PopulationReport(step, [], tick=True)
+            yield PopulationReport(step, [self.scalars(m, step) for m in range(len(self.seeds))])
+
+    def scalars(self, member: int, step: int) -> dict[str, float]:
+        value = self.seeds[member] + self.configs[member].discount + step / 1000
+        scalars = {"charts/episode_return": value}
+        if step % 50 == 0:
+            scalars["eval/episode_return"] = value
+        return scalars
+
+    def evaluate(self, episodes: int) -> np.ndarray:
+        return np.zeros((len(self.seeds), episodes))
+
+    def member_state(self, member: int) -> dict[str, Any]:
+        return {"steps_done": self.steps_done, "seed": torch.tensor(self.seeds[member])}
+
+    def load_member_state(self, member: int, state: dict[str, Any]) -> None:
+        assert int(state["seed"]) == self.seeds[member]
+        self.steps_done = state["steps_done"]
+
+    def member_weights(self, member: int) -> dict[str, Any]:
+        return {"at": torch.tensor(self.steps_done)}
+
+    def load_member_weights(self, member: int, state: dict[str, Any]) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dqn's population is the scripted one (the executor reads the registry)."""
+    spec = dataclasses.replace(registry.AGENTS["dqn"], population=ScriptedPopulation)
+    monkeypatch.setitem(registry.AGENTS, "dqn", spec)
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    store = Store(home)
+    yield store
+    store.close()
+
+
+def queue(store: Store, seeds: Sequence[int], steps: int = 200, **config: Any) -> list[int]:
+    member = {"agent": "dqn", "task": "cartpole", "task_params": {}, "total_steps": steps}
+    return store.create_population(
+        [member | {"seed": seed, "config": {"discount": 0.9} | config} for seed in seeds]
+    )
+
+
+def rows(store: Store, run_id: int) -> list[tuple[str, int, float]]:
+    return store.metrics(run_id)
+
+
+def expected(seed: int, steps: int, discount: float = 0.9) -> list[tuple[str, int, float]]:
+    out = []
+    for step in range(10, steps + 1, 10):
+        value = seed + discount + step / 1000
+        out.append(("charts/episode_return", step, value))
+        if step % 50 == 0:
+            out.append(("eval/episode_return", step, value))
+    return sorted(out, key=lambda row: (row[1], row[0]))
+
+
+def test_every_member_is_its_own_run_with_its_own_metrics(store: Store, scripted) -> None:
+    ids = queue(store, [0, 1, 2])
+    runs = execute_population(store, ids)
+    assert [run.status for run in runs] == ["completed"] * 3
+    assert {run.population for run in runs} == {ids[0]}
+    assert store.population_runs(ids[0]) == store.get_runs(ids)
+    for run, seed in zip(runs, [0, 1, 2], strict=True):
+        assert rows(store, run.id) == pytest.approx(expected(seed, 200))
+        assert run.checkpoint_step == run.steps_done == 200
+        assert Path(run.checkpoint_path).name == f"run-{run.id}-step-200.pt"
+        assert run.summary["eval_return_mean"] == pytest.approx(seed + 0.9 + 0.2)
+        assert run.best_checkpoint_step == 200
+        assert f"member {seed + 1} of 3" in store.log_path(run.id).read_text()
+
+
+def test_stopping_one_member_checkpoints_it_and_the_others_go_on(store: Store, scripted) -> None:
+    ids = queue(store, [0, 1, 2])
+    progress: list[tuple[int, int]] = []
+
+    def on_progress(run_id: int, p) -> None:
+        progress.append((run_id, p.step))
+
+    runs = execute_population(
+        store, ids, on_progress=on_progress, member_stop=lambda run_id: run_id == ids[1]
+    )
+    assert [run.status for run in runs] == ["completed", "stopped", "completed"]
+    assert runs[1].checkpoint_step == runs[1].steps_done == 10
+    assert int(torch.load(runs[1].checkpoint_path)["seed"]) == 1
+    assert rows(store, ids[1]) == pytest.approx(expected(1, 10))
+    assert rows(store, ids[2]) == pytest.approx(expected(2, 200))
+    assert max(step for run_id, step in progress if run_id == ids[1]) == 10
+    assert "goes on at step 10" in store.log_path(ids[0]).read_text()
+
+
+def test_the_stop_flag_of_one_member_stops_it_alone(store: Store, scripted) -> None:
+    ids = queue(store, [0, 1], steps=100_000)
+
+    def on_progress(run_id: int, p) -> None:
+        if p.step == 100 and run_id == ids[0]:
+            store.request_stop(ids[0])
+        if p.step == 2_000 and run_id == ids[1]:
+            store.request_stop(ids[1])
+
+    runs = execute_population(store, ids, on_progress=on_progress)
+    assert [run.status for run in runs] == ["stopped", "stopped"]
+    assert 100 <= runs[0].checkpoint_step < runs[1].checkpoint_step < 100_000
+    assert runs[0].checkpoint_step == runs[0].steps_done
+    assert rows(store, ids[1]) == pytest.approx(expected(1, runs[1].steps_done))
+
+
+def test_the_stop_event_stops_every_member_with_a_checkpoint(store: Store, scripted) -> None:
+    ids = queue(store, [0, 1], steps=100_000)
+    stop_event = threading.Event()
+
+    def on_progress(run_id: int, p) -> None:
+        if p.step == 300:
+            stop_event.set()
+
+    runs = execute_population(store, ids, on_progress=on_progress, stop_event=stop_event)
+    assert [(run.status, run.checkpoint_step) for run in runs] == [("stopped", 300)] * 2
+
+
+def test_resume_groups_members_by_checkpoint_step_and_repeats_no_metric(
+    store: Store, scripted
+) -> None:
+    ids = queue(store, [0, 1, 2], steps=300)
+    stops = {ids[0]: 50, ids[1]: 120, ids[2]: 120}
+    reached: dict[int, int] = {}
+
+    def on_progress(run_id: int, p) -> None:
+        reached[run_id] = p.step
+
+    execute_population(
+        store, ids, on_progress=on_progress, member_stop=lambda i: reached[i] >= stops[i]
+    )
+    assert [store.get_run(i).checkpoint_step for i in ids] == [50, 120, 120]
+    for run_id in ids:
+        store.requeue(run_id)
+    runs = execute_population(store, ids)
+    assert [run.status for run in runs] == ["completed"] * 3
+    for run, seed in zip(runs, [0, 1, 2], strict=True):
+        assert rows(store, run.id) == pytest.approx(expected(seed, 300))
+        assert "resumed from checkpoint at step" in store.log_path(run.id).read_text()
+
+
+def test_a_member_that_raises_fails_the_whole_population(store: Store, monkeypatch) -> None:
+    class Failing(ScriptedPopulation):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.fail_at = 60
+
+    spec = dataclasses.replace(registry.AGENTS["dqn"], population=Failing)
+    monkeypatch.setitem(registry.AGENTS, "dqn", spec)
+    ids = queue(store, [0, 1])
+    runs = execute_population(store, ids)
+    assert [(run.status, run.error) for run in runs] == [("failed", "RuntimeError: diverged")] * 2
+    assert [step for _, step, _ in rows(store, ids[1])][-1] == 50
+
+
+def test_a_damaged_member_checkpoint_fails_that_member_alone(store: Store, scripted) -> None:
+    ids = queue(store, [0, 1], steps=100)
+    execute_population(store, ids, member_stop=lambda run_id: True)
+    damaged = store.get_run(ids[0])
+    Path(damaged.checkpoint_path).write_bytes(b"not a checkpoint")
+    for run_id in ids:
+        store.conn.execute("UPDATE runs SET status = 'queued' WHERE id = ?", [run_id])
+    runs = execute_population(store, ids)
+    assert runs[0].status == "failed" and damaged.checkpoint_path in runs[0].error
+    assert runs[1].status == "completed"
