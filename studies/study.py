@@ -218,7 +218,14 @@ class StudySpec:
     def corners(self) -> list[dict[str, Any]]:
         """The space's lowest and highest points, so a bad --set combination shows now."""
         space = self.space()
-        return [{p.name: p.low for p in space}, {p.name: p.high for p in space}]
+
+        def value(param: Param, bound: float) -> float | int:
+            return int(bound) if param.integer else bound  # an int field refuses 16.0
+
+        return [
+            {p.name: value(p, p.low) for p in space},
+            {p.name: value(p, p.high) for p in space},
+        ]
 
     def config_for(self, params: dict[str, Any]) -> dict[str, Any]:
         config = build(get_agent(self.agent).config, {**self.fixed, **params}, owner=self.agent)

@@ -68,20 +68,20 @@ class RunTrainer:
         self.store = store
         self.device = device
 
-    def _create(self, lifetime: Lifetime, population: int | None = None) -> int:
-        return self.store.create_run(
-            agent=lifetime.agent,
-            task=lifetime.task,
-            config=lifetime.config,
-            task_params=lifetime.task_params,
-            seed=lifetime.seed,
-            total_steps=lifetime.steps,
-            name=lifetime.name,
-            study=lifetime.study,
-            trial=lifetime.trial,
-            population=population,
-            device=self.device,
-        )
+    def _row(self, lifetime: Lifetime) -> dict[str, Any]:
+        """The run row of a lifetime: ``create_run``'s keyword arguments."""
+        return {
+            "agent": lifetime.agent,
+            "task": lifetime.task,
+            "config": lifetime.config,
+            "task_params": lifetime.task_params,
+            "seed": lifetime.seed,
+            "total_steps": lifetime.steps,
+            "name": lifetime.name,
+            "study": lifetime.study,
+            "trial": lifetime.trial,
+            "device": self.device,
+        }
 
     def train(
         self,
@@ -93,7 +93,7 @@ class RunTrainer:
     ) -> LifetimeResult:
         from workbench.runner import execute  # torch and the agents: only when training
 
-        run_id = self._create(lifetime)
+        run_id = self.store.create_run(**self._row(lifetime))
         on_start(run_id)
         halt = _StopOrPrune(stop)
         evaluations = _Evaluations(lambda index, step, value: on_evaluation(step, value))
@@ -117,12 +117,7 @@ class RunTrainer:
     ) -> list[LifetimeResult]:
         from workbench.population_runner import execute_population  # torch: only here
 
-        run_ids = [self._create(lifetimes[0])]
-        with self.store.transaction():  # the first member is its population's id too
-            self.store.conn.execute(
-                "UPDATE runs SET population = ? WHERE id = ?", [run_ids[0], run_ids[0]]
-            )
-        run_ids += [self._create(lifetime, run_ids[0]) for lifetime in lifetimes[1:]]
+        run_ids = self.store.create_population([self._row(lifetime) for lifetime in lifetimes])
         for member, run_id in enumerate(run_ids):
             on_start(member, run_id)
         member_of = {run_id: member for member, run_id in enumerate(run_ids)}

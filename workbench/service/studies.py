@@ -160,7 +160,7 @@ def run_study(
     study, spec = _load(url, name)
     population = spec.population if population is None else population
     spec.check_population(population)
-    check_device(device)
+    device = check_device(device)
     on_begin(summarize(name, url, study, spec))
     if workers == 1:
         work(
@@ -191,7 +191,7 @@ def run_worker(
     url = study_url(store, name, storage)
     _, spec = _load(url, name)  # a clear error now rather than in the loop
     spec.check_population(spec.population if population is None else population)
-    check_device(device)
+    device = check_device(device)
     work(
         name,
         url,

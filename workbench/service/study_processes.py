@@ -21,23 +21,25 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def check_device(device: str | None) -> str | None:
-    """``device`` if this machine can train there (None: the runner's default), else a
-    ConfigError: a typo, or cuda where torch sees no GPU (the same study runs with auto)."""
+    """Where this machine trains for ``device``: auto resolved (cuda where torch sees a
+    GPU, else cpu; a population is handed a resolved device), None for the runner's
+    default; a ConfigError for a typo, or cuda where torch sees no GPU."""
     if device is None:
         return None
     if device not in DEVICES:
         raise ConfigError(
             f"--device {device!r}: choose one of {', '.join(DEVICES)}", field="device"
         )
-    if device == "cuda":
-        import torch  # only here: listings never load it
+    import torch  # only here: listings never load it
 
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                "--device cuda: torch sees no CUDA device on this machine; give --device "
-                "auto (a GPU where there is one) or cpu",
-                field="device",
-            )
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "--device cuda: torch sees no CUDA device on this machine; give --device "
+            "auto (a GPU where there is one) or cpu",
+            field="device",
+        )
     return device
 
 

@@ -1,0 +1,164 @@
+"""Studies whose lifetimes train as populations: a worker takes up to P queued trials and
+trains them as one batched population. A grid's values equal the lone lifetimes', a
+Bayesian batch is sampled knowing its members run (P distinct points), a pruned member
+stops while the others complete, and a population the study cannot use is refused in
+one line."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from agents import registry
+from envs.config import Config, bounded
+from studies.storage import open_storage
+from studies.study import load
+from tests.test_population_runs import ScriptedPopulation
+from workbench.service import studies as service
+from workbench.store import Store
+
+
+@dataclass
+class ScriptedConfig(Config):
+    discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
+    """May differ per member, as a real agent's discount."""
+    hidden_size: int = bounded(64, 1, 4096)
+    """Shared by the members, as a real agent's network size."""
+
+
+class PrunedAtSeed4(ScriptedPopulation):
+    """Every member evaluates 10, except the one of seed 4, which evaluates -100: the
+    median pruner prunes that one alone."""
+
+    def scalars(self, member: int, step: int) -> dict[str, float]:
+        value = -100.0 if self.seeds[member] == 4 else 10.0
+        return {"eval/episode_return": value} if step % 50 == 0 else {}
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dqn is a scripted population with a discount that may differ per member and a
+    shared hidden size (the runner and the studies read the registry)."""
+    spec = dataclasses.replace(
+        registry.AGENTS["dqn"], config=ScriptedConfig, population=PrunedAtSeed4
+    )
+    monkeypatch.setitem(registry.AGENTS, "dqn", spec)
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    store = Store(home)
+    yield store
+    store.close()
+
+
+def scripted_study(cli, name: str, *extra: str, trials: int = 6, method: str = "grid"):
+    result = cli(
+        "study", "create", name, "--agent", "dqn", "--task", "cartpole", "--method", method,
+        "--trials", str(trials), "--steps", "200", *extra,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def trials_of(home: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    study, _ = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), name)
+    return study.get_trials(deepcopy=False)
+
+
+def test_a_pruned_member_stops_and_the_others_complete(cli, home, store, scripted) -> None:
+    scripted_study(cli, "pruned", "--param", "discount=0.9:0.99", "--pruner", "median")
+    result = cli("study", "run", "pruned", "--population", "3")
+    assert result.exit_code == 0, result.output
+    trials = {t.number: t for t in trials_of(home, "pruned")}
+    # Trials 0-2 train first, as one population, and complete; in the second population
+    # (3-5) the median of the completed ones prunes trial 4 (seed 4) alone.
+    states = {n: t.state for n, t in trials.items()}
+    assert states == {n: TrialState.PRUNED if n == 4 else TrialState.COMPLETE for n in range(6)}
+    runs = {run.trial: run for run in store.study_runs("pruned")}
+    assert len({runs[n].population for n in (0, 1, 2)}) == 1
+    assert {runs[n].population for n in (3, 4, 5)} == {runs[3].id}
+    assert runs[4].status == "stopped" and runs[4].steps_done < 200
+    assert all(runs[n].status == "completed" and runs[n].steps_done == 200 for n in (3, 5))
+    assert "trial 4: pruned" in result.output
+
+
+def test_a_bayesian_batch_is_sampled_knowing_its_members_run(cli, home, store, scripted) -> None:
+    # Four lifetimes per population: after the first (TPE's random start-up), each later
+    # batch is sampled one point after the other while the earlier ones run, which is
+    # what the constant liar counts as bad results so the batch does not repeat itself.
+    scripted_study(cli, "tpe", "--method", "bayes", "--param", "discount=0.9:0.99", trials=12)
+    assert cli("study", "run", "tpe", "--population", "4").exit_code == 0
+    trials = trials_of(home, "tpe")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 12
+    batches: dict[int, list[float]] = {}
+    for run in store.study_runs("tpe"):
+        batches.setdefault(run.population, []).append(run.config["discount"])
+    assert sorted(map(len, batches.values())) == [4, 4, 4]
+    for points in batches.values():
+        assert len(set(points)) == 4
+    _, spec = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), "tpe")
+    assert spec.sampler_for(0)._constant_liar
+
+
+def test_a_population_over_a_shared_field_is_refused_naming_it(cli, home, scripted) -> None:
+    scripted_study(cli, "sizes", "--param", "hidden_size=16:64", trials=2)
+    for command in (["run"], ["resume"], ["worker"]):
+        result = cli("study", *command, "sizes", "--population", "2")
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert "hidden_size" in result.output and "--population 1" in result.output
+    assert all(t.state == TrialState.WAITING for t in trials_of(home, "sizes"))
+    refused = cli(
+        "study", "create", "sizes2", "--agent", "dqn", "--task", "cartpole", "--method",
+        "grid", "--trials", "2", "--steps", "200", "--param", "hidden_size=16:64",
+        "--population", "2",
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "hidden_size" in refused.output
+
+
+def test_a_population_of_an_agent_with_no_batched_form_is_refused(cli) -> None:
+    result = cli(
+        "study", "create", "rl2s", "--agent", "rl2", "--task", "bandit", "--method",
+        "grid", "--trials", "2", "--steps", "200", "--population", "2",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "rl2 has no batched form" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("size", ["0", "5000"])
+def test_a_population_size_out_of_range_is_refused(cli, scripted, size: str) -> None:
+    scripted_study(cli, "sized", trials=2)
+    result = cli("study", "run", "sized", "--population", size)
+    assert result.exit_code == 2 and "give 1 to 4096" in result.output
+
+
+def test_an_unknown_device_or_a_missing_gpu_is_refused(cli, scripted) -> None:
+    scripted_study(cli, "dev", trials=2)
+    result = cli("study", "run", "dev", "--device", "tpu")
+    assert result.exit_code == 2 and "choose one of auto, cpu, cuda" in result.output
+    if not torch.cuda.is_available():
+        result = cli("study", "run", "dev", "--device", "cuda")
+        assert result.exit_code == 2 and "no CUDA device" in result.output
+
+
+def test_the_study_population_is_its_default_and_not_part_of_what_it_is(
+    cli, home, store, scripted
+) -> None:
+    scripted_study(cli, "dflt", "--param", "discount=0.9:0.99", "--population", "3")
+    again = cli(
+        "study", "create", "dflt", "--agent", "dqn", "--task", "cartpole", "--method", "grid",
+        "--trials", "6", "--steps", "200", "--param", "discount=0.9:0.99",
+    )  # fmt: skip
+    assert again.exit_code == 0 and "already exists with these settings" in again.output
+    assert cli("study", "run", "dflt").exit_code == 0
+    populations = {run.population for run in store.study_runs("dflt")}
+    assert len(populations) == 2 and None not in populations
+    assert service.study_detail(store, "dflt", curves=False).summary.counts.complete == 6
