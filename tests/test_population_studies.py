@@ -15,14 +15,19 @@ import optuna
 import pytest
 import torch
 from optuna.trial import TrialState
+from textual.widgets import Input, Select
 
 from agents import registry
 from envs.config import Config, bounded
 from studies.storage import open_storage
 from studies.study import load
 from tests.test_population_runs import ScriptedPopulation
+from tests.test_tui import until
+from tests.test_tui_flows import open_create_study_dialog
 from workbench.service import studies as service
 from workbench.store import Store
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.studies import StudiesScreen
 
 
 @dataclass
@@ -162,3 +167,25 @@ def test_the_study_population_is_its_default_and_not_part_of_what_it_is(
     populations = {run.population for run in store.study_runs("dflt")}
     assert len(populations) == 2 and None not in populations
     assert service.study_detail(store, "dflt", curves=False).summary.counts.complete == 6
+
+
+async def test_the_create_dialog_takes_a_population_size_with_inline_errors(
+    home: Path, store: Store, scripted
+) -> None:
+    app = WorkbenchApp(store, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await open_create_study_dialog(app, pilot)
+        screen = app.screen
+        screen.query_one("#study-name", Input).value = "batched"
+        screen.query_one("#study-agent", Select).value = "dqn"
+        screen.query_one("#study-trials", Input).value = "4"
+        for size, error in (("x", "population 'x': give a whole number"), ("0", "give 1 to")):
+            screen.query_one("#study-population", Input).value = size
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.2)
+            assert error in str(screen.query_one("#create-error").render())
+        screen.query_one("#study-population", Input).value = "4"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
+    _, spec = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), "batched")
+    assert spec.population == 4
