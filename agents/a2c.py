@@ -3,8 +3,11 @@ Deep Reinforcement Learning", with the batched workers of OpenAI Baselines' A2C)
 
 Every ``rollout_steps`` steps of ``num_envs`` environments, one RMSProp step on the
 policy-gradient loss with n-step (GAE, lambda 1 by default) advantages, a value loss and an
-entropy bonus. The loop, network and defaults are agents/common/actor_critic_loop.py's;
-this file is the update. agents/mg_a2c.py learns the discount online with the same loss.
+entropy bonus. The agent is a population (agents/common/population.py): P members, each
+with its own seed, discount, lambda, coefficients and learning rate, trained as one
+batched computation; a lone run is a population of one. The loop, network and defaults
+are agents/common/actor_critic_loop.py's; this file is the update. agents/mg_a2c.py
+learns the discount online with the same loss.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from agents.common.actor_critic_loop import ActorCriticConfig, ActorCriticLoop
+from agents.common.actor_critic_loop import ActorCriticConfig, ActorCriticLoop, Stats
 from agents.common.returns import rollout_gae
 from agents.common.rollout import Batch
 
@@ -24,60 +26,58 @@ class A2CConfig(ActorCriticConfig):
     """A2C's hyperparameters: the shared actor-critic fields, nothing of its own."""
 
 
+def member_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The mean over a member's valid ``[T, P, n]`` entries, ``[P]``: no sum crosses members."""
+    count = valid.sum((0, 2)).clamp(min=1.0)
+    return (values * valid).sum((0, 2)) / count
+
+
 def a2c_loss(
     logits: torch.Tensor,
     values: torch.Tensor,
     last_values: torch.Tensor,
     data: dict[str, torch.Tensor],
     discount: float | torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
     *,
-    value_coef: float,
-    entropy_coef: float,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """A2C's loss on a (T, B) rollout; differentiable in ``discount`` when it is a tensor.
-
-    Returns bootstrap from detached values, so the parameters get the usual semi-gradient
-    and only the discount sees through the targets.
+    value_coef: float | torch.Tensor,
+    entropy_coef: float | torch.Tensor,
+) -> tuple[torch.Tensor, Stats]:
+    """Each member's A2C loss ``[P]`` on a ``[T, P, n]`` rollout; per-member discount and
+    lambda are ``[P, 1]``, coefficients ``[P]``. Differentiable in ``discount`` when it is
+    a tensor: returns bootstrap from detached values, so the parameters get the usual
+    semi-gradient and only the discount sees through the targets.
     """
     advantages, returns = rollout_gae(data, values.detach(), last_values.detach(), discount, lam)
     valid = data["valid"].float()
-    count = valid.sum().clamp(min=1.0)
-    dist = torch.distributions.Categorical(logits=logits)
-    policy_loss = -(dist.log_prob(data["actions"]) * advantages * valid).sum() / count
-    value_loss = 0.5 * ((returns - values).pow(2) * valid).sum() / count
-    entropy = (dist.entropy() * valid).sum() / count
+    log_probs = torch.log_softmax(logits, -1)
+    taken = log_probs.gather(-1, data["actions"].unsqueeze(-1)).squeeze(-1)
+    policy_loss = -member_mean(taken * advantages, valid)
+    value_loss = 0.5 * member_mean((returns - values).pow(2), valid)
+    entropy = member_mean(-(log_probs.exp() * log_probs).sum(-1), valid)
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
-    stats = {
-        "policy_loss": policy_loss.item(),
-        "value_loss": value_loss.item(),
-        "entropy": entropy.item(),
-    }
-    return loss, stats
+    stats = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
+    return loss, {key: value.detach() for key, value in stats.items()}
 
 
 class A2C(ActorCriticLoop):
-    """A2C on a family with discrete actions."""
+    """A2C on a family with discrete actions, for P members at once."""
 
     config: A2CConfig
 
-    def update(self, batch: Batch) -> dict[str, float]:
-        """One RMSProp step on the rollout's A2C loss."""
-        cfg = self.config
+    def update(self, batch: Batch) -> Stats:
+        """One RMSProp step per member on its rollout's A2C loss."""
         obs = torch.cat([batch.data["obs"], batch.last_obs[None]])
-        logits, values = self.net(obs)
+        logits, values = (x.transpose(0, 1) for x in self.forward(obs.transpose(0, 1)))
         loss, stats = a2c_loss(
             logits[:-1],
             values[:-1],
             values[-1],
             batch.data,
-            cfg.discount,
-            cfg.gae_lambda,
-            value_coef=cfg.value_coef,
-            entropy_coef=cfg.entropy_coef,
+            self.member_values("discount")[:, None],
+            self.member_values("gae_lambda")[:, None],
+            value_coef=self.member_values("value_coef"),
+            entropy_coef=self.member_values("entropy_coef"),
         )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        self.step_optimizer(loss.sum())
         return {f"train/{key}": value for key, value in stats.items()}

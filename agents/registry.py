@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from agents.a2c import A2C, A2CConfig
 from agents.common.base import Agent
+from agents.common.population import lone
 from agents.dqn import DQN, DQNConfig
 from agents.l2rl import L2RL, L2RLConfig
 from agents.meta_dqn import MetaDQN, MetaDQNConfig
@@ -64,7 +65,8 @@ AGENTS: dict[str, AgentSpec] = {
             name="dqn",
             summary="Deep Q-Network with double-DQN targets, replay and a target network.",
             config=DQNConfig,
-            make=DQN,
+            make=lone(DQN),
+            population=DQN,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
@@ -78,7 +80,8 @@ AGENTS: dict[str, AgentSpec] = {
             name="a2c",
             summary="Synchronous advantage actor-critic, n-step returns (Mnih et al. 2016).",
             config=A2CConfig,
-            make=A2C,
+            make=lone(A2C),
+            population=A2C,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(

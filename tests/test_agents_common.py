@@ -8,6 +8,7 @@ import torch
 
 from agents.a2c import a2c_loss
 from agents.common.cadence import Cadence, crossed
+from agents.common.meta_gradient import StackedDiscount
 from agents.common.meta_ppo import meta_ppo_loss
 from agents.common.seeds import (
     ENV_SEED_STRIDE,
@@ -125,14 +126,16 @@ CHECKPOINT_KEYS = {
     "dqn": "buffer evaluations optimizer q_network rng steps_done target_network torch_rng",
     "meta-dqn": "buffer discount evaluations gradient_steps_done optimizer q_network rng "
     "steps_done target_network torch_rng",
-    "a2c": "evaluations net optimizer rng steps_done torch_rng",
+    "a2c": "evaluations net optimizer rng steps_done",
     "mg-a2c": "discount evaluations net optimizer rng steps_done torch_rng",
     "ppo": "evaluations net optimizer rng steps_done torch_rng",
     "rl2": "evaluations net optimizer rng steps_done torch_rng",
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",
 }
-"""What the stores' existing checkpoints hold: an agent that saves other keys cannot load them."""
+"""What the stores' existing checkpoints hold: an agent that saves other keys cannot load them.
+The populations (a2c, mg-a2c, ppo) act from each member's NumPy generator, so they save no
+torch RNG state and ignore the one old checkpoints hold (tests/test_population_ac.py)."""
 HEADS = ["0", "2", "4"]
 NETWORK_KEYS = {
     "dqn": [f"{i}.{p}" for i in HEADS for p in ("weight", "bias")],
@@ -165,3 +168,73 @@ def test_checkpoints_keep_the_keys_existing_stores_hold(name: str) -> None:
     (networks,) = agent.weights().values()
     if name in NETWORK_KEYS:
         assert sorted(networks) == sorted(NETWORK_KEYS[name])
+
+
+# --- the stacked learned discount -----------------------------------------------------------
+def test_stacked_discount_meta_gradient_matches_finite_differences_per_member() -> None:
+    """d J'_m(theta_m - alpha_m g_m(theta_m, eta_m)) / d eta_m for two members with their
+    own discount, data and inner step size, against finite differences of each alone."""
+    torch.manual_seed(0)
+    theta = torch.randn(2, 3)
+    x, r = torch.randn(2, 16, 3), torch.randn(2, 16)
+    alpha = torch.tensor([0.1, 0.3])
+
+    def inner_grad(gamma: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        predictions = torch.einsum("pnd,pd->pn", x.to(params.dtype), params)
+        loss = ((predictions - gamma[:, None] * r.to(params.dtype)) ** 2).mean(1).sum()
+        return torch.autograd.grad(loss, params, create_graph=True)[0]
+
+    def outer(params: torch.Tensor) -> torch.Tensor:
+        predictions = torch.einsum("pnd,pd->pn", x.to(params.dtype), params)
+        return ((predictions - 0.99 * r.to(params.dtype)) ** 2).mean(1)
+
+    discount = StackedDiscount([0.6, 0.9], meta_learning_rate=[1e-3, 1e-2])
+    start = theta.clone().requires_grad_()
+    g = inner_grad(discount.value, start)
+    after = (theta - alpha[:, None] * g.detach()).requires_grad_()
+    v = torch.autograd.grad(outer(after).sum(), after)[0]
+    eta = discount.eta.detach().clone()
+    got = discount.meta_step([g], [v], alpha)
+
+    def objective(etas: torch.Tensor) -> torch.Tensor:  # in float64: one gradient is small
+        params = theta.double().requires_grad_()
+        step = inner_grad(torch.sigmoid(etas.double()), params)
+        return outer(theta.double() - alpha.double()[:, None] * step.detach())
+
+    eps = 1e-3
+    for member in range(2):
+        shift = torch.zeros(2)
+        shift[member] = eps
+        expected = (objective(eta + shift) - objective(eta - shift))[member] / (2 * eps)
+        assert float(got[member]) == pytest.approx(float(expected), rel=1e-2)
+    moved = discount.eta.detach() - eta
+    assert torch.all(torch.sign(moved) == -torch.sign(got))
+    assert abs(float(moved[1])) > 5 * abs(float(moved[0]))  # each its own meta step size
+
+
+def test_stacked_discount_member_continues_a_lone_adam_checkpoint() -> None:
+    """A member's state is a lone run's (eta a scalar, torch.optim.Adam's state): an old
+    checkpoint loads into member 1 of two and steps as torch's Adam would, leaving member 0
+    alone; ``member_state`` gives it back in the same layout."""
+    eta = torch.tensor(0.4, requires_grad=True)
+    adam = torch.optim.Adam([eta], lr=0.05)
+    for grad in (0.3, -0.2):
+        eta.grad = torch.tensor(grad)
+        adam.step()
+    old = {"eta": eta.detach().clone(), "optimizer": adam.state_dict()}
+    discount = StackedDiscount([0.5, 0.5], meta_learning_rate=[0.01, 0.05])
+    discount.load_member_state(1, old)
+    other = float(discount.eta.detach()[0])
+    for grad in (0.7, 0.1, -0.4):
+        eta.grad = torch.tensor(grad)
+        adam.step()
+        discount.step_members([torch.tensor([0.0, grad])], torch.tensor([False, True]))
+    assert float(discount.eta.detach()[1]) == pytest.approx(float(eta.detach()), abs=1e-6)
+    assert float(discount.eta.detach()[0]) == other
+    state = discount.member_state(1)
+    assert state["eta"].shape == ()
+    assert float(state["eta"]) == pytest.approx(float(eta.detach()), abs=1e-6)
+    fresh = torch.tensor(0.0, requires_grad=True)
+    resumed = torch.optim.Adam([fresh], lr=0.05)
+    resumed.load_state_dict(state["optimizer"])
+    assert float(resumed.state_dict()["state"][0]["step"]) == 5

@@ -1,10 +1,15 @@
-"""Small network builders shared by the agents: an MLP and the feed-forward actor-critic."""
+"""Small network builders shared by the agents: an MLP and the feed-forward actor-critic,
+and the actor-critic of a population's members stacked (agents/common/stacked.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from agents.common.stacked import Params, sequential
 
 
 def mlp(inputs: int, outputs: int, hidden_size: int, hidden_layers: int) -> nn.Sequential:
@@ -48,3 +53,22 @@ class ActorCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.actor(obs), self.critic(obs).squeeze(-1)
+
+
+def build_members(build: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
+    """One module per member, each built under ``torch.manual_seed(seed)``: member m starts
+    from the weights a lone run with its seed starts from, whatever the other members."""
+    modules = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        modules.append(build())
+    return modules
+
+
+def actor_critic(
+    template: ActorCritic, params: Params, obs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ActorCritic.forward`` for every member: obs ``[P, ..., inputs]`` -> logits
+    ``[P, ..., actions]`` and values ``[P, ...]``, with stacked parameters (stacked.py)."""
+    logits = sequential(template.actor, params, obs, "actor.")
+    return logits, sequential(template.critic, params, obs, "critic.").squeeze(-1)

@@ -1,13 +1,22 @@
 """The Q-learning machinery DQN (agents/dqn.py) and meta-gradient DQN (agents/meta_dqn.py)
-share: their config fields, the Q-network and its target, epsilon-greedy acting, n-step
-folding into the replay buffer, double-DQN next-state values, the TD error, target updates,
-checkpoints and the learn loop (when to train, update the target, evaluate and report).
-Each algorithm writes its own gradient step (``train_step``).
+share, for a population of P members trained as one computation (a lone run is a
+population of one): their config fields, the stacked Q-networks and their targets,
+epsilon-greedy acting, n-step folding into the replay buffers, double-DQN next-state
+values, the TD error, target updates, checkpoints per member and the learn loop (when to
+train, update the targets, evaluate and report). Each algorithm writes its own gradient
+step (``train_step``) over all members at once.
+
+Member m computes what a population of one with its seed and config computes: it has its
+own NumPy generator (exploration and replay draws), its own network initialised under its
+seed, its own replay buffer, learning rate, discount, exploration schedule, target rate and
+clipping threshold, and no operation mixes members. Members advance in lockstep, so an env
+step counts whether or not it was an autoreset step (gymnasium's NEXT_STEP autoreset): the
+step count is then the same for every member.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,13 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.common.base import GreedyEvaluation, Report
+from agents.common import stacked
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
 from agents.common.networks import mlp
 from agents.common.nstep import NStepAccumulator
-from agents.common.replay import ReplayBuffer, ReplaySamples
-from agents.common.seeds import train_env_seed
+from agents.common.population import PopulationReport, check_members, greedy_member_returns
+from agents.common.replay import ReplaySamples, StackedReplay
+from agents.common.seeds import eval_env_seed, train_env_seed
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 from envs.registry import TaskFamily
 
@@ -38,9 +48,9 @@ class QLearningConfig(Config):
     loss, learning rate decaying to 0, and a 1M buffer that keeps the early failures), so
     200k steps end as well as 50k do (benchmarks/README.md: 5 of 5 seeds at 500)."""
 
-    learning_rate: float = bounded(2.3e-3, 0.0, 1.0, low_open=True, log=True)
+    learning_rate: float = bounded(2.3e-3, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size."""
-    discount: float = bounded(0.99, 0.0, 1.0)
+    discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
     """Discount factor gamma of the TD target."""
     n_step: int = bounded(3, 1, 100)
     """Rewards folded into one TD target before bootstrapping (1 is plain DQN)."""
@@ -56,13 +66,13 @@ class QLearningConfig(Config):
     """Gradient steps in each training burst."""
     target_update_interval: int = bounded(256, 1, MAX_STEPS)
     """Env steps between target-network updates."""
-    tau: float = bounded(1.0, 0.0, 1.0, low_open=True)
+    tau: float = bounded(1.0, 0.0, 1.0, low_open=True, per_member=True)
     """Target update rate: 1 copies the online network, less is Polyak averaging."""
-    initial_epsilon: float = bounded(1.0, 0.0, 1.0)
+    initial_epsilon: float = bounded(1.0, 0.0, 1.0, per_member=True)
     """Exploration rate at the start."""
-    final_epsilon: float = bounded(0.04, 0.0, 1.0)
+    final_epsilon: float = bounded(0.04, 0.0, 1.0, per_member=True)
     """Exploration rate after the decay."""
-    exploration_fraction: float = bounded(0.16, 0.0, 1.0)
+    exploration_fraction: float = bounded(0.16, 0.0, 1.0, per_member=True)
     """Share of the step budget over which epsilon decays linearly."""
     anneal_learning_rate: bool = False
     """Decay the learning rate linearly to zero over the step budget."""
@@ -73,7 +83,7 @@ class QLearningConfig(Config):
     settle_from: int = bounded(50_000, 0, 1_000_000_000)
     """Env step from which the TD loss is the squared error (which fits the rare terminal
     transitions that Huber caps) and the learning rate decays linearly to 0 at the end."""
-    max_grad_norm: float = bounded(10.0, 0.0, low_open=True)
+    max_grad_norm: float = bounded(10.0, 0.0, low_open=True, per_member=True)
     """Gradient clipping threshold (global L2 norm)."""
     hidden_size: int = bounded(64, 1, 4096)
     """Units per hidden layer of the Q-network."""
@@ -94,178 +104,296 @@ class QLearningConfig(Config):
             )
 
 
-class QLearner(GreedyEvaluation):
-    """A Q-network over a batched environment of discrete actions, and everything around its
-    update; subclasses write ``train_step``."""
+BURST_CHUNK = 64
+"""Minibatches of a training burst gathered from the replay at once (one index draw per
+member and one gather for all of them, instead of one per gradient step)."""
+
+
+class QLearner:
+    """The stacked Q-networks of a population over its members' batched envs of discrete
+    actions, and everything around their update; subclasses write ``train_step``."""
 
     accumulator_discount: float | None = None
-    """Discount folded into n-step returns as they enter the replay; None: config.discount."""
+    """Discount folded into n-step returns as they enter the replay; None: each member's."""
 
     def __init__(
-        self, config: QLearningConfig, task: TaskFamily, task_params: Config, seed: int
+        self,
+        configs: Sequence[QLearningConfig],
+        task: TaskFamily,
+        task_params: Config,
+        seeds: Sequence[int],
+        device: str = "cpu",
     ) -> None:
-        self.config = config
-        self.task, self.task_params, self.seed = task, task_params, seed
-        self.env = task.make_vector_env(task_params, config.num_envs)
+        check_members(configs)
+        if len(configs) != len(seeds):
+            raise ValueError(f"{len(configs)} configs for {len(seeds)} seeds")
+        self.configs, self.seeds = list(configs), [int(seed) for seed in seeds]
+        self.config = cfg = self.configs[0]  # the shared fields
+        self.members = len(self.configs)
+        self.task, self.task_params, self.device = task, task_params, torch.device(device)
+        self.env = task.make_member_envs(task_params, cfg.num_envs, self.members)
         self.observation_size = int(np.prod(self.env.single_observation_space.shape))
         self.num_actions = int(self.env.single_action_space.n)
-        torch.manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
-        make_net = lambda: mlp(  # noqa: E731
-            self.observation_size, self.num_actions, config.hidden_size, config.hidden_layers
+        self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
+        networks = []
+        for seed in self.seeds:
+            with torch.random.fork_rng(devices=[]):  # each member's init, as a lone run's
+                torch.manual_seed(seed)
+                networks.append(
+                    mlp(self.observation_size, self.num_actions, cfg.hidden_size, cfg.hidden_layers)
+                )
+        self.template = networks[0]
+        self.q_params = stacked.stack(networks, self.device)
+        self.parameters = list(self.q_params.values())
+        self.target_params = {name: p.detach().clone() for name, p in self.q_params.items()}
+        self.learning_rates = self.per_member("learning_rate")
+        self.optimizer = stacked.StackedAdam(self.parameters, self.learning_rates)
+        self.max_grad_norm = self.member_tensor(self.per_member("max_grad_norm"))
+        self.tau = self.per_member("tau")
+        self.exploration = [
+            self.per_member(name)
+            for name in ("initial_epsilon", "final_epsilon", "exploration_fraction")
+        ]
+        self.buffer = StackedReplay(
+            self.members, cfg.buffer_size, (self.observation_size,), self.device
         )
-        self.q_network = make_net()
-        self.target_network = make_net()
-        self.target_network.load_state_dict(self.q_network.state_dict())
-        self.optimizer = torch.optim.Adam(
-            self.q_network.parameters(), lr=config.learning_rate, fused=True
-        )
-        self.buffer = ReplayBuffer(config.buffer_size, (self.observation_size,))
+        discounts = self.per_member("discount")
+        if self.accumulator_discount is not None:
+            discounts = np.full(self.members, self.accumulator_discount)
         self.n_step = NStepAccumulator(
-            config.num_envs, config.n_step, self.accumulator_discount or config.discount
+            self.members * cfg.num_envs, cfg.n_step, np.repeat(discounts, cfg.num_envs)
         )
         self.steps_done = 0
-        self.evaluations = 0
+        self.evaluations = np.zeros(self.members, dtype=np.int64)
+        self.burst: ReplaySamples | None = None
+        self.burst_left = 0  # minibatches of the current burst not yet gathered
+        self.burst_cursor = 0
+
+    def per_member(self, name: str) -> np.ndarray:
+        """Every member's value of a config field, ``[P]``."""
+        return np.array([getattr(config, name) for config in self.configs], dtype=np.float64)
+
+    def member_tensor(self, values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float32, device=self.device)
 
     # --- acting -------------------------------------------------------------------------
-    def epsilon(self, total_steps: int) -> float:
-        cfg = self.config
-        decay_steps = cfg.exploration_fraction * total_steps
-        progress = 1.0 if decay_steps == 0 else min(1.0, self.steps_done / decay_steps)
-        return cfg.initial_epsilon + progress * (cfg.final_epsilon - cfg.initial_epsilon)
+    def epsilons(self, total_steps: int) -> np.ndarray:
+        """Each member's exploration rate ``[P]``: linear decay, then constant."""
+        initial, final, fraction = self.exploration
+        decay_steps = fraction * total_steps
+        safe = np.where(decay_steps == 0, 1.0, decay_steps)
+        progress = np.where(decay_steps == 0, 1.0, np.minimum(1.0, self.steps_done / safe))
+        return initial + progress * (final - initial)
+
+    def q_values(self, params: stacked.Params, observations: torch.Tensor) -> torch.Tensor:
+        """Q ``[P, ..., actions]`` of observations ``[P, ..., obs]``."""
+        return stacked.sequential(self.template, params, observations)
 
     @torch.no_grad()
     def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
-        q_values = self.q_network(torch.as_tensor(observations, dtype=torch.float32))
-        return q_values.argmax(dim=1).numpy()
+        """Actions of every member's observations, member by member ``[P * k, ...]``."""
+        x = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
+        q_values = self.q_values(self.q_params, x.reshape(self.members, -1, x.shape[-1]))
+        return q_values.argmax(dim=-1).reshape(-1).cpu().numpy()
 
-    def act(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
-        explore = self.rng.random(len(observations)) < epsilon
-        actions = self.rng.integers(0, self.num_actions, len(observations))
+    def act(self, observations: np.ndarray, epsilons: np.ndarray) -> np.ndarray:
+        """Epsilon-greedy actions: one draw per member of ``2 * num_envs`` uniforms (which
+        envs explore, and their random action), the cheapest call a generator offers."""
+        n = self.config.num_envs
+        draws = np.stack([rng.random(2 * n) for rng in self.rngs])  # [P, 2n]
+        explore = (draws[:, :n] < epsilons[:, None]).reshape(-1)
+        actions = (draws[:, n:] * self.num_actions).astype(np.int64).reshape(-1)
         if not explore.all():
             actions = np.where(explore, actions, self.greedy_actions(observations))
         return actions
 
     # --- the parts of an update ----------------------------------------------------------
+    def start_burst(self, minibatches: int) -> None:
+        self.burst, self.burst_left, self.burst_cursor = None, minibatches, 0
+
+    def next_batch(self) -> ReplaySamples:
+        """The next minibatch ``[P, batch, ...]`` of the burst, each member's drawn from its
+        own buffer with its own generator (``BURST_CHUNK`` of them gathered at once)."""
+        if self.burst is None or self.burst_cursor == self.burst.actions.shape[1]:
+            count = max(1, min(BURST_CHUNK, self.burst_left))
+            rows = self.buffer.sample_indices(self.rngs, count, self.config.batch_size)
+            self.burst, self.burst_cursor = self.buffer.gather(rows), 0
+            self.burst_left = max(0, self.burst_left - count)
+        self.burst_cursor += 1
+        return self.burst.step(self.burst_cursor - 1)
+
+    def minibatches_per_burst(self) -> int:
+        """Minibatches a training burst draws (one per gradient step for DQN)."""
+        return self.config.gradient_steps
+
     def next_state_values(self, batch: ReplaySamples) -> torch.Tensor:
         """max_a Q_target(s', a), or Q_target(s', argmax_a Q(s', a)) with double DQN."""
-        next_q = self.target_network(batch.next_observations)
+        next_q = self.q_values(self.target_params, batch.next_observations)
         if self.config.double_dqn:
-            best = self.q_network(batch.next_observations).argmax(dim=1, keepdim=True)
-            return next_q.gather(1, best).squeeze(1)
-        return next_q.max(dim=1).values
+            best = self.q_values(self.q_params, batch.next_observations).argmax(-1, keepdim=True)
+            return next_q.gather(-1, best).squeeze(-1)
+        return next_q.max(dim=-1).values
 
     def td_error(self, q_taken: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each member's mean TD loss ``[P]`` over its minibatch ``[P, batch]``."""
         cfg = self.config
         if cfg.huber_loss and self.steps_done < cfg.settle_from:
-            return nn.functional.smooth_l1_loss(q_taken, target)
-        return nn.functional.mse_loss(q_taken, target)
+            return nn.functional.smooth_l1_loss(q_taken, target, reduction="none").mean(-1)
+        return nn.functional.mse_loss(q_taken, target, reduction="none").mean(-1)
 
-    def train_step(self) -> tuple[float, float]:
-        """One gradient step; returns (TD loss, mean Q of the taken actions)."""
+    def gradient_step(self, loss: torch.Tensor, grads: Sequence[torch.Tensor] | None = None):
+        """Clip each member's gradients of its loss (or these) and take the Adam step."""
+        if grads is None:  # members' losses share no parameter: the sum's gradient is theirs
+            grads = torch.autograd.grad(loss.sum(), self.parameters)
+        stacked.clip_grad_norm(grads, self.max_grad_norm)
+        self.optimizer.step(grads)
+
+    def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One gradient step of every member; returns (TD loss, mean Q of the taken actions),
+        each ``[P]``."""
         raise NotImplementedError
 
-    def burst_scalars(self) -> dict[str, float]:
-        """Extra scalars reported after each training burst (subclasses add theirs)."""
-        return {}
+    def burst_scalars(self) -> list[dict[str, float]]:
+        """Extra scalars per member reported after each training burst (subclasses add)."""
+        return [{} for _ in range(self.members)]
 
     @torch.no_grad()
     def update_target(self) -> None:
-        tau = self.config.tau
-        for target, online in zip(
-            self.target_network.parameters(), self.q_network.parameters(), strict=True
-        ):
-            target.lerp_(online, tau)
+        for name, target in self.target_params.items():
+            tau = stacked.member_view(self.tau, target)
+            target.lerp_(self.q_params[name].detach(), tau)
 
-    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
+    def set_learning_rates(self, total_steps: int) -> None:
+        """Each member's rate, annealed (``anneal_learning_rate``) and decaying to 0 from
+        ``settle_from`` on, by the same factor for every member."""
         cfg = self.config
-        env = self.env
+        left = max(0, total_steps - self.steps_done)  # batched envs may overshoot
+        remaining = left / total_steps if cfg.anneal_learning_rate else 1.0
+        if self.steps_done > cfg.settle_from:
+            remaining *= left / max(1, total_steps - cfg.settle_from)
+        self.optimizer.lr.copy_(torch.as_tensor(self.learning_rates * remaining))
+
+    def train_burst(
+        self, scalars: list[dict[str, float]], ticks: Ticks
+    ) -> Iterator[PopulationReport]:
+        """``gradient_steps`` steps of every member; ticks between them."""
+        losses, q_values = [], []
+        self.start_burst(self.minibatches_per_burst())
+        for _ in range(self.config.gradient_steps):
+            loss, q_value = self.train_step()
+            losses.append(loss)
+            q_values.append(q_value)
+            if ticks.due():
+                yield PopulationReport(self.steps_done, [{} for _ in range(self.members)], True)
+        self.burst = None
+        loss_means = torch.stack(losses).cpu().double().numpy().mean(axis=0)
+        q_means = torch.stack(q_values).cpu().double().numpy().mean(axis=0)
+        extra = self.burst_scalars()
+        for member, member_scalars in enumerate(scalars):
+            member_scalars["train/td_loss"] = float(loss_means[member])
+            member_scalars["train/q_values"] = float(q_means[member])
+            member_scalars.update(extra[member])
+
+    def learn(
+        self, total_steps: int, *, tick_seconds: float | None = None
+    ) -> Iterator[PopulationReport]:
+        cfg, members, n = self.config, self.members, self.config.num_envs
         cadence = Cadence(total_steps, cfg.eval_interval, REPORT_INTERVAL)
         ticks = Ticks(tick_seconds)
         # A resumed run starts fresh episodes, seeded by where it resumes.
-        observations, _ = env.reset(seed=train_env_seed(self.seed, self.steps_done))
+        observations, _ = self.env.reset([train_env_seed(s, self.steps_done) for s in self.seeds])
         self.n_step.reset()
-        after_done = np.zeros(cfg.num_envs, dtype=bool)  # next step only resets (NEXT_STEP)
-        episode_return = np.zeros(cfg.num_envs)
-        episode_length = np.zeros(cfg.num_envs, dtype=np.int64)
+        after_done = np.zeros(members * n, dtype=bool)  # next step only resets (NEXT_STEP)
+        episode_return = np.zeros(members * n)
+        episode_length = np.zeros(members * n, dtype=np.int64)
+        # Until every env has filled its n-step queue once a member's replay may be empty.
+        train_from = max(cfg.learning_starts, cfg.n_step * n)
         while self.steps_done < total_steps:
-            actions = self.act(observations, self.epsilon(total_steps))
-            next_observations, rewards, terminated, truncated, _ = env.step(actions)
+            actions = self.act(observations, self.epsilons(total_steps))
+            next_observations, rewards, terminated, truncated, _ = self.env.step(actions)
             real = ~after_done
             folded = self.n_step.push(
                 observations, actions, rewards, next_observations, terminated, truncated, real
             )
             if folded is not None:
-                self.buffer.add(*folded)
+                self.buffer.add(folded.envs // n, *folded[:5])
             before = self.steps_done
-            self.steps_done += int(real.sum())
+            self.steps_done += n
             episode_return += rewards * real
             episode_length += real
-            scalars: dict[str, float] = {}
+            scalars: list[dict[str, float]] = [{} for _ in range(members)]
             done = (terminated | truncated) & real
             if done.any():
-                scalars["charts/episode_return"] = float(episode_return[done].mean())
-                scalars["charts/episode_length"] = float(episode_length[done].mean())
-                scalars["charts/epsilon"] = self.epsilon(total_steps)
+                by_member = done.reshape(members, n)
+                ended = by_member.sum(axis=1)
+                returns = (episode_return * done).reshape(members, n).sum(axis=1)
+                lengths = (episode_length * done).reshape(members, n).sum(axis=1)
+                epsilons = self.epsilons(total_steps)
+                for member in np.flatnonzero(ended):
+                    scalars[member] |= {
+                        "charts/episode_return": float(returns[member] / ended[member]),
+                        "charts/episode_length": float(lengths[member] / ended[member]),
+                        "charts/epsilon": float(epsilons[member]),
+                    }
                 episode_return[done] = 0.0
                 episode_length[done] = 0
             after_done = terminated | truncated
             observations = next_observations
 
-            if self.steps_done >= cfg.learning_starts and crossed(
+            if self.steps_done >= train_from and crossed(
                 before, self.steps_done, cfg.train_frequency
             ):
-                left = max(0, total_steps - self.steps_done)  # batched envs may overshoot
-                remaining = left / total_steps if cfg.anneal_learning_rate else 1.0
-                if self.steps_done > cfg.settle_from:
-                    remaining *= left / max(1, total_steps - cfg.settle_from)
-                self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
-                losses, q_values = [], []
-                for _ in range(cfg.gradient_steps):
-                    loss, q_value = self.train_step()
-                    losses.append(loss)
-                    q_values.append(q_value)
-                    if ticks.due():
-                        yield Report(self.steps_done, {}, tick=True)
-                scalars["train/td_loss"] = float(np.mean(losses))
-                scalars["train/q_values"] = float(np.mean(q_values))
-                scalars.update(self.burst_scalars())
+                self.set_learning_rates(total_steps)
+                yield from self.train_burst(scalars, ticks)
             if crossed(before, self.steps_done, cfg.target_update_interval):
                 self.update_target()
             due = cadence.due(before, self.steps_done)
             if due.evaluate:
                 returns = self.evaluate(cfg.eval_episodes)
-                scalars["eval/episode_return"] = float(returns.mean())
-                scalars["eval/episode_return_std"] = float(returns.std())
-            if due.report or scalars:  # every finished episode and training burst is logged
-                yield Report(self.steps_done, scalars)
+                for member, member_scalars in enumerate(scalars):
+                    member_scalars["eval/episode_return"] = float(returns[member].mean())
+                    member_scalars["eval/episode_return_std"] = float(returns[member].std())
+            if due.report or any(scalars):  # every finished episode and burst is logged
+                yield PopulationReport(self.steps_done, scalars)
 
-    # --- checkpoints (evaluation comes from GreedyEvaluation) ----------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def evaluate(self, episodes: int) -> np.ndarray:
+        """Greedy returns ``[P, episodes]``, every member's episodes in one batch, each
+        evaluation of a member on new env seeds of its own."""
+        self.evaluations += 1
+        seeds = [
+            eval_env_seed(s, int(k)) for s, k in zip(self.seeds, self.evaluations, strict=True)
+        ]
+        return greedy_member_returns(
+            self.task, self.task_params, seeds, episodes, self.greedy_actions
+        )
+
+    # --- checkpoints: one member's, in the lone agent's layout ---------------------------
+    def member_state(self, member: int) -> dict[str, Any]:
         return {
-            "q_network": self.q_network.state_dict(),
-            "target_network": self.target_network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "buffer": self.buffer.state_dict(),
+            "q_network": stacked.member_state(self.q_params, member),
+            "target_network": stacked.member_state(self.target_params, member),
+            "optimizer": self.optimizer.member_state(member),
+            "buffer": self.buffer.member_state(member),
             "steps_done": self.steps_done,
-            "evaluations": self.evaluations,
-            "rng": numpy_rng_state(self.rng),
-            "torch_rng": torch.get_rng_state(),
+            "evaluations": int(self.evaluations[member]),
+            "rng": numpy_rng_state(self.rngs[member]),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_network.load_state_dict(state["target_network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer.load_state_dict(state["buffer"])
+    def load_member_state(self, member: int, state: dict[str, Any]) -> None:
+        """Take a member's checkpoint (``member_state``, or a lone run's ``state_dict`` of
+        before populations: its ``torch_rng`` is not needed, initialisation being over).
+        Members resumed together share their step count: the last one loaded sets it."""
+        stacked.load_member_state(self.q_params, member, state["q_network"])
+        stacked.load_member_state(self.target_params, member, state["target_network"])
+        self.optimizer.load_member_state(member, state["optimizer"])
+        self.buffer.load_member_state(member, state["buffer"])
         self.steps_done = int(state["steps_done"])
-        self.evaluations = int(state["evaluations"])
-        set_numpy_rng_state(self.rng, state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        self.evaluations[member] = int(state.get("evaluations", 0))
+        set_numpy_rng_state(self.rngs[member], state["rng"])
 
-    def weights(self) -> dict[str, Any]:
-        return {"q_network": self.q_network.state_dict()}
+    def member_weights(self, member: int) -> dict[str, Any]:
+        return {"q_network": stacked.member_state(self.q_params, member)}
 
-    def load_weights(self, state: dict[str, Any]) -> None:
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_network.load_state_dict(state["q_network"])
+    def load_member_weights(self, member: int, state: dict[str, Any]) -> None:
+        stacked.load_member_state(self.q_params, member, state["q_network"])
+        stacked.load_member_state(self.target_params, member, state["q_network"])

@@ -1,79 +1,99 @@
-"""Fixed-length rollouts from a batched environment with gymnasium's NEXT_STEP autoreset,
-shared by the on-policy agents (PPO, A2C, meta-gradient A2C)."""
+"""Fixed-length rollouts of a population's environments (envs/population.py: P members of
+``n`` copies each, gymnasium's NEXT_STEP autoreset), shared by the on-policy agents (PPO,
+A2C, meta-gradient A2C). A lone run is a population of one.
+
+Tensors are ``[T, P, n]``: time first, as the returns recursion (returns.py) walks it,
+then the member axis the stacked networks take first (agents/common/stacked.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-Act = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-"""``act(observations) -> (actions, extras)``; extras (log-probs, values ...) are stacked."""
+Act = Callable[[torch.Tensor, int], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+"""``act(observations [P, n, ...], t) -> (actions [P, n], extras)`` at step t of the
+rollout; extras (log-probs, values ...) are stacked like the actions."""
 
 
 class Batch(NamedTuple):
-    """(T, B) tensors of one rollout, and the observation after its last step.
+    """``[T, P, n]`` tensors of one rollout, and the observations after its last step.
 
     ``valid`` is false on the step after an episode end, which only resets the env and
     teaches nothing; ``dones`` marks steps that ended an episode, ``truncated`` those that
     ended it by a time limit (they still deserve a bootstrap from the final observation,
-    which NEXT_STEP autoreset shows as the next row's observation).
+    which NEXT_STEP autoreset shows as the next row's observation). ``finished_sums`` and
+    ``finished_counts`` (``[P]``) are the returns of the episodes each member finished.
     """
 
     data: dict[str, torch.Tensor]
     last_obs: torch.Tensor
-    finished_returns: list[float]
-    steps: int
+    finished_sums: np.ndarray
+    finished_counts: np.ndarray
 
 
 class RolloutCollector:
-    """Steps a batched env for a fixed number of steps at a time, keeping episodes going
-    across calls."""
+    """Steps the members' envs a fixed number of steps at a time, keeping episodes going
+    across calls. What the envs return stays in NumPy until the rollout ends, so a step
+    costs one forward pass and one env step, whatever the number of members."""
 
-    def __init__(self, env: gym.vector.VectorEnv) -> None:
-        self.env = env
-        self.num_envs = env.num_envs
+    def __init__(self, env, members: int, device: torch.device | str = "cpu") -> None:
+        self.env, self.members, self.device = env, members, device
+        self.shape = (members, env.num_envs // members)
         self.obs = torch.zeros(0)
-        self.after_done = torch.zeros(self.num_envs, dtype=torch.bool)
-        self.episode_return = np.zeros(self.num_envs)
+        self.after_done = np.zeros(self.shape, dtype=bool)
+        self.episode_return = np.zeros(self.shape)
 
-    def reset(self, seed: int) -> None:
-        obs, _ = self.env.reset(seed=seed)
-        self.obs = torch.as_tensor(obs, dtype=torch.float32)
+    def observe(self, obs: np.ndarray) -> torch.Tensor:
+        obs = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        return obs.reshape(*self.shape, *obs.shape[1:])
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        """Member m's envs reset with ``seeds[m]``."""
+        obs, _ = self.env.reset([int(seed) for seed in seeds])
+        self.obs = self.observe(obs)
         self.after_done[:] = False
         self.episode_return[:] = 0.0
 
     def collect(self, steps: int, act: Act) -> Batch:
-        columns: dict[str, list[torch.Tensor]] = {}
-        finished: list[float] = []
-        counted = 0
-
-        def keep(key: str, value: torch.Tensor) -> None:
-            columns.setdefault(key, []).append(value)
-
-        for _ in range(steps):
+        tensors: dict[str, list[torch.Tensor]] = {"obs": [], "actions": []}
+        arrays: dict[str, list[np.ndarray]] = {
+            key: [] for key in ("valid", "rewards", "dones", "truncated")
+        }
+        finished_sums = np.zeros(self.members)
+        finished_counts = np.zeros(self.members, dtype=np.int64)
+        for t in range(steps):
             with torch.no_grad():
-                action, extras = act(self.obs)
-            next_obs, reward, terminated, truncated, _ = self.env.step(action.numpy())
+                action, extras = act(self.obs, t)
+            next_obs, reward, terminated, truncated, _ = self.env.step(
+                action.reshape(-1).cpu().numpy()
+            )
+            reward, terminated, truncated = (
+                np.asarray(x).reshape(self.shape) for x in (reward, terminated, truncated)
+            )
             valid = ~self.after_done
-            done = torch.as_tensor(terminated | truncated)
-            keep("obs", self.obs)
-            keep("actions", action)
-            keep("valid", valid)
-            keep("rewards", torch.as_tensor(reward, dtype=torch.float32))
-            keep("dones", done.float())
-            keep("truncated", torch.as_tensor(truncated & ~terminated).float())
+            done = terminated | truncated
+            tensors["obs"].append(self.obs)
+            tensors["actions"].append(action)
             for key, value in extras.items():
-                keep(key, value)
-            self.episode_return += reward * valid.numpy()
-            ended = (done & valid).numpy()
-            finished += self.episode_return[ended].tolist()
-            self.episode_return[ended] = 0.0
-            counted += int(valid.sum())
+                tensors.setdefault(key, []).append(value)
+            arrays["valid"].append(valid)
+            arrays["rewards"].append(reward)
+            arrays["dones"].append(done)
+            arrays["truncated"].append(truncated & ~terminated)
+            self.episode_return += reward * valid
+            ended = done & valid
+            if ended.any():
+                finished_sums += (self.episode_return * ended).sum(1)
+                finished_counts += ended.sum(1)
+                self.episode_return[ended] = 0.0
             self.after_done = done
-            self.obs = torch.as_tensor(next_obs, dtype=torch.float32)
-        data = {key: torch.stack(values) for key, values in columns.items()}
-        return Batch(data, self.obs, finished, counted)
+            self.obs = self.observe(next_obs)
+        data = {key: torch.stack(values) for key, values in tensors.items()}
+        for key, values in arrays.items():
+            dtype = torch.bool if key == "valid" else torch.float32
+            data[key] = torch.as_tensor(np.stack(values), dtype=dtype, device=self.device)
+        return Batch(data, self.obs, finished_sums, finished_counts)
