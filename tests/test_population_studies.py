@@ -19,6 +19,7 @@ from textual.widgets import Input, Select
 
 from agents import registry
 from envs.config import Config, bounded
+from studies import worker
 from studies.storage import open_storage
 from studies.study import load
 from tests.test_population_runs import ScriptedPopulation
@@ -94,22 +95,40 @@ def test_a_pruned_member_stops_and_the_others_complete(cli, home, store, scripte
     assert "trial 4: pruned" in result.output
 
 
-def test_a_bayesian_batch_is_sampled_knowing_its_members_run(cli, home, store, scripted) -> None:
-    # Four lifetimes per population: after the first (TPE's random start-up), each later
-    # batch is sampled one point after the other while the earlier ones run, which is
-    # what the constant liar counts as bad results so the batch does not repeat itself.
-    scripted_study(cli, "tpe", "--method", "bayes", "--param", "discount=0.9:0.99", trials=12)
-    assert cli("study", "run", "tpe", "--population", "4").exit_code == 0
-    trials = trials_of(home, "tpe")
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_a_bayesian_batch_is_sampled_knowing_its_members_run(
+    cli, home, store, scripted, monkeypatch, sampler: str
+) -> None:
+    # Four lifetimes per population: after the first (the random start-up), each later
+    # batch is sampled one point after the other while the earlier ones run, which TPE's
+    # constant liar counts as bad results and GP's q-batch acquisition conditions on, so
+    # the batch does not repeat itself.
+    scripted_study(
+        cli, "bayes", "--method", "bayes", "--sampler", sampler, "--param",
+        "discount=0.9:0.99", trials=12,
+    )  # fmt: skip
+    sampled_beside: list[int] = []  # running trials with a point, as each is sampled
+    suggest_all = worker.suggest_all
+
+    def suggest_counting(trial, spec):
+        running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        sampled_beside.append(sum("discount" in t.params for t in running))
+        return suggest_all(trial, spec)
+
+    monkeypatch.setattr(worker, "suggest_all", suggest_counting)
+    assert cli("study", "run", "bayes", "--population", "4").exit_code == 0
+    assert sampled_beside == [0, 1, 2, 3] * 3
+    trials = trials_of(home, "bayes")
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 12
     batches: dict[int, list[float]] = {}
-    for run in store.study_runs("tpe"):
+    for run in store.study_runs("bayes"):
         batches.setdefault(run.population, []).append(run.config["discount"])
     assert sorted(map(len, batches.values())) == [4, 4, 4]
     for points in batches.values():
         assert len(set(points)) == 4
-    _, spec = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), "tpe")
-    assert spec.sampler_for(0)._constant_liar
+    _, spec = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), "bayes")
+    if sampler == "tpe":
+        assert spec.sampler_for(0)._constant_liar
 
 
 def test_a_population_over_a_shared_field_is_refused_naming_it(cli, home, scripted) -> None:
@@ -189,3 +208,35 @@ async def test_the_create_dialog_takes_a_population_size_with_inline_errors(
         await until(pilot, lambda: isinstance(app.screen, StudiesScreen))
     _, spec = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), "batched")
     assert spec.population == 4
+
+
+def test_a_grid_trained_as_populations_equals_the_lone_grid(cli, home: Path) -> None:
+    """Member m of a population computes what a lone lifetime with m's seed and config
+    computes, so a grid's value at each point (same seeds) does not depend on P."""
+    values = {}
+    for name, population in (("lone", "1"), ("batched", "4")):
+        result = cli(
+            "study", "create", name, "--agent", "a2c", "--task", "cartpole", "--method",
+            "grid", "--trials", "4", "--steps", "2000", "--param", "discount=0.8:0.999",
+            "--set", "eval_interval=1000", "--set", "eval_episodes=3",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        result = cli("study", "run", name, "--population", population, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        trials = trials_of(home, name)
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+        values[name] = {t.params["discount"]: t.value for t in trials}
+    assert values["batched"] == pytest.approx(values["lone"], abs=1e-5)
+    assert len(set(values["lone"].values())) > 1  # the points differ, so this compares
+    with Store(home) as store:
+        runs = {name: store.study_runs(name) for name in values}
+        assert len({run.population for run in runs["batched"]} - {None}) == 1
+        assert {run.population for run in runs["lone"]} == {None}
+        curves = {
+            name: {run.config["discount"]: store.metrics(run.id) for run in runs[name]}
+            for name in values
+        }
+    for discount, rows in curves["lone"].items():  # every metric row, not only the value
+        batched = curves["batched"][discount]
+        assert [(key, step) for key, step, _ in batched] == [(key, step) for key, step, _ in rows]
+        assert [v for *_, v in batched] == pytest.approx([v for *_, v in rows], abs=1e-5)
