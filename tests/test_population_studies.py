@@ -7,6 +7,9 @@ one line."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,3 +243,30 @@ def test_a_grid_trained_as_populations_equals_the_lone_grid(cli, home: Path) -> 
         batched = curves["batched"][discount]
         assert [(key, step) for key, step, _ in batched] == [(key, step) for key, step, _ in rows]
         assert [v for *_, v in batched] == pytest.approx([v for *_, v in rows], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_worker_processes_each_train_populations_of_up_to_p(cli, home: Path) -> None:
+    result = cli(
+        "study", "create", "w", "--agent", "a2c", "--task", "chain", "--task-set", "length=5",
+        "--method", "grid", "--trials", "6", "--steps", "3000", "--set", "eval_interval=1000",
+        "--set", "eval_episodes=5",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    env = {**os.environ, "WORKBENCH_TRIAL_HEARTBEAT_SECONDS": "1"}
+    command = [sys.executable, "-m", "workbench", "--home", str(home), "study", "run", "w"]
+    done = subprocess.run(
+        [*command, "--workers", "2", "--population", "2"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    trials = trials_of(home, "w")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    with Store(home) as store:
+        runs = store.study_runs("w")
+    assert sorted(run.trial for run in runs) == list(range(6))  # each grid point once
+    members: dict[int | None, int] = {}
+    for run in runs:
+        members[run.population] = members.get(run.population, 0) + 1
+    batched = [size for population, size in members.items() if population is not None]
+    assert batched and all(size == 2 for size in batched)  # a lone one: a batch of one
