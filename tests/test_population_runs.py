@@ -139,8 +139,9 @@ def test_the_stop_flag_of_one_member_stops_it_alone(store: Store, scripted) -> N
     def on_progress(run_id: int, p) -> None:
         if p.step == 100 and run_id == ids[0]:
             store.request_stop(ids[0])
-        if p.step == 2_000 and run_id == ids[1]:
-            store.request_stop(ids[1])
+        first = store.get_run(ids[0])
+        if run_id == ids[1] and first.status == "stopped" and p.step > first.steps_done + 100:
+            store.request_stop(ids[1])  # it went on after the first member stopped
 
     runs = execute_population(store, ids, on_progress=on_progress)
     assert [run.status for run in runs] == ["stopped", "stopped"]

@@ -50,7 +50,9 @@ class _InterruptAfterLoading(importlib.abc.Loader):
 
 
 class _LoadUninterrupted(importlib.abc.MetaPathFinder):
-    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, name: str, path: Any, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if name not in _UNINTERRUPTIBLE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)

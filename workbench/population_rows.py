@@ -48,8 +48,8 @@ class PopulationRows:
         return [RunRecord.from_row(row) for row in rows]
 
     def claim_all(self, run_ids: Sequence[int], pid: int) -> list[int]:
-        """queued -> running for this process, all of ``run_ids`` or none; return the ids
-        that were not queued (empty when every one was claimed)."""
+        """queued -> running for this process, in one transaction, of those of ``run_ids``
+        that are queued (a member stopped before its worker started is not); return them."""
         now = time.time()
         marks = ", ".join("?" * len(run_ids))
         with self.transaction():
@@ -60,16 +60,15 @@ class PopulationRows:
                     list(run_ids),
                 )
             }
-            missing = [run_id for run_id in run_ids if run_id not in queued]
-            if missing:
-                return missing
-            self.conn.execute(
-                "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
-                "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
-                f"stop_requested = 0 WHERE id IN ({marks})",
-                [pid, self.host, now, now, *run_ids],
-            )
-        return []
+            claimed = [run_id for run_id in run_ids if run_id in queued]
+            if claimed:
+                self.conn.execute(
+                    "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
+                    "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
+                    f"stop_requested = 0 WHERE id IN ({', '.join('?' * len(claimed))})",
+                    [pid, self.host, now, now, *claimed],
+                )
+        return claimed
 
     def beat_all(self, run_ids: Sequence[int]) -> None:
         """The heartbeat of every member still running (one statement for all)."""

@@ -1,33 +1,32 @@
-"""Trains a population in this process: P runs of one agent built as one ``Population``
-(agents/common/population.py), each member still its own run, with its own metrics,
-checkpoints (the last and the best evaluation's), log file and status.
+"""Trains populations in this process: P runs of one agent as one ``Population``
+(agents/common/population.py), each member still its own run (metrics, checkpoints,
+best checkpoint, log file, status).
 
-``execute_population`` is ``runner.execute`` for many runs at once and keeps its
-guarantees member by member: a claimed row (all members or none), one Heartbeat thread
-beating every member still running (so a killed process leaves every member ``lost``),
-metrics buffered and flushed per member, checkpoints when the CheckpointPolicy says so
-(one policy: members advance in lockstep), saved atomically with their hash and
-committed with the member's metrics up to them.
+``execute_population`` is ``runner.execute`` for many runs and keeps its guarantees per
+member: claimed rows, one Heartbeat thread for every member still running (a killed
+process leaves them all ``lost``), metrics buffered and flushed per member, checkpoints
+when the one CheckpointPolicy says so (members advance in lockstep), saved atomically
+with their hash and committed with the member's metrics up to them.
 
-Stopping: the stop event (Ctrl+C, SIGTERM) stops every member, each with a checkpoint. A
-member asked alone (``runs stop ID`` sets its row's flag, read for all members at once
-every STOP_CHECK_SECONDS; or ``member_stop(run_id)``, e.g. a study pruning it) is
-checkpointed and marked ``stopped`` at the next report, and the others go on as a new
-population of the rest (``select``): they continue from their states but start fresh
-episodes, as after a resume. With every member stopped, training ends.
+Stopping: the stop event (Ctrl+C, SIGTERM) stops every member with a checkpoint. A member
+asked alone (its row's flag from ``runs stop ID``, read for all members at once every
+STOP_CHECK_SECONDS, or ``member_stop(run_id)``, e.g. a study pruning it) is checkpointed
+and ``stopped`` at the next report; the others go on as a population of the rest
+(``select``), from their states but on fresh episodes, as after a resume. With every
+member stopped, training ends.
 
 Resuming: members at different checkpoint steps cannot share a lockstep population, so
-the runs are grouped (same agent, task, budget, device, shared config fields and
-checkpoint step) and the groups train one after another in this process, all claimed
-and beating from the start (a waiting member is ``running`` at its checkpoint step).
+runs are grouped (agent, task, budget, device, shared config fields, checkpoint step)
+and the groups train one after another, all claimed and beating from the start.
 
-A member that raises fails its whole group (one computation): every member of it is
-marked ``failed`` with the error, and the next group trains. A write the machine refuses
-(disk full, read-only) fails every member not yet finished and raises ``StoreUnusable``.
+A member that raises fails its group (one computation): each member ``failed`` with the
+error; the next group trains. A write the machine refuses (disk full, read-only) fails
+every unfinished member and raises ``StoreUnusable``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -55,8 +54,9 @@ from workbench.run_loop import (
     Interval,
     MetricBuffer,
     Summary,
+    run_logger,
 )
-from workbench.runner import Progress, eval_text, run_logger
+from workbench.runner import Progress, eval_text
 from workbench.stopping import sigterm_sets
 from workbench.store import RunRecord, Store, StoreError, StoreUnusable
 
@@ -86,9 +86,8 @@ def execute_population(
     """
     ids = list(dict.fromkeys(run_ids))
     runs = store.get_runs(ids)
-    found = {run.id for run in runs}
-    if missing := [run_id for run_id in ids if run_id not in found]:
-        raise StoreError(f"no run with id {missing[0]}; `workbench runs ls` lists the runs")
+    if missing := set(ids) - {run.id for run in runs}:
+        raise StoreError(f"no run with id {min(missing)}; `workbench runs ls` lists the runs")
     for run in runs:
         if get_agent(run.agent).population is None:
             raise ConfigError(f"run {run.id}: agent {run.agent} has no population form")
@@ -102,9 +101,13 @@ def execute_population(
             store.fail_unclaimed(run.id, str(err))
         _close(logs, handlers)
         raise
-    if taken := store.claim_all(ids, os.getpid()):
-        _close(logs, handlers)
-        run = store.get_run(taken[0])
+    requested, ids = ids, store.claim_all(ids, os.getpid())
+    unclaimed = [run_id for run_id in requested if run_id not in ids]
+    for run_id in unclaimed:  # e.g. stopped while queued: not trained, not ours to write
+        logs[run_id].info("not trained: it was %s, not queued", store.get_run(run_id).status)
+    _close({i: logs.pop(i) for i in unclaimed}, {i: handlers.pop(i) for i in unclaimed})
+    if not ids:
+        run = store.get_run(requested[0])
         raise StoreError(f"run {run.id} is {run.status}, not queued; another worker has it")
     for run_id in ids:
         checkpoints.remove_partial_files(store, run_id)
@@ -116,12 +119,7 @@ def execute_population(
         with Heartbeat(store.home, ids), sigterm_sets(stop_event):
             groups = _groups(store.get_runs(ids))
             for number, group in enumerate(groups):
-                members = [
-                    Member(run, logs[run.id], MetricBuffer(store, run.id, Summary(run.summary)))
-                    for run in group
-                ]
-                for member in members:
-                    member.buffer.step = member.run.checkpoint_step
+                members = [Member(run, logs[run.id], _buffer(store, run)) for run in group]
                 try:
                     if stop_event.is_set():
                         for member in members:  # never started: stopped at their checkpoint
@@ -142,8 +140,12 @@ def execute_population(
         for run_id, log in logs.items():
             log.info("stored %d metric rows in this session", stored[run_id])
         _close(logs, handlers)
-    rows = {run.id: run for run in store.get_runs(ids)}
-    return [rows[run_id] for run_id in ids]
+    rows = {run.id: run for run in store.get_runs(requested)}
+    return [rows[run_id] for run_id in requested]
+
+
+def _buffer(store: Store, run: RunRecord) -> MetricBuffer:
+    return MetricBuffer(store, run.id, Summary(run.summary), step=run.checkpoint_step)
 
 
 def _groups(runs: list[RunRecord]) -> list[list[RunRecord]]:
@@ -242,16 +244,10 @@ class _GroupTrainer:
                 weights = checkpoints.load_checkpoint_file(run.init_path)
                 population.load_member_weights(index, weights)
                 member.log.info("networks start from the weights of run %s", run.init_from)
+            where = f"member {index + 1} of {len(self.members)} (population {run.population})"
             member.log.info(
-                "started %s on %s, %d steps, seed %d, member %d of %d (population %s), config %s",
-                run.agent,
-                run.task,
-                run.total_steps,
-                run.seed,
-                index + 1,
-                len(self.members),
-                run.population,
-                run.config,
+                "started %s on %s, %d steps, seed %d, %s, config %s",
+                *(run.agent, run.task, run.total_steps, run.seed, where, run.config),
             )
         return population
 
@@ -391,12 +387,11 @@ def _fail(store: Store, member: Member, err: Exception, fault: str | None) -> No
 
 
 def _fail_unfinished(store: Store, runs: list[RunRecord]) -> None:
-    """Groups that never trained because the machine refused a write: failed, resumable."""
-    for run in runs:
-        try:
+    """Groups not trained because the machine refused a write: failed, resumable (if even
+    that write fails, the rows stay running until readers see them lost: resumable too)."""
+    with contextlib.suppress(Exception):
+        for run in runs:
             store.finish(run.id, "failed", error="not trained: an earlier group's write failed")
-        except Exception:  # noqa: BLE001 - the row stays running, then lost: resumable too
-            pass
 
 
 def _close(logs: dict[int, logging.Logger], handlers: dict[int, logging.Handler]) -> None:

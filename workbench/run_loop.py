@@ -1,6 +1,7 @@
-"""The named parts runner.execute is built from, each testable alone: the Summary of a
-run's reports (with its best evaluation), the MetricBuffer and its flush, the
-CheckpointPolicy, StopPoll, Interval (flushing and logging) and the Heartbeat thread.
+"""The named parts runner.execute (and population_runner) is built from, each testable
+alone: the Summary of a run's reports (with its best evaluation), the MetricBuffer and
+its flush, the CheckpointPolicy, StopPoll, Interval (flushing and logging), the Heartbeat
+thread and the run's log file (``run_logger``).
 
 None of them builds an agent or saves a checkpoint file: the runner does, and hands
 them what they need (a store, a run id, reports, times).
@@ -8,6 +9,7 @@ them what they need (a store, a run id, reports, times).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -19,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from agents.common.base import EVAL_KEYS, RETURN_KEYS, Report
-from workbench.store import HEARTBEAT_INTERVAL, Store, write_refused
+from workbench import checkpoints
+from workbench.store import HEARTBEAT_INTERVAL, Store, StoreUnusable, write_refused
 
 CHECKPOINT_EVERY_STEPS = 10_000
 CHECKPOINT_MIN_SECONDS = 5.0
@@ -213,3 +216,32 @@ class Interval:
 
     def restart(self, now: float) -> None:
         self.last = now
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """A run's log file: a line that cannot be written (disk full) is dropped quietly,
+    never a traceback on the terminal; the failure itself reaches the run's row."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+
+def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handler]:
+    """A logger writing to the run's log file in this store; close the handler when done.
+
+    The logger is named by the log file, not only the run id: two stores in one process
+    (tests, scripts) each have a run 1.
+    """
+    path = store.log_path(run_id)
+    logger = logging.getLogger(f"workbench.run.{path}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        handler = _QuietFileHandler(path)
+    except OSError as err:
+        then = f"then: workbench runs resume {run_id}"
+        raise StoreUnusable(checkpoints.cannot_write(path, err, then=then)) from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    return logger, handler

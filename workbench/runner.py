@@ -35,6 +35,7 @@ from workbench.run_loop import (
     MetricBuffer,
     StopPoll,
     Summary,
+    run_logger,
 )
 from workbench.stopping import sigterm_sets
 from workbench.store import (
@@ -61,19 +62,28 @@ class Progress:
 
 
 def build_agent(run: RunRecord) -> Agent:
-    return make_agent(run.agent, run.task, run.config, run.task_params, run.seed)
+    return make_agent(run.agent, run.task, run.config, run.task_params, run.seed, run.device)
 
 
 def make_agent(
-    agent: str, task: str, config: dict[str, Any], task_params: dict[str, Any], seed: int
+    agent: str,
+    task: str,
+    config: dict[str, Any],
+    task_params: dict[str, Any],
+    seed: int,
+    device: str | None = None,
 ) -> Agent:
+    """The agent of a run. ``device`` reaches agents with a batched form (whose ``make``
+    is a population of one, ``lone``); the others train on the CPU."""
     spec = get_agent(agent)
     family = get_task(task)
+    extra = {"device": device} if device and spec.population is not None else {}
     return spec.make(
         build(spec.config, config, owner=agent),
         family,
         build(family.Params, task_params, owner=task),
         seed,
+        **extra,
     )
 
 
@@ -99,6 +109,7 @@ def create_run(
     name: str | None = None,
     init_from: int | None = None,
     init_checkpoint: str = "last",
+    device: str | None = None,
 ) -> int:
     """Queue a run; with ``init_from``, its networks start from that run's last (or, with
     ``init_checkpoint="best"``, best) checkpoint, copied now, so the source may train on
@@ -120,6 +131,7 @@ def create_run(
             init_from=init_from,
             init_path=str(init_path) if init_path else None,
             init_checkpoint=init_checkpoint if init_from is not None else None,
+            device=device,
         )
     except BaseException:
         if init_path:
@@ -166,35 +178,6 @@ def save_init_weights(
     except OSError as err:
         raise StoreUnusable(checkpoints.cannot_write(path, err, then="then run again")) from None
     return path
-
-
-class _QuietFileHandler(logging.FileHandler):
-    """A run's log file: a line that cannot be written (disk full) is dropped quietly,
-    never a traceback on the terminal; the failure itself reaches the run's row."""
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-        pass
-
-
-def run_logger(store: Store, run_id: int) -> tuple[logging.Logger, logging.Handler]:
-    """A logger writing to the run's log file in this store; close the handler when done.
-
-    The logger is named by the log file, not only the run id: two stores in one process
-    (tests, scripts) each have a run 1.
-    """
-    path = store.log_path(run_id)
-    logger = logging.getLogger(f"workbench.run.{path}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
-        handler = _QuietFileHandler(path)
-    except OSError as err:
-        then = f"then: workbench runs resume {run_id}"
-        raise StoreUnusable(checkpoints.cannot_write(path, err, then=then)) from None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    return logger, handler
 
 
 def execute(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 from importlib import import_module
 from pathlib import Path
@@ -20,6 +19,7 @@ from workbench.cli.common import (
     JsonFlag,
     console,
     err_console,
+    fail,
     open_store,
     parse_assignments,
     print_json,
@@ -27,13 +27,23 @@ from workbench.cli.common import (
     user_errors,
 )
 from workbench.cli.runs import app as runs_app
-from workbench.format import fixed
+from workbench.cli.training import (
+    population_exit_code,
+    report_foreground,
+    report_population,
+    run_with_progress,
+    say_stopping,
+    stopped_line,
+    train_population,
+)
+from workbench.service import populations as population_service
 from workbench.service import runs as run_service
 from workbench.stopping import StopSignals
 
 if TYPE_CHECKING:
-    from workbench.runner import Progress as RunProgress
-    from workbench.store import RunRecord, Store
+    from workbench.store import Store
+
+__all__ = ["app", "main", "stopped_line"]  # stopped_line: kept here for older callers
 
 # torch, gymnasium, optuna and textual load only in the commands that use them, so that
 # `workbench --help`, `runs ls` and `runs show` start fast (benchmarks/cli_startup.py).
@@ -130,7 +140,24 @@ def run(
     agent: Annotated[str, typer.Argument(help="Agent name, see `workbench agents`.")],
     task: Annotated[str, typer.Argument(help="Task family, see `workbench tasks`.")],
     steps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 50_000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="Train a population, one member per seed: a list or ranges, e.g. 0-15 or "
+            "0-3,8 (one process, stacked networks; each member is its own run)."
+        ),
+    ] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FIELD=v1,v2,... (repeatable): a population whose members take each value; "
+            "members are the product of the seeds and the varied values."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (cuda where torch sees a GPU, else cpu), cpu or cuda.")
+    ] = "auto",
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Agent config override key=value (repeatable)."),
@@ -158,7 +185,10 @@ def run(
         ),
     ] = "last",
     background: Annotated[
-        bool, typer.Option("--background", help="Train in a worker process; print the run id.")
+        bool,
+        typer.Option(
+            "--background", help="Train in a worker process; print the run id (each member's)."
+        ),
     ] = False,
     json_output: JsonFlag = False,
     home: Home = None,
@@ -167,14 +197,43 @@ def run(
 
     Ctrl+C stops a foreground run with a checkpoint within a second (exit 130); a second
     Ctrl+C stops it at once, to resume from its last checkpoint. `runs stop` or SIGTERM
-    stop it with a checkpoint too (exit 143)."""
+    stop it with a checkpoint too (exit 143). With --seeds (several) or --vary, a
+    population: one bar for all members, then a table of their evaluations."""
     agent_values, task_values = read_config_file(config) if config else ({}, {})
     agent_values.update(parse_assignments(set_, "--set"))
     task_values.update(parse_assignments(task_set, "--task-set"))
     run_service.check_checkpoint(init_checkpoint, option="--init-checkpoint")
+    if seed is not None and seeds is not None:
+        fail("give --seed (one run) or --seeds (a population), not both")
+    seed_list = population_service.parse_seeds(seeds) if seeds is not None else [seed or 0]
+    varied = population_service.parse_vary(vary or [])
+    if len(seed_list) > 1 or varied:
+        population = population_service.check_population(
+            agent,
+            task,
+            agent_values=agent_values,
+            task_values=task_values,
+            steps=steps,
+            seeds=seed_list,
+            vary=varied,
+            device=device,
+        )
+        store = open_store(home)
+        run_ids = population_service.create_population(
+            store,
+            population,
+            steps=steps,
+            name=name,
+            init_from=init_from,
+            init_checkpoint=init_checkpoint,
+        )
+        _population(store, run_ids, list(varied), steps, background, json_output)
+        return
+    seed = seed_list[0]
     settings = run_service.check_settings(
         agent, task, agent_values=agent_values, task_values=task_values, steps=steps, seed=seed
     )
+    device = population_service.resolve_device(device)
     store = open_store(home)
     run_id = run_service.create_run(
         store,
@@ -184,24 +243,25 @@ def run(
         name=name,
         init_from=init_from,
         init_checkpoint=init_checkpoint,
+        device=device,
     )
     if background:
         run_service.start_background(store, run_id)
         print(run_id)
         return
     started = time.monotonic()
-    signals = StopSignals(on_first_interrupt=_say_stopping)
+    signals = StopSignals(on_first_interrupt=say_stopping)
     try:
         with signals:
             if json_output:
                 record = run_service.train_foreground(store, run_id, stop_event=signals.event)
             else:
-                record = _run_with_progress(store, run_id, steps, signals.event)
+                record = run_with_progress(store, run_id, steps, signals.event)
     except KeyboardInterrupt:
         # A second Ctrl+C after the runner had finished the run (while it closed): the
         # row says how it ended.
         record = store.get_run(run_id)
-    _report_foreground(record, time.monotonic() - started, json_output, signals)
+    report_foreground(record, time.monotonic() - started, json_output, signals)
     if record.status == "failed":
         raise typer.Exit(1)
     if record.status == "stopped":
@@ -210,93 +270,32 @@ def run(
         raise typer.Exit(130 if signals.interrupted else 143)
 
 
-def _say_stopping() -> None:
-    err_console.print("stopping with a checkpoint (Ctrl+C again to force)")
-
-
-def _report_foreground(
-    record: RunRecord, wall: float, json_output: bool, signals: StopSignals
+def _population(
+    store: Store,
+    run_ids: list[int],
+    varied: list[str],
+    steps: int,
+    background: bool,
+    json_output: bool,
 ) -> None:
-    summary = record.summary
-    if json_output:
-        print_json(
-            {
-                "id": record.id,
-                "status": record.status,
-                "steps_done": record.steps_done,
-                "total_steps": record.total_steps,
-                "checkpoint_step": record.checkpoint_step,
-                "wall_seconds": round(wall, 2),
-                "eval_return_mean": summary.get("eval_return_mean"),
-                "eval_return_std": summary.get("eval_return_std"),
-                "eval_return_ci95": summary.get("eval_return_ci95"),
-                "best_eval_return_mean": summary.get("best_eval_return_mean"),
-                "best_eval_step": summary.get("best_eval_step"),
-                "error": record.error,
-            }
-        )
+    """A queued population: its ids printed (one per line) for one worker process, or
+    trained here and its members' evaluations shown."""
+    if background:
+        population_service.start_background(store, run_ids)
+        print("\n".join(map(str, run_ids)))
         return
-    from workbench.runner import eval_text
-
-    if record.status == "completed":
-        console.print(
-            f"run {record.id} completed in {wall:.1f} s: eval return {eval_text(summary)}"
-        )
-    elif record.status == "stopped":
-        console.print(stopped_line(record, signals), highlight=False)
-    else:
-        err_console.print(f"run {record.id} {record.status}: {record.error}", markup=False)
-
-
-def stopped_line(record: RunRecord, signals: StopSignals) -> str:
-    """How a foreground run stopped, and exactly which step a resume starts from."""
-    how = "interrupted" if signals.interrupted else "stopped (runs stop or SIGTERM)"
-    checkpoint, steps = record.checkpoint_step, record.steps_done
-    if checkpoint == 0:
-        start = "a resume starts from the beginning (no checkpoint yet)"
-    elif checkpoint == steps:
-        start = f"a resume starts from step {checkpoint}, its checkpoint"
-    else:
-        start = (
-            f"a resume starts from step {checkpoint}, its last checkpoint "
-            f"(the {steps - checkpoint} steps after it are trained again)"
-        )
-    if checkpoint < steps:  # only a forced stop (a second Ctrl+C) takes no checkpoint
-        start = f"forced; {start}"
-    return f"run {record.id} {how} at step {steps}; {start}: workbench runs resume {record.id}"
-
-
-def _run_with_progress(
-    store: Store, run_id: int, steps: int, stop_event: threading.Event
-) -> RunRecord:
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:>7.0f}/{task.total:.0f} steps"),
-        TextColumn("{task.fields[speed]:>6.0f} steps/s"),
-        TextColumn("return {task.fields[recent]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=err_console, transient=False) as progress:
-        bar = progress.add_task(f"run {run_id}", total=steps, speed=0.0, recent="-")
-
-        def update(p: RunProgress) -> None:
-            recent = fixed(p.recent_return, 1)
-            progress.update(bar, completed=p.step, speed=p.steps_per_second, recent=recent)
-
-        return run_service.train_foreground(
-            store, run_id, on_progress=update, stop_event=stop_event
-        )
+    started = time.monotonic()
+    signals = StopSignals(on_first_interrupt=say_stopping)
+    try:
+        with signals:
+            records = train_population(
+                store, run_ids, steps, signals, show_progress=not json_output
+            )
+    except KeyboardInterrupt:
+        records = store.get_runs(run_ids)  # a second Ctrl+C while it closed
+    report_population(records, varied, time.monotonic() - started, json_output, signals)
+    if code := population_exit_code(records, signals):
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -370,6 +369,11 @@ def main() -> None:
     """Console entry point: Click's usage errors become one line and exit code 2 too."""
     try:
         result = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        # Before a command runs (Typer still building it from the annotations) Click's
+        # own Ctrl+C handling is not in place yet.
+        err_console.print("interrupted (Ctrl+C)")
+        sys.exit(130)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)

@@ -22,9 +22,10 @@ from workbench.cli.common import (
     user_errors,
 )
 from workbench.format import fixed
+from workbench.service import populations as population_service
 from workbench.service import runs as run_service
 from workbench.service.runs import run_json
-from workbench.store import ACTIVE, STATUSES
+from workbench.store import ACTIVE, RESUMABLE, STATUSES
 
 app = typer.Typer(help="List, inspect, stop, resume, follow, export and delete runs.")
 
@@ -46,14 +47,20 @@ def list_runs(
     status: Annotated[
         list[str] | None, typer.Option(help=f"Only these statuses: {', '.join(STATUSES)}.")
     ] = None,
+    population: Annotated[
+        int | None, typer.Option(help="Only the members of this population.")
+    ] = None,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
-    """List runs with their status and progress."""
+    """List runs with their status and progress (a population's members: the pop column,
+    the population's id, which is its first member's run id)."""
     for value in status or []:
         if value not in STATUSES:
             fail(f"unknown status {value!r}; choose from {', '.join(STATUSES)}")
     runs = open_store(home).list_runs(status)
+    if population is not None:
+        runs = [run for run in runs if run.population == population]
     if json_output:
         print_json([run_json(run) for run in runs])
         return
@@ -71,6 +78,9 @@ def list_runs(
         "agent": [run.agent for run in runs],
         "task": [run.task for run in runs],
         "seed": [str(run.seed) for run in runs],
+        "pop": [_population_cell(run) for run in runs]
+        if any(run.population is not None for run in runs)
+        else None,
         "status": [run.shown_status() for run in runs],
         "done": [f"{100 * run.steps_done / run.total_steps:.0f}%" for run in runs],
         "steps/s": [fixed(run.summary.get("steps_per_second"), 0) for run in runs],
@@ -81,8 +91,12 @@ def list_runs(
     console.print("\n".join(text_table(columns, console.width)), highlight=False, soft_wrap=True)
 
 
-NUMERIC = ("id", "seed", "done", "steps/s", "return", "eval")
-DROP_FIRST = ("steps/s", "seed", "done")
+def _population_cell(run) -> str:
+    return "-" if run.population is None else str(run.population)
+
+
+NUMERIC = ("id", "seed", "pop", "done", "steps/s", "return", "eval")
+DROP_FIRST = ("steps/s", "seed", "done", "pop")
 """Columns `runs ls` leaves out, in this order, when the terminal is too narrow; then the
 name and task columns are cut short. The return and eval columns always stay."""
 SHORTENED = ("name", "task")
@@ -155,6 +169,15 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
             markup=False,
         )
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}", markup=False)
+    if run.population is not None:
+        members = store.population_runs(run.population)
+        console.print(
+            f"  member {[m.id for m in members].index(run.id) + 1} of {len(members)} of "
+            f"population {run.population} (one process trains them; `workbench runs ls "
+            f"--population {run.population}`)"
+        )
+    if run.device:
+        console.print(f"  device: {run.device}", markup=False)
     if run.init_from is not None:
         which = run.init_checkpoint or "last"
         console.print(f"  networks started from run {run.init_from}'s {which} checkpoint")
@@ -178,45 +201,78 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
     console.print(f"  log: {store.log_path(run_id)}", markup=False)
 
 
+RunIds = Annotated[
+    list[int] | None, typer.Argument(help="Run ids, see `workbench runs ls`.", show_default=False)
+]
+PopulationOption = Annotated[
+    int | None,
+    typer.Option(help="Every member of this population (its id: `runs ls`'s pop column)."),
+]
+
+
+def _chosen(store, run_ids: list[int] | None, population: int | None) -> list[int]:
+    """The runs named by ids or by ``--population`` (exactly one of the two)."""
+    if bool(run_ids) == (population is not None):
+        fail("give run ids or --population POP (one of the two)")
+    if population is not None:
+        return population_service.member_ids(store, population)
+    return list(dict.fromkeys(run_ids or []))
+
+
 @app.command()
 @user_errors
 def stop(
-    run_id: RunId,
+    run_ids: RunIds = None,
+    population: PopulationOption = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the worker.")] = 10.0,
     home: Home = None,
 ) -> None:
-    """Stop a queued or running run; it checkpoints and can be resumed."""
+    """Stop queued or running runs; each checkpoints and can be resumed. A member of a
+    population stops alone (the others go on); --population stops every active member."""
     check_option("--wait", wait, 0, 3600)
-    run = run_service.stop_run(open_store(home), run_id, wait=wait)
-    if run.status == "running":
-        console.print(
-            f"run {run_id} was asked to stop and is still finishing; "
-            f"check `workbench runs show {run_id}`"
-        )
-    else:
-        console.print(
-            f"run {run_id} {run.status} at step {run.steps_done} "
-            f"(checkpoint at {run.checkpoint_step})"
-        )
+    store = open_store(home)
+    chosen = _chosen(store, run_ids, population)
+    if population is not None:
+        chosen = [r.id for r in store.get_runs(chosen) if r.status in ACTIVE] or chosen[:1]
+    for run_id in chosen:
+        run = run_service.stop_run(store, run_id, wait=wait)
+        if run.status == "running":
+            console.print(
+                f"run {run_id} was asked to stop and is still finishing; "
+                f"check `workbench runs show {run_id}`"
+            )
+        else:
+            console.print(
+                f"run {run_id} {run.status} at step {run.steps_done} "
+                f"(checkpoint at {run.checkpoint_step})"
+            )
 
 
 @app.command()
 @user_errors
-def resume(run_id: RunId, home: Home = None) -> None:
-    """Continue a stopped, failed or lost run from its last checkpoint, in the background."""
-    run = run_service.resume_run(open_store(home), run_id)
-    if run.notice:  # the last checkpoint was damaged: which one it resumes from instead
+def resume(run_ids: RunIds = None, population: PopulationOption = None, home: Home = None) -> None:
+    """Continue stopped, failed or lost runs from their last checkpoints, in the
+    background. Several ids (or --population POP: its members that can resume) train in
+    ONE worker process, as populations: members at the same checkpoint step together,
+    and groups at different steps one after another."""
+    store = open_store(home)
+    chosen = _chosen(store, run_ids, population)
+    if population is not None:
+        resumable = [r.id for r in store.get_runs(chosen) if r.status in RESUMABLE]
+        chosen = resumable or chosen[:1]  # none: the first says why it cannot resume
+    for run in population_service.resume_runs(store, chosen):
+        if run.notice:  # the last checkpoint was damaged: which one it resumes from instead
+            console.print(
+                f"{run.notice}, in the background; follow it with: workbench runs logs "
+                f"{run.id} --follow",
+                markup=False,
+                soft_wrap=True,
+            )
+            continue
         console.print(
-            f"{run.notice}, in the background; follow it with: workbench runs logs {run_id} "
-            "--follow",
-            markup=False,
-            soft_wrap=True,
+            f"run {run.id} resumed from step {run.checkpoint_step} of {run.total_steps} "
+            f"in the background; follow it with: workbench runs logs {run.id} --follow"
         )
-        return
-    console.print(
-        f"run {run_id} resumed from step {run.checkpoint_step} of {run.total_steps} "
-        f"in the background; follow it with: workbench runs logs {run_id} --follow"
-    )
 
 
 @app.command()

@@ -105,8 +105,10 @@ def create_run(
     name: str | None = None,
     init_from: int | None = None,
     init_checkpoint: str = "last",
+    device: str | None = None,
 ) -> int:
-    """Queue a run of validated ``settings``; return its id.
+    """Queue a run of validated ``settings``; return its id (``device``: where it trains,
+    already resolved, see ``service.populations.resolve_device``).
 
     With ``init_from``, its networks start from that run's ``init_checkpoint`` ("last" or
     "best"), copied now; raises StoreError when those networks do not fit.
@@ -130,6 +132,7 @@ def create_run(
         name=name,
         init_from=init_from,
         init_checkpoint=init_checkpoint,
+        device=device,
     )
 
 
