@@ -1,14 +1,17 @@
 """DQN that learns its discount online by meta-gradients (the self-tuning of Xu, van
 Hasselt & Silver 2018, "Meta-Gradient Reinforcement Learning", applied to DQN's TD loss;
 agents/common/meta_gradient.py has the algebra, agents/common/q_learning.py the acting,
-replay, target network and loop it shares with DQN).
+replay, target networks and loop it shares with DQN), for a population of members trained
+as one computation (a lone run is a population of one).
 
 Every ``meta_interval``-th gradient step is also a meta step: the TD loss under
 gamma = sigmoid(eta) on a replay minibatch gives the inner gradient g (built with
 create_graph), the optimiser takes its step with it, and the meta-objective is the TD
 error under the fixed reference discount ``meta_discount`` on a fresh minibatch, at the
 updated parameters. Targets are 1-step, so the replay stores only whether each transition
-may bootstrap and the discount is applied when the minibatch is drawn.
+may bootstrap and the discount is applied when the minibatch is drawn. Each member has its
+own eta, reference discount and meta step size; the members' losses share no parameter,
+so one backward pass of their sum gives every member its own gradients.
 
 Logs ``meta/discount`` with every training burst.
 """
@@ -19,10 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
-from torch.func import functional_call
 
-from agents.common.meta_gradient import LearnedDiscount, detached_copy
+from agents.common import stacked
+from agents.common.meta_gradient import StackedDiscount
 from agents.common.q_learning import QLearner, QLearningConfig
 from agents.common.replay import ReplaySamples
 from envs.config import bounded
@@ -30,98 +32,103 @@ from envs.config import bounded
 
 @dataclass
 class MetaDQNConfig(QLearningConfig):
-    discount: float = bounded(0.99, 0.0, 1.0, low_open=True, high_open=True)
+    discount: float = bounded(0.99, 0.0, 1.0, low_open=True, high_open=True, per_member=True)
     """Initial discount gamma; then learned online."""
     n_step: int = bounded(1, 1, 1)
     """1-step targets: the learned discount applies to each transition when it is drawn."""
-    meta_discount: float = bounded(0.99, 0.0, 1.0)
+    meta_discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
     """Reference discount gamma' of the meta-objective (fixed)."""
-    meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True)
+    meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size of the discount's logit."""
     meta_interval: int = bounded(4, 1, 1_000_000)
     """Gradient steps per meta step."""
 
 
 class MetaDQN(QLearner):
-    config: MetaDQNConfig
+    configs: list[MetaDQNConfig]
     accumulator_discount = 1.0  # the replay keeps 1 - terminated; gamma comes at sampling
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        cfg = self.config
-        self.discount = LearnedDiscount(cfg.discount, cfg.meta_learning_rate)
+        self.discount = StackedDiscount(
+            self.per_member("discount"), self.per_member("meta_learning_rate"), self.device
+        )
+        self.meta_discounts = self.member_tensor(self.per_member("meta_discount"))
         self.gradient_steps_done = 0
-        self.meta_gradients: list[float] = []
+        self.meta_gradients: list[torch.Tensor] = []
+
+    def minibatches_per_burst(self) -> int:
+        """One per gradient step and a second (the validation batch) per meta step."""
+        interval, done = self.config.meta_interval, self.gradient_steps_done
+        meta_steps = (done + self.config.gradient_steps) // interval - done // interval
+        return self.config.gradient_steps + meta_steps
 
     def td_loss_under(
-        self, params: dict[str, torch.Tensor], batch: ReplaySamples, discount: torch.Tensor
+        self, params: stacked.Params, batch: ReplaySamples, discount: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The TD loss under ``discount`` with these parameters, and Q of the taken actions."""
+        """Each member's TD loss ``[P]`` under its ``discount`` ``[P]`` with these
+        parameters, and Q of the taken actions ``[P, batch]``."""
         with torch.no_grad():
             next_value = self.next_state_values(batch)
-        target = batch.rewards + discount * batch.bootstrap_discounts * next_value
-        q_values = functional_call(self.q_network, params, (batch.observations,))
-        q_taken = q_values.gather(1, batch.actions[:, None]).squeeze(1)
+        bootstrap = stacked.member_view(discount, batch.bootstrap_discounts)
+        target = batch.rewards + bootstrap * batch.bootstrap_discounts * next_value
+        q_values = self.q_values(params, batch.observations)
+        q_taken = q_values.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
         return self.td_error(q_taken, target), q_taken
 
-    def train_step(self) -> tuple[float, float]:
+    def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A TD step under the learned gamma; every ``meta_interval``-th is also a meta step.
-        Returns (TD loss, mean Q of the taken actions)."""
+        Returns (TD loss, mean Q of the taken actions), each ``[P]``."""
         self.gradient_steps_done += 1
         if self.gradient_steps_done % self.config.meta_interval:
             return self.td_step()
         return self.meta_step()
 
-    def td_step(self) -> tuple[float, float]:
+    def td_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """DQN's TD step (agents/dqn.py) with 1-step targets r + gamma * next value."""
-        cfg = self.config
-        batch = self.buffer.sample(cfg.batch_size, self.rng)
-        with torch.no_grad():
-            bootstrap = float(self.discount) * batch.bootstrap_discounts  # 0 after termination
+        batch = self.next_batch()
+        with torch.no_grad():  # 0 after a termination
+            discount = stacked.member_view(self.discount.value, batch.bootstrap_discounts)
+            bootstrap = discount * batch.bootstrap_discounts
             target = batch.rewards + bootstrap * self.next_state_values(batch)
-        q_taken = self.q_network(batch.observations).gather(1, batch.actions[:, None]).squeeze(1)
+        q_values = self.q_values(self.q_params, batch.observations)
+        q_taken = q_values.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
         loss = self.td_error(q_taken, target)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm, foreach=True)
-        self.optimizer.step()
-        return loss.item(), q_taken.mean().item()
+        self.gradient_step(loss)
+        return loss.detach(), q_taken.detach().mean(-1)
 
-    def meta_step(self) -> tuple[float, float]:
+    def meta_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The TD step with its gradient g built with create_graph, then eta's step along
         the meta-gradient of the TD error under gamma' on a fresh minibatch."""
-        cfg = self.config
-        batch = self.buffer.sample(cfg.batch_size, self.rng)
-        before = detached_copy(self.q_network)
+        batch = self.next_batch()
+        before = {name: p.detach().clone().requires_grad_() for name, p in self.q_params.items()}
         inner, q_taken = self.td_loss_under(before, batch, self.discount.value)
-        g = torch.autograd.grad(inner, list(before.values()), create_graph=True)
-        self.optimizer.zero_grad(set_to_none=True)
-        for param, grad in zip(self.q_network.parameters(), g, strict=True):
-            param.grad = grad.detach().clone()
-        nn.utils.clip_grad_norm_(self.q_network.parameters(), cfg.max_grad_norm, foreach=True)
-        self.optimizer.step()
-        validation = self.buffer.sample(cfg.batch_size, self.rng)
-        after = dict(self.q_network.named_parameters())
-        outer, _ = self.td_loss_under(after, validation, torch.tensor(cfg.meta_discount))
-        v = torch.autograd.grad(outer, list(after.values()))
-        self.meta_gradients.append(self.discount.meta_step(g, v, cfg.learning_rate))
-        return inner.item(), q_taken.detach().mean().item()
+        g = torch.autograd.grad(inner.sum(), list(before.values()), create_graph=True)
+        self.gradient_step(inner.detach(), [grad.detach().clone() for grad in g])
+        validation = self.next_batch()
+        outer, _ = self.td_loss_under(self.q_params, validation, self.meta_discounts)
+        v = torch.autograd.grad(outer.sum(), self.parameters)
+        learning_rates = torch.as_tensor(self.learning_rates, device=self.device)
+        self.meta_gradients.append(self.discount.meta_step(g, v, learning_rates))
+        return inner.detach(), q_taken.detach().mean(-1)
 
-    def burst_scalars(self) -> dict[str, float]:
-        scalars = {"meta/discount": float(self.discount)}
+    def burst_scalars(self) -> list[dict[str, float]]:
+        scalars = [{"meta/discount": value} for value in self.discount.values()]
         if self.meta_gradients:
-            scalars["meta/gradient"] = sum(self.meta_gradients) / len(self.meta_gradients)
+            means = torch.stack(self.meta_gradients).cpu().double().mean(0).tolist()
+            for member_scalars, mean in zip(scalars, means, strict=True):
+                member_scalars["meta/gradient"] = mean
             self.meta_gradients.clear()
         return scalars
 
-    def state_dict(self) -> dict[str, Any]:
+    def member_state(self, member: int) -> dict[str, Any]:
         return {
-            **super().state_dict(),
-            "discount": self.discount.state_dict(),
+            **super().member_state(member),
+            "discount": self.discount.member_state(member),
             "gradient_steps_done": self.gradient_steps_done,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.discount.load_state_dict(state["discount"])
+    def load_member_state(self, member: int, state: dict[str, Any]) -> None:
+        super().load_member_state(member, state)
+        self.discount.load_member_state(member, state["discount"])
         self.gradient_steps_done = int(state["gradient_steps_done"])

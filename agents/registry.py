@@ -73,7 +73,8 @@ AGENTS: dict[str, AgentSpec] = {
             name="meta-dqn",
             summary="DQN whose discount is learned online by meta-gradients (Xu et al. 2018).",
             config=MetaDQNConfig,
-            make=MetaDQN,
+            make=lone(MetaDQN),
+            population=MetaDQN,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(

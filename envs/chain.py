@@ -11,13 +11,17 @@ factor and meta-gradient agents use it because the best discount is known.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
 
 from envs.config import Config, ConfigError, bounded
 from envs.family import Task, TaskFamily
+from envs.population import BatchedMemberEnvs
 
 
 @dataclass
@@ -73,6 +77,55 @@ class ChainEnv(gym.Env):
         return self._obs(), 0.0, False, False, {}
 
 
+class ChainVector(gym.vector.VectorEnv):
+    """Many chains as arrays, in ``members`` blocks (envs/population.py): what a
+    SyncVectorEnv of ``ChainEnv`` returns (tests/test_member_envs.py checks it), without
+    a Python call per copy. The chain draws nothing at random, so seeds change nothing."""
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, params: ChainParams, num_envs: int, members: int = 1) -> None:
+        self.params = params
+        self.members, self.envs_per_member = members, num_envs
+        self.num_envs = members * num_envs
+        self.single_observation_space = ChainEnv(params).observation_space
+        self.single_action_space = gym.spaces.Discrete(2)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.state = np.zeros(self.num_envs, dtype=np.int64)
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros((self.num_envs, self.params.length), dtype=np.float32)
+        obs[np.arange(self.num_envs), self.state] = 1.0
+        return obs
+
+    def reset_members(self, seeds: Sequence[int | None]):
+        self.state[:] = 0
+        self.prev_done[:] = False
+        return self._obs(), {}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        return self.reset_members([seed])
+
+    def step(self, actions):
+        p = self.params
+        actions = np.asarray(actions)
+        exits = actions == 0
+        at_goal = ~exits & (self.state == p.length - 1)
+        rewards = np.where(exits, p.exit_reward, np.where(at_goal, p.goal_reward, 0.0))
+        terminated = exits | at_goal
+        self.state = np.where(terminated, self.state, self.state + 1)
+        # NEXT_STEP autoreset: a copy that ended in the last step restarts, ignoring its action.
+        restart = self.prev_done
+        self.state[restart] = 0
+        rewards[restart] = 0.0
+        terminated[restart] = False
+        self.prev_done = terminated.copy()
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return self._obs(), rewards, terminated, truncated, {}
+
+
 class ChainFamily(TaskFamily):
     name = "chain"
     summary = "Delayed-reward chain: walk to a distant goal or exit early for a small reward."
@@ -83,3 +136,11 @@ class ChainFamily(TaskFamily):
 
     def make_env(self, params: ChainParams) -> gym.Env:
         return ChainEnv(params)
+
+    def make_vector_env(self, params: ChainParams, num_envs: int) -> gym.vector.VectorEnv:
+        return ChainVector(params, num_envs)
+
+    def make_member_envs(
+        self, params: ChainParams, num_envs: int, members: int
+    ) -> BatchedMemberEnvs:
+        return BatchedMemberEnvs(ChainVector(params, num_envs, members))

@@ -9,15 +9,18 @@ part and a test part (the top ``test_fraction`` of it) that never overlap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control import utils as control_utils
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
 from envs.config import Config, ConfigError, bounded
 from envs.family import Task, TaskFamily
+from envs.population import BatchedMemberEnvs, reseed
 
 SPLITS = ("train", "test", "all")
 
@@ -156,15 +159,33 @@ class CartPoleFamily(ContextualFamily):
     def make_vector_env(self, params: CartPoleParams, num_envs: int) -> gym.vector.VectorEnv:
         return ContextualCartPoleVector(self, params, num_envs)
 
+    def make_member_envs(
+        self, params: CartPoleParams, num_envs: int, members: int
+    ) -> BatchedMemberEnvs:
+        return BatchedMemberEnvs(ContextualCartPoleVector(self, params, num_envs, members))
+
 
 class ContextualCartPoleVector(CartPoleVectorEnv):
-    """gymnasium's NumPy CartPole over many envs, with one context per env (arrays)."""
+    """gymnasium's NumPy CartPole over many envs, with one context per env (arrays), in
+    ``members`` blocks (envs/population.py).
 
-    def __init__(self, family: CartPoleFamily, params: CartPoleParams, num_envs: int) -> None:
-        super().__init__(num_envs=num_envs)
+    A lone env is one block. Each block has its own generator, seeded as gymnasium seeds
+    its one, and draws from it what gymnasium's env of one block would draw, in the same
+    order: at reset the initial states then (resampling) the factors; at a step the new
+    factors of the envs restarting, then their initial states. So a block of a population
+    computes what the lone env with its seed computes, and the lone env what gymnasium's
+    does (tests/test_envs.py, tests/test_member_envs.py).
+    """
+
+    def __init__(
+        self, family: CartPoleFamily, params: CartPoleParams, num_envs: int, members: int = 1
+    ) -> None:
+        super().__init__(num_envs=num_envs * members)
         self.family, self.params = family, params
+        self.members, self.envs_per_member = members, num_envs
+        self.generators: list[np.random.Generator] = []
         self.factors = {
-            name: np.full(num_envs, value) for name, value in params.fixed_context().items()
+            name: np.full(self.num_envs, value) for name, value in params.fixed_context().items()
         }
         self._apply()
         if params.visible_context:
@@ -176,16 +197,30 @@ class ContextualCartPoleVector(CartPoleVectorEnv):
                 dtype=np.float32,
             )
             self.observation_space = gym.vector.utils.batch_space(
-                self.single_observation_space, num_envs
+                self.single_observation_space, self.num_envs
             )
 
     def _apply(self) -> None:
         self.family.apply(self, self.factors)
 
+    def _draw(self, mask: np.ndarray, rows: int, low: float, high: float) -> np.ndarray:
+        """``uniform(low, high, (rows, k))`` for the k envs in ``mask``, each block's
+        columns from its own generator (a block with none draws nothing, as gymnasium's
+        draw of size 0 does not advance its generator)."""
+        counts = mask.reshape(self.members, self.envs_per_member).sum(axis=1)
+        draws = [
+            generator.uniform(low, high, (rows, count))
+            for generator, count in zip(self.generators, counts, strict=True)
+            if count
+        ]
+        return np.concatenate(draws, axis=1) if draws else np.zeros((rows, 0))
+
     def _resample(self, mask: np.ndarray) -> None:
-        low, high = self.params.split_range()
-        for name in self.params.factor_names:
-            self.factors[name][mask] = self.np_random.uniform(low, high, mask.sum())
+        # One (factors, k) draw is the lone env's draws of k per factor, one after another.
+        names = self.params.factor_names
+        draws = self._draw(mask, len(names), *self.params.split_range())
+        for name, values in zip(names, draws, strict=True):
+            self.factors[name][mask] = values
         self._apply()
 
     def _observe(self, obs: np.ndarray) -> np.ndarray:
@@ -194,17 +229,39 @@ class ContextualCartPoleVector(CartPoleVectorEnv):
         factors = np.stack([self.factors[n] for n in self.params.factor_names], axis=1)
         return np.concatenate([obs, self.params.normalise(factors)], axis=1)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        obs, info = super().reset(seed=seed, options=options)
+    def reset_members(self, seeds: Sequence[int | None], options: dict | None = None):
+        """Reset block m with ``seeds[m]``, as ``reset(seed=seeds[m])`` resets a lone env."""
+        self.generators = reseed(self.generators, seeds)
+        self.low, self.high = control_utils.maybe_parse_reset_bounds(options, -0.05, 0.05)
+        every = np.ones(self.num_envs, dtype=bool)
+        self.state = self._draw(every, 4, self.low, self.high)
+        self.steps_beyond_terminated = None
+        self.steps = np.zeros(self.num_envs, dtype=np.int32)
+        self.prev_done = np.zeros(self.num_envs, dtype=np.bool_)
         if self.params.resample:
-            self._resample(np.ones(self.num_envs, dtype=bool))
-        return self._observe(obs), info
+            self._resample(every)
+        return self._observe(self.state.T.astype(np.float32)), {}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        return self.reset_members([seed], options)
 
     def step(self, action):
-        if self.params.resample and self.prev_done.any():
-            self._resample(self.prev_done.copy())  # these envs restart in this step
-        obs, reward, terminated, truncated, info = super().step(action)
-        return self._observe(obs), reward, terminated, truncated, info
+        restart = self.prev_done
+        if not restart.any():
+            obs, reward, terminated, truncated, info = super().step(action)
+            return self._observe(obs), reward, terminated, truncated, info
+        if self.params.resample:
+            self._resample(restart)  # these envs restart in this step
+        # gymnasium's step with nothing to restart, then its restart with each block's draws.
+        self.prev_done = np.zeros_like(restart)
+        _, reward, terminated, truncated, info = super().step(action)
+        self.state[:, restart] = self._draw(restart, 4, self.low, self.high)
+        self.steps[restart] = 0
+        reward[restart] = 0.0
+        terminated[restart] = False
+        truncated[restart] = False
+        self.prev_done = terminated | truncated
+        return self._observe(self.state.T.astype(np.float32)), reward, terminated, truncated, info
 
 
 @dataclass
