@@ -20,6 +20,10 @@ Options from the paper and after it:
   Multi-Step Meta-Gradient Reinforcement Learning"). On by default.
 
 Logs ``meta/discount`` and ``meta/gradient`` every update.
+
+The agent is a population (agents/common/population.py): P members with their own seeds,
+initial discounts, meta discounts and meta step sizes, each meta step taken per member
+(agents/common/meta_gradient.py ``StackedDiscount``); a lone run is a population of one.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
-from agents.common.actor_critic_loop import ActorCriticConfig, ActorCriticLoop
-from agents.common.meta_gradient import LearnedDiscount, detached_copy
+from agents.common import stacked
+from agents.common.actor_critic_loop import ActorCriticConfig, ActorCriticLoop, Stats
+from agents.common.meta_gradient import StackedDiscount
 from agents.common.networks import layer
 from agents.common.returns import rollout_gae
 from agents.common.rollout import Batch
@@ -44,11 +48,11 @@ EMBEDDING = 16
 
 @dataclass
 class MetaGradientA2CConfig(ActorCriticConfig):
-    discount: float = bounded(0.99, 0.0, 1.0, low_open=True, high_open=True)
+    discount: float = bounded(0.99, 0.0, 1.0, low_open=True, high_open=True, per_member=True)
     """Initial discount gamma; then learned online."""
-    meta_discount: float = bounded(0.99, 0.0, 1.0)
+    meta_discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
     """Reference discount gamma' of the meta-objective (fixed)."""
-    meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True)
+    meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size of the discount's logit."""
     condition_on_discount: bool = False
     """Feed a learned embedding of gamma to the policy and values."""
@@ -57,7 +61,9 @@ class MetaGradientA2CConfig(ActorCriticConfig):
 
 
 class DiscountActorCritic(nn.Module):
-    """Actor, inner critic V_gamma and outer critic V_gamma', optionally fed gamma."""
+    """Actor, inner critic V_gamma and outer critic V_gamma', optionally fed gamma: one
+    member's network (its parameter names are a checkpoint's); the population runs the
+    members' stacked copies through ``discount_actor_critic``."""
 
     def __init__(self, inputs: int, actions: int, hidden: int, conditioned: bool) -> None:
         super().__init__()
@@ -88,107 +94,146 @@ class DiscountActorCritic(nn.Module):
         return self.actor(obs), values[..., 0], values[..., 1]
 
 
+def discount_actor_critic(
+    template: DiscountActorCritic, params: stacked.Params, obs: torch.Tensor, discount: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``DiscountActorCritic.forward`` for every member: obs ``[P, ..., inputs]``, each
+    member's discount ``[P]``."""
+    if template.conditioned:
+        members = obs.shape[0]
+        code = torch.tanh(stacked.linear(discount.reshape(members, 1, 1), params, "embed"))
+        code = code.reshape(members, *([1] * (obs.dim() - 2)), EMBEDDING)
+        obs = torch.cat([obs, code.expand(*obs.shape[:-1], EMBEDDING)], dim=-1)
+    values = stacked.sequential(template.critic, params, obs, "critic.")
+    logits = stacked.sequential(template.actor, params, obs, "actor.")
+    return logits, values[..., 0], values[..., 1]
+
+
+def member_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The mean over a member's valid ``[T, P, n]`` entries, ``[P]``."""
+    return (values * valid).sum((0, 2)) / valid.sum((0, 2)).clamp(min=1.0)
+
+
 class MetaGradientA2C(ActorCriticLoop):
     config: MetaGradientA2CConfig
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        cfg = self.config
-        self.discount = LearnedDiscount(cfg.discount, cfg.meta_learning_rate)
-        self.reference = torch.tensor(cfg.meta_discount)
-        self.previous: tuple[dict[str, torch.Tensor], Batch] | None = None
+        self.discount = StackedDiscount(
+            [config.discount for config in self.configs],
+            [config.meta_learning_rate for config in self.configs],
+            self.device,
+        )
+        self.reference = self.member_values("meta_discount")
+        self.previous: tuple[stacked.Params, Batch] | None = None
+        self.has_previous = torch.zeros(len(self.seeds), dtype=torch.bool, device=self.device)
 
     def make_net(self, inputs: int, actions: int) -> nn.Module:
         cfg = self.config
         return DiscountActorCritic(inputs, actions, cfg.hidden_size, cfg.condition_on_discount)
 
     def policy_logits(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs, self.discount.value.detach())[0]
+        condition = self.discount.value.detach()
+        return discount_actor_critic(self.template, self.params, obs, condition)[0]
 
-    def _forward(self, params, batch: Batch, discount: torch.Tensor):
-        obs = torch.cat([batch.data["obs"], batch.last_obs[None]])
-        return functional_call(self.net, params, (obs, discount))
+    def _forward(self, params: stacked.Params, batch: Batch, discount: torch.Tensor):
+        """Logits, values and outer values ``[T + 1, P, n, ...]`` of the rollout's
+        observations and the one after it."""
+        obs = torch.cat([batch.data["obs"], batch.last_obs[None]]).transpose(0, 1)
+        outputs = discount_actor_critic(self.template, params, obs, discount)
+        return tuple(output.transpose(0, 1) for output in outputs)
 
     def inner_loss(
-        self, params: dict[str, torch.Tensor], batch: Batch, discount: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """A2C's loss (agents/a2c.py's ``a2c_loss``) under the learned gamma, plus the outer
-        head's value loss. Returns bootstrap from detached values: the parameters get the
-        usual semi-gradient and only gamma sees through the targets."""
+        self, params: stacked.Params, batch: Batch, discount: torch.Tensor
+    ) -> tuple[torch.Tensor, Stats]:
+        """A2C's loss (agents/a2c.py's ``a2c_loss``) under the learned gamma ``[P]``, plus
+        the outer head's value loss, per member. Returns bootstrap from detached values:
+        the parameters get the usual semi-gradient and only gamma sees through the targets."""
         cfg = self.config
         logits, values, outer_values = self._forward(params, batch, discount)
         data = batch.data
+        lam = self.member_values("gae_lambda")[:, None]
         advantages, returns = rollout_gae(
-            data, values[:-1].detach(), values[-1].detach(), discount, cfg.gae_lambda
+            data, values[:-1].detach(), values[-1].detach(), discount[:, None], lam
         )
         valid = data["valid"].float()
-        count = valid.sum().clamp(min=1.0)
-        dist = torch.distributions.Categorical(logits=logits[:-1])
-        policy_loss = -(dist.log_prob(data["actions"]) * advantages * valid).sum() / count
-        value_loss = 0.5 * ((returns - values[:-1]).pow(2) * valid).sum() / count
-        entropy = (dist.entropy() * valid).sum() / count
-        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
-        stats = {
-            "policy_loss": policy_loss.item(),
-            "value_loss": value_loss.item(),
-            "entropy": entropy.item(),
-        }
+        log_probs = torch.log_softmax(logits[:-1], -1)
+        taken = log_probs.gather(-1, data["actions"].unsqueeze(-1)).squeeze(-1)
+        policy_loss = -member_mean(taken * advantages, valid)
+        value_loss = 0.5 * member_mean((returns - values[:-1]).pow(2), valid)
+        entropy = member_mean(-(log_probs.exp() * log_probs).sum(-1), valid)
+        value_coef = self.member_values("value_coef")
+        entropy_coef = self.member_values("entropy_coef")
+        loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
+        stats = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
         if cfg.outer_value_head:
             _, returns = rollout_gae(
-                batch.data,
+                data,
                 outer_values[:-1].detach(),
                 outer_values[-1].detach(),
-                cfg.meta_discount,
+                self.reference[:, None],
                 1.0,
             )
-            valid = batch.data["valid"].float()
-            outer_loss = 0.5 * ((returns - outer_values[:-1]).pow(2) * valid).sum()
-            loss = loss + cfg.value_coef * outer_loss / valid.sum().clamp(min=1.0)
-        return loss, stats
+            outer_loss = 0.5 * member_mean((returns - outer_values[:-1]).pow(2), valid)
+            loss = loss + value_coef * outer_loss
+        return loss, {key: value.detach() for key, value in stats.items()}
 
-    def meta_objective(self, params: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
-        """J': the policy-gradient loss under gamma' (lambda' = 1) on validation data."""
+    def meta_objective(self, params: stacked.Params, batch: Batch) -> torch.Tensor:
+        """J' ``[P]``: the policy-gradient loss under gamma' (lambda' = 1) on validation data."""
         cfg = self.config
         condition = self.reference if cfg.condition_on_discount else self.discount.value.detach()
         logits, values, outer_values = self._forward(params, batch, condition)
         baseline = outer_values if cfg.outer_value_head else values
         advantages, _ = rollout_gae(
-            batch.data, baseline[:-1].detach(), baseline[-1].detach(), self.reference, 1.0
+            batch.data,
+            baseline[:-1].detach(),
+            baseline[-1].detach(),
+            self.reference[:, None],
+            1.0,
         )
-        valid = batch.data["valid"].float()
-        logp = torch.distributions.Categorical(logits=logits[:-1]).log_prob(batch.data["actions"])
-        return -(logp * advantages * valid).sum() / valid.sum().clamp(min=1.0)
+        log_probs = torch.log_softmax(logits[:-1], -1)
+        taken = log_probs.gather(-1, batch.data["actions"].unsqueeze(-1)).squeeze(-1)
+        return -member_mean(taken * advantages, batch.data["valid"].float())
 
-    def update(self, batch: Batch) -> dict[str, float]:
-        cfg = self.config
-        scalars: dict[str, float] = {}
-        params = dict(self.net.named_parameters())
-        if self.previous is not None:
+    def update(self, batch: Batch) -> Stats:
+        scalars: Stats = {}
+        params = self.params
+        if self.previous is not None and bool(self.has_previous.any()):
             previous_params, previous_batch = self.previous
             outer = self.meta_objective(params, batch)
-            v = torch.autograd.grad(outer, list(params.values()), allow_unused=True)
+            v = torch.autograd.grad(outer.sum(), list(params.values()), allow_unused=True)
             inner, _ = self.inner_loss(previous_params, previous_batch, self.discount.value)
             g = torch.autograd.grad(
-                inner, list(previous_params.values()), create_graph=True, allow_unused=True
+                inner.sum(), list(previous_params.values()), create_graph=True, allow_unused=True
             )
-            scalars["meta/gradient"] = self.discount.meta_step(g, v, cfg.learning_rate)
-            scalars["meta/objective"] = outer.item()
-        self.previous = (detached_copy(self.net), batch)
+            active = None if bool(self.has_previous.all()) else self.has_previous
+            gradient = self.discount.meta_step(g, v, self.member_values("learning_rate"), active)
+            absent = torch.full_like(gradient, float("nan"))
+            scalars["meta/gradient"] = torch.where(self.has_previous, gradient, absent)
+            scalars["meta/objective"] = torch.where(self.has_previous, outer.detach(), absent)
+        self.previous = (
+            {name: value.detach().clone().requires_grad_() for name, value in params.items()},
+            batch,
+        )
+        self.has_previous[:] = True
         loss, stats = self.inner_loss(params, batch, self.discount.value.detach())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
-        scalars["meta/discount"] = float(self.discount)
+        self.step_optimizer(loss.sum())
+        scalars["meta/discount"] = self.discount.value.detach()
         scalars.update({f"train/{key}": value for key, value in stats.items()})
         return scalars
 
-    def state_dict(self) -> dict[str, Any]:
+    def reset_envs(self) -> None:
+        """Fresh episodes, and no meta step on the first update: the previous rollout no
+        longer precedes the next one (as after a resume, which saves no rollout)."""
+        super().reset_envs()
+        self.has_previous[:] = False
+
+    def member_state(self, member: int) -> dict[str, Any]:
         # The previous rollout is not saved: the first update after a resume has no meta
         # step, as the first update of a run.
-        return {**super().state_dict(), "discount": self.discount.state_dict()}
+        return {**super().member_state(member), "discount": self.discount.member_state(member)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.discount.load_state_dict(state["discount"])
-        self.previous = None
+    def load_member_state(self, member: int, state: dict[str, Any]) -> None:
+        super().load_member_state(member, state)
+        self.discount.load_member_state(member, state["discount"])
+        self.has_previous[member] = False

@@ -2,52 +2,54 @@
 family's batched environment, feed-forward: the CleanRL recipe (orthogonal init, advantage
 normalisation, optional clipped value loss, learning-rate annealing, target-KL stop).
 
+The agent is a population (agents/common/population.py): P members, each with its own
+seed and values of the per-member fields, trained as one batched computation (a lone run
+is a population of one). The steps after an episode end, which only reset an env, are
+masked inside the minibatches rather than removed, so every member has the same number
+of minibatches; each member shuffles with its own generator and stops its epochs at its
+own target KL.
+
 One file, read top to bottom: config, the clipped loss, then the agent (rollouts, update).
 For PPO over whole meta-episodes (RL^2, SNAIL) see agents/common/meta_ppo.py.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
-from agents.common.base import GreedyEvaluation, Report
+from agents.common import stacked
+from agents.common.actor_critic_loop import ActorCriticMembers, Stats, sample
 from agents.common.cadence import Cadence, Ticks
-from agents.common.checkpoint import NetOptimizerCheckpoint
-from agents.common.networks import ActorCritic
+from agents.common.population import PopulationReport
 from agents.common.returns import rollout_gae
-from agents.common.rollout import RolloutCollector
-from agents.common.seeds import train_env_seed
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
-from envs.family import TaskFamily
 
 
 @dataclass
 class PPOConfig(Config):
-    learning_rate: float = bounded(2.5e-4, 0.0, 1.0, low_open=True, log=True)
+    learning_rate: float = bounded(2.5e-4, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size (annealed linearly to 0 when anneal_learning_rate)."""
     anneal_learning_rate: bool = True
     """Decay the learning rate linearly to zero over the step budget."""
-    discount: float = bounded(0.99, 0.0, 1.0)
+    discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
     """Discount factor gamma."""
-    gae_lambda: float = bounded(0.95, 0.0, 1.0)
+    gae_lambda: float = bounded(0.95, 0.0, 1.0, per_member=True)
     """GAE lambda."""
-    clip_range: float = bounded(0.2, 0.0, 1.0, low_open=True)
+    clip_range: float = bounded(0.2, 0.0, 1.0, low_open=True, per_member=True)
     """PPO's probability-ratio clip."""
-    value_coef: float = bounded(0.5, 0.0)
+    value_coef: float = bounded(0.5, 0.0, per_member=True)
     """Weight of the value loss."""
     clip_value_loss: bool = False
     """Clip each value's move to clip_range around its rollout value, as CleanRL's clip_vloss."""
-    entropy_coef: float = bounded(0.01, 0.0)
+    entropy_coef: float = bounded(0.01, 0.0, per_member=True)
     """Weight of the entropy bonus."""
-    max_grad_norm: float = bounded(0.5, 0.0, low_open=True)
+    max_grad_norm: float = bounded(0.5, 0.0, low_open=True, per_member=True)
     """Gradient clipping threshold (global L2 norm)."""
-    target_kl: float = bounded(0.0, 0.0)
+    target_kl: float = bounded(0.0, 0.0, per_member=True)
     """Stop an update's epochs once the approximate KL passes this (0 never stops)."""
     ppo_epochs: int = bounded(4, 1, 100)
     """Passes over each rollout."""
@@ -81,132 +83,181 @@ def ppo_loss(
     advantages: torch.Tensor,
     returns: torch.Tensor,
     *,
-    clip_range: float,
-    value_coef: float,
-    entropy_coef: float,
+    clip_range: float | torch.Tensor,
+    value_coef: float | torch.Tensor,
+    entropy_coef: float | torch.Tensor,
     clip_value_loss: bool = False,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The clipped PPO loss on one minibatch and its parts; advantages are standardised per
-    minibatch. With ``clip_value_loss`` the value loss is the larger of the plain squared
-    error and that of the value moved at most ``clip_range`` from ``old_values``."""
-    dist = torch.distributions.Categorical(logits=logits)
-    log_ratio = dist.log_prob(actions) - old_logp
+    valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, Stats]:
+    """The clipped PPO loss on one minibatch ``[..., B]`` (a member axis first, or none)
+    and its parts, one per member; advantages are standardised per minibatch. Entries
+    where ``valid`` is false count nowhere. With ``clip_value_loss`` the value loss is the
+    larger of the plain squared error and that of the value moved at most ``clip_range``
+    from ``old_values``. Per-member coefficients are ``[P]``."""
+    weights = torch.ones_like(values) if valid is None else valid.to(values.dtype)
+    count = weights.sum(-1).clamp(min=1.0)
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return (x * weights).sum(-1) / count
+
+    def per_row(coefficient: float | torch.Tensor) -> float | torch.Tensor:
+        return coefficient.unsqueeze(-1) if isinstance(coefficient, torch.Tensor) else coefficient
+
+    log_probs = torch.log_softmax(logits, -1)
+    log_ratio = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - old_logp
     ratio = log_ratio.exp()
-    adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    clipped = ratio.clamp(1 - clip_range, 1 + clip_range)
-    policy_loss = -torch.min(ratio * adv, clipped * adv).mean()
+    centred = advantages - mean(advantages).unsqueeze(-1)
+    spread = ((centred.square() * weights).sum(-1) / (count - 1).clamp(min=1.0)).sqrt()
+    adv = centred / (spread.unsqueeze(-1) + 1e-8)
+    clip = per_row(clip_range)
+    clipped = ratio.clamp(1 - clip, 1 + clip)
+    policy_loss = -mean(torch.min(ratio * adv, clipped * adv))
     if clip_value_loss:
-        moved = old_values + (values - old_values).clamp(-clip_range, clip_range)
-        value_loss = 0.5 * torch.max((values - returns).pow(2), (moved - returns).pow(2)).mean()
+        moved = old_values + (values - old_values).clamp(-clip, clip)
+        value_loss = 0.5 * mean(torch.max((values - returns).pow(2), (moved - returns).pow(2)))
     else:
-        value_loss = 0.5 * (values - returns).pow(2).mean()
-    entropy = dist.entropy().mean()
+        value_loss = 0.5 * mean((values - returns).pow(2))
+    entropy = mean(-(log_probs.exp() * log_probs).sum(-1))
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     with torch.no_grad():
         stats = {
-            "policy_loss": policy_loss.item(),
-            "value_loss": value_loss.item(),
-            "entropy": entropy.item(),
-            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
-            "clip_fraction": ((ratio - 1).abs() > clip_range).float().mean().item(),
+            "policy_loss": policy_loss.detach(),
+            "value_loss": value_loss.detach(),
+            "entropy": entropy.detach(),
+            "approx_kl": mean((ratio - 1) - log_ratio),
+            "clip_fraction": mean(((ratio - 1).abs() > clip).to(values.dtype)),
         }
     return loss, stats
 
 
-class PPO(GreedyEvaluation, NetOptimizerCheckpoint):
-    """Feed-forward PPO on a family with discrete actions."""
+def adam_step_of(
+    optimizer: stacked.StackedAdam, grads: Sequence[torch.Tensor], active: torch.Tensor
+) -> None:
+    """An Adam step of the ``active`` members only: the others (stopped by their target KL)
+    keep their parameters, moments and step counts."""
+    if bool(active.all()):
+        optimizer.step(grads)
+        return
+    tensors = [*optimizer.params, *optimizer.exp_avg, *optimizer.exp_avg_sq, optimizer.steps]
+    saved = [tensor.detach().clone() for tensor in tensors]
+    optimizer.step(grads)
+    with torch.no_grad():
+        for tensor, before in zip(tensors, saved, strict=True):
+            keep = active.to(tensor.device).reshape(-1, *([1] * (tensor.dim() - 1)))
+            tensor.copy_(torch.where(keep, tensor, before))
 
-    def __init__(self, config: PPOConfig, task: TaskFamily, task_params: Config, seed: int):
-        self.config, self.task, self.task_params, self.seed = config, task, task_params, seed
-        torch.manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
-        self.env = task.make_vector_env(task_params, config.num_envs)
-        self.rollouts = RolloutCollector(self.env)
-        obs_size = int(np.prod(self.env.single_observation_space.shape))
-        self.net = ActorCritic(obs_size, int(self.env.single_action_space.n), config.hidden_size)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
-        self.steps_done = 0
-        self.evaluations = 0
 
-    @torch.no_grad()
-    def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
-        logits, _ = self.net(torch.as_tensor(observations, dtype=torch.float32))
-        return logits.argmax(-1).numpy()
+class PPO(ActorCriticMembers):
+    """Feed-forward PPO on a family with discrete actions, for P members at once."""
 
-    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        logits, value = self.net(obs)
-        dist = torch.distributions.Categorical(logits=logits)
-        action = dist.sample()
-        return action, {"logp": dist.log_prob(action), "values": value}
+    config: PPOConfig
 
-    def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
+    def make_optimizer(self) -> stacked.StackedAdam:
+        lr = self.member_values("learning_rate").double()
+        return stacked.StackedAdam(list(self.params.values()), lr, eps=1e-5)
+
+    def act(self, obs: torch.Tensor, t: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits, values = self.forward(obs)
+        action = sample(logits, self.uniforms[t])
+        logp = torch.log_softmax(logits, -1).gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        return action, {"logp": logp, "values": values}
+
+    def learn(
+        self, total_steps: int, *, tick_seconds: float | None = None
+    ) -> Iterator[PopulationReport]:
         cfg = self.config
         cadence = Cadence(total_steps, cfg.eval_interval)  # a report per update
         ticks = Ticks(tick_seconds)
-        self.rollouts.reset(seed=train_env_seed(self.seed, self.steps_done))
+        self.reset_envs()
+        learning_rates = self.member_values("learning_rate").double()
         while self.steps_done < total_steps:
             before = self.steps_done
             if cfg.anneal_learning_rate:
                 remaining = max(0.0, 1.0 - self.steps_done / total_steps)
-                self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * remaining
+                self.optimizer.lr = learning_rates * remaining
+            self.draw_uniforms(cfg.rollout_steps)
             batch = self.rollouts.collect(cfg.rollout_steps, self.act)
-            self.steps_done += batch.steps
-            data, finished = batch.data, batch.finished_returns
+            self.steps_done += cfg.rollout_steps * cfg.num_envs
+            data = batch.data
             with torch.no_grad():
-                _, last_value = self.net(batch.last_obs)
+                _, last_value = self.forward(batch.last_obs)
             advantages, returns = rollout_gae(
-                data, data["values"], last_value, cfg.discount, cfg.gae_lambda
+                data,
+                data["values"],
+                last_value,
+                self.member_values("discount")[:, None],
+                self.member_values("gae_lambda")[:, None],
             )
-            scalars = yield from self.update(data, advantages, returns, ticks)
-            if finished:
-                scalars["charts/episode_return"] = float(np.mean(finished))
+            stats = yield from self.update(data, advantages, returns, ticks)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = batch.finished_sums / batch.finished_counts  # NaN: none finished
+            stats["charts/episode_return"] = torch.as_tensor(means)
             due = cadence.due(before, self.steps_done)
-            if due.evaluate:
-                results = self.evaluate(cfg.eval_episodes)
-                scalars["eval/episode_return"] = float(results.mean())
-                scalars["eval/episode_return_std"] = float(results.std())
+            results = self.evaluate(cfg.eval_episodes) if due.evaluate else None
             if due.report:
-                yield Report(self.steps_done, scalars)
+                yield self.reports(self.steps_done, stats, results)
 
     def update(
         self, data, advantages, returns, ticks: Ticks
-    ) -> Generator[Report, None, dict[str, float]]:
-        """PPO epochs over one rollout in shuffled minibatches of valid steps; yields the
-        ticks that fall due between minibatches and returns the update's scalars."""
+    ) -> Generator[PopulationReport, None, Stats]:
+        """PPO epochs over one rollout in shuffled minibatches, each member in its own
+        order; yields the ticks that fall due between minibatches and returns the
+        update's scalars (each member's means over the minibatches it trained on)."""
         cfg = self.config
-        valid = data["valid"].reshape(-1)
-        flat = {key: value.reshape(-1, *value.shape[2:])[valid] for key, value in data.items()}
-        advantages, returns = advantages.reshape(-1)[valid], returns.reshape(-1)[valid]
-        size = len(returns)
-        stats: dict[str, list[float]] = defaultdict(list)
+        members = len(self.seeds)
+
+        def flat(value: torch.Tensor) -> torch.Tensor:  # [T, P, n, ...] -> [P, T * n, ...]
+            return value.transpose(0, 1).reshape(members, -1, *value.shape[3:])
+
+        rows = {key: flat(data[key]) for key in ("obs", "actions", "logp", "values", "valid")}
+        rows["advantages"], rows["returns"] = flat(advantages), flat(returns)
+        size = rows["returns"].shape[1]
+        coefficients = {
+            name: self.member_values(name) for name in ("clip_range", "value_coef", "entropy_coef")
+        }
+        max_grad_norm, target_kl = (self.member_values(n) for n in ("max_grad_norm", "target_kl"))
+        params = list(self.params.values())
+        active = torch.ones(members, dtype=torch.bool, device=self.device)
+        sums: Stats = {}
+        trained = torch.zeros(members, device=self.device)
+        per_epoch = -(-size // cfg.minibatch_size)
         for _ in range(cfg.ppo_epochs):
-            order = torch.from_numpy(self.rng.permutation(size))
+            orders = np.stack([rng.permutation(size) for rng in self.rngs])
+            orders = torch.as_tensor(orders, device=self.device)
+            epoch_kl = torch.zeros(members, device=self.device)
             for start in range(0, size, cfg.minibatch_size):
-                idx = order[start : start + cfg.minibatch_size]
-                logits, values = self.net(flat["obs"][idx])
+                idx = orders[:, start : start + cfg.minibatch_size]
+                batch = {key: gather(value, idx) for key, value in rows.items()}
+                logits, values = self.forward(batch["obs"])
                 loss, parts = ppo_loss(
                     logits,
                     values,
-                    flat["actions"][idx],
-                    flat["logp"][idx],
-                    flat["values"][idx],
-                    advantages[idx],
-                    returns[idx],
-                    clip_range=cfg.clip_range,
-                    value_coef=cfg.value_coef,
-                    entropy_coef=cfg.entropy_coef,
+                    batch["actions"],
+                    batch["logp"],
+                    batch["values"],
+                    batch["advantages"],
+                    batch["returns"],
+                    **coefficients,
                     clip_value_loss=cfg.clip_value_loss,
+                    valid=batch["valid"],
                 )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
+                grads = torch.autograd.grad(loss.sum(), params)
+                stacked.clip_grad_norm(grads, max_grad_norm)
+                adam_step_of(self.optimizer, grads, active)
                 for key, value in parts.items():
-                    stats[key].append(value)
+                    sums[key] = sums.get(key, 0.0) + value * active
+                trained += active
+                epoch_kl += parts["approx_kl"]
                 if ticks.due():
-                    yield Report(self.steps_done, {}, tick=True)
-            # The epoch's own minibatches decide whether the next epoch runs.
-            per_epoch = -(-size // cfg.minibatch_size)
-            if cfg.target_kl and np.mean(stats["approx_kl"][-per_epoch:]) > cfg.target_kl:
+                    yield PopulationReport(self.steps_done, [{} for _ in range(members)], True)
+            # The epoch's own minibatches decide whether the member's next epoch runs.
+            active &= ~((target_kl > 0) & (epoch_kl / per_epoch > target_kl))
+            if not bool(active.any()):
                 break
-        return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}
+        return {f"train/{key}": value / trained for key, value in sums.items()}
+
+
+def gather(rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Rows ``idx`` ``[P, b]`` of each member's ``[P, N, ...]`` rows: one batched gather."""
+    index = idx.reshape(*idx.shape, *([1] * (rows.dim() - 2))).expand(-1, -1, *rows.shape[2:])
+    return rows.gather(1, index)

@@ -89,14 +89,16 @@ AGENTS: dict[str, AgentSpec] = {
             name="mg-a2c",
             summary="Meta-gradient A2C: the discount is learned online (Xu et al. 2018).",
             config=MetaGradientA2CConfig,
-            make=MetaGradientA2C,
+            make=lone(MetaGradientA2C),
+            population=MetaGradientA2C,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(
             name="ppo",
             summary="PPO with GAE, feed-forward actor-critic (Schulman et al. 2017).",
             config=PPOConfig,
-            make=PPO,
+            make=lone(PPO),
+            population=PPO,
             tasks=CONTROL_TASKS,
         ),
         AgentSpec(

@@ -89,37 +89,46 @@ def test_meta_episode_ppo_loss_is_ppos_loss_on_other_shapes() -> None:
     flat = [x.reshape(-1, *x.shape[2:]) for x in (logits, values, actions, old_logp, old_values)]
     loss, parts = ppo_loss(*flat, advantages.reshape(-1), returns.reshape(-1), **coefs)
     assert meta_loss.item() == pytest.approx(loss.item(), rel=1e-6)
-    assert meta_parts == pytest.approx(parts, rel=1e-6)
+    assert meta_parts == pytest.approx({key: float(v) for key, v in parts.items()}, rel=1e-6)
 
 
 def test_meta_gradient_a2c_inner_loss_is_a2cs_loss() -> None:
     """mg_a2c.py writes A2C's loss out again: without the outer value head it must be
-    a2c.py's, for a learned gamma as for a fixed one."""
+    a2c.py's, member by member, for a learned gamma as for a fixed one."""
     family = get_task("cartpole")
     spec = AGENTS["mg-a2c"]
-    config = spec.config(outer_value_head=False, entropy_coef=0.01, gae_lambda=0.9)
-    agent = spec.make(config, family, family.Params(), 0)
-    agent.rollouts.reset(seed=0)
+    configs = [
+        spec.config(outer_value_head=False, entropy_coef=0.01, gae_lambda=0.9),
+        spec.config(outer_value_head=False, discount=0.8, value_coef=0.3, gae_lambda=0.7),
+    ]
+    agent = spec.population(configs, family, family.Params(), [0, 1])
+    agent.reset_envs()
+    agent.draw_uniforms(16)
     batch = agent.rollouts.collect(16, agent.act)
-    params = dict(agent.net.named_parameters())
     discount = agent.discount.value
-    loss, stats = agent.inner_loss(params, batch, discount)
-    logits, values, _ = agent._forward(params, batch, discount)
+    loss, stats = agent.inner_loss(agent.params, batch, discount)
+    logits, values, _ = agent._forward(agent.params, batch, discount)
+
+    def member_values(name: str) -> torch.Tensor:
+        return torch.tensor([getattr(config, name) for config in configs])
+
     expected, expected_stats = a2c_loss(
         logits[:-1],
         values[:-1],
         values[-1],
         batch.data,
-        discount,
-        config.gae_lambda,
-        value_coef=config.value_coef,
-        entropy_coef=config.entropy_coef,
+        discount[:, None],
+        member_values("gae_lambda")[:, None],
+        value_coef=member_values("value_coef"),
+        entropy_coef=member_values("entropy_coef"),
     )
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
-    assert stats == pytest.approx(expected_stats, rel=1e-6)
-    (dloss,) = torch.autograd.grad(loss, agent.discount.eta, retain_graph=True)
-    (dexpected,) = torch.autograd.grad(expected, agent.discount.eta)
-    assert dloss.item() == pytest.approx(dexpected.item(), rel=1e-5)
+    assert loss.tolist() == pytest.approx(expected.tolist(), rel=1e-6)
+    for key, value in expected_stats.items():
+        assert stats[key].tolist() == pytest.approx(value.tolist(), rel=1e-6)
+    (dloss,) = torch.autograd.grad(loss.sum(), agent.discount.eta, retain_graph=True)
+    (dexpected,) = torch.autograd.grad(expected.sum(), agent.discount.eta)
+    assert torch.all(dloss != 0)
+    assert dloss.tolist() == pytest.approx(dexpected.tolist(), rel=1e-5)
 
 
 CHECKPOINT_KEYS = {
@@ -127,8 +136,8 @@ CHECKPOINT_KEYS = {
     "meta-dqn": "buffer discount evaluations gradient_steps_done optimizer q_network rng "
     "steps_done target_network torch_rng",
     "a2c": "evaluations net optimizer rng steps_done",
-    "mg-a2c": "discount evaluations net optimizer rng steps_done torch_rng",
-    "ppo": "evaluations net optimizer rng steps_done torch_rng",
+    "mg-a2c": "discount evaluations net optimizer rng steps_done",
+    "ppo": "evaluations net optimizer rng steps_done",
     "rl2": "evaluations net optimizer rng steps_done torch_rng",
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",

@@ -42,7 +42,8 @@ def test_checkpoint_round_trip() -> None:
     restored = make(seed=2)
     restored.load_state_dict(torch.load(buffer, weights_only=True))
     probe = torch.randn(16, 4).numpy()
-    assert (restored.greedy_actions(probe) == agent.greedy_actions(probe)).all()
+    acting = restored.population.greedy_actions(probe)
+    assert (acting == agent.population.greedy_actions(probe)).all()
     assert restored.steps_done == agent.steps_done
 
 
@@ -70,7 +71,7 @@ def value_loss(value: float, clip: bool, old_value: float = 0.0, target: float =
         entropy_coef=0.0,
         clip_value_loss=clip,
     )
-    return stats["value_loss"]
+    return float(stats["value_loss"])
 
 
 def test_clipped_value_loss_differs_exactly_when_a_value_moves_beyond_the_clip_range() -> None:
@@ -94,9 +95,10 @@ def test_clipped_value_loss_differs_exactly_when_a_value_moves_beyond_the_clip_r
 
 def test_clipped_value_loss_is_off_by_default_and_changes_the_update_when_on() -> None:
     assert PPOConfig().clip_value_loss is False
-    # Each agent is built just before it learns: torch's global RNG then starts equal.
+    # Each agent acts and shuffles from its own seed's generator: equal settings, equal runs.
+    # A step size large enough that some value moves past clip_range within the update.
     first = [
-        next(make(seed=4, clip_value_loss=clip).learn(10_000)).scalars
+        next(make(seed=4, clip_value_loss=clip, learning_rate=3e-3).learn(10_000)).scalars
         for clip in (False, False, True)
     ]
     assert first[0] == first[1]
