@@ -7,11 +7,10 @@ RandomSampler; empty trials that TPE or GP fill in when a worker takes them; lif
 a meta-gradient agent). Workers only take queued trials, so however many run, no grid
 point is visited twice and no study runs more than N lifetimes (studies/worker.py).
 
-A worker may take up to P trials at once and train them as one population (one batched
-computation, agents/common/population.py). P is how a study trains, not what it is: the
-spec's ``population`` is the default a `study run` uses, left out when two specs are
-compared, and the trials' values do not depend on it (member m of a population computes
-what a lone lifetime with m's seed and config computes).
+A worker may take up to P trials at once and train them as one batched population. P is
+how a study trains, not what it is: the spec's ``population`` is `study run`'s default,
+left out when specs are compared; member m of a population computes what a lone lifetime
+with m's seed and config computes, so the trials' values do not depend on it.
 """
 
 from __future__ import annotations
@@ -184,11 +183,10 @@ class StudySpec:
         self.check_population(self.population)
 
     def check_population(self, population: int) -> None:
-        """Refuse a population size this study cannot train with, naming why: the agent
-        has no batched form, or the study searches a field the members must share (a
-        network's size, the batch size, the rollout length: it sets a shape or the loop's
-        structure). Such a study trains lone lifetimes; splitting each batch by the
-        searched value would make most batches small, with a grid all of them."""
+        """Refuse a population size this study cannot train with, naming why: an agent
+        with no batched form, or a searched field the members must share (it sets a shape
+        or the loop's structure). Such a study trains lone lifetimes: batches split by
+        that field's value would be small (of one lifetime, if it is all that varies)."""
         if not 1 <= population <= MAX_POPULATION:
             raise ConfigError(
                 f"--population {population}: give 1 to {MAX_POPULATION}", field="population"
@@ -217,15 +215,9 @@ class StudySpec:
 
     def corners(self) -> list[dict[str, Any]]:
         """The space's lowest and highest points, so a bad --set combination shows now."""
-        space = self.space()
-
-        def value(param: Param, bound: float) -> float | int:
-            return int(bound) if param.integer else bound  # an int field refuses 16.0
-
-        return [
-            {p.name: value(p, p.low) for p in space},
-            {p.name: value(p, p.high) for p in space},
-        ]
+        space = self.space()  # an int field's bounds as ints: it refuses 16.0
+        low = {p.name: int(p.low) if p.integer else p.low for p in space}
+        return [low, {p.name: int(p.high) if p.integer else p.high for p in space}]
 
     def config_for(self, params: dict[str, Any]) -> dict[str, Any]:
         config = build(get_agent(self.agent).config, {**self.fixed, **params}, owner=self.agent)

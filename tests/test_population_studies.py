@@ -170,10 +170,10 @@ def test_a_population_size_out_of_range_is_refused(cli, scripted, size: str) -> 
 def test_an_unknown_device_or_a_missing_gpu_is_refused(cli, scripted) -> None:
     scripted_study(cli, "dev", trials=2)
     result = cli("study", "run", "dev", "--device", "tpu")
-    assert result.exit_code == 2 and "choose one of auto, cpu, cuda" in result.output
+    assert result.exit_code == 2 and "--device must be auto, cpu or cuda" in result.output
     if not torch.cuda.is_available():
         result = cli("study", "run", "dev", "--device", "cuda")
-        assert result.exit_code == 2 and "no CUDA device" in result.output
+        assert result.exit_code == 2 and "no CUDA GPU" in result.output
 
 
 def test_the_study_population_is_its_default_and_not_part_of_what_it_is(
@@ -270,3 +270,25 @@ def test_worker_processes_each_train_populations_of_up_to_p(cli, home: Path) -> 
         members[run.population] = members.get(run.population, 0) + 1
     batched = [size for population, size in members.items() if population is not None]
     assert batched and all(size == 2 for size in batched)  # a lone one: a batch of one
+
+
+def test_a_meta_gradient_study_trains_its_seeds_as_one_population(cli, home: Path) -> None:
+    """The meta-gradient method trains one config over seeds: a population of seeds, each
+    member learning its own discount as its lone lifetime would."""
+    learned = {}
+    for name, population in (("mg-lone", "1"), ("mg-batched", "3")):
+        result = cli(
+            "study", "create", name, "--agent", "mg-a2c", "--task", "chain", "--task-set",
+            "length=5", "--method", "meta-gradient", "--trials", "3", "--steps", "1500",
+            "--set", "eval_interval=500", "--set", "eval_episodes=3",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        result = cli("study", "run", name, "--population", population)
+        assert result.exit_code == 0, result.output
+        trials = trials_of(home, name)
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+        learned[name] = [(t.user_attrs["seed"], t.value, t.user_attrs["discount"]) for t in trials]
+    assert learned["mg-batched"] == pytest.approx(learned["mg-lone"], abs=1e-5)
+    assert len({discount for *_, discount in learned["mg-lone"]}) == 3  # each its own
+    with Store(home) as store:
+        assert len({run.population for run in store.study_runs("mg-batched")}) == 1

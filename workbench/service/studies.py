@@ -45,7 +45,8 @@ from studies.storage import (
 from studies.study import StudySpec, check_name, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
-from workbench.service.study_processes import OnLine, check_device, detached, run_workers
+from workbench.service.populations import resolve_device
+from workbench.service.study_processes import OnLine, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
 
@@ -160,7 +161,7 @@ def run_study(
     study, spec = _load(url, name)
     population = spec.population if population is None else population
     spec.check_population(population)
-    device = check_device(device)
+    device = None if device is None else resolve_device(device)
     on_begin(summarize(name, url, study, spec))
     if workers == 1:
         work(
@@ -191,7 +192,7 @@ def run_worker(
     url = study_url(store, name, storage)
     _, spec = _load(url, name)  # a clear error now rather than in the loop
     spec.check_population(spec.population if population is None else population)
-    device = check_device(device)
+    device = None if device is None else resolve_device(device)
     work(
         name,
         url,

@@ -1,6 +1,5 @@
 """The processes a study run starts: W worker processes whose lines are relayed, and
-detached `workbench study ...` commands that outlive the UI that started them; and the
-device they train on."""
+detached `workbench study ...` commands that outlive the UI that started them."""
 
 from __future__ import annotations
 
@@ -13,35 +12,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from envs.config import ConfigError
 from envs.errors import UserError
 from studies.storage import STORAGE_ENV
-
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def check_device(device: str | None) -> str | None:
-    """Where this machine trains for ``device``: auto resolved (cuda where torch sees a
-    GPU, else cpu; a population is handed a resolved device), None for the runner's
-    default; a ConfigError for a typo, or cuda where torch sees no GPU."""
-    if device is None:
-        return None
-    if device not in DEVICES:
-        raise ConfigError(
-            f"--device {device!r}: choose one of {', '.join(DEVICES)}", field="device"
-        )
-    import torch  # only here: listings never load it
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "--device cuda: torch sees no CUDA device on this machine; give --device "
-            "auto (a GPU where there is one) or cpu",
-            field="device",
-        )
-    return device
-
 
 OnLine = Callable[[str, "int | None"], None]
 """Receives each line a study run prints: the text, and the worker process it came from
