@@ -292,3 +292,28 @@ def test_a_meta_gradient_study_trains_its_seeds_as_one_population(cli, home: Pat
     assert len({discount for *_, discount in learned["mg-lone"]}) == 3  # each its own
     with Store(home) as store:
         assert len({run.population for run in store.study_runs("mg-batched")}) == 1
+
+
+def test_compare_trains_the_fresh_lifetimes_as_one_population(cli, home: Path) -> None:
+    rows = {}
+    for group, population in (("lone", "1"), ("batched", "3")):
+        result = cli(
+            "study", "create", f"search-{group}", "--agent", "a2c", "--task", "chain",
+            "--task-set", "length=5", "--method", "grid", "--trials", "2", "--steps", "2000",
+            "--set", "eval_interval=1000", "--set", "eval_episodes=5", "--group", group,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert cli("study", "run", f"search-{group}").exit_code == 0
+        (rows[group],) = cli.json(
+            "study", "compare", group, "--lifetimes", "3", "--population", population
+        )
+    assert rows["batched"]["fresh_lifetimes"] == rows["lone"]["fresh_lifetimes"] == 3
+    assert rows["batched"]["return_mean"] == pytest.approx(rows["lone"]["return_mean"], abs=1e-5)
+    with Store(home) as store:
+        fresh = {
+            group: [run for run in store.study_runs(f"search-{group}") if run.trial is None]
+            for group in rows
+        }
+    assert {run.population for run in fresh["lone"]} == {None}
+    assert len({run.population for run in fresh["batched"]}) == 1
+    assert None not in {run.population for run in fresh["batched"]}

@@ -325,6 +325,14 @@ def compare_group(
     lifetimes: Annotated[
         int, typer.Option(help="Fresh lifetimes re-evaluating each method's choice.")
     ] = 5,
+    population: Annotated[
+        int | None,
+        typer.Option(
+            help="Fresh lifetimes trained at once as one batched population. Default: each "
+            "study's own (study create --population).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
@@ -340,7 +348,12 @@ def compare_group(
     # the rows then count the lifetimes done, and running the comparison again trains the rest.
     with StopSignals() as signals:
         rows = service.compare_group(
-            open_store(home), group, lifetimes, on_start=started, stop=signals.event
+            open_store(home),
+            group,
+            lifetimes,
+            on_start=started,
+            stop=signals.event,
+            population=population,
         )
     if signals.event.is_set() and not json_output:
         err_console.print(

@@ -42,7 +42,7 @@ from studies.storage import (
     sqlite_url,
     without_password,
 )
-from studies.study import StudySpec, check_name, counts, create, find, load
+from studies.study import MAX_POPULATION, StudySpec, check_name, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
 from workbench.service.populations import resolve_device
@@ -319,14 +319,21 @@ def compare_group(
     train: bool = True,
     on_start: Callable[[str, int, int], None] = lambda name, k, run_id: None,
     stop: threading.Event | None = None,
+    population: int | None = None,
 ) -> list[CompareRow]:
     """One row per study of the group: its choice re-evaluated on ``lifetimes`` fresh
     lifetimes (with ``train``, those missing are trained here, ``on_start(study, k,
     run_id)`` as each begins; without, only those done count), beside the search's cost.
     ``stop`` ends the training with a checkpoint (the rows then count what is done).
+    The missing lifetimes of a study train ``population`` at a time (default: the
+    study's own) as one batched population, where its agent has that form.
     """
     if not 1 <= lifetimes <= MAX_LIFETIMES:
         raise ConfigError(f"--lifetimes {lifetimes}: give 1 to {MAX_LIFETIMES}", field="lifetimes")
+    if population is not None and not 1 <= population <= MAX_POPULATION:
+        raise ConfigError(
+            f"--population {population}: give 1 to {MAX_POPULATION}", field="population"
+        )
     known = known_studies(home_url(store), remembered.remembered(store.home))
     specs = []
     for name, url in known:
@@ -347,7 +354,7 @@ def compare_group(
         def started(k: int, run_id: int, name: str = name) -> None:
             on_start(name, k, run_id)
 
-        rows.append(compare_row(study, spec, trainer, lifetimes, started, train, stop))
+        rows.append(compare_row(study, spec, trainer, lifetimes, started, train, stop, population))
     return rows
 
 
