@@ -185,6 +185,8 @@ def test_the_study_population_is_its_default_and_not_part_of_what_it_is(
         "--trials", "6", "--steps", "200", "--param", "discount=0.9:0.99",
     )  # fmt: skip
     assert again.exit_code == 0 and "already exists with these settings" in again.output
+    assert cli.json("study", "show", "dflt")["population"] == 3
+    assert "populations of 3" in cli("study", "show", "dflt").output
     assert cli("study", "run", "dflt").exit_code == 0
     populations = {run.population for run in store.study_runs("dflt")}
     assert len(populations) == 2 and None not in populations

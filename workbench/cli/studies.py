@@ -293,7 +293,9 @@ def show_study(
         return
     console.print(
         f"[bold]{escape(name)}[/bold]  {spec.method} · {spec.agent} on {spec.task} · "
-        f"{spec.trials} lifetimes of {spec.steps} steps · {summary.state}"
+        f"{spec.trials} lifetimes of {spec.steps} steps"
+        + (f" · populations of {spec.population}" if spec.population > 1 else "")
+        + f" · {summary.state}"
     )
     console.print(
         f"complete {now.complete}, pruned {now.pruned}, failed {now.failed}, running "
