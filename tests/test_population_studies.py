@@ -319,3 +319,21 @@ def test_compare_trains_the_fresh_lifetimes_as_one_population(cli, home: Path) -
     assert {run.population for run in fresh["lone"]} == {None}
     assert len({run.population for run in fresh["batched"]}) == 1
     assert None not in {run.population for run in fresh["batched"]}
+
+
+def test_a_population_that_fails_fails_its_trials_with_the_error(cli, home, monkeypatch) -> None:
+    class Diverging(PrunedAtSeed4):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.fail_at = 60
+
+    spec = dataclasses.replace(registry.AGENTS["dqn"], config=ScriptedConfig, population=Diverging)
+    monkeypatch.setitem(registry.AGENTS, "dqn", spec)
+    scripted_study(cli, "diverge", "--param", "discount=0.9:0.99", trials=2)
+    result = cli("study", "run", "diverge", "--population", "2")
+    assert result.exit_code == 0, result.output
+    study, _ = load(open_storage(f"sqlite:///{home / 'workbench.db'}"), "diverge")
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL] * 2
+    errors = {key: value for key, value in study.user_attrs.items() if key.startswith("error")}
+    assert errors == {f"error_trial_{n}": "RuntimeError: diverged" for n in (0, 1)}
+    assert "trial 1: fail, discount 0.9900 (RuntimeError: diverged)" in result.output
