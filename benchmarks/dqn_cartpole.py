@@ -90,7 +90,7 @@ def record(result: Result, watch: Stopwatch, step: int, act) -> None:
 
 def run_ours(seed: int) -> Result:
     config = DQNConfig(eval_interval=STEPS * 10, eval_episodes=1)  # we evaluate here instead
-    agent = DQN(config, get_task("cartpole"), CartPoleParams(), seed)
+    agent = DQN([config], get_task("cartpole"), CartPoleParams(), [seed])  # a lone run
     result, watch, next_eval = Result("workbench", seed), Stopwatch(), EVAL_INTERVAL
     for report in agent.learn(STEPS):
         if report.step >= next_eval:

@@ -37,9 +37,13 @@ def test_replay_buffer_wraps_around_each_member_on_its_own() -> None:
         values = np.concatenate([values, 10 * values]) if start == 0 else values
         buffer.add(members, values[:, None], values.astype(int), values, values[:, None], values)
     assert buffer.size.tolist() == [4, 3] and buffer.position.tolist() == [2, 3]
-    assert sorted(buffer.rewards[0].tolist()) == [2.0, 3.0, 4.0, 5.0]
-    assert buffer.rewards[1, :3].tolist() == [0.0, 10.0, 20.0]
+    assert sorted(buffer.member_state(0)["rewards"].tolist()) == [2.0, 3.0, 4.0, 5.0]
+    assert buffer.member_state(0)["actions"].tolist() == [4, 5, 2, 3]
     assert buffer.member_state(1)["rewards"].tolist() == [0.0, 10.0, 20.0]
+    rows = np.array([[1, 3], [2, 0]])  # each member's own rows
+    batch = buffer.gather(rows)
+    assert batch.rewards.tolist() == [[5.0, 3.0], [20.0, 0.0]]
+    assert batch.observations.shape == (2, 2, 1) and batch.actions.dtype == torch.int64
 
 
 def test_epsilon_decays_linearly_then_stays() -> None:
@@ -92,10 +96,10 @@ def test_checkpoint_restores_everything_through_weights_only_load() -> None:
     restored.load_member_state(0, torch.load(buffer, weights_only=True))
     assert restored.steps_done == agent.steps_done
     assert restored.buffer.size == agent.buffer.size
-    filled = slice(0, int(agent.buffer.size[0]))  # rows past size are never read
-    assert torch.equal(
-        restored.buffer.observations[0, filled], agent.buffer.observations[0, filled]
-    )
+    for name, value in agent.buffer.member_state(0).items():
+        assert torch.equal(
+            torch.as_tensor(restored.buffer.member_state(0)[name]), torch.as_tensor(value)
+        )
     probe = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
     assert np.array_equal(restored.greedy_actions(probe), agent.greedy_actions(probe))
     # Same RNG state: the next minibatch and update are identical.

@@ -6,6 +6,9 @@ every bad input refused in one line with nothing stored)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +20,8 @@ import torch
 
 from agents import registry
 from agents.common.population import PopulationReport
+from tests.conftest import wait_for
+from tests.faults.conftest import assert_one_line_refusal, nothing_stored
 from workbench.population_runner import execute_population
 from workbench.store import Store
 
@@ -209,3 +214,200 @@ def test_a_damaged_member_checkpoint_fails_that_member_alone(store: Store, scrip
     runs = execute_population(store, ids)
     assert runs[0].status == "failed" and damaged.checkpoint_path in runs[0].error
     assert runs[1].status == "completed"
+
+
+# --- the CLI, with real DQN populations --------------------------------------------------
+TINY = [
+    "--steps",
+    "600",
+    "--set",
+    "learning_starts=100",
+    "--set",
+    "eval_episodes=2",
+    "--set",
+    "train_frequency=100",
+    "--set",
+    "gradient_steps=2",
+]
+
+
+def test_a_foreground_population_gives_one_run_per_member_and_a_json_table(cli, home: Path) -> None:
+    result = cli(
+        "run", "dqn", "cartpole", *TINY, "--seeds", "0,5", "--vary", "discount=0.9,0.95", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert [(row["seed"], row["discount"]) for row in table] == [
+        (0, 0.9),
+        (5, 0.9),
+        (0, 0.95),
+        (5, 0.95),
+    ]
+    assert {row["status"] for row in table} == {"completed"}
+    assert all(row["eval_return_mean"] > 0 and row["eval_return_std"] >= 0 for row in table)
+    assert set(table[0]) == {
+        "id",
+        "seed",
+        "discount",
+        "status",
+        "eval_return_mean",
+        "eval_return_std",
+    }
+    ids = [row["id"] for row in table]
+    listed = {row["id"]: row for row in cli.json("runs", "ls", "--population", str(ids[0]))}
+    assert sorted(listed) == ids
+    for row in table:
+        shown = listed[row["id"]]
+        assert (shown["seed"], shown["config"]["discount"]) == (row["seed"], row["discount"])
+        assert shown["population"] == ids[0] and shown["device"] == "cpu"
+        assert shown["steps_done"] == 600 and shown["checkpoint_step"] == 600
+        assert shown["summary"]["eval_return_mean"] == row["eval_return_mean"]
+    store = Store(home)
+    metrics = [store.metrics(run_id, "charts/episode_return") for run_id in ids]
+    store.close()
+    assert all(metrics) and metrics[0] != metrics[1]  # own metrics: seeds differ
+    assert f"of population {ids[0]}" in cli("runs", "show", str(ids[2])).stdout
+    assert "pop" in cli("runs", "ls").stdout.splitlines()[0]
+
+
+def test_a_foreground_population_prints_a_table_of_its_members(cli) -> None:
+    result = cli("run", "dqn", "cartpole", *TINY, "--seeds", "1-3")
+    assert result.exit_code == 0, result.output
+    assert "3 members" in result.stdout and result.stdout.count("completed") == 3
+    assert "±" in result.stdout
+
+
+def test_a_member_evaluates_exports_and_loads_like_a_lone_run(cli, home: Path) -> None:
+    table = json.loads(cli("run", "dqn", "cartpole", *TINY, "--seeds", "0-1", "--json").stdout)
+    lone = cli.json("run", "dqn", "cartpole", *TINY, "--seed", "1")
+    exported = cli("runs", "export", str(table[1]["id"]), "--format", "json")
+    assert exported.exit_code == 0 and json.loads(exported.stdout)["run"]["seed"] == 1
+    from workbench.runner import load_trained
+
+    store = Store(home)
+    member, alone = store.get_run(table[1]["id"]), store.get_run(lone["id"])
+    assert load_trained(store, member).state_dict().keys() == (
+        load_trained(store, alone).state_dict().keys()
+    )
+    assert load_trained(store, member, "best").weights().keys() == alone_weights(store, alone)
+    store.close()
+    # eval treats a member as it treats a lone run of the same agent
+    on_member, on_lone = cli("eval", str(member.id)), cli("eval", str(alone.id))
+    assert on_member.exit_code == on_lone.exit_code
+    assert on_member.stderr.replace(f"run {member.id} ", "run ID ") == on_lone.stderr.replace(
+        f"run {alone.id} ", "run ID "
+    )
+
+
+def alone_weights(store: Store, run) -> Any:
+    from workbench.runner import load_trained
+
+    return load_trained(store, run, "best").weights().keys()
+
+
+def ended(store: Store, ids: list[int], timeout: float) -> list:
+    """The members' rows once none is queued or running."""
+
+    def rows_if_ended() -> list | None:
+        runs = store.get_runs(ids)
+        return runs if all(run.status not in ("queued", "running") for run in runs) else None
+
+    return wait_for(rows_if_ended, timeout=timeout)
+
+
+def test_a_background_population_prints_its_ids_and_completes(cli, home: Path) -> None:
+    result = cli("run", "dqn", "cartpole", *TINY, "--seeds", "0-2", "--background")
+    assert result.exit_code == 0, result.output
+    ids = [int(line) for line in result.stdout.splitlines()]
+    assert len(ids) == 3
+    store = Store(home)
+    try:
+        done = ended(store, ids, timeout=120)
+        assert [(r.status, r.steps_done) for r in done] == [("completed", 600)] * 3
+        assert len({r.pid for r in done}) == 1  # one worker process for the population
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--seeds", ""], ["--seeds"]),
+        (["--seeds", "3-1"], ["goes down"]),
+        (["--seeds", "a"], ["'a' is not a seed"]),
+        (["--seeds", "0,1,1"], ["seed 1 is given twice"]),
+        (["--seeds", "0-5000000000"], ["seeds go up to"]),
+        (["--seeds", "0-3", "--seed", "2"], ["not both"]),
+        (["--vary", "discont=0.9,0.95"], ["unknown config field", "discount"]),
+        (["--vary", "hidden_size=32,64"], ["hidden_size", "equal across the members"]),
+        (["--vary", "discount=0.9,1.5"], ["discount=1.5", "out of range"]),
+        (["--vary", "discount=0.9,x"], ["not a valid float"]),
+        (["--vary", "discount"], ["FIELD=v1,v2"]),
+        (["--vary", "gravity=1,2"], ["parameter of task cartpole"]),
+        (["--vary", "discount=0.9", "--set", "discount=0.8"], ["--set and --vary"]),
+        (["--seeds", "0-1", "--device", "tpu"], ["--device must be"]),
+        (["--seeds", "0-1", "--name", "a\x1b[2Jb"], ["no control characters"]),
+    ],
+)
+def test_bad_population_input_is_one_line_and_stores_nothing(
+    cli, home: Path, args: list[str], needles: list[str]
+) -> None:
+    result = cli("run", "dqn", "cartpole", "--steps", "600", *args)
+    assert_one_line_refusal(result, *needles)
+    assert nothing_stored(home)
+
+
+def test_a_population_of_an_agent_without_a_batched_form_is_refused(cli, home: Path) -> None:
+    result = cli("run", "rl2", "bandit", "--seeds", "0-3")
+    assert_one_line_refusal(result, "rl2 has no population form", "dqn")
+    assert nothing_stored(home)
+
+
+def test_cuda_without_a_gpu_is_refused(cli, home: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = cli("run", "dqn", "cartpole", "--device", "cuda")
+    assert_one_line_refusal(result, "--device cuda", "no CUDA GPU")
+    assert nothing_stored(home)
+
+
+def test_device_auto_is_stored_resolved(cli) -> None:
+    row = cli.json("run", "dqn", "cartpole", *TINY)
+    shown = cli.json("runs", "show", str(row["id"]))
+    assert shown["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_resume_takes_run_ids_or_a_population_but_not_both(cli) -> None:
+    assert_one_line_refusal(cli("runs", "resume"), "run ids or --population")
+    assert_one_line_refusal(cli("runs", "resume", "1", "--population", "1"), "one of the two")
+    assert_one_line_refusal(cli("runs", "resume", "--population", "7"), "no population 7")
+
+
+def test_ctrl_c_on_a_foreground_population_checkpoints_every_member_then_stops(
+    cli, home: Path
+) -> None:
+    def interrupt_once_all_train() -> None:
+        def training() -> bool:
+            try:
+                store = Store(home)
+                runs = store.list_runs()
+                store.close()
+            except Exception:  # noqa: BLE001 - the store is not there yet
+                return False
+            return len(runs) == 3 and all(run.steps_done > 0 for run in runs)
+
+        wait_for(training, timeout=120, interval=0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt_once_all_train, daemon=True)
+    thread.start()
+    result = cli("run", "dqn", "cartpole", "--steps", "500000", "--seeds", "0-2")
+    thread.join()
+    assert result.exit_code == 130, result.output
+    store = Store(home)
+    runs = store.list_runs()
+    store.close()
+    assert [run.status for run in runs] == ["stopped"] * 3
+    assert all(run.checkpoint_step == run.steps_done > 0 for run in runs)
+    assert len({run.steps_done for run in runs}) == 1  # lockstep
+    assert "workbench runs resume 1 2 3" in result.stdout

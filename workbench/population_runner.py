@@ -88,9 +88,15 @@ def execute_population(
     runs = store.get_runs(ids)
     if missing := set(ids) - {run.id for run in runs}:
         raise StoreError(f"no run with id {min(missing)}; `workbench runs ls` lists the runs")
-    for run in runs:
-        if get_agent(run.agent).population is None:
-            raise ConfigError(f"run {run.id}: agent {run.agent} has no population form")
+    try:
+        for run in runs:
+            if get_agent(run.agent).population is None:
+                raise ConfigError(f"run {run.id}: agent {run.agent} has no population form")
+        groups = _groups(runs)
+    except ConfigError as err:
+        for run in runs:
+            store.fail_unclaimed(run.id, str(err))
+        raise
     handlers: dict[int, logging.Handler] = {}
     logs: dict[int, logging.Logger] = {}
     try:
@@ -117,7 +123,8 @@ def execute_population(
     stored = dict.fromkeys(ids, 0)
     try:
         with Heartbeat(store.home, ids), sigterm_sets(stop_event):
-            groups = _groups(store.get_runs(ids))
+            groups = [[run for run in group if run.id in logs] for group in groups]
+            groups = [group for group in groups if group]
             for number, group in enumerate(groups):
                 members = [Member(run, logs[run.id], _buffer(store, run)) for run in group]
                 try:
@@ -153,11 +160,10 @@ def _groups(runs: list[RunRecord]) -> list[list[RunRecord]]:
     groups: dict[str, list[RunRecord]] = {}
     for run in runs:
         spec = get_agent(run.agent)
-        shared = {name: run.config.get(name) for name in shared_fields(spec.config)}
-        key = json.dumps(
-            [run.agent, run.task, run.task_params, run.total_steps, run.device, shared],
-            sort_keys=True,
-        )
+        config = build(spec.config, run.config, owner=run.agent).to_dict()  # defaults in
+        shared = {name: config[name] for name in shared_fields(spec.config)}
+        where = [run.agent, run.task, run.task_params, run.total_steps, run.device or "cpu"]
+        key = json.dumps([*where, shared], sort_keys=True)
         groups.setdefault(f"{key}/{run.checkpoint_step}", []).append(run)
     return list(groups.values())
 
@@ -183,7 +189,7 @@ class _GroupTrainer:
         """Build the population, train it to its end, then the last checkpoints. A member
         that raises fails them all; a second Ctrl+C flushes and passes through."""
         try:
-            self.population = self._build()
+            self.population = self._build()  # None: no member's checkpoint loaded
             while self.members and self._learn():
                 pass  # some members stopped alone: the rest go on
             for index, member in enumerate(self.members):
@@ -192,8 +198,6 @@ class _GroupTrainer:
                 else:
                     member.buffer.flush()
                 _finish(self.store, member, "stopped" if self.stop_event.is_set() else "completed")
-        except _NothingToTrain:
-            return
         except KeyboardInterrupt:
             for member in self.members:
                 member.buffer.flush()
@@ -205,7 +209,7 @@ class _GroupTrainer:
             if fault is not None:
                 raise StoreUnusable(fault) from None
 
-    def _build(self) -> Population:
+    def _build(self) -> Population | None:
         """The population of the members whose checkpoint loads (each from it, or new and
         from the networks it was told to start from). A member whose checkpoint is damaged
         or missing fails alone, with the file named, and the others train."""
@@ -229,7 +233,7 @@ class _GroupTrainer:
                 self.store.finish(run.id, "failed", error=error)
                 self.members.remove(member)
         if not self.members:
-            raise _NothingToTrain
+            return None
         configs = [build(self.spec.config, m.run.config, owner=m.run.agent) for m in self.members]
         check_members(configs)
         seeds = [m.run.seed for m in self.members]
@@ -334,10 +338,6 @@ class _GroupTrainer:
         return True
 
 
-class _NothingToTrain(Exception):
-    """Every member of a group failed to load: nothing is left to build."""
-
-
 def _checkpoint(store: Store, member: Member, state: dict[str, Any]) -> None:
     """Save a member's state at its buffer's step and commit it with its metrics up to it;
     drop older checkpoint files (as runner._checkpoint does for a lone run)."""
@@ -352,10 +352,9 @@ def _checkpoint(store: Store, member: Member, state: dict[str, Any]) -> None:
 
 
 def _finish(store: Store, member: Member, status: str) -> None:
-    summary = member.buffer.summary.values
-    store.finish(member.run.id, status, summary=summary)
+    store.finish(member.run.id, status, summary=member.buffer.summary.values)
     if status == "completed":
-        member.log.info("completed: eval return %s", eval_text(summary))
+        member.log.info("completed: eval return %s", eval_text(member.buffer.summary.values))
 
 
 def _forced(store: Store, runs: list[RunRecord], logs: dict[int, logging.Logger]) -> None:

@@ -20,6 +20,10 @@ Who writes what:
   host); from then on it alone writes that row's progress (``steps_done``, ``heartbeat``,
   ``checkpoint_*``, ``best_checkpoint_*``, ``summary``), its metrics, and its final
   status (``completed``, ``failed`` or ``stopped``).
+- A population's members are rows created in one transaction (``create_population``),
+  ``population`` the first member's id; one process claims them (``claim_all``) and then
+  writes each member's row as a worker writes its run's. A stop request for a member is
+  its flag alone (its process trains the others too; ``shares_process``).
 - Any reader may turn a ``running`` row whose heartbeat is older than ``STALE_AFTER``
   seconds and whose process is gone into ``lost`` (compare-and-set on the heartbeat).
 

@@ -32,7 +32,12 @@ FIELDS = ("observations", "next_observations", "actions", "rewards", "bootstrap_
 
 
 class StackedReplay:
-    """One circular buffer of a fixed capacity per member, filled in batches."""
+    """One circular buffer of a fixed capacity per member, filled in batches.
+
+    A transition is one float32 row (observation, next observation, action, reward,
+    bootstrap discount), so adding a step's transitions and gathering a burst's minibatches
+    are one indexing operation each; actions are whole numbers far below 2**24, which
+    float32 holds exactly."""
 
     def __init__(
         self,
@@ -42,15 +47,19 @@ class StackedReplay:
         device: torch.device | str = "cpu",
     ) -> None:
         self.members, self.capacity, self.device = members, capacity, torch.device(device)
+        self.observation_shape = observation_shape
+        width = int(np.prod(observation_shape))
+        self.columns = {  # FIELDS' places in a row
+            "observations": slice(0, width),
+            "next_observations": slice(width, 2 * width),
+            "actions": slice(2 * width, 2 * width + 1),
+            "rewards": slice(2 * width + 1, 2 * width + 2),
+            "bootstrap_discounts": slice(2 * width + 2, 2 * width + 3),
+        }
         # Uninitialised on purpose: only rows below a member's size are ever read, and the
         # OS maps untouched pages lazily, so 64 members' 1M-transition buffers cost memory
         # as they fill.
-        shape = (members, capacity)
-        self.observations = torch.empty((*shape, *observation_shape), device=self.device)
-        self.next_observations = torch.empty_like(self.observations)
-        self.actions = torch.empty(shape, dtype=torch.int64, device=self.device)
-        self.rewards = torch.empty(shape, device=self.device)
-        self.bootstrap_discounts = torch.empty(shape, device=self.device)
+        self.rows = torch.empty((members, capacity, 2 * width + 3), device=self.device)
         self.position = np.zeros(members, dtype=np.int64)
         self.size = np.zeros(members, dtype=np.int64)
 
@@ -65,15 +74,23 @@ class StackedReplay:
     ) -> None:
         """Append transitions (first axis) to the buffers of ``members`` (ascending, one per
         transition), each member's in order, overwriting its oldest when full."""
+        count = len(members)
         counts = np.bincount(members, minlength=self.members)
         first = np.cumsum(counts) - counts
-        rank = np.arange(len(members)) - first[members]
-        slots = (self.position[members] + rank) % self.capacity
-        index = (torch.from_numpy(members).to(self.device), torch.from_numpy(slots).to(self.device))
-        values = (observations, next_observations, actions, rewards, bootstrap_discounts)
-        for name, value in zip(FIELDS, values, strict=True):
-            tensor = getattr(self, name)
-            tensor[index] = torch.as_tensor(value, dtype=tensor.dtype).to(self.device)
+        slots = (self.position[members] + np.arange(count) - first[members]) % self.capacity
+        rows = np.concatenate(
+            [
+                observations.reshape(count, -1),
+                next_observations.reshape(count, -1),
+                actions.reshape(count, 1),
+                rewards.reshape(count, 1),
+                bootstrap_discounts.reshape(count, 1),
+            ],
+            axis=1,
+            dtype=np.float32,
+        )
+        index = torch.from_numpy(members * self.capacity + slots).to(self.device)
+        self.rows.view(-1, self.rows.shape[-1])[index] = torch.from_numpy(rows).to(self.device)
         self.position = (self.position + counts) % self.capacity
         self.size = np.minimum(self.size + counts, self.capacity)
 
@@ -87,25 +104,31 @@ class StackedReplay:
 
     def gather(self, rows: np.ndarray) -> ReplaySamples:
         """The transitions at ``rows`` ``[members, ...]`` of each member's buffer."""
-        index = torch.from_numpy(rows).to(self.device)
-        members = torch.arange(self.members, device=self.device).reshape(
-            -1, *([1] * (index.dim() - 1))
-        )
+        offsets = (np.arange(self.members) * self.capacity).reshape(-1, *([1] * (rows.ndim - 1)))
+        index = torch.from_numpy(rows + offsets).to(self.device)
+        picked = self.rows.view(-1, self.rows.shape[-1])[index]
+        shape = (*rows.shape, *self.observation_shape)
+        column = self.columns
         return ReplaySamples(
-            self.observations[members, index],
-            self.actions[members, index],
-            self.rewards[members, index],
-            self.next_observations[members, index],
-            self.bootstrap_discounts[members, index],
+            picked[..., column["observations"]].reshape(shape),
+            picked[..., column["actions"]].squeeze(-1).long(),
+            picked[..., column["rewards"]].squeeze(-1),
+            picked[..., column["next_observations"]].reshape(shape),
+            picked[..., column["bootstrap_discounts"]].squeeze(-1),
         )
 
     # --- one member's buffer, in the lone buffer's layout -------------------------------
     def member_state(self, member: int) -> dict[str, Any]:
         """Only the filled part is saved, so a young run's checkpoint stays small."""
-        filled = slice(0, int(self.size[member]))
-        state: dict[str, Any] = {
-            name: getattr(self, name)[member, filled].cpu().clone() for name in FIELDS
-        }
+        filled = self.rows[member, : int(self.size[member])].cpu()
+        state: dict[str, Any] = {}
+        for name in FIELDS:
+            values = filled[:, self.columns[name]]
+            if name.endswith("observations"):
+                state[name] = values.reshape(len(filled), *self.observation_shape).clone()
+            else:
+                state[name] = values.squeeze(-1).clone()
+        state["actions"] = state["actions"].long()
         return state | {"position": int(self.position[member]), "size": int(self.size[member])}
 
     def load_member_state(self, member: int, state: dict[str, Any]) -> None:
@@ -115,8 +138,9 @@ class StackedReplay:
                 f"the checkpoint's replay holds {size} transitions, more than this "
                 f"buffer's capacity of {self.capacity}"
             )
-        for name in FIELDS:
-            tensor = getattr(self, name)
-            tensor[member, :size] = torch.as_tensor(state[name], dtype=tensor.dtype)
+        with torch.no_grad():
+            for name in FIELDS:
+                values = torch.as_tensor(state[name]).reshape(size, -1).to(torch.float32)
+                self.rows[member, :size, self.columns[name]] = values.to(self.device)
         self.position[member] = int(state["position"])
         self.size[member] = size

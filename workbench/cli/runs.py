@@ -234,8 +234,16 @@ def stop(
     chosen = _chosen(store, run_ids, population)
     if population is not None:
         chosen = [r.id for r in store.get_runs(chosen) if r.status in ACTIVE] or chosen[:1]
+    asked = set()
+    if len(chosen) > 1:  # every flag first: the members stop at the same report
+        for run in store.get_runs(chosen):
+            if run.status in ACTIVE:
+                store.request_stop(run.id)
+                asked.add(run.id)
     for run_id in chosen:
-        run = run_service.stop_run(store, run_id, wait=wait)
+        run = store.get_run(run_id)
+        if run_id not in asked or run.status in ACTIVE:  # not already stopped by its flag
+            run = run_service.stop_run(store, run_id, wait=wait)
         if run.status == "running":
             console.print(
                 f"run {run_id} was asked to stop and is still finishing; "

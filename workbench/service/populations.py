@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from envs.config import MAX_SEED, ConfigError
 from workbench import worker
-from workbench.service.runs import RunSettings, check_settings
+from workbench.service.runs import RunSettings, check_checkpoint, check_name, check_settings
 from workbench.store import RESUMABLE, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -222,6 +222,8 @@ def create_population(
     run's checkpoint, checked against the member's config before any row is written."""
     from workbench import runner
 
+    check_name(name)
+    check_checkpoint(init_checkpoint, option="--init-checkpoint")
     shared = population.shared
     copies: list[Path] = []
     try:

@@ -114,11 +114,7 @@ def create_run(
     "best"), copied now; raises StoreError when those networks do not fit.
     """
     check_checkpoint(init_checkpoint, option="--init-checkpoint")
-    if name is not None and any(unicodedata.category(char) == "Cc" for char in name):
-        from envs.config import ConfigError
-
-        # An escape sequence in a name would drive the terminal of whoever lists runs.
-        raise ConfigError(f"--name {name!r}: no control characters (tabs, escapes)", field="name")
+    check_name(name)
     from workbench import runner
 
     return runner.create_run(
@@ -134,6 +130,15 @@ def create_run(
         init_checkpoint=init_checkpoint,
         device=device,
     )
+
+
+def check_name(name: str | None) -> None:
+    """Refuse a run name with control characters: an escape sequence in a name would
+    drive the terminal of whoever lists runs."""
+    if name is not None and any(unicodedata.category(char) == "Cc" for char in name):
+        from envs.config import ConfigError
+
+        raise ConfigError(f"--name {name!r}: no control characters (tabs, escapes)", field="name")
 
 
 def start_background(store: Store, run_id: int) -> int:
