@@ -213,3 +213,12 @@ def test_a_dqn_population_solves_cartpole() -> None:
     finals = [r for r in reports if "eval/episode_return" in r.scalars[0]][-1]
     returns = [scalars["eval/episode_return"] for scalars in finals.scalars]
     assert sum(value >= 475 for value in returns) >= 3, returns
+
+
+def test_ticks_inside_bursts_change_no_number() -> None:
+    """A tick after every gradient step: the same reports, with ticks between them."""
+    plain = list(population("dqn", [0, 1], VARIED[:2]).learn(600))
+    ticked = list(population("dqn", [0, 1], VARIED[:2]).learn(600, tick_seconds=0.0))
+    ticks = [r for r in ticked if r.tick]
+    assert ticks and all(not any(r.scalars) for r in ticks)
+    assert [r for r in ticked if not r.tick] == plain
