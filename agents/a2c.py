@@ -67,10 +67,11 @@ class A2C(ActorCriticLoop):
 
     def update(self, batch: Batch) -> Stats:
         """One RMSProp step per member on its rollout's A2C loss."""
-        obs = torch.cat([batch.data["obs"], batch.last_obs[None]])
-        logits, values = (x.transpose(0, 1) for x in self.forward(obs.transpose(0, 1)))
+        obs = torch.cat([batch.data["obs"], batch.last_obs[None]]).transpose(0, 1)
+        logits = self.policy_logits(obs[:, :-1]).transpose(0, 1)  # none needed after the last
+        values = self.values(obs).transpose(0, 1)
         loss, stats = a2c_loss(
-            logits[:-1],
+            logits,
             values[:-1],
             values[-1],
             batch.data,

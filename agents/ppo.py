@@ -153,7 +153,7 @@ class PPO(ActorCriticMembers):
     config: PPOConfig
 
     def make_optimizer(self) -> stacked.StackedAdam:
-        lr = self.member_values("learning_rate").double()
+        lr = self.member_values("learning_rate", torch.float64)
         return stacked.StackedAdam(list(self.params.values()), lr, eps=1e-5)
 
     def act(self, obs: torch.Tensor, t: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -169,7 +169,7 @@ class PPO(ActorCriticMembers):
         cadence = Cadence(total_steps, cfg.eval_interval)  # a report per update
         ticks = Ticks(tick_seconds)
         self.reset_envs()
-        learning_rates = self.member_values("learning_rate").double()
+        learning_rates = self.member_values("learning_rate", torch.float64)
         while self.steps_done < total_steps:
             before = self.steps_done
             if cfg.anneal_learning_rate:

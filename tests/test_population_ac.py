@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.common.population import PopulationReport
+from agents.common.population import PopulationReport, select
 from agents.registry import AGENTS
+from envs.config import ConfigError, fields
 from envs.registry import get_task
 
 DATA = Path(__file__).parent / "data"
@@ -109,7 +110,8 @@ def test_each_member_computes_what_it_computes_alone(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_a_members_checkpoint_continues_in_a_population_of_one(name: str) -> None:
     """member_state(m), through torch.save and a weights-only load, continues member m
-    exactly in a population of one (and in the population it came from)."""
+    exactly in a population of one, as it does in the population it came from and in a
+    population of some of its members (``select``)."""
     members = population(name, VARIED[name], SEEDS)
     list(members.learn(STEPS // 2))
     buffer = io.BytesIO()
@@ -118,9 +120,12 @@ def test_a_members_checkpoint_continues_in_a_population_of_one(name: str) -> Non
     state = torch.load(buffer, weights_only=True)
     alone = population(name, [VARIED[name][2]], [SEEDS[2]])
     alone.load_member_state(0, state)
+    family = get_task("cartpole")
+    kept = select(members, [3, 2], family, family.Params())  # as when member 0 and 1 stop
     continued = member_reports(list(members.learn(STEPS)), 2)
     assert continued and continued[0][0] > STEPS // 2
     assert_same(member_reports(list(alone.learn(STEPS)), 0), continued)
+    assert_same(member_reports(list(kept.learn(STEPS)), 1), continued)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -170,3 +175,61 @@ def old_greedy_actions(name: str, config, state: dict, obs: torch.Tensor) -> np.
         net.load_state_dict(state["net"])
         logits = net(obs)[0]
     return logits.argmax(-1).numpy()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("task", AGENTS["a2c"].tasks)
+def test_a_population_trains_on_every_supported_family(name: str, task: str) -> None:
+    assert AGENTS[name].tasks == AGENTS["a2c"].tasks
+    family = get_task(task)
+    spec = AGENTS[name]
+    small = SMALL[name] | dict(eval_interval=10**6, eval_episodes=2)
+    configs = [spec.config(**small, discount=discount) for discount in (0.9, 0.99)]
+    reports = [r for r in spec.population(configs, family, family.Params(), [0, 1]).learn(300)]
+    assert reports[-1].step >= 300 and len(reports[-1].scalars) == 2
+    assert all("eval/episode_return" in scalars for scalars in reports[-1].scalars)
+    assert [r.step for r in reports] == sorted({r.step for r in reports})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ticks_change_no_number(name: str) -> None:
+    """With ticks due all the time a population yields them (one empty dict per member)
+    and the reports between them are those of a run without ticks."""
+    plain = list(population(name, VARIED[name][:2], SEEDS[:2]).learn(1_000))
+    ticked = list(population(name, VARIED[name][:2], SEEDS[:2]).learn(1_000, tick_seconds=0))
+    ticks = [r for r in ticked if r.tick]
+    assert ticks and all(r.scalars == [{}, {}] for r in ticks)
+    for member in range(2):
+        assert_same(member_reports(ticked, member), member_reports(plain, member))
+
+
+PER_MEMBER = {
+    "a2c": "discount entropy_coef gae_lambda learning_rate max_grad_norm value_coef",
+    "mg-a2c": "discount entropy_coef gae_lambda learning_rate max_grad_norm meta_discount "
+    "meta_learning_rate value_coef",
+    "ppo": "clip_range discount entropy_coef gae_lambda learning_rate max_grad_norm target_kl "
+    "value_coef",
+}
+"""The fields each member may set for itself; the rest set shapes or the loop's structure."""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_members_may_differ_only_in_their_per_member_fields(name: str) -> None:
+    spec = AGENTS[name]
+    declared = {info.name for info in fields(spec.config) if info.per_member}
+    assert declared == set(PER_MEMBER[name].split())
+    with pytest.raises(ConfigError, match="^hidden_size differs across the members"):
+        population(name, [dict(hidden_size=8), dict(hidden_size=16)], [0, 1])
+
+
+def test_mg_a2c_members_conditioned_on_their_discounts_compute_what_they_compute_alone() -> None:
+    """The gamma embedding and the critic's own baseline (no outer head): each member's
+    network sees its own gamma, the meta-gradient flows through its own embedding."""
+    shared = dict(condition_on_discount=True, outer_value_head=False)
+    varied = [shared | VARIED["mg-a2c"][1], shared | VARIED["mg-a2c"][2]]
+    reports = list(population("mg-a2c", varied, SEEDS[:2]).learn(STEPS // 2))
+    curves = [[s["meta/discount"] for _, s in member_reports(reports, m)] for m in range(2)]
+    assert all(len(set(curve)) > 1 for curve in curves)  # both discounts move
+    for member in range(2):
+        alone = list(population("mg-a2c", [varied[member]], [SEEDS[member]]).learn(STEPS // 2))
+        assert_same(member_reports(reports, member), member_reports(alone, 0))

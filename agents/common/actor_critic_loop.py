@@ -90,6 +90,7 @@ class ActorCriticMembers:
         self.config = self.configs[0]  # for the fields every member shares
         self.task, self.task_params, self.device = task, task_params, torch.device(device)
         members = len(self.seeds)
+        self.values_by_field: dict[tuple[str, torch.dtype], torch.Tensor] = {}
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
         self.env = task.make_member_envs(task_params, self.config.num_envs, members)
         self.rollouts = RolloutCollector(self.env, members, self.device)
@@ -109,10 +110,15 @@ class ActorCriticMembers:
     def make_optimizer(self) -> Any:
         raise NotImplementedError
 
-    def member_values(self, name: str, configs: Sequence[Config] | None = None) -> torch.Tensor:
-        """Each member's value of a config field, ``[P]`` on the device."""
-        values = [float(getattr(config, name)) for config in configs or self.configs]
-        return torch.tensor(values, dtype=torch.float32, device=self.device)
+    def member_values(self, name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Each member's value of a config field, ``[P]`` on the device (made once: the
+        configs do not change; callers do not write to it)."""
+        if (name, dtype) not in self.values_by_field:
+            values = [float(getattr(config, name)) for config in self.configs]
+            self.values_by_field[name, dtype] = torch.tensor(
+                values, dtype=dtype, device=self.device
+            )
+        return self.values_by_field[name, dtype]
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and values of every member on obs ``[P, ..., inputs]``."""
@@ -120,6 +126,9 @@ class ActorCriticMembers:
 
     def policy_logits(self, obs: torch.Tensor) -> torch.Tensor:
         return stacked.sequential(self.template.actor, self.params, obs, "actor.")
+
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        return stacked.sequential(self.template.critic, self.params, obs, "critic.").squeeze(-1)
 
     def draw_uniforms(self, steps: int) -> None:
         """Each member's uniforms for a whole rollout, ``[T, P, n]``: one call of its own
@@ -275,6 +284,8 @@ class ActorCriticLoop(ActorCriticMembers):
             before = self.steps_done
             self.draw_uniforms(cfg.rollout_steps)
             batch = self.rollouts.collect(cfg.rollout_steps, self.act)
+            # Every env step counts, the reset step after an episode end too: all members
+            # advance alike, so they stay in lockstep.
             self.steps_done += cfg.rollout_steps * cfg.num_envs
             finished_sums += batch.finished_sums
             finished_counts += batch.finished_counts

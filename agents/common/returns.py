@@ -1,7 +1,9 @@
 """Generalised advantage estimation (Schulman et al. 2016) over a batch of rollouts.
 
 The discount may be a tensor that requires grad: meta-gradient agents differentiate the
-returns with respect to it (agents/mg_a2c.py).
+returns with respect to it (agents/mg_a2c.py). The discount and lambda may also be one per
+member of a population: ``[P, 1]`` tensors broadcast against ``[T, P, n]`` rollouts
+(agents/common/rollout.py), so each member's returns use only its own values.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ def gae(
     dones: torch.Tensor,
     last_values: torch.Tensor,
     discount: float | torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Advantages and value targets for (T, B) rollouts.
+    """Advantages and value targets for (T, ...) rollouts.
 
     ``dones[t]`` is 1 where the episode ended with step t (no bootstrap past it);
-    ``last_values`` (B,) is the value of the state after the last step.
+    ``last_values`` (...) is the value of the state after the last step.
     """
     steps = rewards.shape[0]
     advantages = []
@@ -41,7 +43,7 @@ def rollout_gae(
     values: torch.Tensor,
     last_values: torch.Tensor,
     discount: float | torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE over a rollout of agents/common/rollout.py, bootstrapping time-limit truncations.
 
