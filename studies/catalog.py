@@ -78,6 +78,7 @@ class StudySummary:
             "fixed": spec.fixed,
             "task_params": spec.task_params,
             "pruner": spec.pruner,
+            "population": spec.population,
             "state": self.state,
             "n_complete": now.complete,
             "n_pruned": now.pruned,

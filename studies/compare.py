@@ -10,6 +10,7 @@ gamma.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +21,8 @@ import optuna
 from optuna.trial import TrialState
 
 from agents.common.base import ci95
-from studies.lifetimes import LifetimeResult, Trainer
+from agents.registry import get_agent
+from studies.lifetimes import LifetimeResult, PopulationTrainer, Trainer
 from studies.study import FRESH_SEED_BASE, META_GRADIENT_AGENTS, StudySpec, counts
 
 
@@ -54,7 +56,7 @@ def chosen_params(study: optuna.Study, spec: StudySpec) -> dict[str, Any] | None
 
 
 def fresh_lifetimes(
-    trainer: Trainer,
+    trainer: Trainer | PopulationTrainer,
     name: str,
     spec: StudySpec,
     params: dict[str, Any],
@@ -62,32 +64,43 @@ def fresh_lifetimes(
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
     train: bool = True,
     stop: threading.Event | None = None,
+    population: int = 1,
 ) -> list[LifetimeResult]:
     """K re-evaluation lifetimes of the study's choice: those completed before, and (with
-    ``train``) the missing ones trained now (``on_start(k, run_id)`` as each begins).
+    ``train``) the missing ones trained now, up to ``population`` at once as one batched
+    population where the agent has that form (``on_start(k, run_id)`` as each begins).
 
     ``stop`` (or a lifetime stopped from elsewhere, e.g. `runs stop`) ends the training:
-    the lifetime checkpoints, is not counted, and none after it starts. A lifetime
+    the lifetime checkpoints, is not counted, and none after its batch starts. A lifetime
     interrupted here is trained again from scratch next time (its seed is its identity).
     """
     config = spec.config_for(params)
     done = trainer.finished(name, config)
-    results = []
-    for k in range(lifetimes):
-        seed = FRESH_SEED_BASE + k
-        if seed not in done and (not train or (stop is not None and stop.is_set())):
-            continue
-        if seed not in done:
-            lifetime = spec.lifetime(name, config, seed, f"{name}/fresh-{k}")
-            result = trainer.train(
-                lifetime, on_start=lambda run_id, k=k: on_start(k, run_id), stop=stop
+    missing = [k for k in range(lifetimes) if FRESH_SEED_BASE + k not in done]
+    size = population if get_agent(spec.agent).population is not None else 1
+    for first in range(0, len(missing) if train else 0, size):
+        if stop is not None and stop.is_set():
+            break
+        batch = missing[first : first + size]
+        wanted = [
+            spec.lifetime(name, config, FRESH_SEED_BASE + k, f"{name}/fresh-{k}") for k in batch
+        ]
+        if len(batch) == 1:
+            started = functools.partial(on_start, batch[0])
+            trained = [trainer.train(wanted[0], on_start=started, stop=stop)]
+        else:
+            trained = trainer.train_population(  # type: ignore[union-attr]
+                wanted,
+                on_start=lambda member, run_id, batch=batch: on_start(batch[member], run_id),
+                stop=stop,
             )
-            if result.status == "stopped":
-                train = False
-                continue
-            done[seed] = result
-        results.append(done[seed])
-    return results
+        for result in trained:
+            if result.status != "stopped":
+                done[result.seed] = result
+        if any(result.status == "stopped" for result in trained):
+            break
+    seeds = [FRESH_SEED_BASE + k for k in range(lifetimes)]
+    return [done[seed] for seed in seeds if seed in done]
 
 
 def search_cost(study: optuna.Study) -> tuple[int, int, float]:
@@ -104,12 +117,15 @@ def search_cost(study: optuna.Study) -> tuple[int, int, float]:
 def compare_row(
     study: optuna.Study,
     spec: StudySpec,
-    trainer: Trainer,
+    trainer: Trainer | PopulationTrainer,
     lifetimes: int,
     on_start: Callable[[int, int], None] = lambda k, run_id: None,
     train: bool = True,
     stop: threading.Event | None = None,
+    population: int | None = None,
 ) -> Row:
+    """The study's row: its choice on ``lifetimes`` fresh lifetimes (trained ``population``
+    at a time, default the study's own), beside what its search cost."""
     name = study.study_name
     lived, steps, wall = search_cost(study)
     best = None
@@ -120,7 +136,10 @@ def compare_row(
     mean = interval = None
     results: list[LifetimeResult] = []
     if params is not None:
-        results = fresh_lifetimes(trainer, name, spec, params, lifetimes, on_start, train, stop)
+        size = spec.population if population is None else population
+        results = fresh_lifetimes(
+            trainer, name, spec, params, lifetimes, on_start, train, stop, size
+        )
         returns = np.array([r.value for r in results if r.value is not None])
         if len(returns):
             mean, interval = float(returns.mean()), ci95(returns)

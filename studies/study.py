@@ -6,6 +6,11 @@ Every trial is queued when the study is created (grid points; random points draw
 RandomSampler; empty trials that TPE or GP fill in when a worker takes them; lifetimes of
 a meta-gradient agent). Workers only take queued trials, so however many run, no grid
 point is visited twice and no study runs more than N lifetimes (studies/worker.py).
+
+A worker may take up to P trials at once and train them as one batched population. P is
+how a study trains, not what it is: the spec's ``population`` is `study run`'s default,
+left out when specs are compared; member m of a population computes what a lone lifetime
+with m's seed and config computes, so the trials' values do not depend on it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from agents.common.population import shared_fields
 from agents.registry import get_agent
 from envs.config import MAX_STEPS, ConfigError, build, suggest
 from envs.errors import UserError
@@ -32,6 +38,9 @@ PRUNERS = ("none", "median", "hyperband")
 SAMPLERS = ("tpe", "gp")
 META_GRADIENT_AGENTS = ("mg-a2c", "meta-dqn")
 MAX_TRIALS = 10_000
+MAX_POPULATION = 4096
+"""Most trials one worker trains as one population: thousands fit a GPU; on a CPU the
+step of a population grows with P, so a few dozen already pay."""
 FRESH_SEED_BASE = 1_000_000
 """Seeds of the re-evaluation lifetimes after a search; search lifetimes use seed + trial
 number, which stays below it."""
@@ -73,6 +82,9 @@ class StudySpec:
     pruner: str = "none"
     sampler: str = "tpe"
     seed: int = 0
+    population: int = 1
+    """Trials a worker takes at once and trains as one population, unless `study run
+    --population` says otherwise (not part of what the study is: see the module)."""
 
     @classmethod
     def from_cli(
@@ -90,6 +102,7 @@ class StudySpec:
         pruner: str,
         sampler: str,
         seed: int,
+        population: int = 1,
     ) -> StudySpec:
         if method not in METHODS:
             raise ConfigError(
@@ -112,6 +125,7 @@ class StudySpec:
             pruner=pruner,
             sampler=sampler,
             seed=seed,
+            population=population,
         )
         spec.check()
         return spec
@@ -166,14 +180,44 @@ class StudySpec:
             grid_points(space, self.trials)
         for point in self.corners():
             build(agent.config, {**self.fixed, **point}, owner=self.agent)
+        self.check_population(self.population)
+
+    def check_population(self, population: int) -> None:
+        """Refuse a population size this study cannot train with, naming why: an agent
+        with no batched form, or a searched field the members must share (it sets a shape
+        or the loop's structure). Such a study trains lone lifetimes: batches split by
+        that field's value would be small (of one lifetime, if it is all that varies)."""
+        if not 1 <= population <= MAX_POPULATION:
+            raise ConfigError(
+                f"--population {population}: give 1 to {MAX_POPULATION}", field="population"
+            )
+        if population == 1:
+            return
+        agent = get_agent(self.agent)
+        if agent.population is None:
+            raise ConfigError(
+                f"--population {population}: agent {self.agent} has no batched form, so its "
+                "lifetimes train one at a time; give --population 1",
+                field="population",
+            )
+        shared = shared_fields(agent.config)
+        for param in self.space():
+            if param.name in shared:
+                raise ConfigError(
+                    f"--population {population}: this study searches {param.name}, which the "
+                    "members of a population share (it sets a shape or the loop's "
+                    "structure); give --population 1",
+                    field="population",
+                )
 
     def space(self) -> list[Param]:
         return parse_space(list(self.params), get_agent(self.agent).config, self.agent)
 
     def corners(self) -> list[dict[str, Any]]:
         """The space's lowest and highest points, so a bad --set combination shows now."""
-        space = self.space()
-        return [{p.name: p.low for p in space}, {p.name: p.high for p in space}]
+        space = self.space()  # an int field's bounds as ints: it refuses 16.0
+        low = {p.name: int(p.low) if p.integer else p.low for p in space}
+        return [low, {p.name: int(p.high) if p.integer else p.high for p in space}]
 
     def config_for(self, params: dict[str, Any]) -> dict[str, Any]:
         config = build(get_agent(self.agent).config, {**self.fixed, **params}, owner=self.agent)
@@ -220,11 +264,16 @@ class StudySpec:
                 seed=self.seed,
             )
         if self.method == "bayes":
+            # A worker taking P trials at once samples them one after the other while the
+            # earlier ones run, as parallel workers do: TPE's constant liar counts running
+            # trials as bad results, so a batch spreads out instead of repeating its best
+            # guess; Optuna's GPSampler (5.0) has no such switch because it always
+            # conditions on running trials (q-batch log EI, greedy, one point at a time).
             startup = max(2, min(10, self.trials // 3))
             if self.sampler == "gp":
                 return optuna.samplers.GPSampler(seed=worker_seed, n_startup_trials=startup)
             return optuna.samplers.TPESampler(
-                seed=worker_seed, n_startup_trials=startup, multivariate=True
+                seed=worker_seed, n_startup_trials=startup, multivariate=True, constant_liar=True
             )
         return optuna.samplers.RandomSampler(seed=worker_seed)
 
@@ -257,7 +306,10 @@ class StudySpec:
         return cls(**data)
 
     def differences(self, other: StudySpec) -> list[str]:
+        """The settings that make two studies different studies (not ``population``,
+        which is how one trains)."""
         mine, theirs = json.loads(self.to_json()), json.loads(other.to_json())
+        mine.pop("population"), theirs.pop("population", None)
         return [key for key in mine if mine[key] != theirs.get(key)]
 
 

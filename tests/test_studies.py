@@ -355,7 +355,8 @@ def test_meta_dqn_logs_its_discount_and_resumes_it() -> None:
     state = learner.state_dict()
     again, _, _ = train("meta-dqn", 0, settings, {"length": 4})
     again.load_state_dict(state)
-    assert float(again.discount) == pytest.approx(curve[-1])
+    # The lone agent is a population of one (agents/common/population.py ``Lone``).
+    assert again.population.discount.values()[0] == pytest.approx(curve[-1])
 
 
 @pytest.mark.slow

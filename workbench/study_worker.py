@@ -2,8 +2,9 @@
 
 `workbench study run --workers W` starts W of them (the storage URL in their environment,
 ``WORKBENCH_STUDY_STORAGE``, where another user's `ps` does not show a password). Each
-takes the study's queued trials and trains them as runs of its home's store; it prints
-one line per trial.
+takes the study's queued trials (up to ``--population`` at once, trained as one population
+on ``--device``) and trains them as runs of its home's store; it prints one line per
+trial.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--die-with-parent", action="store_true")
+    parser.add_argument("--population", type=int, default=None)
+    parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     if not args.storage:
         parser.error(f"give --storage URL or set {STORAGE_ENV}")
@@ -59,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                 work(
                     args.name,
                     args.storage,
-                    RunTrainer(store),
+                    RunTrainer(store, args.device),
+                    population=args.population,
                     worker_index=args.index,
                     on_outcome=lambda outcome: print(outcome_line(outcome), flush=True),
                     stop_event=signals.event,

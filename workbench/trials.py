@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +38,50 @@ class _StopOrPrune(threading.Event):
         return super().is_set() or (self.stop is not None and self.stop.is_set())
 
 
+class _Evaluations:
+    """Each member's new evaluations, handed to the study's hook once each (progress is
+    reported after every report, an evaluation only at some), and which members it
+    pruned."""
+
+    def __init__(self, on_evaluation: Callable[[int, int, float], Verdict]) -> None:
+        self.on_evaluation = on_evaluation
+        self.last_step: dict[int, int] = {}
+        self.pruned: dict[int, bool] = defaultdict(bool)
+
+    def seen(self, member: int, progress) -> Verdict:
+        step = progress.summary.get("eval_step")
+        if step is None or step == self.last_step.get(member) or self.pruned[member]:
+            return Verdict.CONTINUE
+        self.last_step[member] = step
+        verdict = self.on_evaluation(member, step, progress.summary["eval_return_mean"])
+        self.pruned[member] = verdict is Verdict.PRUNE
+        return verdict
+
+
 class RunTrainer:
     """Trains each lifetime as a run in ``store``, in this process (``studies.lifetimes.
-    Trainer``): its curves, logs and checkpoints are those of any run."""
+    PopulationTrainer``): its curves, logs and checkpoints are those of any run. A
+    population's members are runs too, one row each, sharing the first one's id as their
+    ``population``; ``device`` (auto, cpu or cuda) is where they train."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, device: str | None = None) -> None:
         self.store = store
+        self.device = device
+
+    def _row(self, lifetime: Lifetime) -> dict[str, Any]:
+        """The run row of a lifetime: ``create_run``'s keyword arguments."""
+        return {
+            "agent": lifetime.agent,
+            "task": lifetime.task,
+            "config": lifetime.config,
+            "task_params": lifetime.task_params,
+            "seed": lifetime.seed,
+            "total_steps": lifetime.steps,
+            "name": lifetime.name,
+            "study": lifetime.study,
+            "trial": lifetime.trial,
+            "device": self.device,
+        }
 
     def train(
         self,
@@ -54,37 +93,55 @@ class RunTrainer:
     ) -> LifetimeResult:
         from workbench.runner import execute  # torch and the agents: only when training
 
-        run_id = self.store.create_run(
-            agent=lifetime.agent,
-            task=lifetime.task,
-            config=lifetime.config,
-            task_params=lifetime.task_params,
-            seed=lifetime.seed,
-            total_steps=lifetime.steps,
-            name=lifetime.name,
-            study=lifetime.study,
-            trial=lifetime.trial,
-        )
+        run_id = self.store.create_run(**self._row(lifetime))
         on_start(run_id)
         halt = _StopOrPrune(stop)
-        last_eval_step = -1
-        pruned = False
+        evaluations = _Evaluations(lambda index, step, value: on_evaluation(step, value))
 
         def on_progress(progress) -> None:
-            nonlocal last_eval_step, pruned
-            step = progress.summary.get("eval_step")
-            if step is None or step == last_eval_step:
-                return
-            last_eval_step = step
-            if on_evaluation(step, progress.summary["eval_return_mean"]) is Verdict.PRUNE:
-                pruned = True
+            if evaluations.seen(0, progress) is Verdict.PRUNE:
                 halt.set()
 
         run = execute(self.store, run_id, on_progress=on_progress, stop_event=halt)
+        return self._result(run, evaluations.pruned[0])
+
+    def train_population(
+        self,
+        lifetimes: Sequence[Lifetime],
+        *,
+        on_start: Callable[[int, int], None] = lambda member, run_id: None,
+        on_evaluation: Callable[[int, int, float], Verdict] = lambda member, step, value: (
+            Verdict.CONTINUE
+        ),
+        stop: threading.Event | None = None,
+    ) -> list[LifetimeResult]:
+        from workbench.population_runner import execute_population  # torch: only here
+
+        run_ids = self.store.create_population([self._row(lifetime) for lifetime in lifetimes])
+        for member, run_id in enumerate(run_ids):
+            on_start(member, run_id)
+        member_of = {run_id: member for member, run_id in enumerate(run_ids)}
+        evaluations = _Evaluations(on_evaluation)
+
+        def on_progress(run_id: int, progress) -> None:
+            evaluations.seen(member_of[run_id], progress)
+
+        runs = execute_population(
+            self.store,
+            run_ids,
+            on_progress=on_progress,
+            stop_event=stop,
+            member_stop=lambda run_id: evaluations.pruned[member_of[run_id]],
+        )
+        return [
+            self._result(run, evaluations.pruned[member_of[run.id]])
+            for run in sorted(runs, key=lambda run: member_of[run.id])
+        ]
+
+    def _result(self, run: RunRecord, pruned: bool) -> LifetimeResult:
+        """A pruned lifetime's run ends ``stopped`` (the runner knows no pruning)."""
         result = self.result(run)
-        if pruned and run.status == "stopped":
-            result = replace(result, status="pruned")
-        return result
+        return replace(result, status="pruned") if pruned and run.status == "stopped" else result
 
     def finished(self, study: str, config: dict[str, Any]) -> dict[int, LifetimeResult]:
         done: dict[int, LifetimeResult] = {}

@@ -42,9 +42,10 @@ from studies.storage import (
     sqlite_url,
     without_password,
 )
-from studies.study import StudySpec, check_name, counts, create, find, load
+from studies.study import MAX_POPULATION, StudySpec, check_name, counts, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
+from workbench.service.populations import resolve_device
 from workbench.service.study_processes import OnLine, detached, run_workers
 from workbench.store import Store
 from workbench.trials import Curve, RunTrainer, active_runs, study_runs, trial_curves
@@ -136,6 +137,8 @@ def run_study(
     name: str,
     *,
     workers: int = 1,
+    population: int | None = None,
+    device: str | None = None,
     storage: str | None = None,
     on_begin: Callable[[StudySummary], None] = lambda summary: None,
     on_line: OnLine = lambda text, worker: None,
@@ -145,6 +148,10 @@ def run_study(
     ``workers`` processes; return its summary after. ``on_begin`` sees the summary before.
     Resuming is the same call: completed lifetimes stay, interrupted ones were re-queued.
 
+    Each worker takes up to ``population`` trials at once (default: the study's own) and
+    trains them as one population on ``device``; a size the study cannot use (an agent
+    with no batched form, a searched field the members must share) is refused first.
+
     ``stop`` (or Ctrl+C with several workers) ends the running lifetimes with a
     checkpoint; their trials are queued again, and `resume` continues.
     """
@@ -152,17 +159,21 @@ def run_study(
         raise ConfigError(f"--workers {workers}: give 1 to {MAX_WORKERS}", field="workers")
     url = study_url(store, name, storage)
     study, spec = _load(url, name)
+    population = spec.population if population is None else population
+    spec.check_population(population)
+    device = None if device is None else resolve_device(device)
     on_begin(summarize(name, url, study, spec))
     if workers == 1:
         work(
             name,
             url,
-            RunTrainer(store),
+            RunTrainer(store, device),
+            population=population,
             on_outcome=lambda outcome: on_line(outcome_line(outcome), None),
             stop_event=stop,
         )
     else:
-        run_workers(name, url, store.home, workers, on_line, stop)
+        run_workers(name, url, store.home, workers, on_line, stop, population, device)
     study, spec = _load(url, name)
     return summarize(name, url, study, spec)
 
@@ -171,17 +182,22 @@ def run_worker(
     store: Store,
     name: str,
     *,
+    population: int | None = None,
+    device: str | None = None,
     storage: str | None = None,
     on_line: OnLine = lambda text, worker: None,
     stop: threading.Event | None = None,
 ) -> StudySummary:
     """One worker in this process, as any machine that reaches the storage runs one."""
     url = study_url(store, name, storage)
-    _load(url, name)  # a clear error now rather than in the loop
+    _, spec = _load(url, name)  # a clear error now rather than in the loop
+    spec.check_population(spec.population if population is None else population)
+    device = None if device is None else resolve_device(device)
     work(
         name,
         url,
-        RunTrainer(store),
+        RunTrainer(store, device),
+        population=population,
         worker_index=os.getpid(),
         on_outcome=lambda outcome: on_line(outcome_line(outcome), None),
         stop_event=stop,
@@ -303,14 +319,21 @@ def compare_group(
     train: bool = True,
     on_start: Callable[[str, int, int], None] = lambda name, k, run_id: None,
     stop: threading.Event | None = None,
+    population: int | None = None,
 ) -> list[CompareRow]:
     """One row per study of the group: its choice re-evaluated on ``lifetimes`` fresh
     lifetimes (with ``train``, those missing are trained here, ``on_start(study, k,
     run_id)`` as each begins; without, only those done count), beside the search's cost.
     ``stop`` ends the training with a checkpoint (the rows then count what is done).
+    The missing lifetimes of a study train ``population`` at a time (default: the
+    study's own) as one batched population, where its agent has that form.
     """
     if not 1 <= lifetimes <= MAX_LIFETIMES:
         raise ConfigError(f"--lifetimes {lifetimes}: give 1 to {MAX_LIFETIMES}", field="lifetimes")
+    if population is not None and not 1 <= population <= MAX_POPULATION:
+        raise ConfigError(
+            f"--population {population}: give 1 to {MAX_POPULATION}", field="population"
+        )
     known = known_studies(home_url(store), remembered.remembered(store.home))
     specs = []
     for name, url in known:
@@ -331,7 +354,7 @@ def compare_group(
         def started(k: int, run_id: int, name: str = name) -> None:
             on_start(name, k, run_id)
 
-        rows.append(compare_row(study, spec, trainer, lifetimes, started, train, stop))
+        rows.append(compare_row(study, spec, trainer, lifetimes, started, train, stop, population))
     return rows
 
 

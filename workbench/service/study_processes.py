@@ -21,10 +21,20 @@ OnLine = Callable[[str, "int | None"], None]
 
 
 def run_workers(
-    name: str, url: str, home: Path, workers: int, on_line: OnLine, stop: threading.Event | None
+    name: str,
+    url: str,
+    home: Path,
+    workers: int,
+    on_line: OnLine,
+    stop: threading.Event | None,
+    population: int | None = None,
+    device: str | None = None,
 ) -> None:
     """W worker processes, their lines relayed; Ctrl+C or ``stop`` ends them (trials
-    re-queued)."""
+    re-queued). Each takes up to ``population`` trials at once (default: the study's) and
+    trains them on ``device``."""
+    options = [] if population is None else ["--population", str(population)]
+    options += [] if device is None else ["--device", device]
     processes = [
         subprocess.Popen(
             [
@@ -37,6 +47,7 @@ def run_workers(
                 "--index",
                 str(index),
                 "--die-with-parent",
+                *options,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -1,6 +1,7 @@
 """The create-study dialog: name, agent, one of the agent's tasks, method, trials, steps,
-searched params, fixed settings, task parameters, group. The study is created (a storage
-opened, N trials queued) off the UI thread."""
+searched params, fixed settings, task parameters, group, and the population size its run
+(u) trains with. The study is created (a storage opened, N trials queued) off the UI
+thread."""
 
 from __future__ import annotations
 
@@ -77,6 +78,15 @@ class CreateStudyScreen(ReportsFailures, ModalScreen[str | None]):
                     Input("", id="study-task-params", tooltip="key=value pairs, space separated"),
                 ),
                 ("group", Input("", id="study-group")),
+                (
+                    "population",
+                    Input(
+                        "1",
+                        id="study-population",
+                        tooltip="trials a worker trains at once as one batched population "
+                        "when the study runs (u); 1: one at a time",
+                    ),
+                ),
             ]
             for label, widget in rows:
                 with Horizontal(classes="launch-row"):
@@ -136,6 +146,7 @@ class CreateStudyScreen(ReportsFailures, ModalScreen[str | None]):
                 pruner="none",
                 sampler="tpe",
                 seed=0,
+                population=_integer(self.value("study-population"), "population"),
             )
         except ConfigError as err:
             error.say(str(err), failure=True)
