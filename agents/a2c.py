@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from agents.common import stacked
 from agents.common.actor_critic_loop import ActorCriticConfig, ActorCriticLoop, Stats
 from agents.common.returns import rollout_gae
 from agents.common.rollout import Batch
@@ -24,12 +25,6 @@ from agents.common.rollout import Batch
 @dataclass
 class A2CConfig(ActorCriticConfig):
     """A2C's hyperparameters: the shared actor-critic fields, nothing of its own."""
-
-
-def member_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """The mean over a member's valid ``[T, P, n]`` entries, ``[P]``: no sum crosses members."""
-    count = valid.sum((0, 2)).clamp(min=1.0)
-    return (values * valid).sum((0, 2)) / count
 
 
 def a2c_loss(
@@ -52,9 +47,9 @@ def a2c_loss(
     valid = data["valid"].float()
     log_probs = torch.log_softmax(logits, -1)
     taken = log_probs.gather(-1, data["actions"].unsqueeze(-1)).squeeze(-1)
-    policy_loss = -member_mean(taken * advantages, valid)
-    value_loss = 0.5 * member_mean((returns - values).pow(2), valid)
-    entropy = member_mean(-(log_probs.exp() * log_probs).sum(-1), valid)
+    policy_loss = -stacked.member_mean(taken * advantages, valid)
+    value_loss = 0.5 * stacked.member_mean((returns - values).pow(2), valid)
+    entropy = stacked.member_mean(-(log_probs.exp() * log_probs).sum(-1), valid)
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     stats = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
     return loss, {key: value.detach() for key, value in stats.items()}

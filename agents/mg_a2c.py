@@ -109,11 +109,6 @@ def discount_actor_critic(
     return logits, values[..., 0], values[..., 1]
 
 
-def member_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """The mean over a member's valid ``[T, P, n]`` entries, ``[P]``."""
-    return (values * valid).sum((0, 2)) / valid.sum((0, 2)).clamp(min=1.0)
-
-
 class MetaGradientA2C(ActorCriticLoop):
     config: MetaGradientA2CConfig
 
@@ -159,9 +154,9 @@ class MetaGradientA2C(ActorCriticLoop):
         valid = data["valid"].float()
         log_probs = torch.log_softmax(logits[:-1], -1)
         taken = log_probs.gather(-1, data["actions"].unsqueeze(-1)).squeeze(-1)
-        policy_loss = -member_mean(taken * advantages, valid)
-        value_loss = 0.5 * member_mean((returns - values[:-1]).pow(2), valid)
-        entropy = member_mean(-(log_probs.exp() * log_probs).sum(-1), valid)
+        policy_loss = -stacked.member_mean(taken * advantages, valid)
+        value_loss = 0.5 * stacked.member_mean((returns - values[:-1]).pow(2), valid)
+        entropy = stacked.member_mean(-(log_probs.exp() * log_probs).sum(-1), valid)
         value_coef = self.member_values("value_coef")
         entropy_coef = self.member_values("entropy_coef")
         loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
@@ -174,7 +169,7 @@ class MetaGradientA2C(ActorCriticLoop):
                 self.reference[:, None],
                 1.0,
             )
-            outer_loss = 0.5 * member_mean((returns - outer_values[:-1]).pow(2), valid)
+            outer_loss = 0.5 * stacked.member_mean((returns - outer_values[:-1]).pow(2), valid)
             loss = loss + value_coef * outer_loss
         return loss, {key: value.detach() for key, value in stats.items()}
 
@@ -193,7 +188,7 @@ class MetaGradientA2C(ActorCriticLoop):
         )
         log_probs = torch.log_softmax(logits[:-1], -1)
         taken = log_probs.gather(-1, batch.data["actions"].unsqueeze(-1)).squeeze(-1)
-        return -member_mean(taken * advantages, batch.data["valid"].float())
+        return -stacked.member_mean(taken * advantages, batch.data["valid"].float())
 
     def update(self, batch: Batch) -> Stats:
         scalars: Stats = {}
