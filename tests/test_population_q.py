@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from agents.common import replay
 from agents.common.checkpoint import numpy_rng_state
 from agents.common.networks import mlp
 from agents.dqn import DQN, DQNConfig
@@ -276,3 +277,12 @@ def test_members_with_several_envs_each_keep_to_their_own_transitions() -> None:
     for member, seed in enumerate(seeds):
         alone = population("dqn", [seed], [varied[member]], num_envs=3)
         assert_same_curve(together[member], member_curves(list(alone.learn(STEPS)), 1)[0])
+
+
+def test_minibatches_drawn_one_at_a_time_train_the_same(monkeypatch) -> None:
+    """A large population gathers fewer minibatches per chunk (replay.GATHER_ROWS); the
+    numbers must not depend on it, or a member would depend on its population's size."""
+    chunked = list(population("meta-dqn", [0, 1], VARIED[:2], meta_interval=3).learn(800))
+    monkeypatch.setattr(replay, "GATHER_ROWS", 1)
+    single = list(population("meta-dqn", [0, 1], VARIED[:2], meta_interval=3).learn(800))
+    assert single == chunked

@@ -30,7 +30,7 @@ from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
 from agents.common.networks import mlp
 from agents.common.nstep import NStepAccumulator
 from agents.common.population import PopulationReport, check_members, greedy_member_returns
-from agents.common.replay import ReplaySamples, StackedReplay
+from agents.common.replay import Burst, ReplaySamples, StackedReplay
 from agents.common.seeds import eval_env_seed, train_env_seed
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 from envs.registry import TaskFamily
@@ -104,11 +104,6 @@ class QLearningConfig(Config):
             )
 
 
-BURST_CHUNK = 64
-"""Minibatches of a training burst gathered from the replay at once (one index draw per
-member and one gather for all of them, instead of one per gradient step)."""
-
-
 class QLearner:
     """The stacked Q-networks of a population over its members' batched envs of discrete
     actions, and everything around their update; subclasses write ``train_step``."""
@@ -165,9 +160,7 @@ class QLearner:
         )
         self.steps_done = 0
         self.evaluations = np.zeros(self.members, dtype=np.int64)
-        self.burst: ReplaySamples | None = None
-        self.burst_left = 0  # minibatches of the current burst not yet gathered
-        self.burst_cursor = 0
+        self.burst: Burst | None = None
 
     def per_member(self, name: str) -> np.ndarray:
         """Every member's value of a config field, ``[P]``."""
@@ -208,19 +201,12 @@ class QLearner:
         return actions
 
     # --- the parts of an update ----------------------------------------------------------
-    def start_burst(self, minibatches: int) -> None:
-        self.burst, self.burst_left, self.burst_cursor = None, minibatches, 0
-
     def next_batch(self) -> ReplaySamples:
-        """The next minibatch ``[P, batch, ...]`` of the burst, each member's drawn from its
-        own buffer with its own generator (``BURST_CHUNK`` of them gathered at once)."""
-        if self.burst is None or self.burst_cursor == self.burst.actions.shape[1]:
-            count = max(1, min(BURST_CHUNK, self.burst_left))
-            rows = self.buffer.sample_indices(self.rngs, count, self.config.batch_size)
-            self.burst, self.burst_cursor = self.buffer.gather(rows), 0
-            self.burst_left = max(0, self.burst_left - count)
-        self.burst_cursor += 1
-        return self.burst.step(self.burst_cursor - 1)
+        """The next minibatch ``[P, batch, ...]`` of the burst (of a burst of one outside
+        ``train_burst``), each member's drawn from its own buffer with its own generator."""
+        if self.burst is None or self.burst.left == 0:
+            self.burst = Burst(self.buffer, self.rngs, self.config.batch_size, 1)
+        return self.burst.next()
 
     def minibatches_per_burst(self) -> int:
         """Minibatches a training burst draws (one per gradient step for DQN)."""
@@ -278,7 +264,9 @@ class QLearner:
     ) -> Iterator[PopulationReport]:
         """``gradient_steps`` steps of every member; ticks between them."""
         losses, q_values = [], []
-        self.start_burst(self.minibatches_per_burst())
+        self.burst = Burst(
+            self.buffer, self.rngs, self.config.batch_size, self.minibatches_per_burst()
+        )
         for _ in range(self.config.gradient_steps):
             loss, q_value = self.train_step()
             losses.append(loss)

@@ -28,6 +28,13 @@ class ReplaySamples(NamedTuple):
         return ReplaySamples(*(field[:, index] for field in self))
 
 
+BURST_CHUNK = 64
+"""Minibatches of a training burst gathered from the replay at once (one index draw per
+member and one gather for all of them, instead of one per gradient step), fewer when that
+would gather more than ``GATHER_ROWS`` transitions (a large population or batch): a draw's
+numbers do not depend on how many minibatches it covers."""
+GATHER_ROWS = 1 << 20
+
 FIELDS = ("observations", "next_observations", "actions", "rewards", "bootstrap_discounts")
 
 
@@ -144,3 +151,30 @@ class StackedReplay:
                 self.rows[member, :size, self.columns[name]] = values.to(self.device)
         self.position[member] = int(state["position"])
         self.size[member] = size
+
+
+class Burst:
+    """The ``minibatches`` minibatches ``[members, batch_size, ...]`` of a training burst,
+    drawn and gathered ``BURST_CHUNK`` at a time (the replay does not change in a burst)."""
+
+    def __init__(
+        self,
+        replay: StackedReplay,
+        rngs: list[np.random.Generator],
+        batch_size: int,
+        minibatches: int,
+    ) -> None:
+        self.replay, self.rngs, self.batch_size = replay, rngs, batch_size
+        self.left = minibatches  # not yet handed out
+        self.chunk: ReplaySamples | None = None
+        self.cursor = 0
+
+    def next(self) -> ReplaySamples:
+        if self.chunk is None or self.cursor == self.chunk.actions.shape[1]:
+            fits = GATHER_ROWS // (self.replay.members * self.batch_size)
+            count = max(1, min(BURST_CHUNK, self.left, fits))
+            rows = self.replay.sample_indices(self.rngs, count, self.batch_size)
+            self.chunk, self.cursor = self.replay.gather(rows), 0
+        self.cursor += 1
+        self.left -= 1
+        return self.chunk.step(self.cursor - 1)
