@@ -12,6 +12,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+# Rich fixes a console's width for good when COLUMNS is set as the console is built (the
+# CLI's consoles are built on import), and pytest-xdist's workers start with COLUMNS=80:
+# built without it, the consoles read COLUMNS at every print, which the fixtures set.
+os.environ.pop("COLUMNS", None)
+
 from workbench.cli import app
 from workbench.store import Store
 

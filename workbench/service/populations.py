@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ def parse_seeds(text: str) -> list[int]:
         if len(seeds) + last - first + 1 > MAX_MEMBERS:
             raise refuse(f"more than {MAX_MEMBERS:,} seeds")
         seeds.extend(range(first, last + 1))
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    repeated = sorted(seed for seed, count in Counter(seeds).items() if count > 1)
     if repeated:
         raise refuse(f"seed {repeated[0]} is given twice")
     return seeds
