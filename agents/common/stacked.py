@@ -70,6 +70,13 @@ def select(params: Params, members: torch.Tensor) -> Params:
 def linear(x: torch.Tensor, params: Params, name: str) -> torch.Tensor:
     """``nn.Linear`` for every member: x ``[P, N, in]`` -> ``[P, N, out]``."""
     weight, bias = params[f"{name}.weight"], params[f"{name}.bias"]
+    if weight.shape[1] == 1:
+        # With one output torch takes a matrix-vector path whose rounding depends on P, so a
+        # member's value head drifted from its lone run; a zero second output keeps every
+        # member on the matrix-matrix path, which computes each member the same for any P.
+        weight = torch.cat([weight, torch.zeros_like(weight)], 1)
+        bias = torch.cat([bias, torch.zeros_like(bias)], 1)
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))[..., :1]
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
