@@ -23,6 +23,7 @@ from agents import registry
 from agents.common.population import PopulationReport
 from tests.conftest import wait_for
 from tests.faults.conftest import assert_one_line_refusal, nothing_stored
+from tests.test_cli import TINY
 from workbench.population_runner import execute_population
 from workbench.store import Store, StoreUnusable
 
@@ -253,18 +254,6 @@ def test_a_damaged_member_checkpoint_fails_that_member_alone(store: Store, scrip
 
 
 # --- the CLI, with real DQN populations --------------------------------------------------
-TINY = [
-    "--steps",
-    "600",
-    "--set",
-    "learning_starts=100",
-    "--set",
-    "eval_episodes=2",
-    "--set",
-    "train_frequency=100",
-    "--set",
-    "gradient_steps=2",
-]
 
 
 def test_a_foreground_population_gives_one_run_per_member_and_a_json_table(cli, home: Path) -> None:

@@ -1,14 +1,12 @@
-"""What every agent yields and offers: reports, the agent protocol, and greedy evaluation."""
+"""What every agent yields and offers: reports and the agent protocol."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, NamedTuple, Protocol
 
-import gymnasium as gym
 import numpy as np
 
-from agents.common.seeds import eval_env_seed
 from envs.config import Config
 
 RETURN_KEYS = ("charts/episode_return", "charts/meta_episode_return")
@@ -62,38 +60,6 @@ class Agent(Protocol):
         ...
 
 
-def greedy_episode_returns(
-    env: gym.vector.VectorEnv, act: Callable[[np.ndarray], np.ndarray], seed: int
-) -> np.ndarray:
-    """Return of one episode in each copy of a batched env (NEXT_STEP autoreset), all
-    played together; steps after a copy's episode ended are not counted."""
-    observations, _ = env.reset(seed=seed)
-    returns = np.zeros(env.num_envs)
-    running = np.ones(env.num_envs, dtype=bool)
-    while running.any():
-        observations, rewards, terminated, truncated, _ = env.step(act(observations))
-        returns += rewards * running
-        running &= ~(terminated | truncated)
-    env.close()
-    return returns
-
-
 def ci95(values: np.ndarray) -> float:
     """Half-width of the normal 95% confidence interval of the mean of ``values``."""
     return float(1.96 * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
-class GreedyEvaluation:
-    """``evaluate`` for single-task agents with ``greedy_actions(observations)``: that many
-    greedy episodes, all at once in one batched env, each evaluation on new seeds."""
-
-    task: Any
-    task_params: Config
-    seed: int
-    evaluations: int
-
-    def evaluate(self, episodes: int) -> np.ndarray:
-        self.evaluations += 1
-        env = self.task.make_vector_env(self.task_params, episodes)
-        seed = eval_env_seed(self.seed, self.evaluations)
-        return greedy_episode_returns(env, self.greedy_actions, seed)  # type: ignore[attr-defined]
