@@ -60,23 +60,24 @@ class L2RL(MetaLearner):
         while self.steps_done < total_steps:
             before = self.steps_done
             obs, state = env.reset(), None
-            totals = torch.zeros(env.num_tasks)
+            totals = torch.zeros(env.num_tasks, device=self.device)
             stats: list[dict[str, float]] = []
             for start in range(0, env.horizon, cfg.n_steps):
                 segment_start_state = detach(state)
                 inputs, actions, rewards = [], [], []
                 with torch.no_grad():
                     for _ in range(min(cfg.n_steps, env.horizon - start)):
-                        x = torch.from_numpy(obs)[None]
+                        x = torch.from_numpy(obs)[None].to(self.device)
                         logits, _, state = self.net(x, state)
                         action = torch.distributions.Categorical(logits=logits[0]).sample()
-                        obs, reward, _, done = env.step(action.numpy())
+                        obs, reward, _, done = env.step(action.cpu().numpy())
                         inputs.append(x[0])
                         actions.append(action)
-                        rewards.append(torch.from_numpy(np.asarray(reward, dtype=np.float32)))
+                        reward = np.asarray(reward, dtype=np.float32)
+                        rewards.append(torch.from_numpy(reward).to(self.device))
                     # Value of the state after the segment (none after the meta-episode).
-                    after = self.net(torch.from_numpy(obs)[None], state)[1][0]
-                    bootstrap = torch.zeros(env.num_tasks) if done else after
+                    after = self.net(torch.from_numpy(obs)[None].to(self.device), state)[1][0]
+                    bootstrap = torch.zeros(env.num_tasks, device=self.device) if done else after
                 segment = torch.stack(rewards)
                 totals += segment.sum(0)
                 stats.append(

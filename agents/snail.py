@@ -74,7 +74,7 @@ class AttentionBlock(nn.Module):
         seq = x.transpose(1, 2)  # (B, T, C)
         logits = self.query(seq) @ self.key(seq).transpose(1, 2) * self.scale
         length = seq.shape[1]
-        future = torch.ones(length, length, dtype=torch.bool).triu(1)
+        future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
         weights = logits.masked_fill(future, float("-inf")).softmax(dim=-1)
         read = weights @ self.value(seq)
         return torch.cat([x, read.transpose(1, 2)], dim=1)

@@ -73,11 +73,10 @@ def make_agent(
     seed: int,
     device: str | None = None,
 ) -> Agent:
-    """The agent of a run. ``device`` reaches agents with a batched form (whose ``make``
-    is a population of one, ``lone``); the others train on the CPU."""
+    """The agent of a run, on ``device`` (cpu or cuda, resolved; None: cpu)."""
     spec = get_agent(agent)
     family = get_task(task)
-    extra = {"device": device} if device and spec.population is not None else {}
+    extra = {"device": device} if device else {}
     return spec.make(
         build(spec.config, config, owner=agent),
         family,

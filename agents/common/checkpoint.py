@@ -31,6 +31,18 @@ def set_numpy_rng_state(rng: np.random.Generator, saved: dict[str, Any]) -> None
     }
 
 
+def to_cpu(state: Any) -> Any:
+    """A state dict with every tensor on the CPU (checkpoints load on any machine;
+    ``load_state_dict`` copies them back to where the module lives)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {key: to_cpu(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(to_cpu(value) for value in state)
+    return state
+
+
 class NetOptimizerCheckpoint:
     """``state_dict``/``load_state_dict`` for agents whose state is one ``net``, its
     ``optimizer``, the step and evaluation counters and the NumPy and torch RNGs (PPO, A2C
@@ -44,8 +56,8 @@ class NetOptimizerCheckpoint:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "net": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "net": to_cpu(self.net.state_dict()),
+            "optimizer": to_cpu(self.optimizer.state_dict()),
             "steps_done": self.steps_done,
             "evaluations": self.evaluations,
             "rng": numpy_rng_state(self.rng),
@@ -61,7 +73,7 @@ class NetOptimizerCheckpoint:
         torch.set_rng_state(state["torch_rng"])
 
     def weights(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict()}
+        return {"net": to_cpu(self.net.state_dict())}
 
     def load_weights(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])

@@ -52,12 +52,20 @@ class MetaLearner(NetOptimizerCheckpoint):
 
     config: MetaConfig
 
-    def __init__(self, config: MetaConfig, task: TaskFamily, task_params: Config, seed: int):
+    def __init__(
+        self,
+        config: MetaConfig,
+        task: TaskFamily,
+        task_params: Config,
+        seed: int,
+        device: str = "cpu",
+    ) -> None:
         self.config, self.task, self.task_params, self.seed = config, task, task_params, seed
+        self.device = torch.device(device)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.env = task.meta_batch(task_params, config.num_tasks, self.rng)
-        self.net = self.make_net(self.env.observation_size, self.env.num_actions)
+        self.net = self.make_net(self.env.observation_size, self.env.num_actions).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
         self.steps_done = self.evaluations = 0
 
@@ -121,5 +129,5 @@ def trial_rewards(
     """Reward of each trial (an episode, or a pull) of one meta-episode per task on
     ``tasks`` tasks drawn with ``seed``: shape (trials, tasks)."""
     env = family.meta_batch(params, tasks, np.random.default_rng(seed))
-    rewards = play_meta_episodes(net, env, greedy=greedy)["rewards"].numpy()
+    rewards = play_meta_episodes(net, env, greedy=greedy)["rewards"].cpu().numpy()
     return rewards.reshape(env.trials, -1, tasks).sum(1)

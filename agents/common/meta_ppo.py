@@ -94,14 +94,14 @@ class MetaPPO(MetaLearner):
             rollout["rewards"],
             rollout["values"],
             dones,
-            torch.zeros(tasks),
+            torch.zeros(tasks, device=rollout["rewards"].device),
             cfg.discount,
             cfg.gae_lambda,
         )
         stats: dict[str, list[float]] = defaultdict(list)
         size = tasks // cfg.minibatches
         for _ in range(cfg.ppo_epochs):
-            order = torch.from_numpy(self.rng.permutation(tasks))
+            order = torch.from_numpy(self.rng.permutation(tasks)).to(self.device)
             for start in range(0, tasks, size):
                 idx = order[start : start + size]
                 logits, values, _ = self.net(rollout["obs"][:, idx])

@@ -59,18 +59,19 @@ def play_meta_episodes(net: nn.Module, env, greedy: bool = False) -> dict[str, t
     Returns inputs, actions, log-probabilities, values and rewards, each stacked over time
     with shape (T, tasks, ...).
     """
+    device = next(net.parameters()).device
     obs = env.reset()
     state = None
     record: dict[str, list] = {"obs": [], "actions": [], "logp": [], "values": [], "rewards": []}
     for _ in range(env.horizon):
-        x = torch.from_numpy(obs)[None]
+        x = torch.from_numpy(obs)[None].to(device)
         logits, value, state = net(x, state)
         dist = torch.distributions.Categorical(logits=logits[0])
         action = logits[0].argmax(-1) if greedy else dist.sample()
-        obs, reward, _, _ = env.step(action.numpy())
+        obs, reward, _, _ = env.step(action.cpu().numpy())
         record["obs"].append(x[0])
         record["actions"].append(action)
         record["logp"].append(dist.log_prob(action))
         record["values"].append(value[0])
-        record["rewards"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)))
+        record["rewards"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)).to(device))
     return {key: torch.stack(values) for key, values in record.items()}
