@@ -248,16 +248,18 @@ def test_a_checkpoint_saved_by_the_lone_agent_of_before_loads_into_any_member(na
 @pytest.mark.slow
 def test_a_dqn_population_solves_cartpole() -> None:
     """Issue 13, criterion 2 with four members: at least 3 of 4 reach a greedy return of
-    475 (an evaluation every 5,000 steps) within 50,000 steps with the default settings.
-    Reaching, not ending at: a member may forget late in its run (seed 1 ends at 231 after
-    500 from 25,000 steps on), as lone DQN runs do."""
+    475 (an evaluation every 5,000 steps) within 50,000 steps with the default settings,
+    and at least 3 of 4 end there (seeds 0-3 end at 500, 496, 415, 500; benchmarks/
+    README.md has all 16 seeds: 14 end at >= 475, 15 reach it)."""
     torch.set_num_threads(1)
     configs = [DQNConfig() for _ in range(4)]
     pop = DQN(configs, CARTPOLE, CartPoleParams(), [0, 1, 2, 3])
     evaluations = [r.scalars for r in pop.learn(50_000) if "eval/episode_return" in r.scalars[0]]
     best = [max(scalars[m]["eval/episode_return"] for scalars in evaluations) for m in range(4)]
+    final = [evaluations[-1][m]["eval/episode_return"] for m in range(4)]
     assert len(evaluations) == 10
     assert sum(value >= 475 for value in best) >= 3, best
+    assert sum(value >= 475 for value in final) >= 3, final
 
 
 def test_ticks_inside_bursts_change_no_number() -> None:
