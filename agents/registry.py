@@ -44,7 +44,7 @@ class AgentSpec:
             )
 
 
-CONTROL_TASKS = ("cartpole", "mountaincar", "lunarlander", "foraging", "chain")
+CONTROL_TASKS = ("cartpole", "mountaincar", "lunarlander", "foraging", "chain", "scavenger")
 """Families with discrete actions and plain episodes, for the single-task agents."""
 
 META_TASKS = (

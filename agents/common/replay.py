@@ -38,13 +38,24 @@ GATHER_ROWS = 1 << 20
 FIELDS = ("observations", "next_observations", "actions", "rewards", "bootstrap_discounts")
 
 
+INITIAL_ROWS = 1 << 16
+"""Transitions per member a replay first allocates; it doubles as members fill it, up to
+its capacity."""
+
+
 class StackedReplay:
     """One circular buffer of a fixed capacity per member, filled in batches.
 
     A transition is one float32 row (observation, next observation, action, reward,
     bootstrap discount), so adding a step's transitions and gathering a burst's minibatches
     are one indexing operation each; actions are whole numbers far below 2**24, which
-    float32 holds exactly."""
+    float32 holds exactly.
+
+    The tensor starts at ``INITIAL_ROWS`` per member and doubles (a copy of what is filled)
+    until it reaches ``capacity``; only then does a member's buffer wrap around. A
+    population's default 1M-transition buffers on scavenger's 484-float observations
+    would be 31 GB for 8 members: reserving them up front failed, though a 100k-step run
+    fills 3 GB."""
 
     def __init__(
         self,
@@ -54,6 +65,7 @@ class StackedReplay:
         device: torch.device | str = "cpu",
     ) -> None:
         self.members, self.capacity, self.device = members, capacity, torch.device(device)
+        self.allocated = min(capacity, INITIAL_ROWS)
         self.observation_shape = observation_shape
         width = int(np.prod(observation_shape))
         self.columns = {  # FIELDS' places in a row
@@ -63,10 +75,8 @@ class StackedReplay:
             "rewards": slice(2 * width + 1, 2 * width + 2),
             "bootstrap_discounts": slice(2 * width + 2, 2 * width + 3),
         }
-        # Uninitialised on purpose: only rows below a member's size are ever read, and the
-        # OS maps untouched pages lazily, so 64 members' 1M-transition buffers cost memory
-        # as they fill.
-        self.rows = torch.empty((members, capacity, 2 * width + 3), device=self.device)
+        # Uninitialised on purpose: only rows below a member's size are ever read.
+        self.rows = torch.empty((members, self.allocated, 2 * width + 3), device=self.device)
         self.position = np.zeros(members, dtype=np.int64)
         self.size = np.zeros(members, dtype=np.int64)
 
@@ -83,6 +93,7 @@ class StackedReplay:
         transition), each member's in order, overwriting its oldest when full."""
         count = len(members)
         counts = np.bincount(members, minlength=self.members)
+        self.reserve(int((self.size + counts).max()))
         first = np.cumsum(counts) - counts
         slots = (self.position[members] + np.arange(count) - first[members]) % self.capacity
         rows = np.concatenate(
@@ -96,10 +107,25 @@ class StackedReplay:
             axis=1,
             dtype=np.float32,
         )
-        index = torch.from_numpy(members * self.capacity + slots).to(self.device)
+        index = torch.from_numpy(members * self.allocated + slots).to(self.device)
         self.rows.view(-1, self.rows.shape[-1])[index] = torch.from_numpy(rows).to(self.device)
         self.position = (self.position + counts) % self.capacity
         self.size = np.minimum(self.size + counts, self.capacity)
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` transitions per member (at most ``capacity``): double the
+        allocation until it holds them. Positions stay valid, as no member has wrapped
+        before the allocation reaches capacity."""
+        needed = min(rows, self.capacity)
+        if needed <= self.allocated:
+            return
+        allocated = self.allocated
+        while allocated < needed:
+            allocated = min(self.capacity, 2 * allocated)
+        grown = torch.empty((self.members, allocated, self.rows.shape[-1]), device=self.device)
+        filled = int(self.size.max())
+        grown[:, :filled] = self.rows[:, :filled]
+        self.rows, self.allocated = grown, allocated
 
     def sample_indices(
         self, rngs: list[np.random.Generator], steps: int, batch_size: int
@@ -111,7 +137,7 @@ class StackedReplay:
 
     def gather(self, rows: np.ndarray) -> ReplaySamples:
         """The transitions at ``rows`` ``[members, ...]`` of each member's buffer."""
-        offsets = (np.arange(self.members) * self.capacity).reshape(-1, *([1] * (rows.ndim - 1)))
+        offsets = (np.arange(self.members) * self.allocated).reshape(-1, *([1] * (rows.ndim - 1)))
         index = torch.from_numpy(rows + offsets).to(self.device)
         picked = self.rows.view(-1, self.rows.shape[-1])[index]
         shape = (*rows.shape, *self.observation_shape)
@@ -145,6 +171,7 @@ class StackedReplay:
                 f"the checkpoint's replay holds {size} transitions, more than this "
                 f"buffer's capacity of {self.capacity}"
             )
+        self.reserve(size)
         with torch.no_grad():
             for name in FIELDS:
                 values = torch.as_tensor(state[name]).reshape(size, -1).to(torch.float32)
