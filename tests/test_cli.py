@@ -26,7 +26,14 @@ TINY = [
 def test_agents_listing_has_fields_with_defaults_and_help(cli) -> None:
     agents = {a["name"]: a for a in cli.json("agents")}
     fields = {f["name"]: f for f in agents["dqn"]["config"]}
-    assert agents["dqn"]["tasks"] == ["cartpole", "mountaincar", "lunarlander", "foraging", "chain"]
+    assert agents["dqn"]["tasks"] == [
+        "cartpole",
+        "mountaincar",
+        "lunarlander",
+        "foraging",
+        "chain",
+        "scavenger",
+    ]
     assert fields["discount"]["default"] == 0.99
     assert fields["discount"]["help"]
 
