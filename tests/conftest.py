@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,14 @@ class Cli:
         result = self(*args, "--json")
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    """The run store of ``home``, closed after the test."""
+    store = Store(home)
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from agents.registry import AGENTS
 from envs.config import ConfigError
 from envs.control import CartPoleParams
 from envs.registry import get_task
+from tests.test_dqn import TINY
 
 CARTPOLE = get_task("cartpole")
 BUSY = dict(
@@ -226,15 +227,7 @@ def test_a_checkpoint_saved_by_the_lone_agent_of_before_loads_into_any_member(na
     which gives back every key it had (but the torch RNG, which initialisation used up)."""
     saved = torch.load(DATA / f"lone-{name}-checkpoint.pt", weights_only=True)
     spec = AGENTS[name]
-    settings = dict(
-        learning_starts=64,
-        train_frequency=64,
-        gradient_steps=2,
-        batch_size=32,
-        eval_interval=500,
-        eval_episodes=2,
-        buffer_size=2000,
-    )
+    settings = TINY | {"buffer_size": 2000}
     pop = spec.population([spec.config(**settings)] * 2, CARTPOLE, CartPoleParams(), [8, 3])
     pop.load_member_state(1, saved)
     state = pop.member_state(1)

@@ -79,13 +79,6 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.AGENTS, "dqn", spec)
 
 
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    store = Store(home)
-    yield store
-    store.close()
-
-
 def queue(store: Store, seeds: Sequence[int], steps: int = 200, **config: Any) -> list[int]:
     member = {"agent": "dqn", "task": "cartpole", "task_params": {}, "total_steps": steps}
     return store.create_population(

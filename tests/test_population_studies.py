@@ -10,7 +10,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +58,6 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
         registry.AGENTS["dqn"], config=ScriptedConfig, population=PrunedAtSeed4
     )
     monkeypatch.setitem(registry.AGENTS, "dqn", spec)
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    store = Store(home)
-    yield store
-    store.close()
 
 
 def scripted_study(cli, name: str, *extra: str, trials: int = 6, method: str = "grid"):

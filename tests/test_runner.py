@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import torch
 
 from agents.common.base import Report
@@ -22,13 +21,6 @@ from workbench.run_loop import (
     Summary,
 )
 from workbench.store import Store
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    store = Store(home)
-    yield store
-    store.close()
 
 
 def new_run(store: Store, total_steps: int = 100) -> int:

@@ -21,13 +21,6 @@ TINY = {
 }
 
 
-@pytest.fixture
-def store(home: Path):
-    store = Store(home)
-    yield store
-    store.close()
-
-
 def test_settings_fill_every_field_from_texts_and_typed_values() -> None:
     settings = service.check_settings(
         "dqn", "cartpole", agent_values={"discount": "0.9", "n_step": 3}, steps=10
