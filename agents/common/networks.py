@@ -57,11 +57,13 @@ class ActorCritic(nn.Module):
 
 def build_members(build: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
     """One module per member, each built under ``torch.manual_seed(seed)``: member m starts
-    from the weights a lone run with its seed starts from, whatever the other members."""
+    from the weights a lone run with its seed starts from, whatever the other members. The
+    global torch generator is left as it was (members draw from their own generators)."""
     modules = []
     for seed in seeds:
-        torch.manual_seed(seed)
-        modules.append(build())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            modules.append(build())
     return modules
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from agents.common import stacked
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
-from agents.common.networks import mlp
+from agents.common.networks import build_members, mlp
 from agents.common.nstep import NStepAccumulator
 from agents.common.population import PopulationReport, check_members, greedy_member_returns
 from agents.common.replay import Burst, ReplaySamples, StackedReplay
@@ -132,13 +132,8 @@ class QLearner:
         self.observation_size = int(np.prod(self.env.single_observation_space.shape))
         self.num_actions = int(self.env.single_action_space.n)
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
-        networks = []
-        for seed in self.seeds:
-            with torch.random.fork_rng(devices=[]):  # each member's init, as a lone run's
-                torch.manual_seed(seed)
-                networks.append(
-                    mlp(self.observation_size, self.num_actions, cfg.hidden_size, cfg.hidden_layers)
-                )
+        sizes = (self.observation_size, self.num_actions, cfg.hidden_size, cfg.hidden_layers)
+        networks = build_members(lambda: mlp(*sizes), self.seeds)
         self.template = networks[0]
         self.q_params = stacked.stack(networks, self.device)
         self.parameters = list(self.q_params.values())
