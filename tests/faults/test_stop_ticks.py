@@ -20,30 +20,17 @@ from envs.registry import get_task
 from workbench import runner
 from workbench.store import Store
 
+Q_LEARNING = {
+    "learning_starts": 64,
+    "train_frequency": 64,
+    "gradient_steps": 4,
+    "batch_size": 16,
+    "eval_interval": 200,
+    "eval_episodes": 1,
+}
 SMALL = {
-    "dqn": (
-        "cartpole",
-        {
-            "learning_starts": 64,
-            "train_frequency": 64,
-            "gradient_steps": 4,
-            "batch_size": 16,
-            "eval_interval": 200,
-            "eval_episodes": 1,
-        },
-    ),
-    "meta-dqn": (
-        "cartpole",
-        {
-            "learning_starts": 64,
-            "train_frequency": 64,
-            "gradient_steps": 4,
-            "batch_size": 16,
-            "eval_interval": 200,
-            "eval_episodes": 1,
-            "meta_interval": 2,
-        },
-    ),
+    "dqn": ("cartpole", Q_LEARNING),
+    "meta-dqn": ("cartpole", Q_LEARNING | {"meta_interval": 2}),
     "a2c": ("cartpole", {"eval_interval": 200, "eval_episodes": 1}),
     "mg-a2c": ("cartpole", {"eval_interval": 200, "eval_episodes": 1}),
     "ppo": (
