@@ -20,7 +20,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from agents.common.meta_gradient import LearnedDiscount
+from agents.common.meta_gradient import StackedDiscount
 from agents.registry import get_agent
 from envs.config import ConfigError, build
 from envs.registry import get_task
@@ -280,7 +280,8 @@ def test_two_workers_complete_one_postgres_study_every_trial_once(
 
 # --- the meta-gradient ------------------------------------------------------------------------
 def test_meta_gradient_matches_finite_differences_through_one_sgd_step() -> None:
-    """d J'(theta - alpha g(theta, eta)) / d eta, by the module and by finite differences."""
+    """d J'(theta - alpha g(theta, eta)) / d eta, by the module and by finite differences
+    (one member: a lone run's learned discount)."""
     torch.manual_seed(0)
     theta = torch.randn(3)
     x, r = torch.randn(16, 3), torch.randn(16)
@@ -293,13 +294,13 @@ def test_meta_gradient_matches_finite_differences_through_one_sgd_step() -> None
     def outer(params: torch.Tensor) -> torch.Tensor:
         return ((x @ params - 0.99 * r) ** 2).mean()
 
-    discount = LearnedDiscount(0.6, meta_learning_rate=1e-3)
+    discount = StackedDiscount([0.6], meta_learning_rate=[1e-3])
     start = theta.clone().requires_grad_()
-    g = inner_grad(discount.value, start)
+    g = inner_grad(discount.value[0], start)
     after = (theta - alpha * g.detach()).requires_grad_()
     v = torch.autograd.grad(outer(after), after)[0]
-    eta = float(discount.eta.detach())
-    got = discount.meta_step([g], [v], alpha)
+    eta = float(discount.eta.detach()[0])
+    got = float(discount.meta_step([g[None]], [v[None]], alpha)[0])
 
     def objective(e: float) -> float:
         params = theta.clone().requires_grad_()
@@ -309,7 +310,7 @@ def test_meta_gradient_matches_finite_differences_through_one_sgd_step() -> None
     eps = 1e-3
     expected = (objective(eta + eps) - objective(eta - eps)) / (2 * eps)
     assert got == pytest.approx(expected, rel=1e-2)
-    moved = float(discount.eta.detach()) - eta
+    moved = float(discount.eta.detach()[0]) - eta
     assert moved < 0 if got > 0 else moved > 0
 
 

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from agents.common.stacked import StackedAdam, member_view
 
@@ -39,62 +38,13 @@ def initial_logit(initial: float) -> float:
     return logit(min(max(initial, 1e-4), 1.0 - 1e-4))
 
 
-class LearnedDiscount:
-    """The meta-parameter eta of gamma = sigmoid(eta) and its Adam optimiser."""
-
-    def __init__(self, initial: float, meta_learning_rate: float) -> None:
-        self.eta = torch.tensor(initial_logit(initial), requires_grad=True)
-        self.optimizer = torch.optim.Adam([self.eta], lr=meta_learning_rate)
-
-    @property
-    def value(self) -> torch.Tensor:
-        """gamma as a tensor that carries the gradient to eta."""
-        return torch.sigmoid(self.eta)
-
-    def __float__(self) -> float:
-        return float(torch.sigmoid(self.eta.detach()))
-
-    def meta_step(
-        self,
-        inner_grads: Sequence[torch.Tensor | None],
-        outer_grads: Sequence[torch.Tensor | None],
-        inner_learning_rate: float,
-    ) -> float:
-        """Step eta along -alpha * v . dg/deta; returns that meta-gradient.
-
-        ``inner_grads`` g must have been built with create_graph from a loss under
-        ``self.value``; ``outer_grads`` v are plain gradients of J' for the same parameters.
-        """
-        dot = sum(
-            (g * v.detach()).sum()
-            for g, v in zip(inner_grads, outer_grads, strict=True)
-            if g is not None and v is not None
-        )
-        if not isinstance(dot, torch.Tensor) or not dot.requires_grad:
-            return 0.0  # the inner loss did not depend on gamma here (e.g. all episodes ended)
-        (d_dot,) = torch.autograd.grad(dot, self.eta)
-        grad = -inner_learning_rate * d_dot
-        self.optimizer.zero_grad(set_to_none=True)
-        self.eta.grad = grad.detach()
-        self.optimizer.step()
-        return float(grad)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"eta": self.eta.detach().clone(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        with torch.no_grad():
-            self.eta.copy_(state["eta"])
-        self.optimizer.load_state_dict(state["optimizer"])
-
-
 class StackedDiscount:
     """The meta-parameters eta ``[P]`` of P members' discounts gamma = sigmoid(eta), with
     Adam per member (``StackedAdam``: a step size per member, torch's Adam otherwise).
 
-    ``member_state(m)`` is ``LearnedDiscount.state_dict()``'s layout (``eta`` a 0-dim
-    tensor, ``optimizer`` torch.optim.Adam's state of that one parameter), so a lone
-    run's checkpoint loads into any member and the other way round."""
+    ``member_state(m)`` is the layout lone runs saved before populations (``eta`` a 0-dim
+    tensor, ``optimizer`` torch.optim.Adam's state of that one parameter), so their
+    checkpoints load into any member and the other way round."""
 
     def __init__(
         self,
@@ -173,11 +123,3 @@ class StackedDiscount:
         with torch.no_grad():
             self.eta[member] = torch.as_tensor(state["eta"]).reshape(())
         self.optimizer.load_member_state(member, state["optimizer"])
-
-
-def detached_copy(module: nn.Module) -> dict[str, torch.Tensor]:
-    """The module's parameters as fresh leaves, for torch.func.functional_call: an inner
-    gradient built on them survives the optimiser's in-place step on the module."""
-    return {
-        name: param.detach().clone().requires_grad_() for name, param in module.named_parameters()
-    }
