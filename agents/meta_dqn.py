@@ -1,33 +1,58 @@
 """DQN that learns its discount online by meta-gradients (the self-tuning of Xu, van
-Hasselt & Silver 2018, "Meta-Gradient Reinforcement Learning", applied to DQN's TD loss;
+Hasselt & Silver 2018, "Meta-Gradient Reinforcement Learning", applied to DQN;
 agents/common/meta_gradient.py has the algebra, agents/common/q_learning.py the acting,
-replay, target networks and loop it shares with DQN), for a population of members trained
-as one computation (a lone run is a population of one).
+replay, target networks and loop it shares with DQN, agents/common/episodes.py the
+control meta-objective), for a population of members trained as one computation (a lone
+run is a population of one).
 
 Every ``meta_interval``-th gradient step is also a meta step: the TD loss under
 gamma = sigmoid(eta) on a replay minibatch gives the inner gradient g (built with
-create_graph), the optimiser takes its step with it, and the meta-objective is the TD
-error under the fixed reference discount ``meta_discount`` on a fresh minibatch, at the
-updated parameters. Targets are 1-step, so the replay stores only whether each transition
-may bootstrap and the discount is applied when the minibatch is drawn. Each member has its
-own eta, reference discount and meta step size; the members' losses share no parameter,
-so one backward pass of their sum gives every member its own gradients.
+create_graph), the optimiser takes its step with it, and eta moves along
+-alpha * dJ'/dtheta' . dg/deta, with J' measured at the updated parameters theta'.
 
-Logs ``meta/discount`` with every training burst.
+``meta_objective`` chooses J':
+
+- ``control`` (default): how well the updated Q-network acts. Its policy is the softmax
+  of Q(s, . ; gamma) / ``temperature``; J' is the policy-gradient loss of that policy on
+  transitions drawn from the member's most recent complete episodes, with their real
+  returns-to-go under ``meta_discount`` (1: undiscounted) less a learned baseline. A
+  discount is better here when the TD step it drives makes the actions that were
+  followed by high returns more likely; nothing pulls gamma towards gamma'.
+- ``td-agreement``: the TD error under the fixed ``meta_discount`` on a fresh replay
+  minibatch. It measures agreement with gamma', not return: it is smallest when the
+  agent's own targets use gamma' too, so it drives gamma to gamma' whatever gamma' is
+  worth on the task (docs/results.md, the foraging group). Kept to reproduce that.
+
+With ``condition_on_discount`` the Q-network sees gamma as one more input (Xu et al.'s
+conditioning), so its values follow the discount as it moves. Targets are 1-step, so the
+replay stores only whether each transition may bootstrap and the discount is applied
+when the minibatch is drawn. Each member has its own eta, reference discount and meta
+step size; the members' losses share no parameter, so one backward pass of their sum
+gives every member its own gradients.
+
+Logs ``meta/discount`` and ``meta/gradient`` with every training burst (and, for the
+control objective, ``meta/objective`` and ``meta/baseline_loss``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from agents.common import stacked
+from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
+from agents.common.episodes import RecentEpisodes, ReturnBaseline, policy_gradient_loss
 from agents.common.meta_gradient import StackedDiscount
 from agents.common.q_learning import QLearner, QLearningConfig
 from agents.common.replay import ReplaySamples
-from envs.config import bounded
+from envs.config import ConfigError, bounded
+
+META_OBJECTIVES = ("control", "td-agreement")
+EPISODE_STREAM = 7
+"""Second word of the seed of each member's generator of episode draws."""
 
 
 @dataclass
@@ -36,12 +61,36 @@ class MetaDQNConfig(QLearningConfig):
     """Initial discount gamma; then learned online."""
     n_step: int = bounded(1, 1, 1)
     """1-step targets: the learned discount applies to each transition when it is drawn."""
-    meta_discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
-    """Reference discount gamma' of the meta-objective (fixed)."""
+    meta_objective: str = "control"
+    """control (policy gradient of the updated Q's softmax on recent episodes' returns) or
+    td-agreement (TD error under meta_discount: pulls gamma to meta_discount)."""
+    meta_discount: float = bounded(1.0, 0.0, 1.0, per_member=True)
+    """Reference discount gamma' of the meta-objective (fixed; 1 = undiscounted returns)."""
     meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size of the discount's logit."""
     meta_interval: int = bounded(4, 1, 1_000_000)
     """Gradient steps per meta step."""
+    condition_on_discount: bool = True
+    """Feed gamma to the Q-network as an input."""
+    temperature: float = bounded(1.0, 0.0, low_open=True, log=True, per_member=True)
+    """Softmax temperature of the control objective's policy over Q-values."""
+    meta_batch_size: int = bounded(256, 1, 65536)
+    """Transitions of recent complete episodes per meta step (control objective)."""
+    meta_episode_capacity: int = bounded(2048, 1, 1_000_000)
+    """Latest complete-episode transitions a member keeps for the control objective."""
+
+    FORMER: ClassVar[dict[str, Any]] = {
+        "meta_objective": "td-agreement",
+        "condition_on_discount": False,
+    }
+    """What a run saved before these fields existed trained with."""
+
+    def check(self) -> None:
+        super().check()
+        if self.meta_objective not in META_OBJECTIVES:
+            raise ConfigError(
+                f"meta_objective={self.meta_objective!r} is not one of {', '.join(META_OBJECTIVES)}"
+            )
 
 
 class MetaDQN(QLearner):
@@ -50,15 +99,68 @@ class MetaDQN(QLearner):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        cfg = self.config
         self.discount = StackedDiscount(
             self.per_member("discount"), self.per_member("meta_learning_rate"), self.device
         )
         self.meta_discounts = self.member_tensor(self.per_member("meta_discount"))
         self.gradient_steps_done = 0
-        self.meta_gradients: list[torch.Tensor] = []
+        self.meta_stats: dict[str, list[torch.Tensor]] = {}
+        self.control = cfg.meta_objective == "control"
+        if self.control:
+            self.temperatures = self.member_tensor(self.per_member("temperature"))
+            self.episodes = RecentEpisodes(
+                self.members,
+                cfg.num_envs,
+                self.observation_size,
+                cfg.meta_episode_capacity,
+                self.per_member("meta_discount"),
+                self.device,
+            )
+            # Their own generators: the replay's draws stay as DQN's, whatever the bursts.
+            self.episode_rngs = [
+                np.random.default_rng([seed, EPISODE_STREAM]) for seed in self.seeds
+            ]
+            self.baseline = ReturnBaseline(
+                self.observation_size, self.seeds, cfg.hidden_size, 1e-3, self.device
+            )
+
+    def extra_inputs(self) -> int:
+        return 1 if self.config.condition_on_discount else 0
+
+    def q_values(
+        self,
+        params: stacked.Params,
+        observations: torch.Tensor,
+        discount: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Q ``[P, ..., actions]`` of observations ``[P, ..., obs]``, conditioned on each
+        member's ``discount`` ``[P]`` (its current gamma, without gradient, if None) when
+        ``condition_on_discount``."""
+        if self.config.condition_on_discount:
+            if discount is None:
+                discount = self.discount.value.detach()
+            # A product, not an expand: its backward sums each member's contiguous row
+            # (an expand's sums a strided slice, in an order that depends on P).
+            ones = observations.new_ones(observations.shape[:-1])
+            gamma = (stacked.member_view(discount, ones) * ones).unsqueeze(-1)
+            observations = torch.cat([observations, gamma], -1)
+        return super().q_values(params, observations)
+
+    def observe(self, observations, actions, rewards, done, real) -> None:
+        if self.control:
+            self.episodes.push(observations, actions, rewards, done, real)
+
+    def learn(self, total_steps: int, *, tick_seconds: float | None = None):
+        if self.control:
+            self.episodes.clear_open()  # learn starts fresh episodes
+        yield from super().learn(total_steps, tick_seconds=tick_seconds)
 
     def minibatches_per_burst(self) -> int:
-        """One per gradient step and a second (the validation batch) per meta step."""
+        """One per gradient step and, for td-agreement, a second (the validation batch)
+        per meta step."""
+        if self.control:
+            return self.config.gradient_steps
         interval, done = self.config.meta_interval, self.gradient_steps_done
         meta_steps = (done + self.config.gradient_steps) // interval - done // interval
         return self.config.gradient_steps + meta_steps
@@ -66,13 +168,14 @@ class MetaDQN(QLearner):
     def td_loss_under(
         self, params: stacked.Params, batch: ReplaySamples, discount: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each member's TD loss ``[P]`` under its ``discount`` ``[P]`` with these
-        parameters, and Q of the taken actions ``[P, batch]``."""
+        """Each member's TD loss ``[P]`` under its ``discount`` ``[P]`` (in the target and,
+        when conditioned, as the online network's input) with these parameters, and Q of
+        the taken actions ``[P, batch]``."""
         with torch.no_grad():
             next_value = self.next_state_values(batch)
         bootstrap = stacked.member_view(discount, batch.bootstrap_discounts)
         target = batch.rewards + bootstrap * batch.bootstrap_discounts * next_value
-        q_values = self.q_values(params, batch.observations)
+        q_values = self.q_values(params, batch.observations, discount)
         q_taken = q_values.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
         return self.td_error(q_taken, target), q_taken
 
@@ -87,48 +190,84 @@ class MetaDQN(QLearner):
     def td_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """DQN's TD step (agents/dqn.py) with 1-step targets r + gamma * next value."""
         batch = self.next_batch()
-        with torch.no_grad():  # 0 after a termination
-            discount = stacked.member_view(self.discount.value, batch.bootstrap_discounts)
-            bootstrap = discount * batch.bootstrap_discounts
-            target = batch.rewards + bootstrap * self.next_state_values(batch)
-        q_values = self.q_values(self.q_params, batch.observations)
-        q_taken = q_values.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
-        loss = self.td_error(q_taken, target)
+        loss, q_taken = self.td_loss_under(self.q_params, batch, self.discount.value.detach())
         self.gradient_step(loss)
         return loss.detach(), q_taken.detach().mean(-1)
 
     def meta_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The TD step with its gradient g built with create_graph, then eta's step along
-        the meta-gradient of the TD error under gamma' on a fresh minibatch."""
+        the meta-gradient of J' at the updated parameters."""
         batch = self.next_batch()
         before = {name: p.detach().clone().requires_grad_() for name, p in self.q_params.items()}
         inner, q_taken = self.td_loss_under(before, batch, self.discount.value)
         g = torch.autograd.grad(inner.sum(), list(before.values()), create_graph=True)
         self.gradient_step(inner.detach(), [grad.detach().clone() for grad in g])
-        validation = self.next_batch()
-        outer, _ = self.td_loss_under(self.q_params, validation, self.meta_discounts)
-        v = torch.autograd.grad(outer.sum(), self.parameters)
-        learning_rates = torch.as_tensor(self.learning_rates, device=self.device)
-        self.meta_gradients.append(self.discount.meta_step(g, v, learning_rates))
+        active = None
+        if self.control:
+            outer, active = self.control_objective()
+        else:
+            validation = self.next_batch()
+            outer, _ = self.td_loss_under(self.q_params, validation, self.meta_discounts)
+        if active is None or bool(active.any()):
+            v = torch.autograd.grad(outer.sum(), self.parameters)
+            rates = torch.as_tensor(self.learning_rates, device=self.device)
+            all_active = active is None or bool(active.all())
+            gradient = self.discount.meta_step(g, v, rates, None if all_active else active)
+            self.record("meta/gradient", gradient, active)
+            self.record("meta/objective", outer.detach(), active)
         return inner.detach(), q_taken.detach().mean(-1)
+
+    def control_objective(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """J' ``[P]`` of the updated Q-network's softmax policy on recent complete
+        episodes (advantages: returns-to-go under gamma' less the baseline, which then
+        takes its own step), and which members have episodes ``[P]``."""
+        samples = self.episodes.sample(self.episode_rngs, self.config.meta_batch_size)
+        if not bool(samples.active.any()):
+            return torch.zeros(self.members, device=self.device), samples.active
+        q_values = self.q_values(self.q_params, samples.observations)
+        centered = q_values - q_values.mean(-1, keepdim=True)
+        logits = centered / (centered.pow(2).mean(-1, keepdim=True).sqrt() + 1e-6)
+        logits = logits / stacked.member_view(self.temperatures, logits)
+        with torch.no_grad():
+            advantages = samples.returns - self.baseline.values(samples.observations)
+        outer = policy_gradient_loss(logits, samples.actions, advantages)
+        self.record("meta/baseline_loss", self.baseline.fit(samples), samples.active)
+        return outer, samples.active
+
+    def record(self, key: str, values: torch.Tensor, active: torch.Tensor | None) -> None:
+        """Keep a meta statistic ``[P]`` for the burst's means (NaN for inactive members)."""
+        if active is not None:
+            values = torch.where(active, values, torch.full_like(values, float("nan")))
+        self.meta_stats.setdefault(key, []).append(values.detach())
 
     def burst_scalars(self) -> list[dict[str, float]]:
         scalars = [{"meta/discount": value} for value in self.discount.values()]
-        if self.meta_gradients:
-            means = torch.stack(self.meta_gradients).cpu().double().mean(0).tolist()
-            for member_scalars, mean in zip(scalars, means, strict=True):
-                member_scalars["meta/gradient"] = mean
-            self.meta_gradients.clear()
+        for key, values in self.meta_stats.items():
+            means = torch.stack(values).cpu().double().numpy()
+            for member_scalars, column in zip(scalars, means.T, strict=True):
+                seen = column[~np.isnan(column)]
+                if seen.size:
+                    member_scalars[key] = float(seen.mean())
+        self.meta_stats.clear()
         return scalars
 
     def member_state(self, member: int) -> dict[str, Any]:
-        return {
+        state = {
             **super().member_state(member),
             "discount": self.discount.member_state(member),
             "gradient_steps_done": self.gradient_steps_done,
         }
+        if self.control:
+            state["episodes"] = self.episodes.member_state(member)
+            state["baseline"] = self.baseline.member_state(member)
+            state["episode_rng"] = numpy_rng_state(self.episode_rngs[member])
+        return state
 
     def load_member_state(self, member: int, state: dict[str, Any]) -> None:
         super().load_member_state(member, state)
         self.discount.load_member_state(member, state["discount"])
         self.gradient_steps_done = int(state["gradient_steps_done"])
+        if self.control and "episodes" in state:
+            self.episodes.load_member_state(member, state["episodes"])
+            self.baseline.load_member_state(member, state["baseline"])
+            set_numpy_rng_state(self.episode_rngs[member], state["episode_rng"])

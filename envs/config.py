@@ -293,6 +293,14 @@ def build(config_cls: type[Config], values: dict[str, Any], *, owner: str) -> Co
         raise ConfigError(str(err)) from None
 
 
+def restore(config_cls: type[Config], stored: dict[str, Any], *, owner: str) -> Config:
+    """The config of a stored run. A run records every field at creation, so a field
+    missing from ``stored`` was added later: it takes the value the run trained with, the
+    class's ``FORMER`` entry (a dict of field -> old behaviour), else its default."""
+    former = getattr(config_cls, "FORMER", {})
+    return build(config_cls, {**former, **stored}, owner=owner)
+
+
 def describe(config_cls: type[Config]) -> list[dict[str, Any]]:
     """Plain description of each field, for listings and ``--json``."""
     return [

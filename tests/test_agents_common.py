@@ -133,8 +133,8 @@ def test_meta_gradient_a2c_inner_loss_is_a2cs_loss() -> None:
 
 CHECKPOINT_KEYS = {
     "dqn": "buffer evaluations optimizer q_network rng steps_done target_network",
-    "meta-dqn": "buffer discount evaluations gradient_steps_done optimizer q_network rng "
-    "steps_done target_network",
+    "meta-dqn": "baseline buffer discount episode_rng episodes evaluations gradient_steps_done "
+    "optimizer q_network rng steps_done target_network",
     "a2c": "evaluations net optimizer rng steps_done",
     "mg-a2c": "discount evaluations net optimizer rng steps_done",
     "ppo": "evaluations net optimizer rng steps_done",

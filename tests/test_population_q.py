@@ -174,10 +174,16 @@ def old_checkpoint(seed: int, config: DQNConfig, meta: bool) -> dict[str, Any]:
     return state
 
 
+def former(name: str) -> dict[str, Any]:
+    """The settings an agent's runs of before trained with (fields added since then take
+    them when such a run is restored: ``envs.config.restore``)."""
+    return dict(getattr(AGENTS[name].config, "FORMER", {}))
+
+
 @pytest.mark.parametrize("name", ["dqn", "meta-dqn"])
 def test_a_checkpoint_of_the_lone_agent_of_before_loads(name: str) -> None:
     spec = AGENTS[name]
-    config = spec.config(**BUSY)
+    config = spec.config(**BUSY, **former(name))
     saved = old_checkpoint(3, config, meta=name == "meta-dqn")
     buffer = io.BytesIO()
     torch.save(saved, buffer)
@@ -227,7 +233,7 @@ def test_a_checkpoint_saved_by_the_lone_agent_of_before_loads_into_any_member(na
     which gives back every key it had (but the torch RNG, which initialisation used up)."""
     saved = torch.load(DATA / f"lone-{name}-checkpoint.pt", weights_only=True)
     spec = AGENTS[name]
-    settings = TINY | {"buffer_size": 2000}
+    settings = TINY | {"buffer_size": 2000} | former(name)
     pop = spec.population([spec.config(**settings)] * 2, CARTPOLE, CartPoleParams(), [8, 3])
     pop.load_member_state(1, saved)
     state = pop.member_state(1)

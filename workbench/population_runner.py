@@ -41,7 +41,7 @@ import torch
 from agents.common.base import Report
 from agents.common.population import Population, check_members, select, shared_fields
 from agents.registry import get_agent
-from envs.config import ConfigError, build
+from envs.config import ConfigError, build, restore
 from envs.registry import get_task
 from workbench import checkpoints
 from workbench.format import fixed
@@ -160,7 +160,7 @@ def _groups(runs: list[RunRecord]) -> list[list[RunRecord]]:
     groups: dict[str, list[RunRecord]] = {}
     for run in runs:
         spec = get_agent(run.agent)
-        config = build(spec.config, run.config, owner=run.agent).to_dict()  # defaults in
+        config = restore(spec.config, run.config, owner=run.agent).to_dict()  # defaults in
         shared = {name: config[name] for name in shared_fields(spec.config)}
         where = [run.agent, run.task, run.task_params, run.total_steps, run.device or "cpu"]
         key = json.dumps([*where, shared], sort_keys=True)
@@ -234,7 +234,7 @@ class _GroupTrainer:
                 self.members.remove(member)
         if not self.members:
             return None
-        configs = [build(self.spec.config, m.run.config, owner=m.run.agent) for m in self.members]
+        configs = [restore(self.spec.config, m.run.config, owner=m.run.agent) for m in self.members]
         check_members(configs)
         seeds = [m.run.seed for m in self.members]
         population = self.spec.population(configs, self.family, self.params, seeds, self.device)

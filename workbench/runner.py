@@ -21,7 +21,7 @@ import torch
 
 from agents.common.base import Agent
 from agents.registry import get_agent
-from envs.config import build
+from envs.config import build, restore
 from envs.registry import get_task
 from workbench import checkpoints
 from workbench.format import fixed
@@ -78,7 +78,7 @@ def make_agent(
     family = get_task(task)
     extra = {"device": device} if device else {}
     return spec.make(
-        build(spec.config, config, owner=agent),
+        restore(spec.config, config, owner=agent),
         family,
         build(family.Params, task_params, owner=task),
         seed,

@@ -46,7 +46,8 @@ def to_cpu(state: Any) -> Any:
 class NetOptimizerCheckpoint:
     """``state_dict``/``load_state_dict`` for agents whose state is one ``net``, its
     ``optimizer``, the step and evaluation counters and the NumPy and torch RNGs (the
-    meta-RL agents; the batched agents save each member in its lone layout themselves), and ``weights``/``load_weights`` for the ``net`` alone."""
+    meta-RL agents; the batched agents save each member in its lone layout themselves),
+    and ``weights``/``load_weights`` for the ``net`` alone."""
 
     net: Any
     optimizer: Any

@@ -132,7 +132,8 @@ class QLearner:
         self.observation_size = int(np.prod(self.env.single_observation_space.shape))
         self.num_actions = int(self.env.single_action_space.n)
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
-        sizes = (self.observation_size, self.num_actions, cfg.hidden_size, cfg.hidden_layers)
+        inputs = self.observation_size + self.extra_inputs()
+        sizes = (inputs, self.num_actions, cfg.hidden_size, cfg.hidden_layers)
         networks = build_members(lambda: mlp(*sizes), self.seeds)
         self.template = networks[0]
         self.q_params = stacked.stack(networks, self.device)
@@ -162,6 +163,20 @@ class QLearner:
     def per_member(self, name: str) -> np.ndarray:
         """Every member's value of a config field, ``[P]``."""
         return np.array([getattr(config, name) for config in self.configs], dtype=np.float64)
+
+    def extra_inputs(self) -> int:
+        """Inputs the Q-network takes besides the observation (a subclass's, e.g. gamma)."""
+        return 0
+
+    def observe(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        done: np.ndarray,
+        real: np.ndarray,
+    ) -> None:
+        """Every env step of every copy, for a subclass that keeps more than the replay."""
 
     def member_tensor(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32, device=self.device)
@@ -297,6 +312,7 @@ class QLearner:
             actions = self.act(observations, self.epsilons(total_steps))
             next_observations, rewards, terminated, truncated, _ = self.env.step(actions)
             real = ~after_done
+            self.observe(observations, actions, rewards, terminated | truncated, real)
             folded = self.n_step.push(
                 observations, actions, rewards, next_observations, terminated, truncated, real
             )

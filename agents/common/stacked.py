@@ -147,7 +147,8 @@ def member_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 def clip_grad_norm(grads: Sequence[torch.Tensor], max_norm: torch.Tensor) -> torch.Tensor:
     """Scale each member's gradients in place so their global L2 norm is at most its
     ``max_norm`` ``[P]`` (``nn.utils.clip_grad_norm_``'s rule); returns the norms ``[P]``."""
-    squares = torch.stack([g.flatten(1).square().sum(1) for g in grads]).sum(0)
+    # [P, parameters], summed along contiguous rows: the same order for any P
+    squares = torch.stack([g.flatten(1).square().sum(1) for g in grads], dim=1).sum(1)
     norms = squares.sqrt()
     scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     torch._foreach_mul_(list(grads), [member_view(scale, g) for g in grads])
