@@ -23,6 +23,7 @@ from workbench.cli.common import (
     user_errors,
 )
 from workbench.format import fixed, mean_ci
+from workbench.service import figures
 from workbench.service import studies as service
 from workbench.stopping import StopSignals
 
@@ -335,10 +336,23 @@ def compare_group(
             show_default=False,
         ),
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also write the comparison's figures to this .png or .svg: each method's "
+            "return with its 95% CI, that return against the env steps spent, and the "
+            "searches' return against discount with the meta-gradient lifetimes' paths.",
+            show_default=False,
+            metavar="FIG",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
     """Each method's chosen discount, re-evaluated on fresh seeds, beside what it cost."""
+    if plot is not None:
+        figures.check_figure_path(plot)  # before any lifetime trains
 
     def started(name: str, k: int, run_id: int) -> None:
         if not json_output:
@@ -348,9 +362,10 @@ def compare_group(
 
     # Ctrl+C or SIGTERM (`runs stop` on a lifetime) stop the training with a checkpoint;
     # the rows then count the lifetimes done, and running the comparison again trains the rest.
+    store = open_store(home)
     with StopSignals() as signals:
         rows = service.compare_group(
-            open_store(home),
+            store,
             group,
             lifetimes,
             on_start=started,
@@ -361,6 +376,8 @@ def compare_group(
         err_console.print(
             f"stopped; `workbench study compare {group}` trains the missing fresh lifetimes"
         )
+    if plot is not None:
+        figures.write_figure(figures.group_figure(store, group, lifetimes, rows), plot)
     if json_output:
         print_json([row.to_json() for row in rows])
         raise typer.Exit(signals.exit_code)
@@ -391,4 +408,6 @@ def compare_group(
     for row_cells in cells:
         table.add_row(*map(Text, row_cells))
     console.print(table)
+    if plot is not None:
+        console.print(Text(f"figures: {plot}"))
     raise typer.Exit(signals.exit_code)

@@ -191,7 +191,10 @@ def write_figure(figure: GroupFigure, path: Path) -> None:
                 "fresh lifetimes per method"
             )
             try:
-                fig.savefig(path, dpi=150, metadata={"Date": None} if path.suffix == ".svg" else {})
+                kind = path.suffix.lower()[1:]
+                # No date in an SVG: the same figure data gives the same file.
+                metadata = {"Date": None} if kind == "svg" else {}
+                fig.savefig(path, format=kind, dpi=150, metadata=metadata)
             except OSError as err:
                 raise UserError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
         finally:

@@ -53,7 +53,13 @@ class MetricPlot(PlotextPlot):
         xlabel: str | None = None,
         integer_x: bool = True,
         empty: str | None = None,
+        *,
+        xticks: Sequence[tuple[float, str]] | None = None,
+        xlim: tuple[float, float] | None = None,
+        log_x: bool = False,
     ) -> None:
+        """``xticks`` (position, label) replace the whole-number ticks; ``xlim`` and the
+        ticks are in data units, on a logarithmic axis too (``log_x``)."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -70,7 +76,14 @@ class MetricPlot(PlotextPlot):
                 options["color"] = curve.color
             draw = plt.scatter if curve.points else plt.plot
             draw(list(curve.xs), list(curve.ys), **options)
-        if drawn and integer_x:
+        if log_x:
+            plt.xscale("log")
+        if xlim is not None:
+            # plotext takes the limits of a logarithmic axis as exponents
+            plt.xlim(*(math.log10(x) for x in xlim) if log_x else xlim)
+        if xticks is not None:
+            plt.xticks([x for x, _ in xticks], [label for _, label in xticks])
+        elif drawn and integer_x:
             low = min(min(c.xs) for c in drawn)
             high = max(max(c.xs) for c in drawn)
             ticks = integer_ticks(low, high)
