@@ -51,12 +51,12 @@ def ci_panel(figure: GroupFigure) -> Panel:
         )
     count = len(figure.methods)
     return Panel(
-        "return ± 95% CI (fresh lifetimes)",
+        "return ± 95% CI",
         curves,
         {
             "xticks": [(i, m.label) for i, m in enumerate(figure.methods)],
             "xlim": (-0.5, count - 0.5),
-            "empty": "return ± 95% CI: no fresh lifetime yet (t trains them)",
+            "empty": "no fresh lifetime yet",
         },
     )
 
@@ -83,7 +83,7 @@ def cost_panel(figure: GroupFigure) -> Panel:
         curves.append(
             Curve([steps], [method.row.return_mean], method.label, colour(index), points=True)
         )
-    options: dict[str, Any] = {"xlabel": "env steps spent", "empty": "return against cost"}
+    options: dict[str, Any] = {"xlabel": "env steps spent", "empty": "return vs cost"}
     if spent:
         low, high = min(spent), max(spent)
         log_x = high > 10 * low
@@ -98,7 +98,7 @@ def cost_panel(figure: GroupFigure) -> Panel:
             "xlim": xlim,
             "log_x": log_x,
         }
-    return Panel("return against env steps spent", curves, options)
+    return Panel("return vs cost", curves, options)
 
 
 def scatter_panel(figure: GroupFigure) -> Panel:
@@ -114,14 +114,15 @@ def scatter_panel(figure: GroupFigure) -> Panel:
             label = f"{method.label} path" if number == 0 else None
             curves.append(Curve(path.discounts, path.returns, label, colour(index)))
     return Panel(
-        "return against discount",
+        "return vs discount",
         curves,
-        {"xlabel": "discount", "integer_x": False, "empty": "return against discount"},
+        {"xlabel": "discount", "integer_x": False, "empty": "return vs discount"},
     )
 
 
 class GroupPlots(Horizontal):
-    """The three panels side by side; ``show(figure)`` redraws them all."""
+    """The three panels side by side; ``show(figure)`` redraws them all. Titles are short:
+    plotext leaves out a title wider than its plot (a third of 80 columns)."""
 
     DEFAULT_CSS = """
     GroupPlots { height: 2fr; }
