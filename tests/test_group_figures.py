@@ -146,7 +146,7 @@ def test_plot_writes_an_svg_with_every_method_and_a_png(group_home: Path, tmp_pa
     texts = {
         "".join(node.itertext()).strip() for node in root.iter("{http://www.w3.org/2000/svg}text")
     }
-    assert {"grid", "random", "meta-gradient", "meta-gradient: learned discount"} <= texts
+    assert {"grid", "random", "meta-gradient", "meta-gradient path"} <= texts
     assert {"discount", "env steps the method spent"} <= texts
 
     png = tmp_path / "cmp.png"
@@ -205,6 +205,8 @@ async def test_the_group_view_plots_the_tables_numbers(group_home: Path) -> None
         grid = app.screen.query_one(DataTable)
         methods = [grid.get_row_at(i)[0] for i in range(grid.row_count)]
         assert methods == ["grid", "random", "meta-gradient"]
+        legend = str(app.screen.query_one("#group-legend").render())
+        assert "● grid   ● random   ● meta-gradient   lines: meta-gradient" in legend
 
         ci = plot(app, "group-ci").curves
         cost = plot(app, "group-cost").curves

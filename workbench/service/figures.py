@@ -232,7 +232,7 @@ def _draw(figure: GroupFigure, ci_axes, cost_axes, scatter_axes) -> None:
                 color=colour,
                 alpha=0.6,
                 linewidth=1,
-                label=f"{method.label}: learned discount" if number == 0 else None,
+                label=f"{method.label} path" if number == 0 else None,
             )
             scatter_axes.plot(
                 path.discounts[-1:], path.returns[-1:], marker="x", color=colour, linestyle=""

@@ -9,17 +9,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
 
 from workbench.service.figures import GroupFigure
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
 
-COLOURS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow")
+COLOURS = (
+    ("cyan", "cyan"),
+    ("orange", "dark_orange"),
+    ("green", "green"),
+    ("magenta", "magenta"),
+    ("red", "red"),
+    ("blue", "blue"),
+    ("yellow", "yellow"),
+)
+"""Each method's colour: its plotext name and the same colour's name in Rich."""
 
 
 def colour(index: int) -> str:
-    return COLOURS[index % len(COLOURS)]
+    return COLOURS[index % len(COLOURS)][0]
+
+
+def legend(figure: GroupFigure) -> Text:
+    """One line naming every method's colour, for all three plots: plotext draws its own
+    legend over the top left of the data, where a method's point often is."""
+    text = Text()
+    for index, method in enumerate(figure.methods):
+        text.append("● ", style=COLOURS[index % len(COLOURS)][1])
+        text.append(f"{method.label}   ")
+    if any(method.trajectories for method in figure.methods):
+        text.append("lines: meta-gradient discount paths")
+    return text
 
 
 @dataclass
@@ -55,8 +78,9 @@ def ci_panel(figure: GroupFigure) -> Panel:
         curves,
         {
             "xticks": [(i, m.label) for i, m in enumerate(figure.methods)],
-            "xlim": (-0.5, count - 0.5),
+            "xlim": (-0.7, count - 0.3),
             "empty": "no fresh lifetime yet",
+            "legend": False,
         },
     )
 
@@ -83,7 +107,11 @@ def cost_panel(figure: GroupFigure) -> Panel:
         curves.append(
             Curve([steps], [method.row.return_mean], method.label, colour(index), points=True)
         )
-    options: dict[str, Any] = {"xlabel": "env steps spent", "empty": "return vs cost"}
+    options: dict[str, Any] = {
+        "xlabel": "env steps spent",
+        "empty": "return vs cost",
+        "legend": False,
+    }
     if spent:
         low, high = min(spent), max(spent)
         log_x = high > 10 * low
@@ -116,25 +144,30 @@ def scatter_panel(figure: GroupFigure) -> Panel:
     return Panel(
         "return vs discount",
         curves,
-        {"xlabel": "discount", "integer_x": False, "empty": "return vs discount"},
+        {"xlabel": "discount", "integer_x": False, "empty": "return vs discount", "legend": False},
     )
 
 
-class GroupPlots(Horizontal):
-    """The three panels side by side; ``show(figure)`` redraws them all. Titles are short:
-    plotext leaves out a title wider than its plot (a third of 80 columns)."""
+class GroupPlots(Vertical):
+    """The three panels side by side under one legend line; ``show(figure)`` redraws them
+    all. Titles are short: plotext leaves out a title wider than its plot (a third of 80
+    columns)."""
 
     DEFAULT_CSS = """
     GroupPlots { height: 2fr; }
-    GroupPlots MetricPlot { width: 1fr; }
+    GroupPlots #group-legend { height: auto; padding: 0 1; }
+    GroupPlots Horizontal MetricPlot { width: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
-        yield MetricPlot(id="group-ci")
-        yield MetricPlot(id="group-cost")
-        yield MetricPlot(id="group-scatter")
+        yield Static("", id="group-legend")
+        with Horizontal():
+            yield MetricPlot(id="group-ci")
+            yield MetricPlot(id="group-cost")
+            yield MetricPlot(id="group-scatter")
 
     def show(self, figure: GroupFigure) -> None:
+        self.query_one("#group-legend", Static).update(legend(figure))
         ci_panel(figure).draw(self.query_one("#group-ci", MetricPlot))
         cost_panel(figure).draw(self.query_one("#group-cost", MetricPlot))
         scatter_panel(figure).draw(self.query_one("#group-scatter", MetricPlot))

@@ -57,9 +57,11 @@ class MetricPlot(PlotextPlot):
         xticks: Sequence[tuple[float, str]] | None = None,
         xlim: tuple[float, float] | None = None,
         log_x: bool = False,
+        legend: bool = True,
     ) -> None:
         """``xticks`` (position, label) replace the whole-number ticks; ``xlim`` and the
-        ticks are in data units, on a logarithmic axis too (``log_x``)."""
+        ticks are in data units, on a logarithmic axis too (``log_x``). Without ``legend``
+        the curves' labels are not drawn (a legend beside the plot names the colours)."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -70,7 +72,7 @@ class MetricPlot(PlotextPlot):
             plt.xlabel(xlabel)
         for curve in drawn:
             options = {"marker": "dot" if curve.points else "braille"}
-            if curve.label:
+            if curve.label and legend:
                 options["label"] = curve.label
             if curve.color:
                 options["color"] = curve.color
