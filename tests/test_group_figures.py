@@ -15,12 +15,13 @@ from textual.widgets import DataTable
 from envs.errors import UserError
 from tests.conftest import Cli
 from workbench.format import mean_ci
-from workbench.service.figures import group_figure, labels, paired
+from workbench.service.figures import GroupFigure, MethodFigure, group_figure, labels, paired
 from workbench.service.studies import CompareRow
 from workbench.store import Store
 from workbench.trials import LEARNED_DISCOUNT
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.group_view import GroupView
+from workbench.tui.widgets.group_plots import cost_panel, steps_text
 from workbench.tui.widgets.metric_plot import MetricPlot
 
 from .test_tui import until
@@ -129,6 +130,21 @@ def test_labels_name_the_method_and_add_what_tells_two_apart() -> None:
         "grid (sf-gpi)",
     ]
     assert labels([row("grid", "dqn", "a"), row("grid", "dqn", "b")]) == ["a", "b"]
+
+
+def test_the_cost_axis_is_logarithmic_when_one_method_spent_ten_times_another() -> None:
+    def figure(*spent: int) -> GroupFigure:
+        rows = [row("grid", "dqn", "a"), row("meta-gradient", "mg-a2c", "b")]
+        for each, steps in zip(rows, spent, strict=True):
+            each.env_steps = steps
+        return GroupFigure("g", 2, [MethodFigure(r.method, r) for r in rows])
+
+    wide = cost_panel(figure(400_000, 4_000)).options
+    assert wide["log_x"] and wide["xticks"] == [(4_000, "4k"), (400_000, "400k")]
+    assert wide["xlim"] == (2_000, 800_000)
+    narrow = cost_panel(figure(12_000, 6_000)).options
+    assert not narrow["log_x"] and narrow["xticks"] == [(6_000, "6k"), (12_000, "12k")]
+    assert steps_text(2_400_000) == "2.4M" and steps_text(999) == "999"
 
 
 # --- study compare --plot -------------------------------------------------------------------

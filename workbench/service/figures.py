@@ -7,16 +7,18 @@ Three panels, one colour per method throughout:
 1. **Return with its 95% CI**: each method's mean undiscounted return on its fresh
    lifetimes, with the interval, exactly the table's ``return_mean`` and ``return_ci95``.
 2. **Cost**: the same return and interval against the env steps the method's search
-   spent (the table's ``env_steps``; a logarithmic axis, as a search spends tens of times
-   what one meta-gradient lifetime does).
+   spent (the table's ``env_steps``; the axis is logarithmic when one method spent more
+   than ten times another, as a search of 100 lifetimes does beside one meta-gradient
+   lifetime).
 3. **Return against discount**: every completed lifetime of every study's search as a
    point (its discount, its final return: what the study recorded for the trial), and
    over them each meta-gradient lifetime's path through the same plane: at each of the
    lifetime's evaluations, the discount it had learned by then (the last ``meta/discount``
    its run logged at or before that step) against the return it was evaluated at. A
    path ends at its lifetime's learned discount and final return, so it ends among the
-   points a search would have found there. Drawn for the meta-gradient study's trials
-   and for the fresh lifetimes the table counts.
+   points a search would have found there (evaluations before the run logged any
+   discount are left out). Drawn for the meta-gradient study's trials and for the fresh
+   lifetimes the table counts.
 """
 
 from __future__ import annotations
