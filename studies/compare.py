@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ class Row:
     env_steps: int
     wall_s: float
     search_best: float | None
+    fresh_runs: list[int] = field(default_factory=list)
+    """The run ids of the fresh lifetimes counted (the trainer's ids, in seed order)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,4 +163,5 @@ def compare_row(
         env_steps=steps,
         wall_s=wall,
         search_best=best,
+        fresh_runs=[r.run_id for r in results],
     )

@@ -16,6 +16,7 @@ from studies.storage import open_storage, shared_storage, sqlite_url
 from studies.study import Counts, StudySpec, create, load
 from studies.worker import take_queued_trial
 from workbench.service import study_processes
+from workbench.service.figures import GroupFigure
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.readers.studies import done, summary_row
@@ -370,7 +371,7 @@ async def test_group_view_export_before_its_first_read(
 
     def slow_read(home, group, lifetimes):
         release.wait(30)
-        return []
+        return GroupFigure(group, lifetimes, [])
 
     monkeypatch.setattr("workbench.tui.screens.group_view.read_group", slow_read)
     app = WorkbenchApp(Store(home), refresh_seconds=0.2)

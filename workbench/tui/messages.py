@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
+from workbench.service.figures import GroupFigure
 from workbench.service.studies import StudyDetail
 from workbench.tui.readers.groups import CurveCache, Group
 from workbench.tui.readers.runs import CompareData, RowCache, RunUpdate
@@ -57,7 +58,9 @@ class StudyRead(Snapshot):
 
 @dataclass
 class GroupRead(Snapshot):
-    rows: list
+    """A comparison group's rows and the data of its plots, from one read."""
+
+    figure: GroupFigure
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Readers of studies, through the service layer (``workbench.service.studies``): the
 list as the TUI shows it, one study's trials with the live curves of its running trials
-(the agent's main return metric), and a comparison group's table."""
+(the agent's main return metric), and a comparison group's table and figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.service import studies as service
-from workbench.service.studies import CompareRow, StudyDetail, StudySummary
+from workbench.service.figures import GroupFigure, group_figure
+from workbench.service.studies import StudyDetail, StudySummary
 from workbench.store import Store
 
 NOT_STARTED = "not started"
@@ -61,11 +62,12 @@ def read_study(home: Path, name: str, url: str) -> StudyDetail:
         store.close()
 
 
-def read_group(home: Path, group: str, lifetimes: int) -> list[CompareRow]:
-    """The group's comparison rows from the fresh lifetimes already trained; none is
-    trained here."""
+def read_group(home: Path, group: str, lifetimes: int) -> GroupFigure:
+    """The group's comparison rows from the fresh lifetimes already trained (none is
+    trained here) and its figures' data, read together so the table and the plots show
+    the same numbers."""
     store = Store(home)
     try:
-        return service.compare_group(store, group, lifetimes, train=False)
+        return group_figure(store, group, lifetimes)
     finally:
         store.close()

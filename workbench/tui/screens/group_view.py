@@ -1,5 +1,8 @@
-"""The group view: a comparison group's table from the fresh lifetimes already trained;
-t trains the missing ones in the background (`workbench study compare GROUP`)."""
+"""The group view: a comparison group's table from the fresh lifetimes already trained,
+with its three plots below (each method's return with its 95% CI, that return against the
+env steps spent, the searches' return against discount with the meta-gradient lifetimes'
+paths); t trains the missing lifetimes in the background (`workbench study compare
+GROUP`)."""
 
 from __future__ import annotations
 
@@ -14,11 +17,13 @@ from workbench.format import fixed, mean_ci
 from workbench.tui import actions
 from workbench.tui.messages import ActionDone, GroupRead, ReportsFailures
 from workbench.tui.readers.studies import read_group
+from workbench.tui.widgets.group_plots import GroupPlots
 from workbench.tui.widgets.message_line import MessageLine
 
 
 class GroupView(ReportsFailures, Screen[None]):
-    """A group's comparison table; x exports it, t trains the missing fresh lifetimes."""
+    """A group's comparison table and plots; x exports the table, t trains the missing
+    fresh lifetimes."""
 
     PALETTE_PREFIX = "group"
     BINDINGS = [
@@ -50,6 +55,7 @@ class GroupView(ReportsFailures, Screen[None]):
             id="group-header",
         )
         yield DataTable(id="group-table", zebra_stripes=True)
+        yield GroupPlots(id="group-plots")
         yield MessageLine("", id="study-message")
         yield Footer()
 
@@ -65,7 +71,7 @@ class GroupView(ReportsFailures, Screen[None]):
         self.post_message(GroupRead(read_group(self.app.store.home, self.group, self.lifetimes)))
 
     def on_group_read(self, message: GroupRead) -> None:
-        self.rows = message.rows
+        self.rows = message.figure.rows
         self.query_one(MessageLine).clear_failure()
         table = self.query_one(DataTable)
         table.clear()
@@ -80,6 +86,7 @@ class GroupView(ReportsFailures, Screen[None]):
                 f"{row.env_steps:,}",
                 f"{row.wall_s:.0f} s",
             )
+        self.query_one(GroupPlots).show(message.figure)
 
     def on_action_done(self, message: ActionDone) -> None:
         self.query_one(MessageLine).say(message.text)

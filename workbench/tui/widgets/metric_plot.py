@@ -53,7 +53,15 @@ class MetricPlot(PlotextPlot):
         xlabel: str | None = None,
         integer_x: bool = True,
         empty: str | None = None,
+        *,
+        xticks: Sequence[tuple[float, str]] | None = None,
+        xlim: tuple[float, float] | None = None,
+        log_x: bool = False,
+        legend: bool = True,
     ) -> None:
+        """``xticks`` (position, label) replace the whole-number ticks; ``xlim`` and the
+        ticks are in data units, on a logarithmic axis too (``log_x``). Without ``legend``
+        the curves' labels are not drawn (a legend beside the plot names the colours)."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -64,13 +72,20 @@ class MetricPlot(PlotextPlot):
             plt.xlabel(xlabel)
         for curve in drawn:
             options = {"marker": "dot" if curve.points else "braille"}
-            if curve.label:
+            if curve.label and legend:
                 options["label"] = curve.label
             if curve.color:
                 options["color"] = curve.color
             draw = plt.scatter if curve.points else plt.plot
             draw(list(curve.xs), list(curve.ys), **options)
-        if drawn and integer_x:
+        if log_x:
+            plt.xscale("log")
+        if xlim is not None:
+            # plotext takes the limits of a logarithmic axis as exponents
+            plt.xlim(*(math.log10(x) for x in xlim) if log_x else xlim)
+        if xticks is not None:
+            plt.xticks([x for x, _ in xticks], [label for _, label in xticks])
+        elif drawn and integer_x:
             low = min(min(c.xs) for c in drawn)
             high = max(max(c.xs) for c in drawn)
             ticks = integer_ticks(low, high)
