@@ -62,12 +62,12 @@ class ScavengerParams(Config):
     def check(self) -> None:
         if self.reward not in REWARDS:
             raise ConfigError(f"reward={self.reward!r} is not one of {', '.join(REWARDS)}")
-        self.weight_vector()
         if self.reward == "balanced" and self.object_types < 2:
             raise ConfigError(
                 f"reward=balanced needs object_types >= 2 (got {self.object_types}): "
                 "balance is between types"
             )
+        self.weight_vector()
         free = (self.size - 1) ** 2
         if self.objects >= free:
             raise ConfigError(

@@ -99,7 +99,11 @@ def test_layouts_are_uniform_over_free_cells_and_types() -> None:
     ("values", "message"),
     [
         ({"weights": "1,2,3"}, "weights='1,2,3' has 3 values, expected one per object type (2)"),
-        ({"object_types": 1, "weights": "1"}, "reward=balanced needs object_types >= 2"),
+        ({"object_types": 1}, "reward=balanced needs object_types >= 2"),
+        (
+            {"reward": "linear", "object_types": 3},
+            "weights='1,-1' has 2 values, expected one per object type (3)",
+        ),
         ({"reward": "sparse"}, "reward='sparse' is not one of linear, balanced"),
         ({"objects": 100}, "objects=100 do not fit"),
     ],
