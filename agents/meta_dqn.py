@@ -66,15 +66,16 @@ class MetaDQNConfig(QLearningConfig):
     td-agreement (TD error under meta_discount: pulls gamma to meta_discount)."""
     meta_discount: float = bounded(1.0, 0.0, 1.0, per_member=True)
     """Reference discount gamma' of the meta-objective (fixed; 1 = undiscounted returns)."""
-    meta_learning_rate: float = bounded(1e-2, 0.0, 1.0, low_open=True, log=True, per_member=True)
-    """Adam step size of the discount's logit."""
-    meta_interval: int = bounded(4, 1, 1_000_000)
+    meta_learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True, per_member=True)
+    """Adam step size of the discount's logit (small: the meta-gradient of one step is
+    noisy, and many small steps average it)."""
+    meta_interval: int = bounded(1, 1, 1_000_000)
     """Gradient steps per meta step."""
     condition_on_discount: bool = True
     """Feed gamma to the Q-network as an input."""
     temperature: float = bounded(1.0, 0.0, low_open=True, log=True, per_member=True)
     """Softmax temperature of the control objective's policy over Q-values."""
-    meta_batch_size: int = bounded(256, 1, 65536)
+    meta_batch_size: int = bounded(1024, 1, 65536)
     """Transitions of recent complete episodes per meta step (control objective)."""
     meta_episode_capacity: int = bounded(2048, 1, 1_000_000)
     """Latest complete-episode transitions a member keeps for the control objective."""
@@ -226,7 +227,8 @@ class MetaDQN(QLearner):
             return torch.zeros(self.members, device=self.device), samples.active
         q_values = self.q_values(self.q_params, samples.observations)
         centered = q_values - q_values.mean(-1, keepdim=True)
-        logits = centered / (centered.pow(2).mean(-1, keepdim=True).sqrt() + 1e-6)
+        # eps inside the root: its derivative at a state whose actions tie exactly is finite
+        logits = centered / (centered.pow(2).mean(-1, keepdim=True) + 1e-8).sqrt()
         logits = logits / stacked.member_view(self.temperatures, logits)
         with torch.no_grad():
             advantages = samples.returns - self.baseline.values(samples.observations)

@@ -122,7 +122,8 @@ def test_meta_dqn_raises_a_short_discount_on_a_delayed_reward_chain() -> None:
     (fixed,) = [r.scalars[0] for r in dqn.learn(10_000) if "eval/episode_return" in r.scalars[0]]
     assert fixed["eval/episode_return"] == pytest.approx(params.exit_reward)
     seeds = list(range(6))
-    configs = [MetaDQNConfig(**settings, meta_learning_rate=0.05) for _ in seeds]
+    meta = {"meta_learning_rate": 0.05, "meta_interval": 4, "meta_batch_size": 256}
+    configs = [MetaDQNConfig(**settings, **meta) for _ in seeds]
     agent = MetaDQN(configs, chain, params, seeds)
     reports = [r.scalars for r in agent.learn(20_000)]
     final = [s for s in reports if "eval/episode_return" in s[0]][-1]
