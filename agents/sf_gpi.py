@@ -66,7 +66,7 @@ class SFGPIConfig(QLearningConfig):
     """given (the task's weights) or regressed (least squares on the target task's rewards)."""
     pretrain_steps: int = bounded(100_000, 0, MAX_STEPS)
     """Env steps of pre-training on the base tasks; the rest of the budget is the target task."""
-    ridge: float = bounded(1e-3, 0.0, 1e6)
+    ridge: float = bounded(1e-3, 0.0, 1e6, per_member=True)
     """Ridge penalty lambda of the regression of w (task_weights=regressed)."""
 
     def check(self) -> None:
@@ -192,7 +192,15 @@ class SFGPI(QLearner):
         if self.config.task_weights == "given":
             return np.tile(self.target_task, (self.members, 1))
         ridge = np.array([config.ridge for config in self.configs])[:, None, None]
-        return np.linalg.solve(self.gram + ridge * np.eye(self.cumulants), self.moments)
+        # The pseudo-inverse: with ridge=0, a type never collected gets weight 0.
+        inverse = np.linalg.pinv(self.gram + ridge * np.eye(self.cumulants))
+        return (inverse @ self.moments[:, :, None])[:, :, 0]
+
+    def observe_rewards(self, members: np.ndarray, phi: np.ndarray, rewards: np.ndarray) -> None:
+        """Add (phi, r) pairs ``[k, d]``, ``[k]`` of these ``members`` ``[k]`` to the
+        regression's sufficient statistics."""
+        np.add.at(self.gram, members, phi[:, :, None] * phi[:, None, :])
+        np.add.at(self.moments, members, phi * rewards[:, None])
 
     # --- the TD step of every policy's successor features --------------------------------
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,7 +219,6 @@ class SFGPI(QLearner):
             next_taken = next_psi.gather(3, best[..., None, None].expand(shape)).squeeze(3)
             bootstrap = stacked.member_view(self.discounts, batch.bootstrap_discounts)
             bootstrap = (bootstrap * batch.bootstrap_discounts)[..., None, None]
-            assert batch.cumulants is not None
             target = batch.cumulants[:, :, None, :] + bootstrap * next_taken
         psi = self.successor_features(self.q_params, batch.observations)
         actions = batch.actions[:, :, None, None, None].expand(shape)
@@ -276,8 +283,7 @@ class SFGPI(QLearner):
             else:
                 episode_return += rewards * real
                 if cfg.task_weights == "regressed":
-                    np.add.at(self.gram, rows // n, phi[rows, :, None] * phi[rows, None, :])
-                    np.add.at(self.moments, rows // n, phi[rows] * rewards[rows, None])
+                    self.observe_rewards(rows // n, phi[rows], rewards[rows])
             before = self.steps_done
             self.steps_done += n
             scalars: list[dict[str, float]] = [{} for _ in range(members)]

@@ -16,7 +16,7 @@ class ReplaySamples(NamedTuple):
     ``rewards`` may be n-step discounted sums; ``bootstrap_discounts`` is what multiplies
     the next state's value in the target (gamma**n, or 0 after a termination);
     ``cumulants`` is each transition's vector of cumulants ``[..., d]`` (successor
-    features' phi) when the replay stores them, else None.
+    features' phi), ``d`` = 0 when the replay stores none.
     """
 
     observations: torch.Tensor
@@ -24,11 +24,11 @@ class ReplaySamples(NamedTuple):
     rewards: torch.Tensor
     next_observations: torch.Tensor
     bootstrap_discounts: torch.Tensor
-    cumulants: torch.Tensor | None = None
+    cumulants: torch.Tensor
 
     def step(self, index: int) -> ReplaySamples:
         """Gradient step ``index`` of a burst's samples ``[members, steps, batch, ...]``."""
-        return ReplaySamples(*(None if field is None else field[:, index] for field in self))
+        return ReplaySamples(*(field[:, index] for field in self))
 
 
 BURST_CHUNK = 64
@@ -81,8 +81,7 @@ class StackedReplay:
             "rewards": slice(2 * width + 1, 2 * width + 2),
             "bootstrap_discounts": slice(2 * width + 2, 2 * width + 3),
         }
-        if cumulant_size:
-            self.columns["cumulants"] = slice(2 * width + 3, 2 * width + 3 + cumulant_size)
+        self.columns["cumulants"] = slice(2 * width + 3, 2 * width + 3 + cumulant_size)
         self.fields = [*FIELDS, "cumulants"] if cumulant_size else list(FIELDS)
         # Uninitialised on purpose: only rows below a member's size are ever read.
         self.rows = torch.empty(
@@ -165,7 +164,7 @@ class StackedReplay:
             picked[..., column["rewards"]].squeeze(-1),
             picked[..., column["next_observations"]].reshape(shape),
             picked[..., column["bootstrap_discounts"]].squeeze(-1),
-            picked[..., column["cumulants"]] if self.cumulant_size else None,
+            picked[..., column["cumulants"]],
         )
 
     # --- one member's buffer, in the lone buffer's layout -------------------------------
