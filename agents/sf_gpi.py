@@ -110,6 +110,23 @@ def parse_base_tasks(text: str, length: int | None = None) -> np.ndarray:
     return tasks
 
 
+def check_task_params(config: SFGPIConfig, task_params: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The target task's w ``[d]`` and the base tasks ``[policies, d]`` of a task (its
+    ``weight_vector()``: scavenger's), or a one-line ConfigError when the config does not
+    fit the task: base tasks of another length than w, or given weights of a reward that
+    is not linear in phi."""
+    reward = getattr(task_params, "reward", "linear")
+    if config.task_weights == "given" and reward != "linear":
+        raise ConfigError(
+            f"task_weights=given needs a reward linear in phi, but the task's reward is "
+            f"{reward}: use --task-set reward=linear, or --set task_weights=regressed to fit "
+            "w to the rewards",
+            field="task_weights",
+        )
+    target = np.asarray(task_params.weight_vector(), dtype=np.float64)  # type: ignore[attr-defined]
+    return target, parse_base_tasks(config.base_tasks, len(target))
+
+
 class SFGPI(QLearner):
     """Successor features of a set of policies, GPE and GPI, for every member at once."""
 
@@ -125,16 +142,8 @@ class SFGPI(QLearner):
     ) -> None:
         super().__init__(configs, task, task_params, seeds, device)
         cfg = self.config
-        if cfg.task_weights == "given" and getattr(task_params, "reward", "linear") != "linear":
-            raise ConfigError(
-                f"task_weights=given needs a reward linear in phi, but the task's reward is "
-                f"{task_params.reward}: use --task-set reward=linear, or "  # type: ignore[attr-defined]
-                "--set task_weights=regressed to fit w to the rewards",
-                field="task_weights",
-            )
-        self.target_task = np.asarray(task_params.weight_vector(), dtype=np.float64)  # type: ignore[attr-defined]
+        self.target_task, self.base_tasks = check_task_params(cfg, task_params)
         self.cumulants = len(self.target_task)
-        self.base_tasks = parse_base_tasks(cfg.base_tasks, self.cumulants)
         self.policies = len(self.base_tasks)
         # QLearner built a Q-network of |A| outputs and a replay without phi; the SF
         # network has policies * |A| * d outputs, so it, its target, its optimiser and the
