@@ -58,13 +58,19 @@ class SFGPIConfig(QLearningConfig):
     """Discount gamma of the successor features' TD target (pre-training)."""
     n_step: int = bounded(1, 1, 1)
     """1-step targets: the cumulants are vectors, which n-step folding does not hold."""
-    buffer_size: int = bounded(100_000, 1, 10_000_000)
+    buffer_size: int = bounded(200_000, 1, 10_000_000)
     """Replay buffer capacity in transitions."""
+    hidden_size: int = bounded(128, 1, 4096)
+    """Units per hidden layer of the successor-feature network."""
+    eval_interval: int = bounded(25_000, 1, MAX_STEPS)
+    """Env steps between greedy evaluations (one is always run at the end of each phase)."""
+    eval_episodes: int = bounded(100, 1, 1000)
+    """Greedy episodes per evaluation (all played at once, so many cost little)."""
     base_tasks: str = "1,0;0,1"
     """Weight vectors of the base tasks, one policy each: ';' between vectors, ',' within."""
     task_weights: str = "given"
     """given (the task's weights) or regressed (least squares on the target task's rewards)."""
-    pretrain_steps: int = bounded(100_000, 0, MAX_STEPS)
+    pretrain_steps: int = bounded(200_000, 0, MAX_STEPS)
     """Env steps of pre-training on the base tasks; the rest of the budget is the target task."""
     ridge: float = bounded(1e-3, 0.0, 1e6, per_member=True)
     """Ridge penalty lambda of the regression of w (task_weights=regressed)."""
