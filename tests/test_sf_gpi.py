@@ -211,7 +211,8 @@ def test_gpi_over_the_base_policies_transfers_to_a_task_with_a_negative_weight(
     torch.set_num_threads(1)
     config = SFGPIConfig(
         pretrain_steps=8000,
-        hidden_size=64,  # what the thresholds were measured with; the room is small
+        discount=0.9,  # with 64 units: what the thresholds were measured with
+        hidden_size=64,
         eval_interval=8000,
         eval_episodes=50,
         task_weights=task_weights,
