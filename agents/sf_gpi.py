@@ -291,17 +291,13 @@ class SFGPI(QLearner):
             phi = np.asarray(info["phi"], dtype=np.float64)
             real = ~after_done
             rows = np.flatnonzero(real)
-            if pretraining and len(rows):
-                self.buffer.add(
-                    rows // n,
-                    observations[rows],
-                    actions[rows],
-                    rewards[rows],
-                    next_observations[rows],
-                    (~terminated[rows]).astype(np.float64),
-                    phi[rows],
-                )
             if pretraining:
+                if len(rows):  # none when every copy is at its reset step
+                    ended = (terminated[rows]).astype(np.float64)
+                    transitions = (observations, actions, rewards, next_observations)
+                    self.buffer.add(
+                        rows // n, *(x[rows] for x in transitions), 1 - ended, phi[rows]
+                    )
                 episode_return += (phi * self.acting_weights).sum(axis=1) * real
             else:
                 episode_return += rewards * real
@@ -312,7 +308,7 @@ class SFGPI(QLearner):
             scalars: list[dict[str, float]] = [{} for _ in range(members)]
             done = (terminated | truncated) & real
             if done.any():
-                self.log_episodes(scalars, done, episode_return, pretraining, task_index)
+                self.log_episodes(scalars, done, episode_return, task_index)
                 episode_return[done] = 0.0
                 self.episodes[done] += 1
             after_done = terminated | truncated
@@ -351,26 +347,19 @@ class SFGPI(QLearner):
         scalars: list[dict[str, float]],
         done: np.ndarray,
         episode_return: np.ndarray,
-        pretraining: bool,
         task_index: np.ndarray | None,
     ) -> None:
-        """Each member's mean return of the episodes that ended: per base task (under its
-        w) in pre-training, on the target task after."""
-        n = self.config.num_envs
-        by_member = done.reshape(self.members, n)
-        returns = (episode_return * done).reshape(self.members, n)
-        if not pretraining:
-            for member in np.flatnonzero(by_member.any(axis=1)):
-                mean = returns[member].sum() / by_member[member].sum()
-                scalars[member]["charts/episode_return"] = float(mean)
-            return
-        assert task_index is not None
-        tasks = task_index.reshape(self.members, n)
-        for member in np.flatnonzero(by_member.any(axis=1)):
-            for task in np.unique(tasks[member][by_member[member]]):
-                ended = by_member[member] & (tasks[member] == task)
-                mean = returns[member][ended].sum() / ended.sum()
-                scalars[member][f"pretrain/return_task{task}"] = float(mean)
+        """Each member's mean return of the episodes that ended: per base task under its w
+        in pre-training (``task_index``: each copy's), on the target task after (None)."""
+        ended: dict[tuple[int, str], list[float]] = {}
+        for copy in np.flatnonzero(done):
+            key = "charts/episode_return"
+            if task_index is not None:
+                key = f"pretrain/return_task{task_index[copy]}"
+            member = int(copy) // self.config.num_envs
+            ended.setdefault((member, key), []).append(float(episode_return[copy]))
+        for (member, key), returns in ended.items():
+            scalars[member][key] = float(np.mean(returns))
 
     def evaluate(self, episodes: int, weights: np.ndarray | None = None) -> np.ndarray:
         """Greedy GPI returns ``[P, episodes]`` under each member's task ``weights`` ``[P, d]``
