@@ -14,6 +14,7 @@ from agents.meta_dqn import MetaDQN, MetaDQNConfig
 from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
+from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
 from envs.config import Config, ConfigError, suggest
 from envs.registry import TaskFamily
@@ -100,6 +101,14 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(PPO),
             population=PPO,
             tasks=CONTROL_TASKS,
+        ),
+        AgentSpec(
+            name="sf-gpi",
+            summary="Successor features of base-task policies, GPE + GPI (Barreto et al. 2017).",
+            config=SFGPIConfig,
+            make=lone(SFGPI),
+            population=SFGPI,
+            tasks=("scavenger",),
         ),
         AgentSpec(
             name="rl2",

@@ -138,6 +138,8 @@ CHECKPOINT_KEYS = {
     "a2c": "evaluations net optimizer rng steps_done",
     "mg-a2c": "discount evaluations net optimizer rng steps_done",
     "ppo": "evaluations net optimizer rng steps_done",
+    "sf-gpi": "buffer episodes evaluations gram moments optimizer q_network rng steps_done "
+    "target_network",
     "rl2": "evaluations net optimizer rng steps_done torch_rng",
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",
@@ -167,6 +169,7 @@ def small(name: str):
     family = get_task(spec.tasks[0])
     extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail") else {}
     extra |= {"num_tasks": 8} if name == "l2rl" else {}
+    extra |= {"task_weights": "regressed"} if name == "sf-gpi" else {}  # balanced by default
     return spec.make(spec.config(**extra), family, family.Params(), 0)
 
 

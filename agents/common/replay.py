@@ -14,7 +14,9 @@ class ReplaySamples(NamedTuple):
     """Minibatches of transitions, ``[members, ...]`` first.
 
     ``rewards`` may be n-step discounted sums; ``bootstrap_discounts`` is what multiplies
-    the next state's value in the target (gamma**n, or 0 after a termination).
+    the next state's value in the target (gamma**n, or 0 after a termination);
+    ``cumulants`` is each transition's vector of cumulants ``[..., d]`` (successor
+    features' phi), ``d`` = 0 when the replay stores none.
     """
 
     observations: torch.Tensor
@@ -22,6 +24,7 @@ class ReplaySamples(NamedTuple):
     rewards: torch.Tensor
     next_observations: torch.Tensor
     bootstrap_discounts: torch.Tensor
+    cumulants: torch.Tensor
 
     def step(self, index: int) -> ReplaySamples:
         """Gradient step ``index`` of a burst's samples ``[members, steps, batch, ...]``."""
@@ -47,9 +50,10 @@ class StackedReplay:
     """One circular buffer of a fixed capacity per member, filled in batches.
 
     A transition is one float32 row (observation, next observation, action, reward,
-    bootstrap discount), so adding a step's transitions and gathering a burst's minibatches
-    are one indexing operation each; actions are whole numbers far below 2**24, which
-    float32 holds exactly.
+    bootstrap discount, and with ``cumulant_size`` > 0 a vector of that many cumulants,
+    successor features' phi), so adding a step's transitions and gathering a burst's
+    minibatches are one indexing operation each; actions are whole numbers far below 2**24,
+    which float32 holds exactly.
 
     The tensor starts at ``INITIAL_ROWS`` per member and doubles (a copy of what is filled)
     until it reaches ``capacity``; only then does a member's buffer wrap around. A
@@ -63,8 +67,10 @@ class StackedReplay:
         capacity: int,
         observation_shape: tuple[int, ...],
         device: torch.device | str = "cpu",
+        cumulant_size: int = 0,
     ) -> None:
         self.members, self.capacity, self.device = members, capacity, torch.device(device)
+        self.cumulant_size = cumulant_size
         self.allocated = min(capacity, INITIAL_ROWS)
         self.observation_shape = observation_shape
         width = int(np.prod(observation_shape))
@@ -75,8 +81,12 @@ class StackedReplay:
             "rewards": slice(2 * width + 1, 2 * width + 2),
             "bootstrap_discounts": slice(2 * width + 2, 2 * width + 3),
         }
+        self.columns["cumulants"] = slice(2 * width + 3, 2 * width + 3 + cumulant_size)
+        self.fields = [*FIELDS, "cumulants"] if cumulant_size else list(FIELDS)
         # Uninitialised on purpose: only rows below a member's size are ever read.
-        self.rows = torch.empty((members, self.allocated, 2 * width + 3), device=self.device)
+        self.rows = torch.empty(
+            (members, self.allocated, 2 * width + 3 + cumulant_size), device=self.device
+        )
         self.position = np.zeros(members, dtype=np.int64)
         self.size = np.zeros(members, dtype=np.int64)
 
@@ -88,10 +98,15 @@ class StackedReplay:
         rewards: np.ndarray,
         next_observations: np.ndarray,
         bootstrap_discounts: np.ndarray,
+        cumulants: np.ndarray | None = None,
     ) -> None:
         """Append transitions (first axis) to the buffers of ``members`` (ascending, one per
-        transition), each member's in order, overwriting its oldest when full."""
+        transition), each member's in order, overwriting its oldest when full;
+        ``cumulants`` ``[count, cumulant_size]`` when the replay stores them."""
         count = len(members)
+        if (cumulants is None) != (self.cumulant_size == 0):
+            raise ValueError(f"this replay stores {self.cumulant_size} cumulants per transition")
+        extra = [] if cumulants is None else [cumulants.reshape(count, self.cumulant_size)]
         counts = np.bincount(members, minlength=self.members)
         self.reserve(int((self.size + counts).max()))
         first = np.cumsum(counts) - counts
@@ -103,6 +118,7 @@ class StackedReplay:
                 actions.reshape(count, 1),
                 rewards.reshape(count, 1),
                 bootstrap_discounts.reshape(count, 1),
+                *extra,
             ],
             axis=1,
             dtype=np.float32,
@@ -148,6 +164,7 @@ class StackedReplay:
             picked[..., column["rewards"]].squeeze(-1),
             picked[..., column["next_observations"]].reshape(shape),
             picked[..., column["bootstrap_discounts"]].squeeze(-1),
+            picked[..., column["cumulants"]],
         )
 
     # --- one member's buffer, in the lone buffer's layout -------------------------------
@@ -155,9 +172,11 @@ class StackedReplay:
         """Only the filled part is saved, so a young run's checkpoint stays small."""
         filled = self.rows[member, : int(self.size[member])].cpu()
         state: dict[str, Any] = {}
-        for name in FIELDS:
+        for name in self.fields:
             values = filled[:, self.columns[name]]
-            if name.endswith("observations"):
+            if name == "cumulants":
+                state[name] = values.clone()
+            elif name.endswith("observations"):
                 state[name] = values.reshape(len(filled), *self.observation_shape).clone()
             else:
                 state[name] = values.squeeze(-1).clone()
@@ -173,7 +192,7 @@ class StackedReplay:
             )
         self.reserve(size)
         with torch.no_grad():
-            for name in FIELDS:
+            for name in self.fields:
                 values = torch.as_tensor(state[name]).reshape(size, -1).to(torch.float32)
                 self.rows[member, :size, self.columns[name]] = values.to(self.device)
         self.position[member] = int(state["position"])

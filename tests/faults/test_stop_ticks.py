@@ -43,6 +43,7 @@ SMALL = {
             "eval_interval": 10**6,
         },
     ),
+    "sf-gpi": ("scavenger", Q_LEARNING | {"pretrain_steps": 150, "task_weights": "regressed"}),
     "rl2": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6}),
     "snail": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6}),
     "l2rl": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6, "n_steps": 2}),
