@@ -126,8 +126,8 @@ class MetaDQN(QLearner):
                 self.observation_size, self.seeds, cfg.hidden_size, 1e-3, self.device
             )
 
-    def extra_inputs(self) -> int:
-        return 1 if self.config.condition_on_discount else 0
+    def shapes(self) -> tuple[int, int, int]:
+        return int(self.config.condition_on_discount), self.num_actions, 0
 
     def q_values(
         self,

@@ -14,7 +14,7 @@ from agents.meta_dqn import MetaDQN, MetaDQNConfig
 from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
-from agents.sf_gpi import SFGPI, SFGPIConfig
+from agents.sf_gpi import SFGPI, SFGPIConfig, check_run
 from agents.snail import SNAIL, SNAILConfig
 from envs.config import Config, ConfigError, suggest
 from envs.registry import TaskFamily
@@ -36,6 +36,13 @@ class AgentSpec:
     main_metric: str = "eval/episode_return"
     """The metric that says how well a run of this agent does (plotted by every view that
     shows one curve per run, and what study values are read from)."""
+    check_run: Callable[[Config, Config, int], None] | None = None
+    """``check_run(config, task_params, steps)``: what a config cannot do on a task or
+    with a budget (a ConfigError of one line), checked before a run or study is created."""
+
+    def check_settings(self, config: Config, task_params: Config, steps: int) -> None:
+        if self.check_run is not None:
+            self.check_run(config, task_params, steps)
 
     def check_task(self, task: str) -> None:
         if task not in self.tasks:
@@ -109,6 +116,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(SFGPI),
             population=SFGPI,
             tasks=("scavenger",),
+            check_run=check_run,
         ),
         AgentSpec(
             name="rl2",

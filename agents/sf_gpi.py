@@ -38,10 +38,8 @@ import torch
 
 from agents.common import stacked
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
-from agents.common.networks import build_members, mlp
 from agents.common.population import PopulationReport, greedy_member_returns
 from agents.common.q_learning import QLearner, QLearningConfig
-from agents.common.replay import StackedReplay
 from agents.common.seeds import eval_env_seed, train_env_seed
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 from envs.registry import TaskFamily
@@ -143,6 +141,18 @@ def check_task_params(config: SFGPIConfig, task_params: Config) -> tuple[np.ndar
     return target, parse_base_tasks(config.base_tasks, len(target))
 
 
+def check_run(config: SFGPIConfig, task_params: Config, steps: int) -> None:
+    """The config fits the task (``check_task_params``) and the budget has a target phase:
+    the registry's check before a run is created, and ``learn``'s."""
+    check_task_params(config, task_params)
+    if steps <= config.pretrain_steps:
+        raise ConfigError(
+            f"a budget of {steps} env steps leaves no target phase after "
+            f"pretrain_steps={config.pretrain_steps}: give more steps or lower pretrain_steps",
+            field="pretrain_steps",
+        )
+
+
 class SFGPI(QLearner):
     """Successor features of a set of policies, GPE and GPI, for every member at once."""
 
@@ -156,29 +166,11 @@ class SFGPI(QLearner):
         seeds: Sequence[int],
         device: str = "cpu",
     ) -> None:
-        super().__init__(configs, task, task_params, seeds, device)
-        cfg = self.config
-        self.target_task, self.base_tasks = check_task_params(cfg, task_params)
+        self.target_task, self.base_tasks = check_task_params(configs[0], task_params)
         self.cumulants = len(self.target_task)
         self.policies = len(self.base_tasks)
-        # QLearner built a Q-network of |A| outputs and a replay without phi; the SF
-        # network has policies * |A| * d outputs, so it, its target, its optimiser and the
-        # replay are built again (under the same seeds).
-        outputs = self.policies * self.num_actions * self.cumulants
-        sizes = (self.observation_size, outputs, cfg.hidden_size, cfg.hidden_layers)
-        networks = build_members(lambda: mlp(*sizes), self.seeds)
-        self.template = networks[0]
-        self.q_params = stacked.stack(networks, self.device)
-        self.parameters = list(self.q_params.values())
-        self.target_params = {name: p.detach().clone() for name, p in self.q_params.items()}
-        self.optimizer = stacked.StackedAdam(self.parameters, self.learning_rates)
-        self.buffer = StackedReplay(
-            self.members,
-            cfg.buffer_size,
-            (self.observation_size,),
-            self.device,
-            cumulant_size=self.cumulants,
-        )
+        super().__init__(configs, task, task_params, seeds, device)
+        cfg = self.config
         self.discounts = self.member_tensor(self.per_member("discount"))
         self.base_weights = torch.as_tensor(self.base_tasks, dtype=torch.float32)
         # Episodes each env copy has started: copy c's episode e acts for base task
@@ -188,6 +180,9 @@ class SFGPI(QLearner):
         self.gram = np.zeros((self.members, d, d))  # sum phi phi^T of the target phase
         self.moments = np.zeros((self.members, d))  # sum phi r
         self.acting_weights = np.zeros((self.members * cfg.num_envs, d))
+
+    def shapes(self) -> tuple[int, int, int]:
+        return 0, self.policies * self.num_actions * self.cumulants, self.cumulants
 
     # --- GPE and GPI --------------------------------------------------------------------
     def successor_features(
@@ -258,12 +253,7 @@ class SFGPI(QLearner):
         self, total_steps: int, *, tick_seconds: float | None = None
     ) -> Iterator[PopulationReport]:
         cfg, members, n = self.config, self.members, self.config.num_envs
-        if total_steps <= cfg.pretrain_steps:
-            raise ConfigError(
-                f"a budget of {total_steps} env steps leaves no target phase after "
-                f"pretrain_steps={cfg.pretrain_steps}: give more steps or lower pretrain_steps",
-                field="pretrain_steps",
-            )
+        check_run(cfg, self.task_params, total_steps)
         cadence = Cadence(total_steps, cfg.eval_interval, REPORT_INTERVAL)
         ticks = Ticks(tick_seconds)
         copies = np.arange(members * n) % n  # a copy's index within its member

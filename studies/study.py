@@ -138,7 +138,7 @@ class StudySpec:
         agent = get_agent(self.agent)
         agent.check_task(self.task)
         family = get_task(self.task)
-        build(family.Params, self.task_params, owner=self.task)
+        params = build(family.Params, self.task_params, owner=self.task)
         if not 1 <= self.trials <= MAX_TRIALS:
             raise ConfigError(f"--trials {self.trials}: give 1 to {MAX_TRIALS}", field="trials")
         if not 1 <= self.steps <= MAX_STEPS:
@@ -179,7 +179,8 @@ class StudySpec:
         if self.method == "grid":
             grid_points(space, self.trials)
         for point in self.corners():
-            build(agent.config, {**self.fixed, **point}, owner=self.agent)
+            config = build(agent.config, {**self.fixed, **point}, owner=self.agent)
+            agent.check_settings(config, params, self.steps)
         self.check_population(self.population)
 
     def check_population(self, population: int) -> None:

@@ -221,3 +221,42 @@ def test_gpi_over_the_base_policies_transfers_to_a_task_with_a_negative_weight(
     reports = [r for r in agent.learn(9000) if not r.tick]
     finals = np.array([scalars["eval/episode_return"] for scalars in reports[-1].scalars])
     assert finals.mean() >= 0.9 and finals.min() >= 0.5, finals
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--set", "base_tasks=1,0,0;0,1,0", "--task-set", "reward=linear"],
+            "base_tasks='1,0,0;0,1,0' has vectors of length 3, but the task has 2 cumulants",
+        ),
+        (["--set", "base_tasks=1,0;0"], "base_tasks='1,0;0' has vectors of lengths 1, 2"),
+        (["--task-set", "reward=balanced"], "task_weights=given needs a reward linear in phi"),
+        (
+            ["--task-set", "reward=linear", "--steps", "1000"],
+            "a budget of 1000 env steps leaves no target phase after pretrain_steps=300000",
+        ),
+        (
+            ["--task-set", "reward=linear", "--task-set", "weights=1,-1,0"],
+            "weights='1,-1,0' has 3 values, expected one per object type (2)",
+        ),
+    ],
+)
+def test_bad_settings_are_one_line_exit_2_and_create_nothing(cli, args, message) -> None:
+    """Issue 14, criterion 6, on the CLI: refused before any run exists (lone and
+    population alike)."""
+    for population in ([], ["--seeds", "0-1"]):
+        steps = [] if "--steps" in args else ["--steps", "400000"]
+        result = cli("run", "sf-gpi", "scavenger", *steps, *args, *population)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert "No runs yet" in cli("runs", "ls").output
+
+
+def test_a_study_of_a_config_that_cannot_fit_the_task_is_refused(cli) -> None:
+    result = cli(
+        "study", "create", "sf", "--agent", "sf-gpi", "--task", "scavenger", "--method",
+        "grid", "--trials", "2", "--steps", "1000", "--param", "discount=0.7:0.9",
+        "--task-set", "reward=linear",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "leaves no target phase" in result.output

@@ -132,8 +132,9 @@ class QLearner:
         self.observation_size = int(np.prod(self.env.single_observation_space.shape))
         self.num_actions = int(self.env.single_action_space.n)
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
-        inputs = self.observation_size + self.extra_inputs()
-        sizes = (inputs, self.num_actions, cfg.hidden_size, cfg.hidden_layers)
+        extra_inputs, outputs, cumulants = self.shapes()
+        inputs = self.observation_size + extra_inputs
+        sizes = (inputs, outputs, cfg.hidden_size, cfg.hidden_layers)
         networks = build_members(lambda: mlp(*sizes), self.seeds)
         self.template = networks[0]
         self.q_params = stacked.stack(networks, self.device)
@@ -148,7 +149,11 @@ class QLearner:
             for name in ("initial_epsilon", "final_epsilon", "exploration_fraction")
         ]
         self.buffer = StackedReplay(
-            self.members, cfg.buffer_size, (self.observation_size,), self.device
+            self.members,
+            cfg.buffer_size,
+            (self.observation_size,),
+            self.device,
+            cumulant_size=cumulants,
         )
         discounts = self.per_member("discount")
         if self.accumulator_discount is not None:
@@ -164,19 +169,14 @@ class QLearner:
         """Every member's value of a config field, ``[P]``."""
         return np.array([getattr(config, name) for config in self.configs], dtype=np.float64)
 
-    def extra_inputs(self) -> int:
-        """Inputs the Q-network takes besides the observation (a subclass's, e.g. gamma)."""
-        return 0
+    def shapes(self) -> tuple[int, int, int]:
+        """(network inputs besides the observation, network outputs, length of the cumulant
+        vector each replayed transition keeps): DQN's (0, a Q-value per action, 0)."""
+        return 0, self.num_actions, 0
 
-    def observe(
-        self,
-        observations: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        done: np.ndarray,
-        real: np.ndarray,
-    ) -> None:
-        """Every env step of every copy, for a subclass that keeps more than the replay."""
+    def observe(self, *step: np.ndarray) -> None:
+        """Every env step of every copy (observations, actions, rewards, done, real), for a
+        subclass that keeps more than the replay."""
 
     def member_tensor(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32, device=self.device)

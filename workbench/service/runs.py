@@ -88,11 +88,11 @@ def check_settings(
                 f"set it with --set {key}={value}",
                 field=key,
             )
+    config = build(spec.config, agent_values, owner=agent)
+    params = build(family.Params, task_values, owner=task)
+    spec.check_settings(config, params, steps)
     return RunSettings(
-        agent=agent,
-        task=task,
-        config=build(spec.config, agent_values, owner=agent).to_dict(),
-        task_params=build(family.Params, task_values, owner=task).to_dict(),
+        agent=agent, task=task, config=config.to_dict(), task_params=params.to_dict()
     )
 
 
