@@ -13,7 +13,9 @@ create_graph), the optimiser takes its step with it, and eta moves along
 ``meta_objective`` chooses J':
 
 - ``control`` (default): how well the updated Q-network acts. Its policy is the softmax
-  of Q(s, . ; gamma) / ``temperature``; J' is the policy-gradient loss of that policy on
+  of Q(s, . ; gamma) standardised over the actions (zero mean, unit spread in each state,
+  so a larger scale of Q, which a larger gamma brings, earns nothing) over
+  ``temperature``; J' is the policy-gradient loss of that policy on
   transitions drawn from the member's most recent complete episodes, with their real
   returns-to-go under ``meta_discount`` (1: undiscounted) less a learned baseline. A
   discount is better here when the TD step it drives makes the actions that were
@@ -74,7 +76,8 @@ class MetaDQNConfig(QLearningConfig):
     condition_on_discount: bool = True
     """Feed gamma to the Q-network as an input."""
     temperature: float = bounded(1.0, 0.0, low_open=True, log=True, per_member=True)
-    """Softmax temperature of the control objective's policy over Q-values."""
+    """Softmax temperature of the control objective's policy, in units of the spread of a
+    state's Q-values over its actions."""
     meta_batch_size: int = bounded(1024, 1, 65536)
     """Transitions of recent complete episodes per meta step (control objective)."""
     meta_episode_capacity: int = bounded(2048, 1, 1_000_000)
