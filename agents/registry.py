@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from agents.a2c import A2C, A2CConfig
 from agents.common.base import Agent
 from agents.common.population import lone
+from agents.common.task_weights import check_run
 from agents.dqn import DQN, DQNConfig
 from agents.l2rl import L2RL, L2RLConfig
 from agents.meta_dqn import MetaDQN, MetaDQNConfig
 from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
-from agents.sf_gpi import SFGPI, SFGPIConfig, check_run
+from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
 from envs.config import Config, ConfigError, suggest
 from envs.registry import TaskFamily

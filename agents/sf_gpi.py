@@ -22,6 +22,10 @@ or w-hat regressed by ridge least squares on the (phi, r) pairs of this phase
 (``regressed``, starting from 0). ``eval/episode_return`` is the greedy GPI return on the
 target task with the w in use, and appears only in this phase.
 
+With ``learn_discount`` pre-training learns the discount online by meta-gradients
+(agents/common/gpi_discount.py has the objective: the GPI policy's returns on recent
+episodes); it is frozen with the SFs in the target phase, and logged as ``meta/discount``.
+
 Acting, replay, target networks, the TD loss's form, learning rates and checkpoints are
 agents/common/q_learning.py's (``QLearner``); this file is the SF network, the two phases
 and the regression.
@@ -38,13 +42,20 @@ import torch
 
 from agents.common import stacked
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
+from agents.common.gpi_discount import GPIDiscount
 from agents.common.population import PopulationReport, greedy_member_returns
 from agents.common.q_learning import QLearner, QLearningConfig
+from agents.common.replay import ReplaySamples
 from agents.common.seeds import eval_env_seed, train_env_seed
+from agents.common.task_weights import (
+    TASK_WEIGHTS,
+    check_run,
+    check_task_params,
+    parse_base_tasks,
+    ridge_weights,
+)
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 from envs.registry import TaskFamily
-
-TASK_WEIGHTS = ("given", "regressed")
 
 
 @dataclass
@@ -63,7 +74,7 @@ class SFGPIConfig(QLearningConfig):
     task) ends at 3.71 (3.34-4.01) on w = (1, -1) and 9.11 (8.83-9.41) on w = (1, 1)."""
 
     discount: float = bounded(0.8, 0.0, 1.0, per_member=True)
-    """Discount gamma of the successor features' TD target (pre-training)."""
+    """Discount gamma of the successor features' TD target (pre-training; initial if learned)."""
     n_step: int = bounded(1, 1, 1)
     """1-step targets: the cumulants are vectors, which n-step folding does not hold."""
     buffer_size: int = bounded(300_000, 1, 10_000_000)
@@ -82,6 +93,18 @@ class SFGPIConfig(QLearningConfig):
     """Env steps of pre-training on the base tasks; the rest of the budget is the target task."""
     ridge: float = bounded(1e-3, 0.0, 1e6, per_member=True)
     """Ridge penalty lambda of the regression of w (task_weights=regressed)."""
+    learn_discount: bool = False
+    """Learn the discount online in pre-training by meta-gradients (meta-dqn's fields)."""
+    meta_learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True, per_member=True)
+    """Adam step size of the discount's logit (learn_discount)."""
+    meta_interval: int = bounded(1, 1, 1_000_000)
+    """SF TD steps per meta step (learn_discount)."""
+    temperature: float = bounded(1.0, 0.0, low_open=True, log=True, per_member=True)
+    """Softmax temperature of the meta-objective's GPI policy, in units of its values' spread."""
+    meta_batch_size: int = bounded(1024, 1, 65536)
+    """Transitions of recent complete episodes per meta step (learn_discount)."""
+    meta_episode_capacity: int = bounded(2048, 1, 1_000_000)
+    """Latest complete-episode transitions a member keeps for the meta-objective."""
 
     def check(self) -> None:
         super().check()
@@ -91,66 +114,6 @@ class SFGPIConfig(QLearningConfig):
                 field="task_weights",
             )
         parse_base_tasks(self.base_tasks)
-
-
-def parse_base_tasks(text: str, length: int | None = None) -> np.ndarray:
-    """The base tasks ``[policies, d]`` of a text like "1,0;0,1"; ConfigError (one line)
-    when it does not parse or, given ``length``, a vector is not that long."""
-    example = "e.g. base_tasks=1,0;0,1"
-    try:
-        vectors = [[float(x) for x in part.split(",")] for part in text.split(";")]
-    except ValueError:
-        raise ConfigError(
-            f"base_tasks={text!r} does not parse: give weight vectors separated by ';', "
-            f"each a comma-separated list of numbers, {example}",
-            field="base_tasks",
-        ) from None
-    lengths = sorted({len(vector) for vector in vectors})
-    if len(lengths) > 1:
-        raise ConfigError(
-            f"base_tasks={text!r} has vectors of lengths {', '.join(map(str, lengths))}: "
-            f"every vector needs one weight per cumulant, {example}",
-            field="base_tasks",
-        )
-    tasks = np.array(vectors, dtype=np.float64)
-    if not np.isfinite(tasks).all():
-        raise ConfigError(f"base_tasks={text!r} has a non-finite weight", field="base_tasks")
-    if length is not None and lengths[0] != length:
-        raise ConfigError(
-            f"base_tasks={text!r} has vectors of length {lengths[0]}, but the task has "
-            f"{length} cumulants (object types): give {length} weights per vector",
-            field="base_tasks",
-        )
-    return tasks
-
-
-def check_task_params(config: SFGPIConfig, task_params: Config) -> tuple[np.ndarray, np.ndarray]:
-    """The target task's w ``[d]`` and the base tasks ``[policies, d]`` of a task (its
-    ``weight_vector()``: scavenger's), or a one-line ConfigError when the config does not
-    fit the task: base tasks of another length than w, or given weights of a reward that
-    is not linear in phi."""
-    reward = getattr(task_params, "reward", "linear")
-    if config.task_weights == "given" and reward != "linear":
-        raise ConfigError(
-            f"task_weights=given needs a reward linear in phi, but the task's reward is "
-            f"{reward}: use --task-set reward=linear, or --set task_weights=regressed to fit "
-            "w to the rewards",
-            field="task_weights",
-        )
-    target = np.asarray(task_params.weight_vector(), dtype=np.float64)  # type: ignore[attr-defined]
-    return target, parse_base_tasks(config.base_tasks, len(target))
-
-
-def check_run(config: SFGPIConfig, task_params: Config, steps: int) -> None:
-    """The config fits the task (``check_task_params``) and the budget has a target phase:
-    the registry's check before a run is created, and ``learn``'s."""
-    check_task_params(config, task_params)
-    if steps <= config.pretrain_steps:
-        raise ConfigError(
-            f"a budget of {steps} env steps leaves no target phase after "
-            f"pretrain_steps={config.pretrain_steps}: give more steps or lower pretrain_steps",
-            field="pretrain_steps",
-        )
 
 
 class SFGPI(QLearner):
@@ -180,6 +143,14 @@ class SFGPI(QLearner):
         self.gram = np.zeros((self.members, d, d))  # sum phi phi^T of the target phase
         self.moments = np.zeros((self.members, d))  # sum phi r
         self.acting_weights = np.zeros((self.members * cfg.num_envs, d))
+        self.meta: GPIDiscount | None = None
+        self.sf_steps = 0  # SF TD steps taken: every meta_interval-th is a meta step
+        if cfg.learn_discount:
+            names = ("discount", "meta_learning_rate", "temperature")
+            settings = {name: self.per_member(name).tolist() for name in names}
+            self.meta = GPIDiscount(
+                self.observation_size, d, self.seeds, settings, cfg, self.device
+            )
 
     def shapes(self) -> tuple[int, int, int]:
         return 0, self.policies * self.num_actions * self.cumulants, self.cumulants
@@ -192,15 +163,20 @@ class SFGPI(QLearner):
         out = stacked.sequential(self.template, params, observations)
         return out.reshape(*out.shape[:-1], self.policies, self.num_actions, self.cumulants)
 
+    def gpi_values(self, observations: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """max_i psi_i(s, .) . w ``[P, k, actions]`` of observations ``[P, k, obs]``, each
+        with its own task w ``[P, k, d]`` (GPE, then the max of GPI)."""
+        psi = self.successor_features(self.q_params, observations)
+        return (psi * weights[:, :, None, None, :]).sum(-1).max(dim=-2).values
+
     @torch.no_grad()
     def gpi_actions(self, observations: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """argmax_a max_i psi_i(s, a) . w of observations ``[P * k, obs]``, each with its
         own task w ``[P * k, d]``."""
         x = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
-        psi = self.successor_features(self.q_params, x.reshape(self.members, -1, x.shape[-1]))
         w = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
-        q_values = (psi * w.reshape(self.members, -1, 1, 1, self.cumulants)).sum(-1)
-        return q_values.max(dim=-2).values.argmax(dim=-1).reshape(-1).cpu().numpy()
+        x, w = x.reshape(self.members, -1, x.shape[-1]), w.reshape(self.members, -1, w.shape[-1])
+        return self.gpi_values(x, w).argmax(dim=-1).reshape(-1).cpu().numpy()
 
     def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
         """GPI under each env copy's current task (what ``QLearner.act`` exploits)."""
@@ -211,10 +187,7 @@ class SFGPI(QLearner):
         squares on the target phase's (phi, r) so far (0 before any data)."""
         if self.config.task_weights == "given":
             return np.tile(self.target_task, (self.members, 1))
-        ridge = np.array([config.ridge for config in self.configs])[:, None, None]
-        # The pseudo-inverse: with ridge=0, a type never collected gets weight 0.
-        inverse = np.linalg.pinv(self.gram + ridge * np.eye(self.cumulants))
-        return (inverse @ self.moments[:, :, None])[:, :, 0]
+        return ridge_weights(self.gram, self.moments, self.per_member("ridge"))
 
     def observe_rewards(self, members: np.ndarray, phi: np.ndarray, rewards: np.ndarray) -> None:
         """Add (phi, r) pairs ``[k, d]``, ``[k]`` of these ``members`` ``[k]`` to the
@@ -224,9 +197,31 @@ class SFGPI(QLearner):
 
     # --- the TD step of every policy's successor features --------------------------------
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One TD step of every policy's psi on the member's minibatch; returns (SF loss,
-        mean Q_i^{w_i} of the taken actions over the policies), each ``[P]``."""
+        """One TD step of every policy's psi on the member's minibatch, under the fixed or
+        the learned gamma; with ``learn_discount`` every ``meta_interval``-th is also a
+        meta step. Returns (SF loss, mean Q_i^{w_i} of the taken actions over the
+        policies), each ``[P]``."""
         batch = self.next_batch()
+        self.sf_steps += 1
+        if self.meta is None or self.sf_steps % self.config.meta_interval:
+            gamma = self.discounts if self.meta is None else self.meta.discount.value.detach()
+            loss, q_taken = self.sf_loss(self.q_params, batch, gamma)
+            self.gradient_step(loss)
+            return loss.detach(), q_taken
+        before = {name: p.detach().clone().requires_grad_() for name, p in self.q_params.items()}
+        loss, q_taken = self.sf_loss(before, batch, self.meta.discount.value)
+        g = torch.autograd.grad(loss.sum(), list(before.values()), create_graph=True)
+        self.gradient_step(loss.detach(), [grad.detach().clone() for grad in g])
+        self.meta.meta_step(
+            g, self.parameters, self.learning_rates, self.gpi_values, self.config.meta_batch_size
+        )
+        return loss.detach(), q_taken
+
+    def sf_loss(
+        self, params: stacked.Params, batch: ReplaySamples, discount: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's SF TD loss ``[P]`` with these parameters under its ``discount``
+        ``[P]``, and the mean Q_i^{w_i} of the taken actions ``[P]`` (no gradient)."""
         members, size = batch.actions.shape
         shape = (members, size, self.policies, 1, self.cumulants)
         base = self.base_weights.to(self.device)[:, None, :]  # [policies, 1, d]
@@ -237,16 +232,18 @@ class SFGPI(QLearner):
                 chooser = self.successor_features(self.q_params, batch.next_observations)
             best = (chooser * base).sum(-1).argmax(-1)  # a'_i under w_i, [P, batch, policies]
             next_taken = next_psi.gather(3, best[..., None, None].expand(shape)).squeeze(3)
-            bootstrap = stacked.member_view(self.discounts, batch.bootstrap_discounts)
-            bootstrap = (bootstrap * batch.bootstrap_discounts)[..., None, None]
-            target = batch.cumulants[:, :, None, :] + bootstrap * next_taken
-        psi = self.successor_features(self.q_params, batch.observations)
+        bootstrap = stacked.member_view(discount, batch.bootstrap_discounts)
+        bootstrap = (bootstrap * batch.bootstrap_discounts)[..., None, None]
+        target = batch.cumulants[:, :, None, :] + bootstrap * next_taken
+        psi = self.successor_features(params, batch.observations)
         actions = batch.actions[:, :, None, None, None].expand(shape)
         psi_taken = psi.gather(3, actions).squeeze(3)  # [P, batch, policies, d]
         loss = self.td_error(psi_taken.reshape(members, -1), target.reshape(members, -1))
-        self.gradient_step(loss)
         q_taken = (psi_taken.detach() * base[:, 0]).sum(-1)
-        return loss.detach(), q_taken.reshape(members, -1).mean(-1)
+        return loss, q_taken.reshape(members, -1).mean(-1)
+
+    def burst_scalars(self) -> list[dict[str, float]]:
+        return super().burst_scalars() if self.meta is None else self.meta.burst_scalars()
 
     # --- the two phases -------------------------------------------------------------------
     def learn(
@@ -268,6 +265,8 @@ class SFGPI(QLearner):
                 observations, _ = self.env.reset(seeds)
                 after_done = np.zeros(members * n, dtype=bool)  # NEXT_STEP: only a reset
                 episode_return = np.zeros(members * n)
+                if self.meta is not None:
+                    self.meta.episodes.clear_open()
             if pretraining:
                 task_index = (copies + self.episodes) % self.policies
                 self.acting_weights = self.base_tasks[task_index]
@@ -290,7 +289,8 @@ class SFGPI(QLearner):
                     self.buffer.add(
                         rows // n, *(x[rows] for x in transitions), 1 - ended, phi[rows]
                     )
-                episode_return += (phi * self.acting_weights).sum(axis=1) * real
+                task_rewards = (phi * self.acting_weights).sum(axis=1)
+                episode_return += task_rewards * real
             else:
                 episode_return += rewards * real
                 if cfg.task_weights == "regressed":
@@ -299,6 +299,8 @@ class SFGPI(QLearner):
             self.steps_done += n
             scalars: list[dict[str, float]] = [{} for _ in range(members)]
             done = (terminated | truncated) & real
+            if pretraining and self.meta is not None:
+                self.meta.push(observations, self.acting_weights, actions, task_rewards, done, real)
             if done.any():
                 self.log_episodes(scalars, done, episode_return, task_index)
                 episode_return[done] = 0.0
@@ -373,14 +375,18 @@ class SFGPI(QLearner):
     # --- checkpoints: one member's, in the lone agent's layout ---------------------------
     def member_state(self, member: int) -> dict[str, Any]:
         """QLearner's (``q_network`` holds the SF network) plus the round-robin of base
-        tasks and the regression's sufficient statistics; the phase follows from
+        tasks and the regression's sufficient statistics (and, with ``learn_discount``, the
+        discount, its episodes, baseline and generator); the phase follows from
         ``steps_done``."""
         n = self.config.num_envs
-        return super().member_state(member) | {
+        state = super().member_state(member) | {
             "episodes": torch.as_tensor(self.episodes[member * n : (member + 1) * n]),
             "gram": torch.as_tensor(self.gram[member]),
             "moments": torch.as_tensor(self.moments[member]),
         }
+        if self.meta is not None:
+            state |= self.meta.member_state(member) | {"sf_steps": self.sf_steps}
+        return state
 
     def load_member_state(self, member: int, state: dict[str, Any]) -> None:
         super().load_member_state(member, state)
@@ -388,3 +394,6 @@ class SFGPI(QLearner):
         self.episodes[member * n : (member + 1) * n] = torch.as_tensor(state["episodes"]).numpy()
         self.gram[member] = torch.as_tensor(state["gram"]).numpy()
         self.moments[member] = torch.as_tensor(state["moments"]).numpy()
+        if self.meta is not None:
+            self.meta.load_member_state(member, state)
+            self.sf_steps = int(state["sf_steps"])

@@ -11,8 +11,9 @@ import optuna
 import sqlalchemy
 
 from envs.errors import UserError
+from studies.bulk import Counts, counts
 from studies.storage import forget_storage, masked, reason, shared_storage
-from studies.study import Counts, StudySpec, counts, load
+from studies.study import StudySpec, load
 
 
 def known_studies(default_url: str, remembered: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -22,8 +22,9 @@ from optuna.trial import TrialState
 
 from agents.common.base import ci95
 from agents.registry import get_agent
+from studies.bulk import counts
 from studies.lifetimes import LifetimeResult, PopulationTrainer, Trainer
-from studies.study import FRESH_SEED_BASE, META_GRADIENT_AGENTS, StudySpec, counts
+from studies.study import FRESH_SEED_BASE, StudySpec, learns_discount
 
 
 @dataclass
@@ -145,7 +146,7 @@ def compare_row(
         returns = np.array([r.value for r in results if r.value is not None])
         if len(returns):
             mean, interval = float(returns.mean()), ci95(returns)
-        if spec.agent in META_GRADIENT_AGENTS:
+        if learns_discount(spec.agent, spec.fixed):
             learned = [r.learned_discount for r in results]
             learned = [g for g in learned if g is not None]
             discount = float(np.mean(learned)) if learned else None

@@ -22,14 +22,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from agents.common.population import shared_fields
 from agents.registry import get_agent
 from envs.config import MAX_STEPS, ConfigError, build, suggest
 from envs.errors import UserError
 from envs.registry import get_task
-from studies.bulk import enqueue_all, state_tally
+from studies.bulk import enqueue_all
 from studies.lifetimes import Lifetime
 from studies.space import DEFAULT_PARAM, Param, grid_points, parse_space
 
@@ -54,6 +53,16 @@ NAME_RULE = (
     "1 to 100 letters, digits, '.', '-' or '_', beginning with a letter or digit "
     "(e.g. gamma-grid_2)"
 )
+
+
+def learns_discount(agent: str, fixed: dict[str, Any]) -> bool:
+    """Whether the agent's lifetimes with these fixed settings (``--set``) learn their
+    discount online and log it as ``meta/discount``: a meta-gradient agent always, sf-gpi
+    with ``learn_discount``. Only that field is read, so the others need not be valid."""
+    if agent in META_GRADIENT_AGENTS or "learn_discount" not in fixed:
+        return agent in META_GRADIENT_AGENTS
+    values = {"learn_discount": fixed["learn_discount"]}
+    return bool(build(get_agent(agent).config, values, owner=agent).to_dict()["learn_discount"])
 
 
 def check_name(name: str, what: str = "study name", field: str = "name") -> str:
@@ -162,10 +171,11 @@ class StudySpec:
                 field="sampler",
             )
         if self.method == "meta-gradient":
-            if self.agent not in META_GRADIENT_AGENTS:
+            if not learns_discount(self.agent, self.fixed):
                 raise ConfigError(
                     f"method meta-gradient needs an agent that learns its discount "
-                    f"({', '.join(META_GRADIENT_AGENTS)}), not {self.agent!r}"
+                    f"({', '.join(META_GRADIENT_AGENTS)}, or sf-gpi with --set "
+                    f"learn_discount=true), not {self.agent!r} as set"
                 )
             if self.params:
                 raise ConfigError(
@@ -369,32 +379,3 @@ def load(storage: optuna.storages.BaseStorage, name: str, worker_index: int = 0)
         pruner=spec.pruner_obj(),
     )
     return study, spec
-
-
-@dataclass
-class Counts:
-    complete: int = 0
-    pruned: int = 0
-    failed: int = 0
-    running: int = 0
-    waiting: int = 0
-
-    @property
-    def done(self) -> int:
-        """Lifetimes that count toward the study's N: completed or pruned."""
-        return self.complete + self.pruned
-
-
-def counts(study: optuna.Study) -> Counts:
-    result = Counts()
-    names = {
-        TrialState.COMPLETE: "complete",
-        TrialState.PRUNED: "pruned",
-        TrialState.FAIL: "failed",
-        TrialState.RUNNING: "running",
-        TrialState.WAITING: "waiting",
-    }
-    for state, number in state_tally(study).items():
-        key = names[state]
-        setattr(result, key, getattr(result, key) + number)
-    return result

@@ -27,9 +27,10 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
+from studies.bulk import Counts, counts
 from studies.lifetimes import LifetimeResult, PopulationTrainer, Trainer, Verdict
 from studies.storage import HEARTBEAT_INTERVAL, MAX_RETRY, open_storage
-from studies.study import META_GRADIENT_AGENTS, Counts, StudySpec, counts, load
+from studies.study import StudySpec, learns_discount, load
 
 IDLE_POLL_SECONDS = 1.0
 
@@ -142,7 +143,7 @@ class _TrialLifetime:
         run_id = result.run_id
         discount = (
             result.learned_discount
-            if spec.agent in META_GRADIENT_AGENTS
+            if learns_discount(spec.agent, spec.fixed)
             else self.config.get("discount")
         )
         trial.set_user_attr("discount", discount)

@@ -260,3 +260,90 @@ def test_a_study_of_a_config_that_cannot_fit_the_task_is_refused(cli) -> None:
         "--task-set", "reward=linear",
     )  # fmt: skip
     assert result.exit_code == 2 and "leaves no target phase" in result.output
+
+
+# --- the learned discount --------------------------------------------------------------------
+LEARNED = dict(learn_discount=True, meta_learning_rate=0.01, meta_batch_size=64)
+"""A discount that moves visibly in BUSY's 1,200 steps of pre-training."""
+
+
+def discount_curve(reports, member: int = 0) -> list[tuple[int, float]]:
+    return [
+        (r.step, r.scalars[member]["meta/discount"])
+        for r in reports
+        if "meta/discount" in r.scalars[member]
+    ]
+
+
+def test_a_learned_discount_moves_in_pretraining_and_is_frozen_after() -> None:
+    agent = population([3], [{}], **LEARNED)
+    reports = [r for r in agent.learn(STEPS) if not r.tick]
+    bursts = [r.step for r in reports if "pretrain/sf_loss" in r.scalars[0]]
+    curve = discount_curve(reports)
+    assert [step for step, _ in curve] == bursts  # logged with every burst, only those
+    assert bursts and bursts[-1] <= BUSY["pretrain_steps"]
+    gammas = [gamma for _, gamma in curve]
+    assert len(set(gammas)) > len(gammas) // 2 and abs(gammas[-1] - 0.8) > 1e-3
+    assert any("meta/gradient" in r.scalars[0] for r in reports)
+    assert agent.meta is not None and agent.meta.discount.values() == [gammas[-1]]
+    target = [r.scalars[0] for r in reports if r.step > BUSY["pretrain_steps"]]
+    assert target and not any(key.startswith("meta/") for s in target for key in s)
+
+
+def test_a_fixed_discount_logs_no_meta_metrics_and_saves_no_meta_state() -> None:
+    agent = population([3], [{}])
+    assert not any(discount_curve(list(agent.learn(STEPS))))
+    assert "meta_episodes" not in agent.member_state(0) and agent.meta is None
+
+
+def test_each_member_learns_the_discount_it_learns_alone() -> None:
+    seeds = [0, 1]
+    varied = [VARIED[0] | {"meta_learning_rate": 0.01}, VARIED[1] | {"temperature": 0.5}]
+    together = population(seeds, varied, **LEARNED).learn(STEPS)
+    curves = member_curves(list(together), 2)
+    for member, seed in enumerate(seeds):
+        alone = population([seed], [varied[member]], **LEARNED).learn(STEPS)
+        assert_same_curve(curves[member], member_curves(list(alone), 1)[0])
+    finals = [
+        [s["meta/discount"] for _, s in curve if "meta/discount" in s][-1] for curve in curves
+    ]
+    assert finals[0] != finals[1]
+
+
+def test_a_learned_discount_checkpoint_continues_alone_as_in_its_population() -> None:
+    seeds, varied = [4, 7], [{**VARIED[0], **LEARNED}, {**VARIED[1], **LEARNED}]
+    pop = population(seeds, varied)
+    for report in pop.learn(STEPS):
+        if report.step >= 900 and not report.tick:
+            break
+    buffer = io.BytesIO()
+    torch.save(pop.member_state(1), buffer)
+    buffer.seek(0)
+    alone = population([seeds[1]], [varied[1]])
+    alone.load_member_state(0, torch.load(buffer, weights_only=True))
+    assert alone.meta is not None and pop.meta is not None
+    assert alone.meta.discount.values() == [pop.meta.discount.values()[1]]
+    assert_same_curve(
+        member_curves(list(alone.learn(STEPS)), 1)[0],
+        member_curves(list(pop.learn(STEPS)), 2)[1],
+    )
+
+
+def test_a_meta_gradient_study_of_sf_gpi_needs_learn_discount(cli) -> None:
+    args = ["study", "create", "mg", "--agent", "sf-gpi", "--task", "scavenger"]
+    args += ["--method", "meta-gradient", "--trials", "1", "--steps", str(STEPS)]
+    args += ["--task-set", "reward=linear", "--task-set", "weights=1,-1"]
+    args += ["--task-set", "size=6", "--task-set", "objects=6"]
+    for key, value in BUSY.items():
+        args += ["--set", f"{key}={value}"]
+    refused = cli(*args)
+    assert refused.exit_code == 2 and len(refused.output.strip().splitlines()) == 1
+    assert "sf-gpi with --set learn_discount=true" in refused.output
+    assert cli(*args, "--set", "learn_discount=false").exit_code == 2
+    created = cli(*args, *(f"--set={key}={value}" for key, value in LEARNED.items()))
+    assert created.exit_code == 0, created.output
+    assert cli("study", "run", "mg").exit_code == 0
+    learned = cli.json("study", "show", "mg")["best_discount"]
+    (run,) = cli.json("runs", "ls")
+    assert learned is not None and abs(learned - 0.8) > 1e-3, learned
+    assert run["status"] == "completed"

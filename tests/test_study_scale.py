@@ -43,7 +43,7 @@ def test_bulk_enqueued_trials_are_taken_in_order(tmp_path: Path) -> None:
 
 
 def test_counts_by_state_match_the_trials(tmp_path: Path) -> None:
-    from studies.study import counts
+    from studies.bulk import counts
 
     study = optuna.create_study(study_name="s", storage=open_storage(sqlite_url(tmp_path / "c.db")))
     enqueue_all(study, [{"discount": 0.9 + i / 100} for i in range(6)])

@@ -11,9 +11,10 @@ import pytest
 from textual.widgets import DataTable, Input, Label, Select, Static, Switch
 from textual.widgets._footer import FooterKey
 
+from studies.bulk import Counts
 from studies.catalog import StudySummary
 from studies.storage import open_storage, shared_storage, sqlite_url
-from studies.study import Counts, StudySpec, create, load
+from studies.study import StudySpec, create, load
 from studies.worker import take_queued_trial
 from workbench.service import study_processes
 from workbench.service.figures import GroupFigure

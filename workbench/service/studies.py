@@ -28,6 +28,7 @@ from agents.registry import AGENTS
 from envs.config import ConfigError
 from envs.errors import UserError
 from studies import remembered
+from studies.bulk import counts
 from studies.catalog import StudySummary, TrialRow, known_studies, study_summary, summarize
 from studies.catalog import trial_rows as read_trial_rows
 from studies.compare import Row as CompareRow
@@ -42,7 +43,7 @@ from studies.storage import (
     sqlite_url,
     without_password,
 )
-from studies.study import MAX_POPULATION, StudySpec, check_name, counts, create, find, load
+from studies.study import MAX_POPULATION, StudySpec, check_name, create, find, load
 from studies.worker import Outcome, work
 from workbench.format import fixed
 from workbench.service.populations import resolve_device
