@@ -46,7 +46,13 @@ import torch
 
 from agents.common import stacked
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
-from agents.common.episodes import RecentEpisodes, ReturnBaseline, policy_gradient_loss
+from agents.common.episodes import (
+    MetaStats,
+    RecentEpisodes,
+    ReturnBaseline,
+    policy_gradient_loss,
+    standardised_logits,
+)
 from agents.common.meta_gradient import StackedDiscount
 from agents.common.q_learning import QLearner, QLearningConfig
 from agents.common.replay import ReplaySamples
@@ -109,7 +115,7 @@ class MetaDQN(QLearner):
         )
         self.meta_discounts = self.member_tensor(self.per_member("meta_discount"))
         self.gradient_steps_done = 0
-        self.meta_stats: dict[str, list[torch.Tensor]] = {}
+        self.meta_stats = MetaStats()
         self.control = cfg.meta_objective == "control"
         if self.control:
             self.temperatures = self.member_tensor(self.per_member("temperature"))
@@ -217,8 +223,8 @@ class MetaDQN(QLearner):
             rates = torch.as_tensor(self.learning_rates, device=self.device)
             all_active = active is None or bool(active.all())
             gradient = self.discount.meta_step(g, v, rates, None if all_active else active)
-            self.record("meta/gradient", gradient, active)
-            self.record("meta/objective", outer.detach(), active)
+            self.meta_stats.record("meta/gradient", gradient, active)
+            self.meta_stats.record("meta/objective", outer.detach(), active)
         return inner.detach(), q_taken.detach().mean(-1)
 
     def control_objective(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -229,32 +235,15 @@ class MetaDQN(QLearner):
         if not bool(samples.active.any()):
             return torch.zeros(self.members, device=self.device), samples.active
         q_values = self.q_values(self.q_params, samples.observations)
-        centered = q_values - q_values.mean(-1, keepdim=True)
-        # eps inside the root: its derivative at a state whose actions tie exactly is finite
-        logits = centered / (centered.pow(2).mean(-1, keepdim=True) + 1e-8).sqrt()
-        logits = logits / stacked.member_view(self.temperatures, logits)
+        logits = standardised_logits(q_values, self.temperatures)
         with torch.no_grad():
             advantages = samples.returns - self.baseline.values(samples.observations)
         outer = policy_gradient_loss(logits, samples.actions, advantages)
-        self.record("meta/baseline_loss", self.baseline.fit(samples), samples.active)
+        self.meta_stats.record("meta/baseline_loss", self.baseline.fit(samples), samples.active)
         return outer, samples.active
 
-    def record(self, key: str, values: torch.Tensor, active: torch.Tensor | None) -> None:
-        """Keep a meta statistic ``[P]`` for the burst's means (NaN for inactive members)."""
-        if active is not None:
-            values = torch.where(active, values, torch.full_like(values, float("nan")))
-        self.meta_stats.setdefault(key, []).append(values.detach())
-
     def burst_scalars(self) -> list[dict[str, float]]:
-        scalars = [{"meta/discount": value} for value in self.discount.values()]
-        for key, values in self.meta_stats.items():
-            means = torch.stack(values).cpu().double().numpy()
-            for member_scalars, column in zip(scalars, means.T, strict=True):
-                seen = column[~np.isnan(column)]
-                if seen.size:
-                    member_scalars[key] = float(seen.mean())
-        self.meta_stats.clear()
-        return scalars
+        return self.meta_stats.burst_scalars(self.discount.values())
 
     def member_state(self, member: int) -> dict[str, Any]:
         state = {

@@ -96,10 +96,10 @@ TABLES = (
         group="scavenger-sf-gpi",
         title="GPE+GPI on scavenger, w = (1, -1)",
         agent="sf-gpi",
-        meta_agent=None,
+        meta_agent="sf-gpi",
         task={"reward": "linear", "weights": "1,-1"},
         settings={},
-        meta_settings={},
+        meta_settings={"discount": "0.8", "learn_discount": "true", "meta_interval": "4"},
         steps=310_000,
         why_steps="sf-gpi's default 300k steps of pre-training on the base tasks, which "
         "reach 3.7 on w = (1, -1), then 10k steps on the target task",

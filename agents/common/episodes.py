@@ -1,5 +1,5 @@
 """The control meta-objective of the meta-gradient agents that learn from replay
-(agents/meta_dqn.py): how well the updated policy does, measured on the members' most
+(agents/meta_dqn.py; sf-gpi's learned discount, agents/common/gpi_discount.py): how well the updated policy does, measured on the members' most
 recent complete episodes, not how well the updated values agree with a reference discount.
 
 For a population of P members (a lone run is a population of one):
@@ -14,7 +14,8 @@ For a population of P members (a lone run is a population of one):
   advantages G_t - b(s_t), as mg-a2c's meta-objective has (agents/mg_a2c.py).
 - ``policy_gradient_loss`` is the loss J' = -mean_t log pi(a_t | s_t) (G_t - b(s_t)) of a
   policy given by its logits; the meta-gradient agents take pi as the softmax of the
-  updated Q-values over a temperature.
+  updated Q-values standardised over the actions, over a temperature
+  (``standardised_logits``). ``MetaStats`` gathers a burst's meta statistics.
 
 These episodes were acted by earlier versions of the policy (epsilon-greedy on older
 Q-networks), so J' is an off-policy estimate: it raises the updated policy's probability
@@ -236,3 +237,39 @@ def policy_gradient_loss(
     of ``logits`` ``[P, batch, actions]``; advantages ``[P, batch]`` carry no gradient."""
     log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     return -(log_probs * advantages.detach()).mean(-1)
+
+
+def standardised_logits(q_values: torch.Tensor, temperatures: torch.Tensor) -> torch.Tensor:
+    """The control objective's logits: Q ``[P, batch, actions]`` standardised over the
+    actions (zero mean, unit spread in each state, so a larger scale of Q, which a larger
+    discount brings, earns nothing), over each member's temperature ``[P]``."""
+    centered = q_values - q_values.mean(-1, keepdim=True)
+    # eps inside the root: its derivative at a state whose actions tie exactly is finite
+    logits = centered / (centered.pow(2).mean(-1, keepdim=True) + 1e-8).sqrt()
+    return logits / stacked.member_view(temperatures, logits)
+
+
+class MetaStats:
+    """A training burst's meta statistics ``[P]`` per key (NaN where a member took no meta
+    step), reported as each member's mean beside its discount."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[torch.Tensor]] = {}
+
+    def record(self, key: str, values: torch.Tensor, active: torch.Tensor | None) -> None:
+        values = values.detach()
+        if active is not None:
+            values = torch.where(active, values, torch.full_like(values, float("nan")))
+        self.values.setdefault(key, []).append(values)
+
+    def burst_scalars(self, discounts: Sequence[float]) -> list[dict[str, float]]:
+        """``meta/discount`` and each statistic's mean over the burst, per member; clears."""
+        scalars = [{"meta/discount": value} for value in discounts]
+        for key, values in self.values.items():
+            means = torch.stack(values).cpu().double().numpy()
+            for member_scalars, column in zip(scalars, means.T, strict=True):
+                seen = column[~np.isnan(column)]
+                if seen.size:
+                    member_scalars[key] = float(seen.mean())
+        self.values.clear()
+        return scalars

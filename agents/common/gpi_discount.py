@@ -23,9 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.common import stacked
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
-from agents.common.episodes import RecentEpisodes, ReturnBaseline, policy_gradient_loss
+from agents.common.episodes import (
+    MetaStats,
+    RecentEpisodes,
+    ReturnBaseline,
+    policy_gradient_loss,
+    standardised_logits,
+)
 from agents.common.meta_gradient import StackedDiscount
 
 EPISODE_STREAM = 7
@@ -66,7 +71,7 @@ class GPIDiscount:
         )
         self.rngs = [np.random.default_rng([seed, EPISODE_STREAM]) for seed in seeds]
         self.baseline = ReturnBaseline(size, seeds, config.hidden_size, 1e-3, device)
-        self.stats: dict[str, list[torch.Tensor]] = {}
+        self.stats = MetaStats()
 
     def push(self, observations, weights, actions, rewards, done, real) -> None:
         """One env step of every copy ``[P * n, ...]``, each acting for its task w."""
@@ -92,37 +97,21 @@ class GPIDiscount:
         observations = samples.observations[..., : self.observation_size]
         weights = samples.observations[..., self.observation_size :]
         q_values = values(observations, weights)
-        centered = q_values - q_values.mean(-1, keepdim=True)
-        # eps inside the root: its derivative at a state whose actions tie exactly is finite
-        logits = centered / (centered.pow(2).mean(-1, keepdim=True) + 1e-8).sqrt()
-        logits = logits / stacked.member_view(self.temperatures, logits)
+        logits = standardised_logits(q_values, self.temperatures)
         with torch.no_grad():
             advantages = samples.returns - self.baseline.values(samples.observations)
         outer = policy_gradient_loss(logits, samples.actions, advantages)
-        self.record("meta/baseline_loss", self.baseline.fit(samples), active)
+        self.stats.record("meta/baseline_loss", self.baseline.fit(samples), active)
         v = torch.autograd.grad(outer.sum(), list(parameters))
         rates = torch.as_tensor(learning_rates, device=self.device)
         mask = None if bool(active.all()) else active
         gradient = self.discount.meta_step(inner_grads, v, rates, mask)
-        self.record("meta/gradient", gradient, active)
-        self.record("meta/objective", outer.detach(), active)
-
-    def record(self, key: str, values: torch.Tensor, active: torch.Tensor) -> None:
-        """Keep a meta statistic ``[P]`` for the burst's means (NaN for inactive members)."""
-        values = torch.where(active, values.detach(), torch.full_like(values, float("nan")))
-        self.stats.setdefault(key, []).append(values)
+        self.stats.record("meta/gradient", gradient, active)
+        self.stats.record("meta/objective", outer.detach(), active)
 
     def burst_scalars(self) -> list[dict[str, float]]:
         """Each member's discount and the burst's mean meta statistics."""
-        scalars = [{"meta/discount": value} for value in self.discount.values()]
-        for key, values in self.stats.items():
-            means = torch.stack(values).cpu().double().numpy()
-            for member_scalars, column in zip(scalars, means.T, strict=True):
-                seen = column[~np.isnan(column)]
-                if seen.size:
-                    member_scalars[key] = float(seen.mean())
-        self.stats.clear()
-        return scalars
+        return self.stats.burst_scalars(self.discount.values())
 
     def member_state(self, member: int) -> dict[str, Any]:
         return {
