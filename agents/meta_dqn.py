@@ -41,7 +41,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from agents.common import stacked
@@ -50,6 +49,7 @@ from agents.common.episodes import (
     MetaStats,
     RecentEpisodes,
     ReturnBaseline,
+    episode_rngs,
     policy_gradient_loss,
     standardised_logits,
 )
@@ -59,8 +59,6 @@ from agents.common.replay import ReplaySamples
 from envs.config import ConfigError, bounded
 
 META_OBJECTIVES = ("control", "td-agreement")
-EPISODE_STREAM = 7
-"""Second word of the seed of each member's generator of episode draws."""
 
 
 @dataclass
@@ -128,9 +126,7 @@ class MetaDQN(QLearner):
                 self.device,
             )
             # Their own generators: the replay's draws stay as DQN's, whatever the bursts.
-            self.episode_rngs = [
-                np.random.default_rng([seed, EPISODE_STREAM]) for seed in self.seeds
-            ]
+            self.episode_rngs = episode_rngs(self.seeds)
             self.baseline = ReturnBaseline(
                 self.observation_size, self.seeds, cfg.hidden_size, 1e-3, self.device
             )

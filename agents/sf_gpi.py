@@ -135,7 +135,7 @@ class SFGPI(QLearner):
         super().__init__(configs, task, task_params, seeds, device)
         cfg = self.config
         self.discounts = self.member_tensor(self.per_member("discount"))
-        self.base_weights = torch.as_tensor(self.base_tasks, dtype=torch.float32)
+        self.base_weights = self.member_tensor(self.base_tasks)  # float32 on the device
         # Episodes each env copy has started: copy c's episode e acts for base task
         # (c + e) mod policies, so the base tasks take turns across episodes and copies.
         self.episodes = np.zeros(self.members * cfg.num_envs, dtype=np.int64)
@@ -224,7 +224,7 @@ class SFGPI(QLearner):
         ``[P]``, and the mean Q_i^{w_i} of the taken actions ``[P]`` (no gradient)."""
         members, size = batch.actions.shape
         shape = (members, size, self.policies, 1, self.cumulants)
-        base = self.base_weights.to(self.device)[:, None, :]  # [policies, 1, d]
+        base = self.base_weights[:, None, :]  # [policies, 1, d]
         with torch.no_grad():
             next_psi = self.successor_features(self.target_params, batch.next_observations)
             chooser = next_psi

@@ -1,6 +1,7 @@
 """The control meta-objective of the meta-gradient agents that learn from replay
-(agents/meta_dqn.py; sf-gpi's learned discount, agents/common/gpi_discount.py): how well the updated policy does, measured on the members' most
-recent complete episodes, not how well the updated values agree with a reference discount.
+(agents/meta_dqn.py; sf-gpi's learned discount, agents/common/gpi_discount.py): how well
+the updated policy does, measured on the members' most recent complete episodes, not how
+well the updated values agree with a reference discount.
 
 For a population of P members (a lone run is a population of one):
 
@@ -35,6 +36,17 @@ import torch
 
 from agents.common import stacked
 from agents.common.networks import build_members, mlp
+
+EPISODE_STREAM = 7
+"""Second word of the seed of a member's generator of episode draws (``[seed,
+EPISODE_STREAM]``): its own stream, so the replay's draws stay what they would be without
+a learned discount."""
+
+
+def episode_rngs(seeds: Sequence[int]) -> list[np.random.Generator]:
+    """Each member's generator of episode draws."""
+    return [np.random.default_rng([seed, EPISODE_STREAM]) for seed in seeds]
+
 
 INITIAL_LENGTH = 64
 """Steps an open episode's arrays first hold; they double when an episode runs longer."""

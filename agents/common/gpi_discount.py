@@ -28,13 +28,11 @@ from agents.common.episodes import (
     MetaStats,
     RecentEpisodes,
     ReturnBaseline,
+    episode_rngs,
     policy_gradient_loss,
     standardised_logits,
 )
 from agents.common.meta_gradient import StackedDiscount
-
-EPISODE_STREAM = 7
-"""Second word of the seed of each member's generator of episode draws (meta-dqn's)."""
 
 GPIValues = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """Q^GPI ``[P, batch, actions]`` of observations ``[P, batch, obs]`` under tasks
@@ -69,7 +67,7 @@ class GPIDiscount:
         self.episodes = RecentEpisodes(
             members, config.num_envs, size, config.meta_episode_capacity, [1.0] * members, device
         )
-        self.rngs = [np.random.default_rng([seed, EPISODE_STREAM]) for seed in seeds]
+        self.rngs = episode_rngs(seeds)
         self.baseline = ReturnBaseline(size, seeds, config.hidden_size, 1e-3, device)
         self.stats = MetaStats()
 
