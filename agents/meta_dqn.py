@@ -44,15 +44,8 @@ from typing import Any, ClassVar
 import torch
 
 from agents.common import stacked
-from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
-from agents.common.episodes import (
-    MetaStats,
-    RecentEpisodes,
-    ReturnBaseline,
-    episode_rngs,
-    policy_gradient_loss,
-    standardised_logits,
-)
+from agents.common.control_discount import ControlDiscount, differentiable_step, take_meta_step
+from agents.common.episodes import MetaStats
 from agents.common.meta_gradient import StackedDiscount
 from agents.common.q_learning import QLearner, QLearningConfig
 from agents.common.replay import ReplaySamples
@@ -114,22 +107,11 @@ class MetaDQN(QLearner):
         self.meta_discounts = self.member_tensor(self.per_member("meta_discount"))
         self.gradient_steps_done = 0
         self.meta_stats = MetaStats()
-        self.control = cfg.meta_objective == "control"
-        if self.control:
-            self.temperatures = self.member_tensor(self.per_member("temperature"))
-            self.episodes = RecentEpisodes(
-                self.members,
-                cfg.num_envs,
-                self.observation_size,
-                cfg.meta_episode_capacity,
-                self.per_member("meta_discount"),
-                self.device,
-            )
-            # Their own generators: the replay's draws stay as DQN's, whatever the bursts.
-            self.episode_rngs = episode_rngs(self.seeds)
-            self.baseline = ReturnBaseline(
-                self.observation_size, self.seeds, cfg.hidden_size, 1e-3, self.device
-            )
+        self.control: ControlDiscount | None = None
+        if cfg.meta_objective == "control":
+            meta_discounts = self.per_member("meta_discount")
+            self.control = ControlDiscount.of(self, self.discount, meta_discounts)
+            self.meta_stats = self.control.stats
 
     def shapes(self) -> tuple[int, int, int]:
         return int(self.config.condition_on_discount), self.num_actions, 0
@@ -155,11 +137,11 @@ class MetaDQN(QLearner):
 
     def observe(self, observations, actions, rewards, done, real) -> None:
         if self.control:
-            self.episodes.push(observations, actions, rewards, done, real)
+            self.control.push(observations, actions, rewards, done, real)
 
     def learn(self, total_steps: int, *, tick_seconds: float | None = None):
         if self.control:
-            self.episodes.clear_open()  # learn starts fresh episodes
+            self.control.episodes.clear_open()  # learn starts fresh episodes
         yield from super().learn(total_steps, tick_seconds=tick_seconds)
 
     def minibatches_per_burst(self) -> int:
@@ -202,41 +184,25 @@ class MetaDQN(QLearner):
 
     def meta_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The TD step with its gradient g built with create_graph, then eta's step along
-        the meta-gradient of J' at the updated parameters."""
+        the meta-gradient of J' at the updated parameters (agents/common/control_discount.py)."""
         batch = self.next_batch()
-        before = {name: p.detach().clone().requires_grad_() for name, p in self.q_params.items()}
-        inner, q_taken = self.td_loss_under(before, batch, self.discount.value)
-        g = torch.autograd.grad(inner.sum(), list(before.values()), create_graph=True)
-        self.gradient_step(inner.detach(), [grad.detach().clone() for grad in g])
-        active = None
+        inner, q_taken, g = differentiable_step(
+            self, lambda params: self.td_loss_under(params, batch, self.discount.value)
+        )
         if self.control:
-            outer, active = self.control_objective()
+            outer, active = self.control.objective(self.updated_values, self.config.meta_batch_size)
         else:
             validation = self.next_batch()
             outer, _ = self.td_loss_under(self.q_params, validation, self.meta_discounts)
-        if active is None or bool(active.any()):
-            v = torch.autograd.grad(outer.sum(), self.parameters)
-            rates = torch.as_tensor(self.learning_rates, device=self.device)
-            all_active = active is None or bool(active.all())
-            gradient = self.discount.meta_step(g, v, rates, None if all_active else active)
-            self.meta_stats.record("meta/gradient", gradient, active)
-            self.meta_stats.record("meta/objective", outer.detach(), active)
+            active = None
+        take_meta_step(
+            self.discount, self.meta_stats, outer, active, g, self.parameters, self.learning_rates
+        )
         return inner.detach(), q_taken.detach().mean(-1)
 
-    def control_objective(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """J' ``[P]`` of the updated Q-network's softmax policy on recent complete
-        episodes (advantages: returns-to-go under gamma' less the baseline, which then
-        takes its own step), and which members have episodes ``[P]``."""
-        samples = self.episodes.sample(self.episode_rngs, self.config.meta_batch_size)
-        if not bool(samples.active.any()):
-            return torch.zeros(self.members, device=self.device), samples.active
-        q_values = self.q_values(self.q_params, samples.observations)
-        logits = standardised_logits(q_values, self.temperatures)
-        with torch.no_grad():
-            advantages = samples.returns - self.baseline.values(samples.observations)
-        outer = policy_gradient_loss(logits, samples.actions, advantages)
-        self.meta_stats.record("meta/baseline_loss", self.baseline.fit(samples), samples.active)
-        return outer, samples.active
+    def updated_values(self, observations: torch.Tensor, _tags: None = None) -> torch.Tensor:
+        """Q of the updated network, whose softmax the control objective measures."""
+        return self.q_values(self.q_params, observations)
 
     def burst_scalars(self) -> list[dict[str, float]]:
         return self.meta_stats.burst_scalars(self.discount.values())
@@ -248,9 +214,7 @@ class MetaDQN(QLearner):
             "gradient_steps_done": self.gradient_steps_done,
         }
         if self.control:
-            state["episodes"] = self.episodes.member_state(member)
-            state["baseline"] = self.baseline.member_state(member)
-            state["episode_rng"] = numpy_rng_state(self.episode_rngs[member])
+            state |= self.control.member_state(member)
         return state
 
     def load_member_state(self, member: int, state: dict[str, Any]) -> None:
@@ -258,6 +222,4 @@ class MetaDQN(QLearner):
         self.discount.load_member_state(member, state["discount"])
         self.gradient_steps_done = int(state["gradient_steps_done"])
         if self.control and "episodes" in state:
-            self.episodes.load_member_state(member, state["episodes"])
-            self.baseline.load_member_state(member, state["baseline"])
-            set_numpy_rng_state(self.episode_rngs[member], state["episode_rng"])
+            self.control.load_member_state(member, state)

@@ -22,9 +22,9 @@ or w-hat regressed by ridge least squares on the (phi, r) pairs of this phase
 (``regressed``, starting from 0). ``eval/episode_return`` is the greedy GPI return on the
 target task with the w in use, and appears only in this phase.
 
-With ``learn_discount`` pre-training learns the discount online by meta-gradients
-(agents/common/gpi_discount.py has the objective: the GPI policy's returns on recent
-episodes); it is frozen with the SFs in the target phase, and logged as ``meta/discount``.
+With ``learn_discount`` pre-training learns the discount online as meta-dqn does
+(agents/common/control_discount.py: J' is the GPI policy's returns on recent episodes);
+it is frozen with the SFs in the target phase, and logged as ``meta/discount``.
 
 Acting, replay, target networks, the TD loss's form, learning rates and checkpoints are
 agents/common/q_learning.py's (``QLearner``); this file is the SF network, the two phases
@@ -42,7 +42,8 @@ import torch
 
 from agents.common import stacked
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
-from agents.common.gpi_discount import GPIDiscount
+from agents.common.control_discount import ControlDiscount, differentiable_step
+from agents.common.meta_gradient import StackedDiscount
 from agents.common.population import PopulationReport, greedy_member_returns
 from agents.common.q_learning import QLearner, QLearningConfig
 from agents.common.replay import ReplaySamples
@@ -69,9 +70,9 @@ class SFGPIConfig(QLearningConfig):
     steps). With 128 units the discount decided it: 0.95 collapsed on two of four seeds
     (greedy policies standing against a wall), 0.9 ended at 3.15 (2.68-3.42), 0.85 at
     3.34, 0.8 at 3.44 (3.18-3.71; the seed's grid search's best, 0.772, is near), and
-    the same networks give 8.84 on w = (1, 1) against 8.56 (0.9) and 8.78 (0.85).
-    Pre-training for 300k steps (replay of 300k: all of it, 1.2 GB per member on this
-    task) ends at 3.71 (3.34-4.01) on w = (1, -1) and 9.11 (8.83-9.41) on w = (1, 1)."""
+    the same networks give 8.84 on w = (1, 1) against 8.56 (0.9) and 8.78 (0.85). 300k
+    steps of pre-training (all in the replay: 1.2 GB of memory per member, 36 MB saved)
+    end at 3.71 (3.34-4.01) on w = (1, -1) and 9.11 (8.83-9.41) on w = (1, 1)."""
 
     discount: float = bounded(0.8, 0.0, 1.0, per_member=True)
     """Discount gamma of the successor features' TD target (pre-training; initial if learned)."""
@@ -143,14 +144,13 @@ class SFGPI(QLearner):
         self.gram = np.zeros((self.members, d, d))  # sum phi phi^T of the target phase
         self.moments = np.zeros((self.members, d))  # sum phi r
         self.acting_weights = np.zeros((self.members * cfg.num_envs, d))
-        self.meta: GPIDiscount | None = None
+        self.meta: ControlDiscount | None = None  # J': GPI's returns, episodes tagged with w
         self.sf_steps = 0  # SF TD steps taken: every meta_interval-th is a meta step
         if cfg.learn_discount:
-            names = ("discount", "meta_learning_rate", "temperature")
-            settings = {name: self.per_member(name).tolist() for name in names}
-            self.meta = GPIDiscount(
-                self.observation_size, d, self.seeds, settings, cfg, self.device
+            discount = StackedDiscount(
+                self.per_member("discount"), self.per_member("meta_learning_rate"), self.device
             )
+            self.meta = ControlDiscount.of(self, discount, [1.0] * self.members, d, "meta_episodes")
 
     def shapes(self) -> tuple[int, int, int]:
         return 0, self.policies * self.num_actions * self.cumulants, self.cumulants
@@ -208,10 +208,9 @@ class SFGPI(QLearner):
             loss, q_taken = self.sf_loss(self.q_params, batch, gamma)
             self.gradient_step(loss)
             return loss.detach(), q_taken
-        before = {name: p.detach().clone().requires_grad_() for name, p in self.q_params.items()}
-        loss, q_taken = self.sf_loss(before, batch, self.meta.discount.value)
-        g = torch.autograd.grad(loss.sum(), list(before.values()), create_graph=True)
-        self.gradient_step(loss.detach(), [grad.detach().clone() for grad in g])
+        loss, q_taken, g = differentiable_step(
+            self, lambda params: self.sf_loss(params, batch, self.meta.discount.value)
+        )
         self.meta.meta_step(
             g, self.parameters, self.learning_rates, self.gpi_values, self.config.meta_batch_size
         )
@@ -300,7 +299,7 @@ class SFGPI(QLearner):
             scalars: list[dict[str, float]] = [{} for _ in range(members)]
             done = (terminated | truncated) & real
             if pretraining and self.meta is not None:
-                self.meta.push(observations, self.acting_weights, actions, task_rewards, done, real)
+                self.meta.push(observations, actions, task_rewards, done, real, self.acting_weights)
             if done.any():
                 self.log_episodes(scalars, done, episode_return, task_index)
                 episode_return[done] = 0.0
@@ -385,7 +384,8 @@ class SFGPI(QLearner):
             "moments": torch.as_tensor(self.moments[member]),
         }
         if self.meta is not None:
-            state |= self.meta.member_state(member) | {"sf_steps": self.sf_steps}
+            meta = {"sf_steps": self.sf_steps, "discount": self.meta.discount.member_state(member)}
+            state |= self.meta.member_state(member) | meta
         return state
 
     def load_member_state(self, member: int, state: dict[str, Any]) -> None:
@@ -396,4 +396,5 @@ class SFGPI(QLearner):
         self.moments[member] = torch.as_tensor(state["moments"]).numpy()
         if self.meta is not None:
             self.meta.load_member_state(member, state)
+            self.meta.discount.load_member_state(member, state["discount"])
             self.sf_steps = int(state["sf_steps"])

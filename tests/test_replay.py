@@ -54,3 +54,41 @@ def test_a_checkpoint_larger_than_the_allocation_loads(monkeypatch: pytest.Monke
     assert target.allocated >= 50
     state = target.member_state(1)
     assert torch.equal(state["observations"], source.member_state(0)["observations"])
+
+
+def test_binary_observations_are_saved_as_bits_and_load_exactly(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-hot views (scavenger's) go into a checkpoint as bits, 32 times smaller than the
+    floats, and come back exactly; other observations stay floats; a checkpoint from
+    before (float tensors) still loads."""
+    rng = np.random.default_rng(1)
+    views = (rng.random((40, 5, 7)) < 0.2).astype(np.float32)
+    buffer = StackedReplay(1, 100, (5, 7))
+    buffer.add(
+        np.zeros(40, dtype=np.int64),
+        views,
+        np.arange(40) % 4,
+        rng.normal(size=40),
+        1 - views,
+        np.full(40, 0.9),
+    )
+    state = buffer.member_state(0)
+    assert isinstance(state["observations"], dict)
+    assert state["observations"]["bits"].numel() == 40 * 35 // 8
+    path = tmp_path / "replay.pt"
+    torch.save(state, path)
+    restored = StackedReplay(1, 100, (5, 7))
+    restored.load_member_state(0, torch.load(path, weights_only=True))
+    rows = np.arange(40).reshape(1, 1, 40)
+    for a, b in zip(buffer.gather(rows), restored.gather(rows), strict=True):
+        assert torch.equal(a, b)
+    old_layout = state | {
+        "observations": torch.from_numpy(views),
+        "next_observations": torch.from_numpy(1 - views),
+    }
+    again = StackedReplay(1, 100, (5, 7))
+    again.load_member_state(0, old_layout)
+    assert torch.equal(again.gather(rows).observations, buffer.gather(rows).observations)
+    continuous = filled(10_000, 1000, monkeypatch).member_state(0)
+    assert isinstance(continuous["observations"], torch.Tensor)

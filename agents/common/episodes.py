@@ -1,5 +1,5 @@
 """The control meta-objective of the meta-gradient agents that learn from replay
-(agents/meta_dqn.py; sf-gpi's learned discount, agents/common/gpi_discount.py): how well
+(agents/common/control_discount.py, used by meta-dqn and sf-gpi's learned discount): how well
 the updated policy does, measured on the members' most recent complete episodes, not how
 well the updated values agree with a reference discount.
 

@@ -46,6 +46,25 @@ INITIAL_ROWS = 1 << 16
 its capacity."""
 
 
+def packed(observations: torch.Tensor) -> torch.Tensor | dict[str, Any]:
+    """Observations for a checkpoint: when every value is 0 or 1 (one-hot views, grid
+    occupancy), their bits (32 times smaller: scavenger's 300k-transition replay is 1.2 GB
+    as floats, 36 MB as bits) with the shape; otherwise a copy as they are."""
+    if observations.numel() and bool(((observations == 0) | (observations == 1)).all()):
+        bits = np.packbits(observations.numpy().astype(np.uint8).reshape(-1))
+        return {"bits": torch.from_numpy(bits), "shape": list(observations.shape)}
+    return observations.clone()
+
+
+def unpacked(saved: torch.Tensor | dict[str, Any]) -> torch.Tensor:
+    """What ``packed`` saved (or a checkpoint from before it: a tensor), as float32."""
+    if not isinstance(saved, dict):
+        return torch.as_tensor(saved, dtype=torch.float32)
+    shape = [int(n) for n in saved["shape"]]
+    bits = np.unpackbits(saved["bits"].numpy(), count=int(np.prod(shape)))
+    return torch.from_numpy(bits.reshape(shape).astype(np.float32))
+
+
 class StackedReplay:
     """One circular buffer of a fixed capacity per member, filled in batches.
 
@@ -177,7 +196,7 @@ class StackedReplay:
             if name == "cumulants":
                 state[name] = values.clone()
             elif name.endswith("observations"):
-                state[name] = values.reshape(len(filled), *self.observation_shape).clone()
+                state[name] = packed(values.reshape(len(filled), *self.observation_shape))
             else:
                 state[name] = values.squeeze(-1).clone()
         state["actions"] = state["actions"].long()
@@ -193,7 +212,7 @@ class StackedReplay:
         self.reserve(size)
         with torch.no_grad():
             for name in self.fields:
-                values = torch.as_tensor(state[name]).reshape(size, -1).to(torch.float32)
+                values = unpacked(state[name]).reshape(size, -1).to(torch.float32)
                 self.rows[member, :size, self.columns[name]] = values.to(self.device)
         self.position[member] = int(state["position"])
         self.size[member] = size
