@@ -13,7 +13,8 @@ With k varied factors, the splits draw from (every interval half-open, [a, b)):
 - ``train``: the training region, the box [low, mid)^k with at least one factor in
   [low, lower_constraint) (an L-shaped region); with ``train_contexts`` = N > 0, the N
   contexts drawn once from it with ``context_seed`` (training picks one at each reset).
-- ``interpolation``: new contexts of the training region, never one of the N.
+- ``interpolation``: new contexts of the training region, never one of the N (with
+  N = 0, the training distribution itself).
 - ``combinatorial``: every factor in [lower_constraint, mid): values each seen in training,
   in combinations never seen. Disjoint from the training region.
 - ``extrapolation-single``: one factor (drawn uniformly) in [mid, high), the others in
@@ -133,6 +134,17 @@ class ContextParams(Config):
                 "whole box [low, mid)); it exists for runs trained with seen_fraction below 1",
                 field="split",
             )
+
+    def defined_splits(self) -> tuple[str, ...]:
+        """The splits these parameters can draw from, in ``SPLITS`` order."""
+        defined = []
+        for split in SPLITS:
+            try:
+                self.check_split(split)
+            except ConfigError:
+                continue
+            defined.append(split)
+        return tuple(defined)
 
     # --- the cut points ----------------------------------------------------------------
     @property

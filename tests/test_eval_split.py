@@ -91,19 +91,26 @@ def one_line_refusal(cli, *args: str) -> str:
 def stored(home: Path) -> Store:
     """Runs that were never trained: every refusal comes before a checkpoint is read."""
     store = Store(home)
-    for agent, task in (
-        ("dqn", "cartpole"),
-        ("dqn", "mountaincar"),
-        ("dqn", "foraging"),
-        ("rl2", "bandit"),
+    new_cartpole = CartPoleParams().to_dict()
+    for agent, task, params in (
+        ("dqn", "cartpole", new_cartpole),
+        ("dqn", "mountaincar", {}),
+        ("dqn", "foraging", {}),
+        ("rl2", "bandit", {}),
+        ("dqn", "cartpole", {}),  # stored before the splits: trained on the whole box
     ):
-        store.create_run(agent=agent, task=task, config={}, task_params={}, seed=0, total_steps=9)
+        store.create_run(
+            agent=agent, task=task, config={}, task_params=params, seed=0, total_steps=9
+        )
     return store
 
 
 def test_eval_split_refusals_are_one_line(cli, stored) -> None:
-    assert "--split 'held-out': cartpole defines train, interpolation" in one_line_refusal(
-        cli, "1", "--split", "held-out"
+    assert "--split 'held-out': run 1's cartpole defines train, interpolation, combinatorial" in (
+        one_line_refusal(cli, "1", "--split", "held-out")
+    )
+    assert "run 2's mountaincar defines train, interpolation, extrapolation-all, test, all" in (
+        one_line_refusal(cli, "2", "--split", "sideways")
     )
     refused = one_line_refusal(cli, "2", "--split", "combinatorial")
     assert "split 'combinatorial' needs two or more varied factors" in refused
@@ -115,6 +122,8 @@ def test_eval_split_refusals_are_one_line(cli, stored) -> None:
     assert "run 4 is a meta-RL run (rl2 on bandit)" in one_line_refusal(
         cli, "4", "--split", "train"
     )
+    refused = one_line_refusal(cli, "5", "--split", "combinatorial")
+    assert "split 'combinatorial' is empty with seen_fraction=1" in refused
     assert "--contexts must be 2 to" in one_line_refusal(
         cli, "1", "--split", "train", "--contexts", "1"
     )

@@ -38,12 +38,14 @@ def split_params(run: RunRecord, split: str) -> tuple[ContextualFamily, ContextP
             "is for the contextual families (cartpole, mountaincar, pendulum, lunarlander)",
             field="split",
         )
+    params = restore(family.Params, run.task_params, owner=run.task)
     if split not in SPLITS:
         raise UserError(
-            f"--split {split!r}: {run.task} defines {', '.join(SPLITS)}", field="split"
+            f"--split {split!r}: run {run.id}'s {run.task} defines "
+            f"{', '.join(params.defined_splits())}",
+            field="split",
         )
-    params = restore(family.Params, run.task_params, owner=run.task)
-    params.check_split(split)
+    params.check_split(split)  # a split of the protocol these parameters cannot draw
     return family, params
 
 
@@ -68,9 +70,7 @@ def evaluate_run_split(
             field="contexts",
         )
     if not 1 <= episodes <= MAX_EPISODES:
-        raise UserError(
-            f"--episodes must be 1 to {MAX_EPISODES}, got {episodes}", field="episodes"
-        )
+        raise UserError(f"--episodes must be 1 to {MAX_EPISODES}, got {episodes}", field="episodes")
     family, params = split_params(run, split)
     from workbench.runner import load_trained  # torch only once the input is good
 
