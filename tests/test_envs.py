@@ -220,7 +220,7 @@ BAD_PARAMS = [
     ("bandit", {"arm": "3"}, "unknown config key 'arm' for bandit (did you mean arms?)"),
     ("cartpole", {"context_low": "2", "context_high": "1"}, "empty or inverted"),
     ("cartpole", {"context_low": "1", "context_high": "1"}, "empty or inverted"),
-    ("cartpole", {"split": "validation"}, "split='validation' is not one of train, test, all"),
+    ("cartpole", {"split": "validation"}, "split='validation' is not one of train, interpolation"),
     ("foraging", {"weights": "1,2"}, "expected one per item type (3)"),
 ]
 

@@ -21,7 +21,7 @@ import torch
 
 from agents.common.base import Agent
 from agents.registry import get_agent
-from envs.config import build, restore
+from envs.config import restore
 from envs.registry import get_task
 from workbench import checkpoints
 from workbench.format import fixed
@@ -80,7 +80,7 @@ def make_agent(
     return spec.make(
         restore(spec.config, config, owner=agent),
         family,
-        build(family.Params, task_params, owner=task),
+        restore(family.Params, task_params, owner=task),
         seed,
         **extra,
     )
