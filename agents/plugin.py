@@ -44,7 +44,9 @@ def protocol_problems(cls: Any) -> list[str]:
         tasks = ()
     actions = getattr(cls, "actions", ())
     if not isinstance(actions, tuple | list) or not set(actions) <= set(ACTION_KINDS):
-        problems.append(f"actions: give a tuple of {' and/or '.join(ACTION_KINDS)}, or leave it out")
+        problems.append(
+            f"actions: give a tuple of {' and/or '.join(ACTION_KINDS)}, or leave it out"
+        )
     elif not tasks and not actions:
         problems.append("tasks and actions are both empty: the agent would train on nothing")
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from dataclasses import dataclass
+
 import gymnasium as gym
 import numpy as np
 
@@ -96,7 +97,7 @@ def gym_family(name: str) -> GymFamily:
     if env_id not in gym.envs.registry:
         raise ConfigError(
             f"task {name!r}: gymnasium has no environment {env_id!r}"
-            f"{close_ids(env_id)}; `python -c \"import gymnasium; "
+            f'{close_ids(env_id)}; `python -c "import gymnasium; '
             'gymnasium.pprint_registry()"` lists them'
         )
     try:

@@ -72,7 +72,9 @@ class LinearQ:
         self.env = task_family.make_env(task_params)
         self.observation_size = int(np.prod(self.env.observation_space.shape))
         self.num_actions = int(self.env.action_space.n)
-        self.weights_table = torch.full((self.num_actions, self.observation_size), config.initial_value)
+        self.weights_table = torch.full(
+            (self.num_actions, self.observation_size), config.initial_value
+        )
         self.rng = np.random.default_rng(seed)
         self.steps_done = 0
 
@@ -98,7 +100,9 @@ class LinearQ:
             else:
                 action = self.greedy(observation)
             next_observation, reward, terminated, truncated, _ = self.env.step(action)
-            target = reward + (0.0 if terminated else cfg.discount * self.q_values(next_observation).max())
+            target = reward + (
+                0.0 if terminated else cfg.discount * self.q_values(next_observation).max()
+            )
             error = target - self.q_values(observation)[action]
             table[action] += cfg.learning_rate * error * observation.reshape(-1)
             episode_return += float(reward)

@@ -60,9 +60,7 @@ def load_plugin(name: str, group: str, what: str) -> Loaded | None:
         return Loaded(name, obj, *source_of(obj))
     target, _, attribute = name.rpartition(":")
     if not target or not attribute:
-        raise ConfigError(
-            f"{what} {name!r}: give path/file.py:Class or package.module:Class"
-        )
+        raise ConfigError(f"{what} {name!r}: give path/file.py:Class or package.module:Class")
     if is_file_spec(target):
         path = Path(target).expanduser().resolve()
         module = load_file(path, name, what)
