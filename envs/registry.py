@@ -69,3 +69,6 @@ def plugin_family(name: str, obj: object) -> TaskFamily:
         )
     obj.name = name  # type: ignore[misc]
     return obj
+
+
+import envs.gym_registration  # noqa: E402,F401  (registers MetaRL/ ids; needs TASKS above)
