@@ -56,15 +56,16 @@ def agents(
         return
     for entry in listing:
         _print_fields(f"{entry['name']}: {entry['summary']}", entry["config"])
-        console.print(f"  tasks: {', '.join(entry['tasks'])}\n", markup=False)
+        gym = [f"gym:ID with {kind} actions" for kind in entry["gym_actions"]]
+        console.print(f"  tasks: {', '.join(entry['tasks'] + gym)}\n", markup=False)
 
 
 def agent_entry(spec: Any, describe: Any) -> dict[str, Any]:
-    gym = [f"gym:* ({kind} actions)" for kind in spec.actions]
     return {
         "name": spec.name,
         "summary": spec.summary,
-        "tasks": list(spec.tasks) + gym,
+        "tasks": list(spec.tasks),
+        "gym_actions": list(spec.actions),
         "config": describe(spec.config),
     } | ({"source_sha256": spec.source_sha256} if spec.source_sha256 else {})
 
