@@ -2,8 +2,8 @@
 (``package.module:Class``) or an entry point (``workbench.agents``, ``workbench.tasks``).
 
 The registries below ``workbench`` know only their built-in names; they are handed these
-loaders (``install``, called when ``workbench`` is imported, so every process of ours has
-them: the CLI, the TUI, background workers, study workers). A loader returns
+loaders when ``workbench`` is imported (``workbench/__init__.py``), so every process of
+ours has them: the CLI, the TUI, background workers, study workers. A loader returns
 ``envs.plugins.Loaded``: the name runs record (a file spec made absolute, so a run
 resumes from any directory), the object, and the SHA-256 of the file that defines it,
 which a run records so that a resume can refuse a changed source. Nothing here imports
@@ -22,15 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from envs.config import ConfigError, suggest
-from envs.plugins import Loaded, add_loaders
+from envs.plugins import Loaded
 
 AGENT_GROUP = "workbench.agents"
 TASK_GROUP = "workbench.tasks"
-
-
-def install() -> None:
-    """Hand the registries this module's loaders (once per process)."""
-    add_loaders(agents=load_agent, tasks=load_task)
 
 
 def load_agent(name: str) -> Loaded | None:
