@@ -216,3 +216,40 @@ async def test_the_launch_dialog_says_why_a_typed_spec_does_not_load(home: Path)
         top = app.screen.query_one("#launch-top-error")
         await until(pilot, lambda: "no file" in str(top.render()), 10)
         assert app.screen.query_one("#agent", Select).value == "dqn"
+
+
+def test_agents_check_finds_what_only_running_shows(cli, tmp_path) -> None:
+    """A checkpoint torch cannot load weights-only, and metrics that are not numbers: the
+    class looks right, running it does not."""
+    source = EXAMPLE.read_text()
+    for old, new in (
+        ('"rng": numpy_rng_state(self.rng),', '"rng": self.rng,'),
+        ('scalars: dict[str, float] = {"train/td_error": float(error)}', 'scalars = {"td": "x"}'),
+    ):
+        assert old in source
+        source = source.replace(old, new)
+    (tmp_path / "runs_badly.py").write_text(source)
+    result = cli("agents", "check", f"{tmp_path / 'runs_badly.py'}:LinearQ")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert "metric key 'td': use slash keys" in lines[0]
+    assert "metric 'td' is str: yield float(...)" in lines[1]
+    assert "state_dict() raised TypeError: not readable by torch.load(weights_only" in lines[2]
+
+
+async def test_the_launch_dialog_offers_installed_agents(home, tmp_path, monkeypatch) -> None:
+    shutil.copy(EXAMPLE, tmp_path / "wb_tui_linear_q.py")
+    install_entry_points(
+        tmp_path, monkeypatch, AGENT_GROUP, {"linear-q-tui": "wb_tui_linear_q:LinearQ"}
+    )
+    app = WorkbenchApp(Store(home), refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        select = app.screen.query_one("#agent", Select)
+        await until(pilot, lambda: "linear-q-tui" in [value for _, value in select._options], 30)
+        assert select.value == "dqn"  # offered, not chosen
+        select.value = "linear-q-tui"
+        await until(pilot, lambda: any(w.name == "initial_value" for w in app.screen.query(Input)))
+        assert app.screen.query_one("#task", Select).value == "chain"

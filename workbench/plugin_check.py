@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,8 +187,10 @@ def report_problems(reports: list[Any], after: int = 0) -> list[str]:
                 found.setdefault(
                     "key", f"metric key {key!r}: use slash keys like eval/episode_return"
                 )
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                found.setdefault("value", f"metric {key!r} is {type(value).__name__}, not a float")
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                found.setdefault(
+                    "value", f"metric {key!r} is {type(value).__name__}: yield float(...)"
+                )
             elif not math.isfinite(value):
                 found.setdefault("finite", f"metric {key!r} is {value} at step {step}")
     return list(found.values())
