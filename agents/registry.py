@@ -66,10 +66,16 @@ class AgentSpec:
                     f"it supports: {', '.join(self.tasks)}"
                 )
             if kind not in self.actions:
+                takers = [spec.name for spec in AGENTS.values() if kind in spec.actions]
+                instead = (
+                    f"agents for {kind} actions: {', '.join(takers)}"
+                    if takers
+                    else f"no built-in agent takes them; a plug-in with actions = ({kind!r},) can "
+                    "(docs/plugins.md)"
+                )
                 raise ConfigError(
                     f"agent {self.name!r} takes {' or '.join(self.actions)} actions and "
-                    f"{task} has {kind} actions ({family.action_space}); pick an agent "
-                    f"for {kind} actions or an environment with {' or '.join(self.actions)} ones"
+                    f"{task} has {kind} actions ({family.action_space}); {instead}"
                 )
             return
         if task not in self.tasks:
