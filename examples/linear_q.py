@@ -33,11 +33,11 @@ run starts fresh episodes without repeating the seeds of the run's first ones.""
 
 @dataclass
 class LinearQConfig(Config):
-    learning_rate: float = bounded(0.1, 0.0, 1.0, low_open=True, log=True, per_member=True)
+    learning_rate: float = bounded(0.1, 0.0, 1.0, low_open=True, log=True)
     """Step size of the Q-learning update."""
-    discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
+    discount: float = bounded(0.99, 0.0, 1.0)
     """Discount of future rewards in the TD target."""
-    epsilon: float = bounded(0.1, 0.0, 1.0, per_member=True)
+    epsilon: float = bounded(0.1, 0.0, 1.0)
     """Probability of a random action while training."""
     initial_value: float = bounded(1.0, -1e6, 1e6)
     """Every weight's first value: optimistic (above the rewards) makes the agent try what

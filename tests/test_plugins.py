@@ -26,7 +26,7 @@ SPEC = f"{EXAMPLE}:LinearQ"
 BREAKS = {
     "missing method": ("    def weights(self)", "    def weights_gone(self)"),
     "Config without defaults": (
-        "learning_rate: float = bounded(0.1, 0.0, 1.0, low_open=True, log=True, per_member=True)",
+        "learning_rate: float = bounded(0.1, 0.0, 1.0, low_open=True, log=True)",
         "learning_rate: float",
     ),
     "learn not a generator": ("yield Report(self.steps_done, scalars)", "return"),
