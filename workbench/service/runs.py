@@ -55,7 +55,8 @@ def check_settings(
 
     Raises ConfigError naming what is wrong; an agent key that belongs to the task (or the
     reverse) says where it goes (``field`` is the key). A plug-in agent is recorded under
-    the name its spec resolves to (a file's absolute path) with its source's hash.
+    the name its spec resolves to (a file's absolute path) with its source's hash, and a
+plug-in task family likewise.
     """
     from agents.registry import get_agent
     from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build, fields
@@ -96,7 +97,7 @@ def check_settings(
     spec.check_settings(config, params, steps)
     return RunSettings(
         agent=spec.name,
-        task=task,
+        task=family.name,
         config=config.to_dict(),
         task_params=params.to_dict(),
         agent_sha256=spec.source_sha256,
