@@ -253,3 +253,14 @@ async def test_the_launch_dialog_offers_installed_agents(home, tmp_path, monkeyp
         select.value = "linear-q-tui"
         await until(pilot, lambda: any(w.name == "initial_value" for w in app.screen.query(Input)))
         assert app.screen.query_one("#task", Select).value == "chain"
+
+
+def test_agents_check_stops_a_learn_whose_steps_do_not_advance(cli, tmp_path) -> None:
+    old = "before, self.steps_done = self.steps_done, self.steps_done + 1"
+    source = EXAMPLE.read_text()
+    assert old in source
+    (tmp_path / "stuck.py").write_text(source.replace(old, "before = self.steps_done"))
+    result = cli("agents", "check", f"{tmp_path / 'stuck.py'}:LinearQ")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "yielded 100,000 reports and is at step 0" in line

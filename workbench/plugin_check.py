@@ -21,8 +21,14 @@ from envs.config import ConfigError
 from envs.errors import UserError
 
 DEFAULT_STEPS = 300
+MAX_REPORTS = 100_000
+"""Reports a check takes before it calls ``learn`` endless (steps that do not advance)."""
 STANDARD_GYM_TASKS = {"discrete": "gym:CartPole-v1", "box": "gym:Pendulum-v1"}
 """The task a check uses for an agent that lists no family, only action kinds."""
+
+
+class Endless(Exception):
+    """``learn`` does not stop: past ten times its budget, or reports without end."""
 
 
 @dataclass
@@ -144,6 +150,9 @@ def attempt(problems: list[str], what: str, action: Any) -> Any:
     counts as done: ``True`` is returned instead)."""
     try:
         value = action()
+    except Endless as err:
+        problems.append(str(err))
+        return None
     except Exception as err:
         text = str(err).strip().splitlines()
         problems.append(
@@ -155,7 +164,7 @@ def attempt(problems: list[str], what: str, action: Any) -> Any:
 
 def take(reports: Iterator[Any], steps: int, until: int | None = None) -> list[Any]:
     """The reports of ``learn``, up to the first at or past ``until`` (else all), refusing a
-    generator that runs far past its budget."""
+    generator that runs far past its budget or yields without end at the same steps."""
     if not hasattr(reports, "__next__"):
         raise TypeError("learn() returned no generator")
     taken = []
@@ -165,7 +174,12 @@ def take(reports: Iterator[Any], steps: int, until: int | None = None) -> list[A
         if until is not None and isinstance(step, int) and step >= until:
             break
         if isinstance(step, int) and step > 10 * steps + 1000:
-            raise RuntimeError(f"learn({steps}) went on past step {step}")
+            raise Endless(f"learn({steps}) went on past step {step}")
+        if len(taken) > MAX_REPORTS:
+            raise Endless(
+                f"learn({steps}) yielded {MAX_REPORTS:,} reports and is at step {step!r}: "
+                "count env steps in Report.step"
+            )
     return taken
 
 
