@@ -263,4 +263,4 @@ def test_agents_check_stops_a_learn_whose_steps_do_not_advance(cli, tmp_path) ->
     result = cli("agents", "check", f"{tmp_path / 'stuck.py'}:LinearQ")
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
-    assert "yielded 100,000 reports and is at step 0" in line
+    assert "learn(300) yielded 4,001 reports and is at step 0" in line

@@ -21,8 +21,6 @@ from envs.config import ConfigError
 from envs.errors import UserError
 
 DEFAULT_STEPS = 300
-MAX_REPORTS = 100_000
-"""Reports a check takes before it calls ``learn`` endless (steps that do not advance)."""
 STANDARD_GYM_TASKS = {"discrete": "gym:CartPole-v1", "box": "gym:Pendulum-v1"}
 """The task a check uses for an agent that lists no family, only action kinds."""
 
@@ -175,9 +173,9 @@ def take(reports: Iterator[Any], steps: int, until: int | None = None) -> list[A
             break
         if isinstance(step, int) and step > 10 * steps + 1000:
             raise Endless(f"learn({steps}) went on past step {step}")
-        if len(taken) > MAX_REPORTS:
+        if len(taken) > 10 * steps + 1000:  # more reports than env steps: they do not advance
             raise Endless(
-                f"learn({steps}) yielded {MAX_REPORTS:,} reports and is at step {step!r}: "
+                f"learn({steps}) yielded {len(taken):,} reports and is at step {step!r}: "
                 "count env steps in Report.step"
             )
     return taken
