@@ -1,4 +1,5 @@
-"""The registry of agents by name: their config class, constructor and supported tasks."""
+"""The registry of agents by name: their config class, constructor and supported tasks;
+plug-in agents (``agents.plugin``) are found through the loaders in ``envs.plugins``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from agents.rl2 import RL2, RL2Config
 from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
 from envs.config import Config, ConfigError, suggest
-from envs.registry import TaskFamily
+from envs.gym_family import GYM_PREFIX
+from envs.plugins import AGENT_LOADERS, load
+from envs.registry import TaskFamily, get_task
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,40 @@ class AgentSpec:
     """``check_run(config, task_params, steps)``: what a config cannot do on a task or
     with a budget (a ConfigError of one line), checked before a run or study is created."""
 
+    actions: tuple[str, ...] = ()
+    """The kinds of action space (``envs.gym_family.action_kind``: discrete, box) with which
+    the agent trains on any gymnasium environment, a ``gym:ID`` task; () for none."""
+    source_file: str | None = None
+    """A plug-in's source file (the one defining its class); None for a built-in."""
+    source_sha256: str | None = None
+    """SHA-256 of that file when the plug-in was loaded, recorded with each of its runs."""
+
     def check_settings(self, config: Config, task_params: Config, steps: int) -> None:
         if self.check_run is not None:
             self.check_run(config, task_params, steps)
 
     def check_task(self, task: str) -> None:
+        if task.startswith(GYM_PREFIX) and task not in self.tasks:
+            family = get_task(task)
+            kind = getattr(family, "action_kind", None)
+            if not self.actions:
+                raise ConfigError(
+                    f"agent {self.name!r} does not train on gymnasium environments; "
+                    f"it supports: {', '.join(self.tasks)}"
+                )
+            if kind not in self.actions:
+                takers = [spec.name for spec in AGENTS.values() if kind in spec.actions]
+                instead = (
+                    f"agents for {kind} actions: {', '.join(takers)}"
+                    if takers
+                    else f"no built-in agent takes them; a plug-in with actions = ({kind!r},) can "
+                    "(docs/plugins.md)"
+                )
+                raise ConfigError(
+                    f"agent {self.name!r} takes {' or '.join(self.actions)} actions and "
+                    f"{task} has {kind} actions ({family.action_space}); {instead}"
+                )
+            return
         if task not in self.tasks:
             raise ConfigError(
                 f"agent {self.name!r} does not support task {task!r}; "
@@ -77,6 +109,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(DQN),
             population=DQN,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="meta-dqn",
@@ -85,6 +118,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(MetaDQN),
             population=MetaDQN,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="a2c",
@@ -93,6 +127,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(A2C),
             population=A2C,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="mg-a2c",
@@ -101,6 +136,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(MetaGradientA2C),
             population=MetaGradientA2C,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="ppo",
@@ -109,6 +145,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(PPO),
             population=PPO,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="sf-gpi",
@@ -147,11 +184,27 @@ AGENTS: dict[str, AgentSpec] = {
 }
 
 
+_LOADED: dict[str, AgentSpec] = {}
+"""Plug-in agents loaded in this process, by the name they were asked for and the name
+their runs record."""
+
+
 def get_agent(name: str) -> AgentSpec:
-    """The agent called ``name``, or a ConfigError suggesting the closest names."""
-    try:
+    """The agent called ``name``: a built-in, else a plug-in (``path/file.py:Class``,
+    ``package.module:Class`` or an entry point of ``workbench.agents``, through the loaders
+    the application registered in ``envs.plugins``); else a ConfigError of one line."""
+    if name in AGENTS:
         return AGENTS[name]
-    except KeyError:
+    if name in _LOADED:
+        return _LOADED[name]
+    found = load(AGENT_LOADERS, name)
+    if found is None:
         raise ConfigError(
-            f"unknown agent {name!r}{suggest(name, AGENTS)}; `workbench agents` lists them"
-        ) from None
+            f"unknown agent {name!r}{suggest(name, AGENTS)}; `workbench agents` lists them, "
+            "and a plug-in is named path/file.py:Class or package.module:Class"
+        )
+    from agents.plugin import plugin_spec
+
+    spec = plugin_spec(found)
+    _LOADED[name] = _LOADED[found.name] = spec
+    return spec

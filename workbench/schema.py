@@ -125,6 +125,13 @@ def _add_population_and_device(db: sqlite_utils.Database) -> None:
     db["runs"].create_index(["population"], if_not_exists=True)
 
 
+def _add_agent_source_hash(db: sqlite_utils.Database) -> None:
+    """Schema 9: the SHA-256 of a plug-in agent's source file when the run was created
+    (None for a built-in agent), so a resume can refuse a source that changed since. (8
+    is another change's.)"""
+    _add_columns(db, "runs", {"agent_sha256": str})
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
@@ -133,6 +140,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (5, _move_study_storages),
     (6, _add_checkpoint_hashes),
     (7, _add_population_and_device),
+    (9, _add_agent_source_hash),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""

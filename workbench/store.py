@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.metric_rows import MetricRows
 from workbench.population_rows import PopulationRows
-from workbench.records import RunRecord, default_home, pid_alive
+from workbench.records import RunRecord, agent_label, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
 from workbench.store_open import (
     StoreError,
@@ -183,6 +183,7 @@ class Store(MetricRows, PopulationRows):
         init_checkpoint: str | None = None,
         population: int | None = None,
         device: str | None = None,
+        agent_sha256: str | None = None,
     ) -> int:
         """Insert a queued run row inside the caller's transaction."""
         row = {
@@ -206,11 +207,13 @@ class Store(MetricRows, PopulationRows):
             "init_checkpoint": init_checkpoint,
             "population": population,
             "device": device,
+            "agent_sha256": agent_sha256,
         }
         run_id = int(self.db["runs"].insert(row).last_pk)
         if not name:
             self.conn.execute(
-                "UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id]
+                "UPDATE runs SET name = ? WHERE id = ?",
+                [f"{agent_label(agent)}-{task}-{run_id}", run_id],
             )
         return run_id
 

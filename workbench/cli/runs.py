@@ -22,6 +22,7 @@ from workbench.cli.common import (
     user_errors,
 )
 from workbench.format import fixed
+from workbench.records import agent_label
 from workbench.service import populations as population_service
 from workbench.service import runs as run_service
 from workbench.service.runs import run_json
@@ -71,11 +72,11 @@ def list_runs(
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
         return
     # Default names (agent-task-id) repeat other columns; show names only when one is custom.
-    named = any(run.name != f"{run.agent}-{run.task}-{run.id}" for run in runs)
+    named = any(run.name != f"{agent_label(run.agent)}-{run.task}-{run.id}" for run in runs)
     table = {
         "id": [str(run.id) for run in runs],
         "name": [run.name for run in runs] if named else None,
-        "agent": [run.agent for run in runs],
+        "agent": [agent_label(run.agent) for run in runs],
         "task": [run.task for run in runs],
         "seed": [str(run.seed) for run in runs],
         "pop": [_population_cell(run) for run in runs]

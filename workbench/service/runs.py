@@ -37,6 +37,8 @@ class RunSettings:
     task: str
     config: dict[str, Any]
     task_params: dict[str, Any]
+    agent_sha256: str | None = None
+    """A plug-in agent's source hash (``AgentSpec.source_sha256``), recorded with the run."""
 
 
 def check_settings(
@@ -52,7 +54,9 @@ def check_settings(
     from a form or a TOML file), the step budget and the seed.
 
     Raises ConfigError naming what is wrong; an agent key that belongs to the task (or the
-    reverse) says where it goes (``field`` is the key).
+    reverse) says where it goes (``field`` is the key). A plug-in agent is recorded under
+    the name its spec resolves to (a file's absolute path) with its source's hash, and a
+plug-in task family likewise.
     """
     from agents.registry import get_agent
     from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build, fields
@@ -92,7 +96,11 @@ def check_settings(
     params = build(family.Params, task_values, owner=task)
     spec.check_settings(config, params, steps)
     return RunSettings(
-        agent=agent, task=task, config=config.to_dict(), task_params=params.to_dict()
+        agent=spec.name,
+        task=family.name,
+        config=config.to_dict(),
+        task_params=params.to_dict(),
+        agent_sha256=spec.source_sha256,
     )
 
 
@@ -129,6 +137,7 @@ def create_run(
         init_from=init_from,
         init_checkpoint=init_checkpoint,
         device=device,
+        agent_sha256=settings.agent_sha256,
     )
 
 
@@ -174,8 +183,30 @@ def stop_run(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
 
 def resume_run(store: Store, run_id: int) -> RunRecord:
     """Continue a stopped, failed or lost run from its last checkpoint in a worker
-    process; return its queued row. Raises StoreError for any other status."""
+    process; return its queued row. Raises StoreError for any other status, and a
+    ConfigError when the run's plug-in agent's source changed (``check_agent_source``)."""
+    check_agent_source(store.get_run(run_id))
     return worker.resume(store, run_id)
+
+
+def check_agent_source(run: RunRecord) -> None:
+    """Refuse, in one line, to resume a run of a plug-in agent whose source file is not the
+    one the run started with: its checkpoint was written by other code."""
+    if run.agent_sha256 is None:
+        return
+    from agents.registry import get_agent
+    from envs.config import ConfigError
+    from workbench.plugins import source_sha256
+
+    spec = get_agent(run.agent)
+    now = source_sha256(spec.source_file) if spec.source_file else None
+    if now != run.agent_sha256:
+        raise ConfigError(
+            f"run {run.id}: the source of agent {run.agent} ({spec.source_file}) changed since "
+            f"the run started (sha256 {run.agent_sha256[:12]}, now {(now or 'unreadable')[:12]}); "
+            "restore that file to resume, or start a new run",
+            field="agent",
+        )
 
 
 def delete_run(store: Store, run_id: int) -> RunRecord:

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.cells import cell_len
 
 from workbench.format import fixed
+from workbench.records import agent_label
 from workbench.store import RunRecord
 from workbench.tui.readers.groups import Group
 from workbench.tui.readers.runs import RowCache
@@ -75,7 +76,7 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         "✓" if marked else "",
         str(run.id),
         run.name,
-        run.agent,
+        agent_label(run.agent),
         run.task,
         str(run.seed),
         run.shown_status(),
