@@ -74,6 +74,10 @@ class RunRecord:
     for a lone run."""
     device: str | None = None
     """Where the run trains: auto, cpu or cuda (schema 7; None before it, which is cpu)."""
+    tags: list[str] = field(default_factory=list)
+    """Labels a user gave the run (schema 8), sorted, each once; `runs ls --tag T` filters."""
+    note: str | None = None
+    """Free text a user wrote about the run (schema 8)."""
     notice: str | None = field(default=None, compare=False)
     """Not a column: set by a resume that could not use the last checkpoint, saying which
     one it resumes from instead (one line for the user)."""
@@ -83,6 +87,7 @@ class RunRecord:
         values = dict(row)
         for key in ("config", "task_params", "summary"):
             values[key] = json.loads(values[key] or "{}")
+        values["tags"] = json.loads(values.get("tags") or "[]")
         values["stop_requested"] = bool(values["stop_requested"])
         return cls(**values)
 

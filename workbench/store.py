@@ -206,6 +206,7 @@ class Store(MetricRows, PopulationRows):
             "init_checkpoint": init_checkpoint,
             "population": population,
             "device": device,
+            "tags": "[]",
         }
         run_id = int(self.db["runs"].insert(row).last_pk)
         if not name:
@@ -323,6 +324,29 @@ class Store(MetricRows, PopulationRows):
                 [run_id],
             )
         return dataclasses.replace(self.get_run(run_id), notice=notice)
+
+    # --- what users write about a run: name, tags, note (schema 8) ---------------------------
+    def rename(self, run_id: int, name: str) -> RunRecord:
+        with self.transaction():
+            self._get_unchecked(run_id)
+            self.conn.execute("UPDATE runs SET name = ? WHERE id = ?", [name, run_id])
+        return self.get_run(run_id)
+
+    def retag(self, run_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> RunRecord:
+        """Add and remove tags in one transaction (read, change, write: a concurrent
+        tagging of the same run waits for the write lock instead of losing a tag)."""
+        with self.transaction():
+            tags = set(self._get_unchecked(run_id).tags) - set(remove) | set(add)
+            self.conn.execute(
+                "UPDATE runs SET tags = ? WHERE id = ?", [json.dumps(sorted(tags)), run_id]
+            )
+        return self.get_run(run_id)
+
+    def set_note(self, run_id: int, note: str | None) -> RunRecord:
+        with self.transaction():
+            self._get_unchecked(run_id)
+            self.conn.execute("UPDATE runs SET note = ? WHERE id = ?", [note or None, run_id])
+        return self.get_run(run_id)
 
     def delete_run(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from workbench.cli import run_labels
 from workbench.cli.common import (
     Home,
     JsonFlag,
@@ -22,6 +23,7 @@ from workbench.cli.common import (
     user_errors,
 )
 from workbench.format import fixed
+from workbench.service import labels
 from workbench.service import populations as population_service
 from workbench.service import runs as run_service
 from workbench.service.runs import run_json
@@ -50,6 +52,9 @@ def list_runs(
     population: Annotated[
         int | None, typer.Option(help="Only the members of this population.")
     ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Only runs carrying this tag (repeat: all of them).")
+    ] = None,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
@@ -61,11 +66,14 @@ def list_runs(
     runs = open_store(home).list_runs(status)
     if population is not None:
         runs = [run for run in runs if run.population == population]
+    if tag:
+        runs = labels.with_tag(runs, tag)
     if json_output:
         print_json([run_json(run) for run in runs])
         return
-    if not runs and status:
-        console.print(f"No {' or '.join(status)} runs; `workbench runs ls` lists them all.")
+    if not runs and (status or tag or population is not None):
+        which = " ".join(["No", *(" or ".join(status),) * bool(status), "runs match"])
+        console.print(f"{which}; `workbench runs ls` lists them all.")
         return
     if not runs:
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
@@ -81,6 +89,7 @@ def list_runs(
         "pop": [_population_cell(run) for run in runs]
         if any(run.population is not None for run in runs)
         else None,
+        "tags": [" ".join(run.tags) for run in runs] if any(run.tags for run in runs) else None,
         "status": [run.shown_status() for run in runs],
         "done": [f"{100 * run.steps_done / run.total_steps:.0f}%" for run in runs],
         "steps/s": [fixed(run.summary.get("steps_per_second"), 0) for run in runs],
@@ -96,7 +105,7 @@ def _population_cell(run) -> str:
 
 
 NUMERIC = ("id", "seed", "pop", "done", "steps/s", "return", "eval")
-DROP_FIRST = ("steps/s", "seed", "done", "pop")
+DROP_FIRST = ("steps/s", "seed", "done", "pop", "tags")
 """Columns `runs ls` leaves out, in this order, when the terminal is too narrow; then the
 name and task columns are cut short. The return and eval columns always stay."""
 SHORTENED = ("name", "task")
@@ -169,6 +178,10 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
             markup=False,
         )
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}", markup=False)
+    if run.tags:
+        console.print(f"  tags: {' '.join(run.tags)}", markup=False, soft_wrap=True)
+    if run.note:
+        console.print(f"  note: {run.note}", markup=False, soft_wrap=True)
     if run.population is not None:
         members = store.population_runs(run.population)
         console.print(
@@ -344,3 +357,7 @@ def remove(run_id: RunId, home: Home = None) -> None:
     log."""
     run = run_service.delete_run(open_store(home), run_id)
     console.print(f"deleted run {run.id} ({run.name})", markup=False)
+
+
+for command in (run_labels.rename, run_labels.tag, run_labels.untag, run_labels.note):
+    app.command()(command)
