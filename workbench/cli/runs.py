@@ -72,8 +72,8 @@ def list_runs(
         print_json([run_json(run) for run in runs])
         return
     if not runs and (status or tag or population is not None):
-        which = " ".join(["No", *(" or ".join(status),) * bool(status), "runs match"])
-        console.print(f"{which}; `workbench runs ls` lists them all.")
+        which = f"No {' or '.join(status)} runs" if status else "No runs"
+        console.print(f"{which} match; `workbench runs ls` lists them all.")
         return
     if not runs:
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
