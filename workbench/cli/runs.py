@@ -22,6 +22,7 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
+from workbench.export import FORMATS
 from workbench.format import fixed
 from workbench.service import labels
 from workbench.service import populations as population_service
@@ -332,22 +333,41 @@ def _print_from(path: Path, position: int) -> int:
 @app.command()
 @user_errors
 def export(
-    run_id: RunId,
-    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    run_ids: Annotated[list[int], typer.Argument(help="Run ids, see `workbench runs ls`.")],
+    format: Annotated[
+        str, typer.Option("--format", help="csv, json, parquet or tensorboard.")
+    ] = "csv",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File; default stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="File (a folder for tensorboard); default stdout."),
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="One run as a row per step, a column per key.")
+    ] = False,
     home: Home = None,
 ) -> None:
-    """Export a run's metrics: one row per logged step, one column per metric key."""
-    if format not in run_service.EXPORT_FORMATS:
-        fail(f"--format must be csv or json, got {format!r}")  # before creating a store
+    """Export runs' metrics: long format (run, key, step, wall_time, value) as csv, json
+    or parquet, or TensorBoard event files (one sub-directory per run: `tensorboard
+    --logdir DIR`). --wide: one run's table, csv or json."""
+    formats = ("csv", "json") if wide else FORMATS
+    if format not in formats:  # before creating a store
+        fail(f"--format must be one of {', '.join(formats)}, got {format!r}")
     store = open_store(home)
-    if output is None:
-        sys.stdout.write(run_service.export_run(store, run_id, format).text)
-    else:
-        exported = run_service.export_run_to(store, run_id, output, format)
-        console.print(f"wrote {exported.steps} steps × {exported.keys} metrics to {output}")
+    if wide:
+        if len(run_ids) != 1:
+            fail("--wide exports one run; drop it to export several in long format")
+        if output is None:
+            sys.stdout.write(run_service.export_run(store, run_ids[0], format).text)
+        else:
+            exported = run_service.export_run_to(store, run_ids[0], output, format)
+            console.print(f"wrote {exported.steps} steps × {exported.keys} metrics to {output}")
+        return
+    done = run_service.export_runs(store, run_ids, format, output)
+    if done.text is not None:
+        sys.stdout.write(done.text)
+        return
+    where = output if format != "tensorboard" else f"{output} (tensorboard --logdir {output})"
+    console.print(f"wrote {done.rows} metric rows of {done.runs} run(s) to {where}", markup=False)
 
 
 @app.command("rm")
