@@ -21,7 +21,7 @@ from workbench.tui.screens.launch import LaunchScreen
 from workbench.tui.screens.run_view import RunView
 from workbench.tui.screens.studies import StudiesScreen
 from workbench.tui.screens.study_view import StudyView
-from workbench.tui.smoothing import ema
+from workbench.smoothing import ema
 from workbench.tui.widgets.confirm import ConfirmationModal
 
 from .test_tui import completed_run, until

@@ -12,7 +12,9 @@ Who writes what:
 
 - The CLI and the TUI create run rows (``queued``; a run started from another's networks
   gets ``init_from`` and ``init_path``, a copy of those weights written before the row,
-  never changed after), set ``stop_requested``, put a
+  never changed after), alone write a run's ``name`` after that, its ``tags`` and
+  ``note`` (``LabelRows``; a resume or a worker never touches them), set
+  ``stop_requested``, put a
   ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume (falling back to
   the previous checkpoint when the last is damaged), fail a ``queued`` row whose worker
   cannot start (``fail_unclaimed``), and delete rows that no process is running.
@@ -29,7 +31,8 @@ Who writes what:
 
 What a reader may assume:
 
-- ``(run_id, key, step)`` is unique: no metric is ever stored twice.
+- ``(run_id, key, step)`` is unique: no metric is ever stored twice. ``wall_time`` is
+  when its report reached the runner (schema 8; NULL for rows logged before).
 - Metrics arrive in batches, each committed together with ``steps_done``. A checkpoint
   commits the metrics up to its step together with ``checkpoint_step``: every metric at
   or before ``checkpoint_step`` is final. Metrics after it may be removed when the run
@@ -60,6 +63,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.population_rows import PopulationRows
 from workbench.records import RunRecord, default_home, pid_alive
@@ -88,7 +92,7 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class Store(MetricRows, PopulationRows):
+class Store(MetricRows, PopulationRows, LabelRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None) -> None:
@@ -324,29 +328,6 @@ class Store(MetricRows, PopulationRows):
                 [run_id],
             )
         return dataclasses.replace(self.get_run(run_id), notice=notice)
-
-    # --- what users write about a run: name, tags, note (schema 8) ---------------------------
-    def rename(self, run_id: int, name: str) -> RunRecord:
-        with self.transaction():
-            self._get_unchecked(run_id)
-            self.conn.execute("UPDATE runs SET name = ? WHERE id = ?", [name, run_id])
-        return self.get_run(run_id)
-
-    def retag(self, run_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> RunRecord:
-        """Add and remove tags in one transaction (read, change, write: a concurrent
-        tagging of the same run waits for the write lock instead of losing a tag)."""
-        with self.transaction():
-            tags = set(self._get_unchecked(run_id).tags) - set(remove) | set(add)
-            self.conn.execute(
-                "UPDATE runs SET tags = ? WHERE id = ?", [json.dumps(sorted(tags)), run_id]
-            )
-        return self.get_run(run_id)
-
-    def set_note(self, run_id: int, note: str | None) -> RunRecord:
-        with self.transaction():
-            self._get_unchecked(run_id)
-            self.conn.execute("UPDATE runs SET note = ? WHERE id = ?", [note or None, run_id])
-        return self.get_run(run_id)
 
     def delete_run(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)

@@ -13,12 +13,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from workbench.bands import BAND, median_band
+from workbench.smoothing import SMOOTHING_STEPS, ema
 from workbench.store import RunRecord
-from workbench.tui.bands import BAND, median_band
 from workbench.tui.messages import CompareRead, ReportsFailures
 from workbench.tui.readers.groups import group_key, group_name
 from workbench.tui.readers.runs import read_compare
-from workbench.tui.smoothing import SMOOTHING_STEPS, ema
 from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_picker import MetricPicker
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot

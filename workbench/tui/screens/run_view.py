@@ -13,11 +13,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static
 
 from workbench.runner import eval_text
+from workbench.smoothing import SMOOTHING_STEPS, ema
 from workbench.store import RunRecord
 from workbench.tui import actions
 from workbench.tui.messages import ActionDone, ReportsFailures, RunRead
 from workbench.tui.readers.runs import RunReader, shown_keys
-from workbench.tui.smoothing import SMOOTHING_STEPS, ema
 from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_picker import MetricPicker
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
