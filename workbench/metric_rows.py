@@ -126,6 +126,14 @@ class MetricRows:
             params.append(key)
         return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
 
+    def first_wall_time(self, run_id: int) -> float | None:
+        """When the run logged its first metric that has a wall time: the origin of a
+        wall-time axis (so every key of a run shares one)."""
+        row = self.conn.execute(
+            "SELECT MIN(wall_time) FROM metrics WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return row[0]
+
     def last_value(self, run_id: int, key: str) -> float | None:
         row = self.conn.execute(
             "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT 1",

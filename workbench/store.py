@@ -233,10 +233,11 @@ class Store(MetricRows, PopulationRows, LabelRows):
         return [RunRecord.from_row(row) for row in self._query(sql + " ORDER BY id", params)]
 
     def run_stamps(self) -> dict[int, tuple]:
-        """Per run, the raw columns that change while it trains (status, steps, summary,
-        name, heartbeat), unparsed: a cheap way for a reader to find which rows changed."""
+        """Per run, the raw columns that change while it trains or a user labels it
+        (status, steps, summary, name, heartbeat, tags, note), unparsed: a cheap way for
+        a reader to find which rows changed."""
         self.refresh_lost()
-        sql = "SELECT id, status, steps_done, summary, name, heartbeat FROM runs"
+        sql = "SELECT id, status, steps_done, summary, name, heartbeat, tags, note FROM runs"
         return {row[0]: tuple(row[1:]) for row in self.conn.execute(sql)}
 
     def get_runs(self, run_ids: Iterable[int]) -> list[RunRecord]:

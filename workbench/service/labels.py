@@ -47,11 +47,23 @@ def parse_tags(text: str) -> list[str]:
     return check_tags(text.replace(",", " ").split())
 
 
-def rename(store: Store, run_id: int, name: str) -> RunRecord:
+def check_name(name: str) -> str:
     if not name.strip():
         raise UserError("a run's name cannot be empty", field="name")
     _control_free(name, "name", "name")
-    return store.rename(run_id, name)
+    return name
+
+
+def check_note(note: str) -> str:
+    """The note as stored: stripped; lines are kept."""
+    if len(note) > MAX_NOTE:
+        raise UserError(f"a note holds at most {MAX_NOTE:,} characters", field="note")
+    _control_free(note, "note", "note", newlines=True)
+    return note.strip()
+
+
+def rename(store: Store, run_id: int, name: str) -> RunRecord:
+    return store.rename(run_id, check_name(name))
 
 
 def tag(store: Store, run_id: int, tags: Iterable[str]) -> RunRecord:
@@ -64,10 +76,7 @@ def untag(store: Store, run_id: int, tags: Iterable[str]) -> RunRecord:
 
 def set_note(store: Store, run_id: int, note: str) -> RunRecord:
     """Replace the run's note (empty text removes it); lines are kept."""
-    if len(note) > MAX_NOTE:
-        raise UserError(f"a note holds at most {MAX_NOTE:,} characters", field="note")
-    _control_free(note, "note", "note", newlines=True)
-    return store.set_note(run_id, note.strip())
+    return store.set_note(run_id, check_note(note))
 
 
 def with_tag(runs: list[RunRecord], tags: Iterable[str]) -> list[RunRecord]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from envs.errors import UserError
 from workbench.bands import mean_band
 from workbench.figure_files import check_figure_path, save_figure
+from workbench.format import wall_unit
 from workbench.records import RunRecord
 from workbench.smoothing import ema
 from workbench.store import Store, StoreError
@@ -55,14 +56,6 @@ class RunPlot:
     grouped: bool = False
 
 
-def _wall_unit(span: float) -> tuple[str, float]:
-    if span >= 2 * 3600:
-        return "hours", 3600.0
-    if span >= 120:
-        return "minutes", 60.0
-    return "seconds", 1.0
-
-
 def run_curve(store: Store, run: RunRecord, metric: str, x: str) -> tuple[list, list]:
     """(x, values) of one run's metric; x is the step, or seconds since the run's first
     logged metric (rows logged before wall times were recorded are left out)."""
@@ -72,7 +65,7 @@ def run_curve(store: Store, run: RunRecord, metric: str, x: str) -> tuple[list, 
     timed = [(w, v) for _, _, w, v in rows if w is not None]
     if not timed:
         return [], []
-    origin = min(w for _, _, w, _ in store.timed_metrics(run.id) if w is not None)
+    origin = store.first_wall_time(run.id)
     return [w - origin for w, _ in timed], [v for _, v in timed]
 
 
@@ -119,7 +112,7 @@ def run_plot(
     smoothed = {i: (xs, ema(list(ys), smooth)) for i, (xs, ys) in curves.items() if xs}
     x_label = "env steps"
     if x == "wall":
-        unit, scale = _wall_unit(max(xs[-1] for xs, _ in smoothed.values()))
+        unit, scale = wall_unit(max(xs[-1] for xs, _ in smoothed.values()))
         smoothed = {i: ([v / scale for v in xs], ys) for i, (xs, ys) in smoothed.items()}
         x_label = f"wall time ({unit})"
     if group_by is None:

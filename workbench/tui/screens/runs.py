@@ -64,7 +64,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
         Binding("x", "export_runs", "Export CSV", show=False, tooltip="Metrics to HOME/exports"),
         Binding("X", "export_table", "Export table", show=False, tooltip="The table as shown"),
         Binding("o", "next_sort", "Sort", show=False, tooltip="Cycle the sort column"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by agent, task, name or status"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by agent, task, name, status or tag"),
         Binding("escape", "leave_filter", "Leave filter", show=False),
         Binding("p", "toggle_pause", "Pause refresh", show=False, tooltip="Live updates"),
         Binding("S", "studies", "Studies", tooltip="The studies screen"),
@@ -88,7 +88,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
         yield Header()
         yield Static(empty_hint(), id="hint")
         yield Input(
-            placeholder="filter runs: agent, task, name or status (/; Esc leaves)",
+            placeholder="filter runs: agent, task, name, status or tag (/; Esc leaves)",
             id="runs-filter",
         )
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
