@@ -54,7 +54,8 @@ def labels_text(run: RunRecord) -> str:
         note = run.note.splitlines()
         more = f" (+{len(note) - 1} lines)" if len(note) > 1 else ""
         parts.append("note: " + escape(note[0]) + more)
-    return "\n" + ("  ·  ".join(parts) or "no tags or note") + "  (l edits them and the name)"
+    keys = "l: edit name, tags, note · x: steps/wall · p/P: save plot"
+    return "\n" + "  ·  ".join(parts or ["no tags or note"]) + f"  ({keys})"
 
 
 class RunView(ReportsFailures, Screen[None]):
@@ -197,8 +198,7 @@ class RunView(ReportsFailures, Screen[None]):
                 curves.append(Curve(steps, values, label=key))
         smoothing = f"smoothing {self.smoothing:g}" if self.smoothing else "no smoothing"
         self.query_one(MetricPlot).show(
-            f"{self.metric}  ({smoothing}; m/M: metric, e: smoothing, x: steps/wall, "
-            "p/P: save PNG/SVG)",
+            f"{self.metric}  ({smoothing}; m/M: metric, e: smoothing)",
             curves,
             xlabel=xlabel,
             integer_x=self.x_axis == "step",
