@@ -138,3 +138,22 @@ async def test_compare_view_switches_to_wall_time_and_saves_the_plot(home: Path)
         png = home / "exports" / f"plot-1-2-{KEY.replace('/', '_')}-wall.png"
         await until(pilot, lambda: png.exists() and "saved the plot" in message(app))
         assert png.stat().st_size > 1000
+
+
+async def test_runs_screen_exports_the_marked_runs_for_tensorboard(home: Path) -> None:
+    from tensorboard.backend.event_processing import event_accumulator  # the dev extra
+
+    store = Store(home)
+    ids = [timed_run(store, 0), timed_run(store, 1)]
+    app = WorkbenchApp(store, refresh_seconds=0.1)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        await pilot.press("space", "space", "T")
+        await until(pilot, lambda: "exported 2 run(s)" in message(app))
+    for run_id in ids:
+        accumulator = event_accumulator.EventAccumulator(
+            str(home / "exports" / "tensorboard" / f"run-{run_id}")
+        )
+        accumulator.Reload()
+        values = [event.value for event in accumulator.Scalars(KEY)]
+        assert values == [float(k + run_id - 1) for k in range(4)]

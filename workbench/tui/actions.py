@@ -118,6 +118,14 @@ def save_plot(
     return f"saved the plot to {path}"
 
 
+def export_tensorboard(home: Path, run_ids: list[int]) -> str:
+    """The runs' metrics as TensorBoard event files, HOME/exports/tensorboard/run-ID/."""
+    folder = home / "exports" / "tensorboard"
+    with Store(home) as store:
+        done = runs.export_runs(store, run_ids, "tensorboard", folder)
+    return f"exported {done.runs} run(s) to {folder} (tensorboard --logdir {folder})"
+
+
 def export_table(home: Path, name: str, columns: list[str], rows: list[list[Any]]) -> str:
     """A table to HOME/exports/NAME.csv and NAME.json."""
     from workbench.export import write_table
