@@ -155,3 +155,17 @@ def test_a_figure_path_of_another_kind_is_refused_before_reading(cli, tmp_path) 
     result = cli("plot", "1", "--metric", KEY, "--out", str(tmp_path / "fig.jpg"))
     assert result.exit_code == 2
     assert "--out takes a .png, .svg or .pdf path" in result.output
+
+
+def test_group_labels_name_what_tells_groups_apart() -> None:
+    dqn = {"agent": "dqn", "task": "cartpole", "learning_rate": "0.001", "n_step": "3"}
+    a2c = {"agent": "a2c", "task": "cartpole", "learning_rate": "0.0007", "gae_lambda": "1.0"}
+    # Another agent: its name, and only the fields both have (n_step says nothing of a2c).
+    assert plots._setting_labels([dqn, a2c]) == [
+        "dqn on cartpole, learning_rate=0.001",
+        "a2c on cartpole, learning_rate=0.0007",
+    ]
+    other = dict(dqn, learning_rate="0.01")
+    assert plots._setting_labels([dqn, other]) == ["learning_rate=0.001", "learning_rate=0.01"]
+    many = [dict(dqn, **{f"f{i}": str(v) for i in range(5)}) for v in (1, 2)]
+    assert plots._setting_labels(many)[0] == "f0=1, f1=1, f2=1, …"

@@ -126,13 +126,15 @@ class MetricRows:
             params.append(key)
         return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
 
-    def first_wall_time(self, run_id: int) -> float | None:
-        """When the run logged its first metric that has a wall time: the origin of a
-        wall-time axis (so every key of a run shares one)."""
+    def wall_origin(self, run: RunRecord) -> float | None:
+        """The origin of a run's wall-time axis, shared by all its keys: when it first
+        started (a resume keeps ``started_at``), or its first timed metric if earlier
+        (rows written by hand, as tests do). None without either."""
         row = self.conn.execute(
-            "SELECT MIN(wall_time) FROM metrics WHERE run_id = ?", [run_id]
+            "SELECT MIN(wall_time) FROM metrics WHERE run_id = ?", [run.id]
         ).fetchone()
-        return row[0]
+        known = [t for t in (run.started_at, row[0]) if t is not None]
+        return min(known) if known else None
 
     def last_value(self, run_id: int, key: str) -> float | None:
         row = self.conn.execute(

@@ -367,7 +367,11 @@ def export(
         sys.stdout.write(done.text)
         return
     where = output if format != "tensorboard" else f"{output} (tensorboard --logdir {output})"
-    console.print(f"wrote {done.rows} metric rows of {done.runs} run(s) to {where}", markup=False)
+    console.print(
+        f"wrote {done.rows} metric rows of {done.runs} run(s) to {where}",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("rm")

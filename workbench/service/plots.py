@@ -6,7 +6,7 @@ Each run's curve is smoothed as TensorBoard smooths (``workbench.smoothing.ema``
 debiased EMA the TUI draws); grouped runs (by seed, or by configuration: agent, task,
 config and task parameters, all but the seed) become their mean with a band of one
 standard error (``workbench.bands.mean_band``). The x axis is the env step or the wall
-time since the run's first logged metric.
+time since the run first started (`Store.wall_origin`).
 """
 
 from __future__ import annotations
@@ -57,15 +57,15 @@ class RunPlot:
 
 
 def run_curve(store: Store, run: RunRecord, metric: str, x: str) -> tuple[list, list]:
-    """(x, values) of one run's metric; x is the step, or seconds since the run's first
-    logged metric (rows logged before wall times were recorded are left out)."""
+    """(x, values) of one run's metric; x is the step, or seconds since the run
+    started (rows logged before wall times were recorded are left out)."""
     rows = store.timed_metrics(run.id, metric)
     if x == "step":
         return [s for _, s, _, _ in rows], [v for *_, v in rows]
     timed = [(w, v) for _, _, w, v in rows if w is not None]
     if not timed:
         return [], []
-    origin = store.first_wall_time(run.id)
+    origin = store.wall_origin(run)
     return [w - origin for w, _ in timed], [v for _, v in timed]
 
 
@@ -168,15 +168,28 @@ def _groups(runs: list[RunRecord], group_by: str) -> list[tuple[str, list[RunRec
     for run in runs:
         settings.setdefault(json.dumps(_setting(run), sort_keys=True), []).append(run)
     chosen = [_setting(members[0]) for members in settings.values()]
-    keys = list(dict.fromkeys(k for setting in chosen for k in setting))
-    differing = [k for k in keys if len({setting.get(k) for setting in chosen}) > 1]
+    labels = _setting_labels(chosen)
+    return list(zip(labels, settings.values(), strict=True))
+
+
+MAX_LABEL_KEYS = 3
+"""Settings named in a group's label; more differing ones end it with an ellipsis."""
+
+
+def _setting_labels(chosen: list[dict[str, str]]) -> list[str]:
+    """Each group's label: agent and task when they differ (or nothing else does), then
+    the settings all groups have but not all alike (a field one agent lacks says
+    nothing about the other)."""
+    shared = [k for k in chosen[0] if all(k in setting for setting in chosen)]
+    differing = [k for k in shared if len({setting[k] for setting in chosen}) > 1]
+    named = [k for k in differing if k not in ("agent", "task")]
+    head = not named or "agent" in differing or "task" in differing
     labels = []
     for setting in chosen:
-        parts = [f"{k}={setting.get(k, '-')}" for k in differing if k not in ("agent", "task")]
-        if not parts or "agent" in differing or "task" in differing:
-            parts.insert(0, f"{setting['agent']} on {setting['task']}")
-        labels.append(", ".join(parts))
-    return list(zip(labels, settings.values(), strict=True))
+        parts = [f"{setting['agent']} on {setting['task']}"] if head else []
+        parts += [f"{k}={setting[k]}" for k in named[:MAX_LABEL_KEYS]]
+        labels.append(", ".join(parts) + (", …" if len(named) > MAX_LABEL_KEYS else ""))
+    return labels
 
 
 # --- drawing ------------------------------------------------------------------------------

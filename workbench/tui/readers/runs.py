@@ -82,7 +82,7 @@ class RunUpdate:
     keys: list[str]
     metric: str | None
     new_points: dict[str, list[tuple[int, float | None, float]]]
-    """key -> (step, seconds since the run's first metric or None, value)."""
+    """key -> (step, seconds since the run started or None, value)."""
     new_log: list[str]
     config: list[tuple[str, Any, bool]] = field(default_factory=list)
 
@@ -102,7 +102,7 @@ class RunReader:
             run = store.get_run(self.run_id)
             keys = store.metric_keys(self.run_id)
             metric = metric or default_metric(keys)
-            origin = store.first_wall_time(self.run_id)
+            origin = store.wall_origin(run)
             new_points = {
                 key: [
                     (step, None if wall is None else wall - origin, value)
@@ -145,7 +145,7 @@ class CompareData:
     metric: str | None
     series: dict[int, tuple[list[int], list[float]]]
     elapsed: dict[int, list[float | None]] = field(default_factory=dict)
-    """Per run, each point's seconds since the run's first metric (None: not recorded)."""
+    """Per run, each point's seconds since the run started (None: not recorded)."""
 
 
 def read_compare(home: Path, run_ids: list[int], metric: str | None) -> CompareData:
@@ -157,7 +157,7 @@ def read_compare(home: Path, run_ids: list[int], metric: str | None) -> CompareD
         series, elapsed = {}, {}
         for run_id in run_ids:
             rows = store.timed_metrics(run_id, metric) if metric else []
-            origin = store.first_wall_time(run_id)
+            origin = store.wall_origin(runs[run_id])
             series[run_id] = ([step for _, step, _, _ in rows], [v for *_, v in rows])
             elapsed[run_id] = [None if w is None else w - origin for _, _, w, _ in rows]
     finally:

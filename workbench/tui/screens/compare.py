@@ -124,7 +124,7 @@ class CompareView(ReportsFailures, Screen[None]):
 
     def on_axis(self) -> tuple[dict[int, tuple[list[float], list[float]]], str]:
         """Each run's (x, values) on the chosen axis, and the axis's label: env steps, or
-        wall time since the run's first metric (points without one left out)."""
+        wall time since the run started (points without one left out)."""
         if self.x_axis == "step":
             return dict(self.series), "env steps"
         timed = {}

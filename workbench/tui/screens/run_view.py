@@ -90,7 +90,7 @@ class RunView(ReportsFailures, Screen[None]):
         self.keys: list[str] = []
         self.series: dict[str, tuple[list[int], list[float]]] = {}
         self.elapsed: dict[str, list[float | None]] = {}
-        """Per key, each point's seconds since the run's first metric (None: unknown)."""
+        """Per key, each point's seconds since the run started (None: unknown)."""
         self.x_axis = "step"
         self.smoothing = 0.6
         self.run: RunRecord | None = None
