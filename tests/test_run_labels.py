@@ -95,7 +95,35 @@ def test_bad_labels_get_one_line_and_exit_2(cli, args: list[str], said: str) -> 
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_labels_survive_a_resume(cli, store: Store) -> None:
+def test_labels_survive_a_real_resume_and_wall_times_follow_it(cli, store: Store) -> None:
+    """A dqn run stopped at its first report, labelled, resumed and trained to the end in
+    this process: the labels stay and every row, old and new, has its wall time."""
+    import threading
+
+    from workbench import runner
+    from workbench.service import runs as run_service
+
+    settings = run_service.check_settings(
+        "dqn", "cartpole", agent_values={"learning_starts": 50, "eval_interval": 150}, steps=300
+    )
+    run_id = run_service.create_run(store, settings, steps=300)
+    stop = threading.Event()
+    stop.set()
+    stopped = runner.execute(store, run_id, stop_event=stop)
+    assert stopped.status == "stopped" and 0 < stopped.checkpoint_step < 300
+    assert cli("runs", "tag", str(run_id), "keep").exit_code == 0
+    assert cli("runs", "note", str(run_id), "a note").exit_code == 0
+    assert cli("runs", "rename", str(run_id), "renamed").exit_code == 0
+    store.requeue(run_id)
+    done = runner.execute(store, run_id)
+    assert done.status == "completed" and done.steps_done == 300
+    assert (done.tags, done.note, done.name) == (["keep"], "a note", "renamed")
+    rows = store.timed_metrics(run_id)
+    assert rows and all(wall is not None for _, _, wall, _ in rows)
+    assert all(wall >= done.started_at for _, _, wall, _ in rows)
+
+
+def test_labels_survive_a_requeue(cli, store: Store) -> None:
     run_id = store.create_run(
         agent="dqn", task="cartpole", config={}, task_params={}, seed=0, total_steps=300
     )
