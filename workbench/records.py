@@ -74,6 +74,10 @@ class RunRecord:
     for a lone run."""
     device: str | None = None
     """Where the run trains: auto, cpu or cuda (schema 7; None before it, which is cpu)."""
+    tags: list[str] = field(default_factory=list)
+    """Labels a user gave the run (schema 8), sorted, each once; `runs ls --tag T` filters."""
+    note: str | None = None
+    """Free text a user wrote about the run (schema 8)."""
     agent_sha256: str | None = None
     """SHA-256 of a plug-in agent's source file at creation (schema 9; None for a built-in
     agent): a resume refuses when the file has changed since."""
@@ -86,6 +90,7 @@ class RunRecord:
         values = dict(row)
         for key in ("config", "task_params", "summary"):
             values[key] = json.loads(values[key] or "{}")
+        values["tags"] = json.loads(values.get("tags") or "[]")
         values["stop_requested"] = bool(values["stop_requested"])
         return cls(**values)
 

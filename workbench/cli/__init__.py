@@ -63,6 +63,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Mean total reward of a trained run on held-out tasks, beside the reference policies.",
     ),
     "report": ("workbench.cli.evaluate", "report_app", "Tables built from several runs."),
+    "plot": (
+        "workbench.cli.plot",
+        "plot",
+        "Runs' curves of one metric as a PNG, SVG or PDF figure (smoothed, grouped).",
+    ),
 }
 """Commands whose modules load only when the command runs: name -> (module, attribute (a
 Typer app or a command function), the one-line help `workbench --help` shows)."""

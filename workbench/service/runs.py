@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envs.errors import UserError
-from workbench import worker
-from workbench.export import metrics_csv, metrics_json
+from workbench import export, worker
+from workbench.export import LongExport, metrics_csv, metrics_json
 from workbench.store import ACTIVE, CHECKPOINTS, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def check_settings(
     Raises ConfigError naming what is wrong; an agent key that belongs to the task (or the
     reverse) says where it goes (``field`` is the key). A plug-in agent is recorded under
     the name its spec resolves to (a file's absolute path) with its source's hash, and a
-plug-in task family likewise.
+    plug-in task family likewise.
     """
     from agents.registry import get_agent
     from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build, fields
@@ -240,6 +240,32 @@ def export_run_to(store: Store, run_id: int, path: Path, format: str = "csv") ->
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(exported.text)
     return exported
+
+
+def export_runs(store: Store, run_ids: list[int], format: str, output: Path | None) -> LongExport:
+    """Many runs' metrics in long format (csv, json, parquet) to ``output`` or as text,
+    or as TensorBoard event files under the folder ``output``, one sub-directory per run."""
+    if format not in export.FORMATS:
+        raise UserError(
+            f"--format must be one of {', '.join(export.FORMATS)}, got {format!r}", field="format"
+        )
+    if not run_ids:
+        raise UserError("give one or more run ids (`workbench runs ls`)", field="run")
+    runs = store.get_runs(run_ids)
+    missing = sorted(set(run_ids) - {run.id for run in runs})
+    if missing:
+        raise StoreError(f"no run {', '.join(map(str, missing))}; `workbench runs ls` lists them")
+    if format == "tensorboard":
+        if output is None:
+            raise UserError(
+                "tensorboard writes a folder: give it with --output DIR", field="output"
+            )
+        if output.exists() and not output.is_dir():
+            raise UserError(
+                f"--output {output} is a file; tensorboard needs a folder", field="output"
+            )
+        return export.export_tensorboard(store, runs, output)
+    return export.export_long(store, runs, format, output, [run_json(run) for run in runs])
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
