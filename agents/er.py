@@ -23,6 +23,9 @@ from envs.config import bounded
 
 @dataclass
 class ERConfig(ContinualConfig):
+    glances: int = bounded(5, 1, 100)
+    """Updates on each incoming batch, each with a fresh memory sample (as the
+    meta-learners' 5 glances on MNIST, so every replaying learner sees a batch as often)."""
     lr: float = bounded(0.03, 0.0, 10.0, low_open=True, log=True)
     """SGD step size."""
     memory_size: int = bounded(200, 0, 100_000)

@@ -123,7 +123,9 @@ class ContinualLearner:
 
     def __init__(self, config: ContinualConfig, family, task_params: Config, seed: int) -> None:
         if not isinstance(family, ContinualFamily):
-            raise ConfigError(f"{type(self).__name__} learns continual tasks only, not {family.name}")
+            raise ConfigError(
+                f"{type(self).__name__} learns continual tasks only, not {family.name}"
+            )
         self.config, self.family, self.seed = config, family, seed
         self.task_params: ContinualParams = task_params  # type: ignore[assignment]
         self.tasks = family.stream(self.task_params, seed)
