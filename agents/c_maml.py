@@ -35,9 +35,9 @@ class CMAMLConfig(LookAheadConfig):
 class CMAML(ContinualLearner):
     config: CMAMLConfig
 
-    def __init__(self, config: CMAMLConfig, *args) -> None:
+    def __init__(self, config: CMAMLConfig, *args, **kwargs) -> None:
         self.memory_size = config.memory_size
-        super().__init__(config, *args)
+        super().__init__(config, *args, **kwargs)
         self.rates = [torch.full_like(p, config.alpha_init) for p in self.params]
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:

@@ -40,9 +40,9 @@ class ERConfig(ContinualConfig):
 class ER(ContinualLearner):
     config: ERConfig
 
-    def __init__(self, config: ERConfig, *args) -> None:
+    def __init__(self, config: ERConfig, *args, **kwargs) -> None:
         self.memory_size = config.memory_size
-        super().__init__(config, *args)
+        super().__init__(config, *args, **kwargs)
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:
         for _ in range(self.config.glances):

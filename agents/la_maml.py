@@ -57,9 +57,9 @@ def la_maml_step(
 class LaMAML(ContinualLearner):
     config: LaMAMLConfig
 
-    def __init__(self, config: LaMAMLConfig, *args) -> None:
+    def __init__(self, config: LaMAMLConfig, *args, **kwargs) -> None:
         self.memory_size = config.memory_size
-        super().__init__(config, *args)
+        super().__init__(config, *args, **kwargs)
         self.rates = init_rates(self.params, config.alpha_init)
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:

@@ -34,9 +34,9 @@ class SyncConfig(LookAheadConfig):
 class Sync(ContinualLearner):
     config: SyncConfig
 
-    def __init__(self, config: SyncConfig, *args) -> None:
+    def __init__(self, config: SyncConfig, *args, **kwargs) -> None:
         self.memory_size = config.memory_size
-        super().__init__(config, *args)
+        super().__init__(config, *args, **kwargs)
         self.rates = init_rates(self.params, config.alpha_init)
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:

@@ -103,6 +103,9 @@ class ContinualFamily(TaskFamily):
             f"train one of the continual learners on it ({LEARNERS})"
         )
 
+    def budget(self, params: Config, steps: int) -> int:
+        return min(steps, params.stream_length)  # type: ignore[attr-defined]
+
     def pixel_maps(self, params: ContinualParams, rng: np.random.Generator) -> np.ndarray:
         """[num_tasks, 64] source pixel of each output pixel per task (-1: blank)."""
         raise NotImplementedError

@@ -121,7 +121,11 @@ class ContinualLearner:
     memory_size = 0
     """Samples the learner keeps in its reservoir memory (0: none)."""
 
-    def __init__(self, config: ContinualConfig, family, task_params: Config, seed: int) -> None:
+    def __init__(
+        self, config: ContinualConfig, family, task_params: Config, seed: int, device: str = "cpu"
+    ) -> None:
+        """``device`` is accepted as every agent's is, and ignored: these networks are a few
+        thousand weights trained one small batch at a time, fastest on the CPU."""
         if not isinstance(family, ContinualFamily):
             raise ConfigError(
                 f"{type(self).__name__} learns continual tasks only, not {family.name}"
