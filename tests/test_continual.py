@@ -196,3 +196,27 @@ def test_forward_matches_the_layers() -> None:
     x = torch.rand(2, 64)
     hidden = torch.relu(x @ params[0].T + params[1])
     assert torch.allclose(forward(params, x), hidden @ params[2].T + params[3])
+
+
+async def test_the_run_view_of_a_learner_opens_on_its_retained_accuracy(home: Path) -> None:
+    from textual.widgets import DataTable
+
+    from workbench.service import runs as run_service
+    from workbench.store import Store
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.screens.run_view import RunView
+
+    store = Store(home)
+    settings = run_service.check_settings("er", "digits-permuted", task_values=TINY)
+    run_id = run_service.create_run(store, settings, steps=10**6)
+    assert store.get_run(run_id).total_steps == 120  # the budget is the stream's length
+    run_service.train_foreground(store, run_id)
+    app = WorkbenchApp(store, refresh_seconds=0.1)
+    async with app.run_test(size=(160, 40)) as pilot:
+        while app.screen.query_one(DataTable).row_count < 1:
+            await pilot.pause(0.1)
+        await pilot.press("enter")
+        while not (isinstance(app.screen, RunView) and app.screen.series):
+            await pilot.pause(0.1)
+        steps, values = app.screen.series["eval/retained_accuracy"]
+        assert steps == [40, 80, 120] and all(0 <= v <= 1 for v in values)
