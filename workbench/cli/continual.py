@@ -87,16 +87,15 @@ def continual(
         )
     console.print(table)
     first = report.rows[0]
-    matrix = Table(
-        title=f"accuracy (%) of run {report.matrix_run} ({first.learner}, seed {report.seeds[0]})"
-        ": row = tasks learnt, column = task evaluated",
-        title_justify="left",
-        box=box.SIMPLE,
+    console.print(
+        f"accuracy (%) of run {report.matrix_run} ({first.learner}, seed {report.seeds[0]}): "
+        "row = tasks learnt, column = task evaluated",
+        markup=False,
     )
+    # Plain fixed-width lines: 20 tasks fit in 86 columns, and a narrower terminal
+    # scrolls them instead of eliding every cell.
     width = max(len(row) for row in report.matrix)
-    matrix.add_column("after")
-    for j in range(width):
-        matrix.add_column(str(j), justify="right")
+    console.print("after " + "".join(f"{j:>4}" for j in range(width)), markup=False, soft_wrap=True)
     for t, row in enumerate(report.matrix):
-        matrix.add_row(str(t), *(f"{100 * acc:.0f}" for acc in row), *([""] * (width - len(row))))
-    console.print(matrix)
+        cells = "".join(f"{100 * acc:>4.0f}" for acc in row)
+        console.print(f"{t:>5} {cells}", markup=False, soft_wrap=True)
