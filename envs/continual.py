@@ -111,7 +111,8 @@ class ContinualFamily(TaskFamily):
         raise NotImplementedError
 
     def sample(self, params: Config, rng: np.random.Generator) -> Task:
-        return {"pixel_map": self.pixel_maps(params.replace(num_tasks=1), rng)[0]}
+        """The first task of a stream drawn with ``rng``."""
+        return {"pixel_map": self.pixel_maps(params, rng)[0]}
 
     def stream(self, params: ContinualParams, seed: int) -> list[ContinualTask]:
         """The whole stream of a run with this seed: the same tasks, samples and order for

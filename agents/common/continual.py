@@ -93,8 +93,8 @@ class ReservoirMemory:
         return self.x[picked], self.y[picked]
 
     def state(self) -> dict[str, Any]:
-        return {"x": torch.from_numpy(self.x.copy()), "y": torch.from_numpy(self.y.copy()),
-                "seen": self.seen}  # fmt: skip
+        x, y = torch.from_numpy(self.x.copy()), torch.from_numpy(self.y.copy())
+        return {"x": x, "y": y, "seen": self.seen}
 
     def load(self, state: dict[str, Any]) -> None:
         self.x, self.y = state["x"].numpy().copy(), state["y"].numpy().copy()
