@@ -7,17 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.a2c import A2C, A2CConfig
+from agents.c_maml import CMAML, CMAMLConfig
 from agents.common.base import Agent
 from agents.common.population import lone
 from agents.common.task_weights import check_run
 from agents.dqn import DQN, DQNConfig
+from agents.er import ER, ERConfig
 from agents.l2rl import L2RL, L2RLConfig
+from agents.la_maml import LaMAML, LaMAMLConfig
 from agents.meta_dqn import MetaDQN, MetaDQNConfig
 from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
+from agents.online_sgd import OnlineSGD, OnlineSGDConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
 from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
+from agents.sync import Sync, SyncConfig
 from envs.config import Config, ConfigError, suggest
 from envs.gym_family import GYM_PREFIX
 from envs.plugins import AGENT_LOADERS, load
@@ -99,6 +104,11 @@ META_TASKS = (
 )
 """Families with batched meta-episodes, which the meta-RL agents train on."""
 
+CONTINUAL_TASKS = ("digits-permuted", "digits-rotated")
+"""Streams of classification tasks (envs/continual.py), which the continual learners
+learn in one pass; their main metric is the retained accuracy over the tasks seen."""
+RETAINED = "eval/retained_accuracy"
+
 AGENTS: dict[str, AgentSpec] = {
     spec.name: spec
     for spec in [
@@ -179,6 +189,46 @@ AGENTS: dict[str, AgentSpec] = {
             make=SNAIL,
             tasks=META_TASKS,
             main_metric="eval/meta_episode_return",
+        ),
+        AgentSpec(
+            name="online-sgd",
+            summary="Continual: plain SGD on the stream, no memory (the forgetting floor).",
+            config=OnlineSGDConfig,
+            make=OnlineSGD,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="er",
+            summary="Continual: experience replay from a reservoir memory (Riemer et al. 2019).",
+            config=ERConfig,
+            make=ER,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="c-maml",
+            summary="Continual: look-ahead MAML, one fixed inner rate (Gupta et al. 2020).",
+            config=CMAMLConfig,
+            make=CMAML,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="sync",
+            summary="Continual: learned per-parameter rates, synchronous updates (La-MAML's).",
+            config=SyncConfig,
+            make=Sync,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="la-maml",
+            summary="Continual: La-MAML, learned rates gating async updates (Gupta et al. 2020).",
+            config=LaMAMLConfig,
+            make=LaMAML,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
         ),
     ]
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from envs.bandits import KArmedBandit, two_armed_families
 from envs.chain import ChainFamily
 from envs.config import ConfigError, suggest
+from envs.continual import CONTINUAL_FAMILIES
 from envs.control import CONTEXTUAL_FAMILIES
 from envs.family import TaskFamily
 from envs.foraging import ForagingFamily
@@ -25,6 +26,7 @@ TASKS: dict[str, TaskFamily] = {
         ForagingFamily(),
         ChainFamily(),
         ScavengerFamily(),
+        *CONTINUAL_FAMILIES,
     ]
 }
 

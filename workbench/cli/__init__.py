@@ -260,7 +260,8 @@ def run(
             if json_output:
                 record = run_service.train_foreground(store, run_id, stop_event=signals.event)
             else:
-                record = run_with_progress(store, run_id, steps, signals.event)
+                budget = store.get_run(run_id).total_steps  # a continual stream may be shorter
+                record = run_with_progress(store, run_id, budget, signals.event)
     except KeyboardInterrupt:
         # A second Ctrl+C after the runner had finished the run (while it closed): the
         # row says how it ended.

@@ -33,12 +33,14 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
+from workbench.cli.continual import continual
 from workbench.runner import load_trained
 from workbench.service.contexts import evaluate_run_split
 from workbench.service.runs import check_checkpoint
 from workbench.store import RunRecord, Store
 
 report_app = typer.Typer(help="Tables built from several runs.")
+report_app.command("continual")(continual)
 
 
 def evaluate_run(

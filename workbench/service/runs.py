@@ -116,14 +116,19 @@ def create_run(
     device: str | None = None,
 ) -> int:
     """Queue a run of validated ``settings``; return its id (``device``: where it trains,
-    already resolved, see ``service.populations.resolve_device``).
+    already resolved, see ``service.populations.resolve_device``). The run's budget is
+    ``steps`` or, for a family whose tasks end (a continual stream), what it has.
 
     With ``init_from``, its networks start from that run's ``init_checkpoint`` ("last" or
     "best"), copied now; raises StoreError when those networks do not fit.
     """
     check_checkpoint(init_checkpoint, option="--init-checkpoint")
     check_name(name)
+    from envs.registry import get_task
     from workbench import runner
+
+    family = get_task(settings.task)
+    steps = family.budget(family.Params(**settings.task_params), steps)
 
     return runner.create_run(
         store,

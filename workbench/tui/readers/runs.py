@@ -48,8 +48,10 @@ def read_rows(store: Store, cache: RowCache) -> RowCache:
 
 
 def default_metric(keys: list[str]) -> str | None:
-    """The training return if the run logs one, else its first metric."""
-    return next((key for key in RETURN_KEYS if key in keys), keys[0] if keys else None)
+    """The training return if the run logs one, else its evaluation (a continual
+    learner's retained accuracy), else its first metric."""
+    preferred = (*RETURN_KEYS, *EVAL_KEYS)
+    return next((key for key in preferred if key in keys), keys[0] if keys else None)
 
 
 def shown_keys(metric: str | None) -> list[str]:
