@@ -36,10 +36,18 @@ def has_batched_vector(family: TaskFamily) -> bool:
     return type(family).make_vector_env is not TaskFamily.make_vector_env
 
 
+def has_env(family: TaskFamily) -> bool:
+    """Whether the family has environments: a continual-learning family (envs/continual.py)
+    is a stream of classification tasks, which gymnasium has no form for."""
+    return not getattr(family, "continual", False)
+
+
 def register_families(families: dict[str, TaskFamily]) -> list[str]:
-    """Register every family not registered yet; return all their ids."""
+    """Register every family with environments not registered yet; return all their ids."""
     ids = []
     for name, family in families.items():
+        if not has_env(family):
+            continue
         env_id = gym_id(name)
         ids.append(env_id)
         if env_id in gym.envs.registry:

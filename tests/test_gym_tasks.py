@@ -14,8 +14,12 @@ from gymnasium.utils.env_checker import check_env
 
 from agents.registry import AGENTS, get_agent
 from envs.config import ConfigError
-from envs.gym_registration import IDS, gym_id, has_batched_vector
-from envs.registry import TASKS, get_task
+from envs.gym_registration import IDS, gym_id, has_batched_vector, has_env
+from envs.registry import TASKS as ALL_TASKS
+from envs.registry import get_task
+
+TASKS = {name: family for name, family in ALL_TASKS.items() if has_env(family)}
+"""Our families with environments (the continual ones are streams of labelled images)."""
 
 BATCHED = {"chain", "cartpole", "foraging", "scavenger"}
 """Families whose vector env is a batched class of their own, not a SyncVectorEnv."""
