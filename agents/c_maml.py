@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.common.continual import ContinualLearner, batch_with_memory, check_memory, clip_
-from agents.common.look_ahead import LookAheadConfig, look_ahead_loss
+from agents.common.continual import ContinualLearner, check_memory, clip_
+from agents.common.look_ahead import LookAheadConfig, glance_losses
 from envs.config import bounded
 
 
@@ -42,14 +42,7 @@ class CMAML(ContinualLearner):
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:
         cfg = self.config
-        for glance in range(cfg.glances):
-            order = self.rng.permutation(len(x))
-            gx, gy = x[order], y[order]
-            meta_x, meta_y = batch_with_memory(self.memory, cfg.replay_batch_size, gx, gy, self.rng)
-            loss = look_ahead_loss(
-                self.params, self.rates, torch.from_numpy(gx), torch.from_numpy(gy),
-                meta_x, meta_y, cfg.grad_clip_norm,
-            )  # fmt: skip
+        for loss in glance_losses(self, self.rates, x, y):
             grads = torch.autograd.grad(loss, self.params)
             for theta, grad in zip(self.params, grads, strict=True):
                 theta.grad = grad
@@ -57,6 +50,4 @@ class CMAML(ContinualLearner):
             with torch.no_grad():
                 for theta in self.params:
                     theta -= cfg.lr * theta.grad
-            if glance == 0:
-                self.memory.add(x, y, self.rng)
         return loss.item()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.common.continual import ContinualLearner, batch_with_memory, check_memory, clip_
-from agents.common.look_ahead import LookAheadConfig, init_rates, look_ahead_loss, rate_scalars
+from agents.common.continual import ContinualLearner, check_memory, clip_
+from agents.common.look_ahead import LookAheadConfig, glance_losses, init_rates, rate_scalars
 from envs.config import bounded
 
 
@@ -41,14 +41,7 @@ class Sync(ContinualLearner):
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:
         cfg = self.config
-        for glance in range(cfg.glances):
-            order = self.rng.permutation(len(x))
-            gx, gy = x[order], y[order]
-            meta_x, meta_y = batch_with_memory(self.memory, cfg.replay_batch_size, gx, gy, self.rng)
-            loss = look_ahead_loss(
-                self.params, self.rates, torch.from_numpy(gx), torch.from_numpy(gy),
-                meta_x, meta_y, cfg.grad_clip_norm,
-            )  # fmt: skip
+        for loss in glance_losses(self, self.rates, x, y):
             grads = torch.autograd.grad(loss, [*self.params, *self.rates])
             for tensor, grad in zip([*self.params, *self.rates], grads, strict=True):
                 tensor.grad = grad
@@ -59,8 +52,6 @@ class Sync(ContinualLearner):
                     alpha -= cfg.lr_rates * alpha.grad
                 for theta in self.params:
                     theta -= cfg.lr * theta.grad
-            if glance == 0:
-                self.memory.add(x, y, self.rng)
         return loss.item()
 
     def extra_scalars(self) -> dict[str, float]:

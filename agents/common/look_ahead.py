@@ -15,12 +15,18 @@ gradient through it, so that parameter stops moving until nothing else moves it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.common.continual import ContinualConfig, forward
+from agents.common.continual import ContinualConfig, batch_with_memory, forward
+
+if TYPE_CHECKING:
+    from agents.common.continual import ContinualLearner
 from envs.config import bounded
 
 
@@ -63,6 +69,27 @@ def look_ahead_loss(
         ]
         losses.append(F.cross_entropy(forward(fast, meta_x), meta_y))
     return torch.stack(losses).mean()
+
+
+def glance_losses(
+    learner: ContinualLearner, rates: list[torch.Tensor], x: np.ndarray, y: np.ndarray
+) -> Iterator[torch.Tensor]:
+    """The look-ahead meta-loss of each of the config's ``glances`` at an incoming batch
+    (shuffled, with memory samples), for the learner to take its own step on before the
+    next; the batch enters the memory after the first glance's step."""
+    cfg = learner.config
+    for glance in range(cfg.glances):
+        order = learner.rng.permutation(len(x))
+        gx, gy = x[order], y[order]
+        meta_x, meta_y = batch_with_memory(
+            learner.memory, cfg.replay_batch_size, gx, gy, learner.rng
+        )
+        yield look_ahead_loss(
+            learner.params, rates, torch.from_numpy(gx), torch.from_numpy(gy),
+            meta_x, meta_y, cfg.grad_clip_norm,
+        )  # fmt: skip
+        if glance == 0:
+            learner.memory.add(x, y, learner.rng)
 
 
 def rate_scalars(rates: list[torch.Tensor]) -> dict[str, float]:
