@@ -10,24 +10,10 @@ import pytest
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
 from envs.control import CartPoleParams
+from tests.test_cli import TINY as CLI_TINY
 from workbench.store import Store
 
-TINY = [
-    "--steps",
-    "600",
-    "--set",
-    "learning_starts=100",
-    "--set",
-    "eval_episodes=2",
-    "--set",
-    "train_frequency=100",
-    "--set",
-    "gradient_steps=2",
-    "--task-set",
-    "resample=true",
-    "--task-set",
-    "train_contexts=4",
-]
+TINY = [*CLI_TINY, "--task-set", "resample=true", "--task-set", "train_contexts=4"]
 
 
 def plain_gymnasium_returns(act, contexts: list[dict], seed: int) -> list[float]:
