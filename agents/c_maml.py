@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.common.continual import ContinualLearner, check_memory, clip_
+from agents.common.continual import ContinualLearner, check_memory, sgd_step_
 from agents.common.look_ahead import LookAheadConfig, glance_losses
 from envs.config import bounded
 
@@ -43,11 +43,5 @@ class CMAML(ContinualLearner):
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:
         cfg = self.config
         for loss in glance_losses(self, self.rates, x, y):
-            grads = torch.autograd.grad(loss, self.params)
-            for theta, grad in zip(self.params, grads, strict=True):
-                theta.grad = grad
-            clip_(self.params, cfg.grad_clip_norm)
-            with torch.no_grad():
-                for theta in self.params:
-                    theta -= cfg.lr * theta.grad
+            sgd_step_(self.params, loss, cfg.lr, cfg.grad_clip_norm)
         return loss.item()

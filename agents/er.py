@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from agents.common.continual import (
@@ -15,8 +14,8 @@ from agents.common.continual import (
     ContinualLearner,
     batch_with_memory,
     check_memory,
-    clip_,
     forward,
+    sgd_step_,
 )
 from envs.config import bounded
 
@@ -48,12 +47,6 @@ class ER(ContinualLearner):
         for _ in range(self.config.glances):
             bx, by = batch_with_memory(self.memory, self.config.replay_batch_size, x, y, self.rng)
             loss = F.cross_entropy(forward(self.params, bx), by)
-            grads = torch.autograd.grad(loss, self.params)
-            for p, g in zip(self.params, grads, strict=True):
-                p.grad = g
-            clip_(self.params, self.config.grad_clip_norm)
-            with torch.no_grad():
-                for p in self.params:
-                    p -= self.config.lr * p.grad
+            sgd_step_(self.params, loss, self.config.lr, self.config.grad_clip_norm)
         self.memory.add(x, y, self.rng)
         return loss.item()

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.common.continual import ContinualLearner, check_memory, clip_
-from agents.common.look_ahead import LookAheadConfig, glance_losses, init_rates, rate_scalars
+from agents.common.continual import check_memory, clipped_grads_
+from agents.common.look_ahead import LearnedRates, LookAheadConfig, glance_losses
 from envs.config import bounded
 
 
@@ -42,11 +42,7 @@ def la_maml_step(
 ) -> None:
     """One La-MAML update from a meta-loss: rates first, then the weights by the new
     rates clipped at zero. Gradients of each group are clipped to norm ``clip``."""
-    grads = torch.autograd.grad(meta_loss, [*params, *rates])
-    for tensor, grad in zip([*params, *rates], grads, strict=True):
-        tensor.grad = grad
-    clip_(params, clip)
-    clip_(rates, clip)
+    clipped_grads_(meta_loss, params, rates, max_norm=clip)
     with torch.no_grad():
         for alpha in rates:
             alpha -= lr_rates * alpha.grad
@@ -54,27 +50,11 @@ def la_maml_step(
             theta -= F.relu(alpha) * theta.grad
 
 
-class LaMAML(ContinualLearner):
+class LaMAML(LearnedRates):
     config: LaMAMLConfig
-
-    def __init__(self, config: LaMAMLConfig, *args, **kwargs) -> None:
-        self.memory_size = config.memory_size
-        super().__init__(config, *args, **kwargs)
-        self.rates = init_rates(self.params, config.alpha_init)
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:
         cfg = self.config
         for loss in glance_losses(self, self.rates, x, y):
             la_maml_step(self.params, self.rates, loss, cfg.lr_rates, cfg.grad_clip_norm)
         return loss.item()
-
-    def extra_scalars(self) -> dict[str, float]:
-        return rate_scalars(self.rates)
-
-    def extra_state(self) -> dict:
-        return {"rates": [a.detach().clone() for a in self.rates]}
-
-    def load_extra(self, state: dict) -> None:
-        with torch.no_grad():
-            for alpha, saved in zip(self.rates, state["rates"], strict=True):
-                alpha.copy_(saved)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.common.continual import ContinualConfig, ContinualLearner, clip_, forward
+from agents.common.continual import ContinualConfig, ContinualLearner, forward, sgd_step_
 from envs.config import bounded
 
 
@@ -26,11 +26,5 @@ class OnlineSGD(ContinualLearner):
         bx, by = torch.from_numpy(x), torch.from_numpy(y)
         for _ in range(self.config.glances):
             loss = F.cross_entropy(forward(self.params, bx), by)
-            grads = torch.autograd.grad(loss, self.params)
-            for p, g in zip(self.params, grads, strict=True):
-                p.grad = g
-            clip_(self.params, self.config.grad_clip_norm)
-            with torch.no_grad():
-                for p in self.params:
-                    p -= self.config.lr * p.grad
+            sgd_step_(self.params, loss, self.config.lr, self.config.grad_clip_norm)
         return loss.item()

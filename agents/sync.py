@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.common.continual import ContinualLearner, check_memory, clip_
-from agents.common.look_ahead import LookAheadConfig, glance_losses, init_rates, rate_scalars
+from agents.common.continual import check_memory, clipped_grads_
+from agents.common.look_ahead import LearnedRates, LookAheadConfig, glance_losses
 from envs.config import bounded
 
 
@@ -31,36 +31,16 @@ class SyncConfig(LookAheadConfig):
         check_memory("sync", self.memory_size)
 
 
-class Sync(ContinualLearner):
+class Sync(LearnedRates):
     config: SyncConfig
-
-    def __init__(self, config: SyncConfig, *args, **kwargs) -> None:
-        self.memory_size = config.memory_size
-        super().__init__(config, *args, **kwargs)
-        self.rates = init_rates(self.params, config.alpha_init)
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> float:
         cfg = self.config
         for loss in glance_losses(self, self.rates, x, y):
-            grads = torch.autograd.grad(loss, [*self.params, *self.rates])
-            for tensor, grad in zip([*self.params, *self.rates], grads, strict=True):
-                tensor.grad = grad
-            clip_(self.params, cfg.grad_clip_norm)
-            clip_(self.rates, cfg.grad_clip_norm)
+            clipped_grads_(loss, self.params, self.rates, max_norm=cfg.grad_clip_norm)
             with torch.no_grad():
                 for alpha in self.rates:
                     alpha -= cfg.lr_rates * alpha.grad
                 for theta in self.params:
                     theta -= cfg.lr * theta.grad
         return loss.item()
-
-    def extra_scalars(self) -> dict[str, float]:
-        return rate_scalars(self.rates)
-
-    def extra_state(self) -> dict:
-        return {"rates": [a.detach().clone() for a in self.rates]}
-
-    def load_extra(self, state: dict) -> None:
-        with torch.no_grad():
-            for alpha, saved in zip(self.rates, state["rates"], strict=True):
-                alpha.copy_(saved)

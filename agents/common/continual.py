@@ -114,6 +114,24 @@ def clip_(tensors: list[torch.Tensor], max_norm: float) -> None:
     torch.nn.utils.clip_grad_norm_(tensors, max_norm)
 
 
+def clipped_grads_(loss: torch.Tensor, *groups: list[torch.Tensor], max_norm: float) -> None:
+    """Set each tensor's ``.grad`` to the loss's gradient, every group clipped together to
+    ``max_norm`` on its own (weights and learned rates are two groups)."""
+    tensors = [tensor for group in groups for tensor in group]
+    for tensor, grad in zip(tensors, torch.autograd.grad(loss, tensors), strict=True):
+        tensor.grad = grad
+    for group in groups:
+        clip_(group, max_norm)
+
+
+def sgd_step_(params: list[torch.Tensor], loss: torch.Tensor, lr: float, max_norm: float) -> None:
+    """One plain SGD step of ``params`` on ``loss``, the gradient clipped to ``max_norm``."""
+    clipped_grads_(loss, params, max_norm=max_norm)
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+
+
 class ContinualLearner:
     """The loop every continual learner runs; subclasses write ``observe`` (and, when
     they keep more than the network and the memory, ``extra_state``/``load_extra``)."""

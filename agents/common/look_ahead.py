@@ -17,16 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.common.continual import ContinualConfig, batch_with_memory, forward
-
-if TYPE_CHECKING:
-    from agents.common.continual import ContinualLearner
+from agents.common.continual import ContinualConfig, ContinualLearner, batch_with_memory, forward
 from envs.config import bounded
 
 
@@ -101,3 +97,27 @@ def rate_scalars(rates: list[torch.Tensor]) -> dict[str, float]:
             "meta/lr_mean": float(F.relu(flat).mean()),
             "meta/lr_zero_fraction": float((flat <= 0).float().mean()),
         }
+
+
+class LearnedRates(ContinualLearner):
+    """A learner with one learned rate per parameter (sync, la-maml): the rates start at
+    ``alpha_init``, are logged as ``rate_scalars`` and checkpointed beside the weights.
+    Each subclass's ``observe`` says how the rates and the weights move."""
+
+    config: LookAheadConfig
+
+    def __init__(self, config: LookAheadConfig, *args, **kwargs) -> None:
+        self.memory_size = config.memory_size
+        super().__init__(config, *args, **kwargs)
+        self.rates = init_rates(self.params, config.alpha_init)
+
+    def extra_scalars(self) -> dict[str, float]:
+        return rate_scalars(self.rates)
+
+    def extra_state(self) -> dict:
+        return {"rates": [a.detach().clone() for a in self.rates]}
+
+    def load_extra(self, state: dict) -> None:
+        with torch.no_grad():
+            for alpha, saved in zip(self.rates, state["rates"], strict=True):
+                alpha.copy_(saved)
