@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.base import ci95
+from agents.common.population import play_out
 from envs.config import ConfigError
 from envs.control import ContextualFamily
 from envs.splits import ContextParams
@@ -84,14 +85,7 @@ def greedy_returns(env: Any, seed: int, act: Act) -> np.ndarray:
     """One greedy episode of every env of a vector env reset with ``seed``; steps after an
     env's episode ended are not counted (NEXT_STEP autoreset)."""
     observations, _ = env.reset(seed=seed)
-    returns = np.zeros(env.num_envs)
-    running = np.ones(env.num_envs, dtype=bool)
-    while running.any():
-        observations, rewards, terminated, truncated, _ = env.step(act(observations))
-        returns += rewards * running
-        running &= ~(terminated | truncated)
-    env.close()
-    return returns
+    return play_out(env, observations, act)
 
 
 def evaluate_split(

@@ -174,6 +174,13 @@ def greedy_member_returns(
     members = len(seeds)
     env = task.make_member_envs(task_params, episodes, members)
     observations, _ = env.reset(list(seeds))
+    return play_out(env, observations, act).reshape(members, episodes)
+
+
+def play_out(env: Any, observations: np.ndarray, act: Callable[[np.ndarray], np.ndarray]):
+    """The return of one episode of every env of a vector env just reset (its first
+    ``observations``), played by ``act``; steps after an env's episode ended are not
+    counted (NEXT_STEP autoreset). Closes the env."""
     returns = np.zeros(env.num_envs)
     running = np.ones(env.num_envs, dtype=bool)
     while running.any():
@@ -181,4 +188,4 @@ def greedy_member_returns(
         returns += rewards * running
         running &= ~(terminated | truncated)
     env.close()
-    return returns.reshape(members, episodes)
+    return returns
