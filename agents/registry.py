@@ -17,6 +17,7 @@ from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
 from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
+from agents.varibad import VariBAD, VariBADConfig
 from envs.config import Config, ConfigError, suggest
 from envs.registry import TaskFamily
 
@@ -64,6 +65,7 @@ META_TASKS = (
     "bandit-dependent-medium",
     "bandit-dependent-hard",
     "tabular-mdp",
+    "gridworld",
 )
 """Families with batched meta-episodes, which the meta-RL agents train on."""
 
@@ -140,6 +142,14 @@ AGENTS: dict[str, AgentSpec] = {
             summary="SNAIL: temporal convolutions and causal attention, PPO (Mishra et al. 2018).",
             config=SNAILConfig,
             make=SNAIL,
+            tasks=META_TASKS,
+            main_metric="eval/meta_episode_return",
+        ),
+        AgentSpec(
+            name="varibad",
+            summary="VariBAD: a posterior over a task latent feeds a PPO policy (Zintgraf 2020).",
+            config=VariBADConfig,
+            make=VariBAD,
             tasks=META_TASKS,
             main_metric="eval/meta_episode_return",
         ),

@@ -8,6 +8,7 @@ from envs.config import ConfigError, suggest
 from envs.control import CONTEXTUAL_FAMILIES
 from envs.family import TaskFamily
 from envs.foraging import ForagingFamily
+from envs.gridworld import GridworldFamily
 from envs.scavenger import ScavengerFamily
 from envs.tabular import TabularMDPFamily
 
@@ -17,6 +18,7 @@ TASKS: dict[str, TaskFamily] = {
         KArmedBandit(),
         *two_armed_families(),
         TabularMDPFamily(),
+        GridworldFamily(),
         *CONTEXTUAL_FAMILIES,
         ForagingFamily(),
         ChainFamily(),

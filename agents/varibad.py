@@ -1,0 +1,192 @@
+"""VariBAD: Bayes-adaptive deep RL via meta-learning (Zintgraf et al. 2020).
+
+A recurrent encoder turns the meta-episode so far into a Gaussian posterior over a task
+latent m; decoders predict rewards (and optionally next states) of any transition from a
+sample of m; the encoder and decoders are trained on the ELBO alone, with the KL to the
+previous step's posterior (agents/common/belief.py). The policy, PPO over whole
+meta-episodes like RL^2's (agents/common/meta_ppo.py), reads the current state, the
+time, and the posterior's mean and log-variance, detached: no policy gradient flows into
+the encoder, as in the paper, so the latent is a belief, not a policy's memory.
+
+Each update plays one meta-episode on ``num_tasks`` tasks at once, takes the PPO epochs,
+then ``vae_updates`` ELBO steps, each on ``vae_tasks`` of those meta-episodes. (The
+paper's code draws its ELBO batches from a buffer of past trajectories; here they come
+from the batch just played, which at ``num_tasks`` in the hundreds is already varied.)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.common.base import Report
+from agents.common.belief import (
+    BeliefEncoder,
+    Posterior,
+    RewardBounds,
+    RewardDecoder,
+    TransitionDecoder,
+    Transitions,
+    elbo_terms,
+)
+from agents.common.cadence import Ticks
+from agents.common.meta_ppo import MetaPPO, MetaPPOConfig
+from envs.config import bounded
+
+
+@dataclass
+class VariBADConfig(MetaPPOConfig):
+    latent_size: int = bounded(5, 1, 256)
+    """Dimensions of the task latent m."""
+    encoder_hidden: int = bounded(64, 1, 4096)
+    """Units of the encoder's GRU."""
+    encoder_embedding: int = bounded(40, 1, 4096)
+    """Units of the encoder's input embedding (ReLU) before the GRU."""
+    policy_hidden: int = bounded(32, 1, 4096)
+    """Units of each of the two tanh layers of the actor and of the critic."""
+    decoder_hidden: int = bounded(32, 1, 4096)
+    """Units of each of the two ReLU layers of the decoders."""
+    vae_learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True)
+    """Adam step size of the encoder and decoders (learning_rate is the policy's)."""
+    kl_weight: float = bounded(1.0, 0.0)
+    """Weight of the KL terms in the negative ELBO."""
+    vae_updates: int = bounded(3, 0, 100)
+    """ELBO gradient steps after each PPO update."""
+    vae_tasks: int = bounded(32, 1, 65536)
+    """Meta-episodes per ELBO step (drawn from the batch just played)."""
+    decode_transitions: bool = False
+    """Also decode next states (the ELBO then predicts transitions as well as rewards)."""
+    transition_weight: float = bounded(1.0, 0.0)
+    """Weight of the next-state term when decode_transitions is on."""
+
+
+class VariBADNet(nn.Module):
+    """Encoder, decoders, actor and critic; ``forward`` is a sequence policy
+    (agents/common/sequence.py) whose carried state is the encoder's hidden state."""
+
+    def __init__(self, config: VariBADConfig, inputs: int, state_size: int, actions: int) -> None:
+        super().__init__()
+        c, latent = config, config.latent_size
+        self.state_size = state_size
+        self.encoder = BeliefEncoder(inputs, c.encoder_embedding, c.encoder_hidden, latent)
+        self.reward_decoder = RewardDecoder(state_size, actions, latent, c.decoder_hidden)
+        self.transition_decoder = (
+            TransitionDecoder(state_size, actions, latent, c.decoder_hidden)
+            if c.decode_transitions
+            else None
+        )
+        policy_inputs = state_size + 1 + 2 * latent  # state, time, mean, log-variance
+
+        def tanh_mlp(outputs: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Linear(policy_inputs, c.policy_hidden),
+                nn.Tanh(),
+                nn.Linear(c.policy_hidden, c.policy_hidden),
+                nn.Tanh(),
+                nn.Linear(c.policy_hidden, outputs),
+            )
+
+        self.actor, self.critic = tanh_mlp(actions), tanh_mlp(1)
+        nn.init.orthogonal_(self.actor[-1].weight, 0.01)
+        nn.init.zeros_(self.actor[-1].bias)
+
+    def belief_parameters(self) -> list[nn.Parameter]:
+        decoders = [self.reward_decoder, self.transition_decoder]
+        modules = [self.encoder, *(d for d in decoders if d is not None)]
+        return [p for module in modules for p in module.parameters()]
+
+    def policy_parameters(self) -> list[nn.Parameter]:
+        return [*self.actor.parameters(), *self.critic.parameters()]
+
+    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None):
+        posterior, state = self.encoder(inputs, state)
+        x = torch.cat(
+            [
+                inputs[..., : self.state_size],
+                inputs[..., -1:],  # the time step over the horizon (envs/meta.py)
+                posterior.mean.detach(),
+                posterior.logvar.detach(),
+            ],
+            -1,
+        )
+        return self.actor(x), self.critic(x).squeeze(-1), state
+
+
+class VariBAD(MetaPPO):
+    config: VariBADConfig
+    net: VariBADNet
+
+    def __init__(self, config: VariBADConfig, task, task_params, seed: int, device="cpu"):
+        super().__init__(config, task, task_params, seed, device)
+        self.optimizer = torch.optim.Adam(
+            [
+                {"params": self.net.policy_parameters(), "lr": config.learning_rate},
+                {"params": self.net.belief_parameters(), "lr": config.vae_learning_rate},
+            ],
+            eps=1e-5,
+        )
+        self.bounds = RewardBounds(*task.make_env(task_params).base.reward_bounds)
+
+    def make_net(self, inputs: int, actions: int) -> nn.Module:
+        return VariBADNet(self.config, inputs, self.env.batch.observation_size, actions)
+
+    def update(
+        self, rollout: dict[str, torch.Tensor], ticks: Ticks
+    ) -> Generator[Report, None, dict[str, float]]:
+        scalars = yield from super().update(rollout, ticks)
+        scalars.update((yield from self.train_belief(rollout, ticks)))
+        return scalars
+
+    def train_belief(
+        self, rollout: dict[str, torch.Tensor], ticks: Ticks
+    ) -> Generator[Report, None, dict[str, float]]:
+        """``vae_updates`` steps on the negative ELBO of random meta-episodes of the batch."""
+        cfg, net = self.config, self.net
+        tasks = rollout["rewards"].shape[1]
+        stats: dict[str, list[float]] = defaultdict(list)
+        for _ in range(cfg.vae_updates):
+            chosen = self.rng.choice(tasks, size=min(cfg.vae_tasks, tasks), replace=False)
+            idx = torch.from_numpy(chosen).to(self.device)
+            obs = rollout["obs"][:, idx]
+            batch = Transitions(
+                obs[..., : net.state_size],
+                rollout["actions"][:, idx],
+                rollout["rewards"][:, idx],
+                rollout["arrived"][:, idx],
+            )
+            posterior, _ = net.encoder(obs)
+            terms = elbo_terms(
+                posterior, batch, net.reward_decoder, self.bounds, net.transition_decoder
+            )
+            loss = (
+                terms["reward"]
+                + cfg.transition_weight * terms["transition"]
+                + cfg.kl_weight * terms["kl"]
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.belief_parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            for key, value in terms.items():
+                stats[key].append(value.item())
+            stats["elbo"].append(-loss.item())
+            if ticks.due():
+                yield Report(self.steps_done, {}, tick=True)
+        return {f"vae/{key}": float(np.mean(values)) for key, values in stats.items()}
+
+
+def decoded_goal_share(net: VariBADNet, posterior: Posterior, cells: int) -> torch.Tensor:
+    """Gridworld: the share of the reward decoder's goal probability on each cell, read
+    at each posterior's mean as the probability that staying in the cell pays the goal
+    reward, normalised over cells: (T, B, cells)."""
+    steps, tasks, _ = posterior.mean.shape
+    arrived = torch.eye(cells, device=posterior.mean.device).expand(steps, tasks, cells, cells)
+    stay = torch.zeros(steps, tasks, cells, dtype=torch.long, device=arrived.device)
+    latent = posterior.mean[:, :, None].expand(steps, tasks, cells, posterior.mean.shape[-1])
+    probability = torch.sigmoid(net.reward_decoder(arrived, stay, latent))
+    return probability / probability.sum(-1, keepdim=True)
