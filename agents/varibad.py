@@ -36,7 +36,9 @@ from agents.common.belief import (
 )
 from agents.common.cadence import Ticks
 from agents.common.meta_ppo import MetaPPO, MetaPPOConfig
+from agents.common.sequence import play_meta_episodes
 from envs.config import bounded
+from envs.gridworld import GridworldFamily, GridworldParams
 
 
 @dataclass
@@ -59,6 +61,9 @@ class VariBADConfig(MetaPPOConfig):
     """ELBO gradient steps after each PPO update."""
     vae_tasks: int = bounded(32, 1, 65536)
     """Meta-episodes per ELBO step (drawn from the batch just played)."""
+    elbo_steps: int = bounded(15, 0, 100_000)
+    """Posteriors per meta-episode whose reconstruction terms each ELBO step computes, at
+    random steps (0: all; each decodes every transition of its meta-episode)."""
     decode_transitions: bool = False
     """Also decode next states (the ELBO then predicts transitions as well as rewards)."""
     transition_weight: float = bounded(1.0, 0.0)
@@ -103,9 +108,9 @@ class VariBADNet(nn.Module):
     def policy_parameters(self) -> list[nn.Parameter]:
         return [*self.actor.parameters(), *self.critic.parameters()]
 
-    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None):
-        posterior, state = self.encoder(inputs, state)
-        x = torch.cat(
+    def policy_inputs(self, inputs: torch.Tensor, posterior: Posterior) -> torch.Tensor:
+        """What the actor and critic read: state, time, and the posterior, detached."""
+        return torch.cat(
             [
                 inputs[..., : self.state_size],
                 inputs[..., -1:],  # the time step over the horizon (envs/meta.py)
@@ -114,7 +119,13 @@ class VariBADNet(nn.Module):
             ],
             -1,
         )
-        return self.actor(x), self.critic(x).squeeze(-1), state
+
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.actor(x), self.critic(x).squeeze(-1)
+
+    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None):
+        posterior, state = self.encoder(inputs, state)
+        return *self.heads(self.policy_inputs(inputs, posterior)), state
 
 
 class VariBAD(MetaPPO):
@@ -138,9 +149,17 @@ class VariBAD(MetaPPO):
     def update(
         self, rollout: dict[str, torch.Tensor], ticks: Ticks
     ) -> Generator[Report, None, dict[str, float]]:
+        with torch.no_grad():  # the PPO epochs leave the encoder alone: read it once
+            posterior, _ = self.net.encoder(rollout["obs"])
+            rollout["policy_inputs"] = self.net.policy_inputs(rollout["obs"], posterior)
         scalars = yield from super().update(rollout, ticks)
         scalars.update((yield from self.train_belief(rollout, ticks)))
         return scalars
+
+    def replay_policy(
+        self, rollout: dict[str, torch.Tensor], idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net.heads(rollout["policy_inputs"][:, idx])
 
     def train_belief(
         self, rollout: dict[str, torch.Tensor], ticks: Ticks
@@ -160,8 +179,18 @@ class VariBAD(MetaPPO):
                 rollout["arrived"][:, idx],
             )
             posterior, _ = net.encoder(obs)
+            steps = posterior.mean.shape[0]
+            decoded = None
+            if 0 < cfg.elbo_steps < steps:
+                chosen = np.sort(self.rng.choice(steps, size=cfg.elbo_steps, replace=False))
+                decoded = torch.from_numpy(chosen).to(self.device)
             terms = elbo_terms(
-                posterior, batch, net.reward_decoder, self.bounds, net.transition_decoder
+                posterior,
+                batch,
+                net.reward_decoder,
+                self.bounds,
+                net.transition_decoder,
+                decoded,
             )
             loss = (
                 terms["reward"]
@@ -180,13 +209,29 @@ class VariBAD(MetaPPO):
         return {f"vae/{key}": float(np.mean(values)) for key, values in stats.items()}
 
 
-def decoded_goal_share(net: VariBADNet, posterior: Posterior, cells: int) -> torch.Tensor:
-    """Gridworld: the share of the reward decoder's goal probability on each cell, read
-    at each posterior's mean as the probability that staying in the cell pays the goal
-    reward, normalised over cells: (T, B, cells)."""
-    steps, tasks, _ = posterior.mean.shape
-    arrived = torch.eye(cells, device=posterior.mean.device).expand(steps, tasks, cells, cells)
-    stay = torch.zeros(steps, tasks, cells, dtype=torch.long, device=arrived.device)
+@torch.no_grad()
+def goal_belief(
+    net: VariBADNet, params: GridworldParams, tasks: int, seed: int, greedy: bool = True
+) -> np.ndarray:
+    """Gridworld: on ``tasks`` held-out tasks drawn with ``seed``, the share of the reward
+    decoder's goal probability on the true goal once the goal has been reached, averaged
+    over the rest of the meta-episode; NaN where the goal was never reached.
+
+    A cell's goal probability is the decoder's probability, at the posterior mean, that
+    staying in the cell earns the goal reward; the share normalises it over the cells.
+    """
+    env = GridworldFamily().meta_batch(params, tasks, np.random.default_rng(seed))
+    rollout = play_meta_episodes(net, env, greedy=greedy)
+    goals = torch.as_tensor(env.batch.goals, device=rollout["obs"].device)
+    posterior, _ = net.encoder(rollout["obs"])  # q_t has seen the transitions before t
+    steps, cells = posterior.mean.shape[0], params.size * params.size
+    arrived = torch.eye(cells, device=goals.device).expand(steps, tasks, cells, cells)
+    stay = torch.zeros(steps, tasks, cells, dtype=torch.long, device=goals.device)
     latent = posterior.mean[:, :, None].expand(steps, tasks, cells, posterior.mean.shape[-1])
     probability = torch.sigmoid(net.reward_decoder(arrived, stay, latent))
-    return probability / probability.sum(-1, keepdim=True)
+    share = (probability / probability.sum(-1, keepdim=True))[:, torch.arange(tasks), goals]
+    on_goal = rollout["rewards"] >= params.goal_reward
+    first = torch.where(on_goal.any(0), on_goal.float().argmax(0), steps)
+    after = torch.arange(steps, device=goals.device)[:, None] > first[None]
+    mean_after = (share * after).sum(0) / after.sum(0).clamp(min=1)
+    return torch.where(after.any(0), mean_after, torch.nan).cpu().numpy()

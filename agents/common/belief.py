@@ -138,30 +138,37 @@ def elbo_terms(
     reward_decoder: RewardDecoder,
     bounds: RewardBounds,
     transition_decoder: TransitionDecoder | None = None,
+    decoded: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The negative ELBO's parts, each a scalar: ``reward`` (summed over the T decoded
-    transitions, averaged over the T posteriors and the meta-episodes), ``transition``
-    likewise (zero without a transition decoder), and ``kl`` (summed over the T steps,
-    averaged over the meta-episodes)."""
+    """The negative ELBO's parts, each a scalar summed over the T ELBO terms (one per
+    posterior) and averaged over the meta-episodes, as in VariBAD's code: ``reward``
+    (each term summed over the T decoded transitions), ``transition`` likewise (zero
+    without a transition decoder), and ``kl``. ``decoded`` picks the steps whose
+    posteriors are decoded, scaled up to an unbiased estimate of the sum over all
+    (None: every step)."""
     steps, tasks = batch.rewards.shape
     latent = posterior.sample()  # (T posteriors, B, L)
-    # Every posterior decodes every transition: (T posteriors, T transitions, B, ...).
-    z = latent[:, None].expand(steps, steps, tasks, latent.shape[-1])
+    if decoded is not None:
+        latent = latent[decoded]
+    decoding = latent.shape[0]
+    # Each posterior decodes every transition: (posteriors, T transitions, B, ...).
+    z = latent[:, None].expand(decoding, steps, tasks, latent.shape[-1])
     predicted = reward_decoder(
-        batch.arrived[None].expand(steps, *batch.arrived.shape),
-        batch.actions[None].expand(steps, *batch.actions.shape),
+        batch.arrived[None].expand(decoding, *batch.arrived.shape),
+        batch.actions[None].expand(decoding, *batch.actions.shape),
         z,
     )
-    rewards = batch.rewards[None].expand(steps, steps, tasks)
-    terms = {"reward": reward_nll(predicted, rewards, bounds).sum(1).mean()}
+    rewards = batch.rewards[None].expand(decoding, steps, tasks)
+    per_term = steps  # the mean over the decoded posteriors, scaled to the sum over T
+    terms = {"reward": per_term * reward_nll(predicted, rewards, bounds).sum(1).mean()}
     if transition_decoder is not None:
         next_states = transition_decoder(
-            batch.states[None].expand(steps, *batch.states.shape),
-            batch.actions[None].expand(steps, *batch.actions.shape),
+            batch.states[None].expand(decoding, *batch.states.shape),
+            batch.actions[None].expand(decoding, *batch.actions.shape),
             z,
         )
         error = 0.5 * (next_states - batch.arrived[None]).pow(2).sum(-1)
-        terms["transition"] = error.sum(1).mean()
+        terms["transition"] = per_term * error.sum(1).mean()
     else:
         terms["transition"] = torch.zeros((), device=latent.device)
     terms["kl"] = kl_to_previous(posterior).sum(0).mean()
