@@ -128,15 +128,22 @@ def test_eval_per_trial_shows_the_gridworld_references(cli) -> None:
         "--set", "minibatches=2", "--set", "eval_tasks=8",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    rows = cli.json("eval", "1", "--tasks", "40")
+    result = cli("run", "rl2", "gridworld", "--steps", "500", "--set", "num_tasks=8")
+    assert result.exit_code == 0, result.output
+    rows = cli.json("eval", "1", "--tasks", "40", "--beside", "2")
     assert [row["policy"] for row in rows] == [
         "run 1 (varibad)",
+        "run 2 (rl2)",
         "known-goal",
         "systematic-search",
     ]
     assert all(len(row["per_trial"]) == 4 for row in rows)
-    shown = cli("eval", "1", "--tasks", "40", "--per-trial")
+    for row in rows[1:]:  # the same tasks: paired differences are differences of means
+        versus = row["run_minus_policy"]["mean"]
+        assert versus == pytest.approx(rows[0]["mean"] - row["mean"], abs=1e-5)
+    shown = cli("eval", "1", "--tasks", "40", "--per-trial", "--beside", "2")
     assert shown.exit_code == 0 and "systematic-search" in shown.output
+    assert "run 2 (rl2)" in shown.output
 
 
 @pytest.mark.slow

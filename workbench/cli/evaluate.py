@@ -53,7 +53,7 @@ def evaluate_run(
     if not isinstance(agent, MetaLearner):
         raise ConfigError(
             f"run {run.id} is a {run.agent} run; eval across task families is for the "
-            "meta-RL agents (rl2, l2rl, snail)"
+            "meta-RL agents (rl2, l2rl, snail, varibad)"
         )
     family = get_task(task)
     probe = family.meta_batch(params, 1, np.random.default_rng(0))
@@ -131,6 +131,14 @@ def eval_run(
             "beside the last)."
         ),
     ] = "last",
+    beside: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--beside",
+            help="Another trained meta-RL run to play the same tasks, shown under the run "
+            "with its own paired difference (repeatable), e.g. rl2 beside varibad.",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
@@ -153,7 +161,14 @@ def eval_run(
     params = build(family.Params, values, owner=task)
     seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
     run_row = evaluate_run(store, run, task, params, tasks, seed, checkpoint)
-    rows = [run_row, *reference_rows(task, params, tasks, seed, run_row.pop("totals"))]
+    run_totals = run_row.pop("totals")
+    others = []
+    for other_id in beside or []:
+        other = evaluate_run(store, store.get_run(other_id), task, params, tasks, seed, checkpoint)
+        difference = run_totals - other.pop("totals")
+        other["run_minus_policy"] = {"mean": float(difference.mean()), "ci95": ci95(difference)}
+        others.append(other)
+    rows = [run_row, *others, *reference_rows(task, params, tasks, seed, run_totals)]
     if json_output:
         print_json(rows)
         return
