@@ -143,6 +143,7 @@ CHECKPOINT_KEYS = {
     "rl2": "evaluations net optimizer rng steps_done torch_rng",
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",
+    "varibad": "evaluations net optimizer rng steps_done torch_rng",
 }
 """What the stores' existing checkpoints hold: an agent that saves other keys cannot load them.
 The populations (a2c, mg-a2c, ppo) act from each member's NumPy generator, so they save no
@@ -167,7 +168,7 @@ NETWORK_KEYS = {
 def small(name: str):
     spec = AGENTS[name]
     family = get_task(spec.tasks[0])
-    extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail") else {}
+    extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail", "varibad") else {}
     extra |= {"num_tasks": 8} if name == "l2rl" else {}
     extra |= {"task_weights": "regressed"} if name == "sf-gpi" else {}  # balanced by default
     return spec.make(spec.config(**extra), family, family.Params(), 0)
