@@ -2,7 +2,8 @@
 
 One algorithm per file here (dqn, meta_dqn, a2c, mg_a2c, ppo, rl2, l2rl, snail), each
 with its own update; the parts they share in ``agents.common``; policies that do not learn
-in ``agents.reference``; names to (Config, class) in ``agents.registry``.
+in ``agents.reference``; names to (Config, class) in ``agents.registry``; the protocol a
+plug-in agent follows, checked, in ``agents.plugin``.
 """
 
 from agents.common.base import Agent, Report

@@ -1,4 +1,5 @@
-"""The registry of agents by name: their config class, constructor and supported tasks."""
+"""The registry of agents by name: their config class, constructor and supported tasks;
+plug-in agents (``agents.plugin``) are found through the loaders in ``envs.plugins``."""
 
 from __future__ import annotations
 
@@ -6,20 +7,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.a2c import A2C, A2CConfig
+from agents.c_maml import CMAML, CMAMLConfig
 from agents.common.base import Agent
 from agents.common.population import lone
 from agents.common.task_weights import check_run
 from agents.dqn import DQN, DQNConfig
+from agents.er import ER, ERConfig
 from agents.l2rl import L2RL, L2RLConfig
+from agents.la_maml import LaMAML, LaMAMLConfig
 from agents.meta_dqn import MetaDQN, MetaDQNConfig
 from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
+from agents.online_sgd import OnlineSGD, OnlineSGDConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
 from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
+from agents.sync import Sync, SyncConfig
 from agents.varibad import VariBAD, VariBADConfig
 from envs.config import Config, ConfigError, suggest
-from envs.registry import TaskFamily
+from envs.gym_family import GYM_PREFIX
+from envs.plugins import AGENT_LOADERS, load
+from envs.registry import TaskFamily, get_task
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,40 @@ class AgentSpec:
     """``check_run(config, task_params, steps)``: what a config cannot do on a task or
     with a budget (a ConfigError of one line), checked before a run or study is created."""
 
+    actions: tuple[str, ...] = ()
+    """The kinds of action space (``envs.gym_family.action_kind``: discrete, box) with which
+    the agent trains on any gymnasium environment, a ``gym:ID`` task; () for none."""
+    source_file: str | None = None
+    """A plug-in's source file (the one defining its class); None for a built-in."""
+    source_sha256: str | None = None
+    """SHA-256 of that file when the plug-in was loaded, recorded with each of its runs."""
+
     def check_settings(self, config: Config, task_params: Config, steps: int) -> None:
         if self.check_run is not None:
             self.check_run(config, task_params, steps)
 
     def check_task(self, task: str) -> None:
+        if task.startswith(GYM_PREFIX) and task not in self.tasks:
+            family = get_task(task)
+            kind = getattr(family, "action_kind", None)
+            if not self.actions:
+                raise ConfigError(
+                    f"agent {self.name!r} does not train on gymnasium environments; "
+                    f"it supports: {', '.join(self.tasks)}"
+                )
+            if kind not in self.actions:
+                takers = [spec.name for spec in AGENTS.values() if kind in spec.actions]
+                instead = (
+                    f"agents for {kind} actions: {', '.join(takers)}"
+                    if takers
+                    else f"no built-in agent takes them; a plug-in with actions = ({kind!r},) can "
+                    "(docs/plugins.md)"
+                )
+                raise ConfigError(
+                    f"agent {self.name!r} takes {' or '.join(self.actions)} actions and "
+                    f"{task} has {kind} actions ({family.action_space}); {instead}"
+                )
+            return
         if task not in self.tasks:
             raise ConfigError(
                 f"agent {self.name!r} does not support task {task!r}; "
@@ -69,6 +106,11 @@ META_TASKS = (
 )
 """Families with batched meta-episodes, which the meta-RL agents train on."""
 
+CONTINUAL_TASKS = ("digits-permuted", "digits-rotated")
+"""Streams of classification tasks (envs/continual.py), which the continual learners
+learn in one pass; their main metric is the retained accuracy over the tasks seen."""
+RETAINED = "eval/retained_accuracy"
+
 AGENTS: dict[str, AgentSpec] = {
     spec.name: spec
     for spec in [
@@ -79,6 +121,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(DQN),
             population=DQN,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="meta-dqn",
@@ -87,6 +130,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(MetaDQN),
             population=MetaDQN,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="a2c",
@@ -95,6 +139,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(A2C),
             population=A2C,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="mg-a2c",
@@ -103,6 +148,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(MetaGradientA2C),
             population=MetaGradientA2C,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="ppo",
@@ -111,6 +157,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=lone(PPO),
             population=PPO,
             tasks=CONTROL_TASKS,
+            actions=("discrete",),
         ),
         AgentSpec(
             name="sf-gpi",
@@ -153,15 +200,71 @@ AGENTS: dict[str, AgentSpec] = {
             tasks=META_TASKS,
             main_metric="eval/meta_episode_return",
         ),
+        AgentSpec(
+            name="online-sgd",
+            summary="Continual: plain SGD on the stream, no memory (the forgetting floor).",
+            config=OnlineSGDConfig,
+            make=OnlineSGD,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="er",
+            summary="Continual: experience replay from a reservoir memory (Riemer et al. 2019).",
+            config=ERConfig,
+            make=ER,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="c-maml",
+            summary="Continual: look-ahead MAML, one fixed inner rate (Gupta et al. 2020).",
+            config=CMAMLConfig,
+            make=CMAML,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="sync",
+            summary="Continual: learned per-parameter rates, synchronous updates (La-MAML's).",
+            config=SyncConfig,
+            make=Sync,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
+        AgentSpec(
+            name="la-maml",
+            summary="Continual: La-MAML, learned rates gating async updates (Gupta et al. 2020).",
+            config=LaMAMLConfig,
+            make=LaMAML,
+            tasks=CONTINUAL_TASKS,
+            main_metric=RETAINED,
+        ),
     ]
 }
 
 
+_LOADED: dict[str, AgentSpec] = {}
+"""Plug-in agents loaded in this process, by the name they were asked for and the name
+their runs record."""
+
+
 def get_agent(name: str) -> AgentSpec:
-    """The agent called ``name``, or a ConfigError suggesting the closest names."""
-    try:
+    """The agent called ``name``: a built-in, else a plug-in (``path/file.py:Class``,
+    ``package.module:Class`` or an entry point of ``workbench.agents``, through the loaders
+    the application registered in ``envs.plugins``); else a ConfigError of one line."""
+    if name in AGENTS:
         return AGENTS[name]
-    except KeyError:
+    if name in _LOADED:
+        return _LOADED[name]
+    found = load(AGENT_LOADERS, name)
+    if found is None:
         raise ConfigError(
-            f"unknown agent {name!r}{suggest(name, AGENTS)}; `workbench agents` lists them"
-        ) from None
+            f"unknown agent {name!r}{suggest(name, AGENTS)}; `workbench agents` lists them, "
+            "and a plug-in is named path/file.py:Class or package.module:Class"
+        )
+    from agents.plugin import plugin_spec
+
+    spec = plugin_spec(found)
+    _LOADED[name] = _LOADED[found.name] = spec
+    return spec

@@ -3,8 +3,8 @@
 Each family scales physical constants of a gymnasium environment by context factors.
 A factor of 1 is gymnasium's own value, so the default context reproduces the plain
 environment exactly. Factors are fixed by the parameters, or resampled at every reset
-from the split's range: the full range [context_low, context_high] is cut into a train
-part and a test part (the top ``test_fraction`` of it) that never overlap.
+from a split of the range [context_low, context_high): the training region, or one of
+the evaluation splits of Kirk et al. (envs/splits.py says which values each draws from).
 """
 
 from __future__ import annotations
@@ -18,69 +18,43 @@ import numpy as np
 from gymnasium.envs.classic_control import utils as control_utils
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
-from envs.config import Config, ConfigError, bounded
+from envs.config import ConfigError, bounded
 from envs.family import Task, TaskFamily
 from envs.population import BatchedMemberEnvs, reseed
-
-SPLITS = ("train", "test", "all")
-
-
-@dataclass
-class ContextParams(Config):
-    """Context options shared by every contextual family; subclasses add their factors."""
-
-    resample: bool = False
-    """Draw new factors from the split's range at every reset instead of the fixed ones."""
-    split: str = "train"
-    """Range to draw from when resampling: train, test or all."""
-    context_low: float = bounded(0.2, 0.0, low_open=True)
-    """Smallest factor of the full range."""
-    context_high: float = bounded(2.2, 0.0, low_open=True)
-    """Largest factor of the full range."""
-    test_fraction: float = bounded(0.2, 0.0, 1.0, low_open=True, high_open=True)
-    """Share of the range, at its top, held out as the test split."""
-    visible_context: bool = False
-    """Append the normalised factors to the observation."""
-
-    factor_names: ClassVar[tuple[str, ...]] = ()
-
-    def check(self) -> None:
-        if self.split not in SPLITS:
-            raise ConfigError(f"split={self.split!r} is not one of {', '.join(SPLITS)}")
-        if self.context_low >= self.context_high:
-            raise ConfigError(
-                f"context range [{self.context_low}, {self.context_high}] is empty or inverted: "
-                "context_low must be below context_high"
-            )
-        for name in self.factor_names:
-            value = getattr(self, name)
-            if value <= 0:
-                raise ConfigError(f"{name}={value} must be a positive factor")
-
-    def split_range(self, split: str | None = None) -> tuple[float, float]:
-        """[low, high) of a split; train and test share only the cut point, taken by test."""
-        low, high = self.context_low, self.context_high
-        cut = high - self.test_fraction * (high - low)
-        return {"train": (low, cut), "test": (cut, high), "all": (low, high)}[split or self.split]
-
-    def fixed_context(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in self.factor_names}
-
-    def normalise(self, factors: np.ndarray) -> np.ndarray:
-        middle = (self.context_low + self.context_high) / 2
-        half = (self.context_high - self.context_low) / 2
-        return ((factors - middle) / half).astype(np.float32)
+from envs.splits import ContextParams
 
 
 class ContextualFamily(TaskFamily):
-    """A gymnasium env id, its context factors, and how each factor is applied."""
+    """A gymnasium env id, its context factors, and how each factor is applied.
+
+    ``solved_threshold``: the episode return at which a context counts as solved, where
+    the benchmark has one (None elsewhere)."""
 
     env_id: ClassVar[str]
     make_kwargs: ClassVar[dict[str, Any]] = {}
+    solved_threshold: ClassVar[float | None] = None
 
     def sample(self, params: ContextParams, rng: np.random.Generator) -> Task:
-        low, high = params.split_range()
-        return {name: float(rng.uniform(low, high)) for name in params.factor_names}
+        """One context of the params' split: the varied factors drawn, the rest fixed."""
+        drawn = params.draw(rng, 1)[:, 0]
+        return params.fixed_context() | {
+            name: float(value) for name, value in zip(params.varied_factors, drawn, strict=True)
+        }
+
+    def make_context_envs(
+        self, params: ContextParams, contexts: np.ndarray
+    ) -> gym.vector.VectorEnv:
+        """A vector env of one env per row of ``contexts`` ``[n, factors]``, each held at
+        its context (no resampling): what an evaluation on a split's contexts plays."""
+        fixed = params.replace(resample=False)
+        return gym.vector.SyncVectorEnv(
+            [
+                lambda row=row: self.make_env(
+                    fixed.replace(**dict(zip(params.factor_names, map(float, row), strict=True)))
+                )
+                for row in contexts
+            ]
+        )
 
     def apply(self, env: gym.Env, context: dict[str, float]) -> None:
         """Set the scaled constants on the unwrapped env (before its next reset)."""
@@ -145,10 +119,19 @@ class CartPoleParams(ContextParams):
 
 
 class CartPoleFamily(ContextualFamily):
+    """CartPole with three factors. At the defaults ([0.2, 2.2), test_fraction 0.2,
+    seen_fraction 0.5: low 0.2, lower_constraint 1.0, mid 1.8, high 2.2) the splits draw,
+    for each varied factor (all three unless ``varied`` says fewer): train from [0.2, 1.8)
+    with at least one factor below 1.0; interpolation likewise, new contexts; combinatorial
+    from [1.0, 1.8) every factor; extrapolation-single one factor from [1.8, 2.2) and the
+    others from [0.2, 1.8); extrapolation-all (and test) every factor from [1.8, 2.2);
+    all from [0.2, 2.2). A context is solved at a return of 195 (CARL's threshold)."""
+
     name = "cartpole"
     summary = "CartPole-v1 with gravity, pole length and time step scaled by context factors."
     Params = CartPoleParams
     env_id = "CartPole-v1"
+    solved_threshold = 195.0
 
     def apply(self, env: Any, context: dict[str, Any]) -> None:
         env.gravity = 9.8 * context["gravity"]
@@ -163,6 +146,13 @@ class CartPoleFamily(ContextualFamily):
         self, params: CartPoleParams, num_envs: int, members: int
     ) -> BatchedMemberEnvs:
         return BatchedMemberEnvs(ContextualCartPoleVector(self, params, num_envs, members))
+
+    def make_context_envs(self, params: CartPoleParams, contexts: np.ndarray):
+        env = ContextualCartPoleVector(self, params.replace(resample=False), len(contexts))
+        for column, name in enumerate(params.factor_names):
+            env.factors[name] = np.asarray(contexts[:, column], dtype=float)
+        env._apply()
+        return env
 
 
 class ContextualCartPoleVector(CartPoleVectorEnv):
@@ -216,10 +206,16 @@ class ContextualCartPoleVector(CartPoleVectorEnv):
         return np.concatenate(draws, axis=1) if draws else np.zeros((rows, 0))
 
     def _resample(self, mask: np.ndarray) -> None:
-        # One (factors, k) draw is the lone env's draws of k per factor, one after another.
-        names = self.params.factor_names
-        draws = self._draw(mask, len(names), *self.params.split_range())
-        for name, values in zip(names, draws, strict=True):
+        # Each block's draw [varied factors, its k restarting envs] from its own generator;
+        # for a box split one (factors, k) draw: k per factor, one after another.
+        counts = mask.reshape(self.members, self.envs_per_member).sum(axis=1)
+        blocks = [
+            self.params.draw(generator, int(count))
+            for generator, count in zip(self.generators, counts, strict=True)
+            if count
+        ]
+        draws = np.concatenate(blocks, axis=1)
+        for name, values in zip(self.params.varied_factors, draws, strict=True):
             self.factors[name][mask] = values
         self._apply()
 
@@ -272,10 +268,16 @@ class MountainCarParams(ContextParams):
 
 
 class MountainCarFamily(ContextualFamily):
+    """MountainCar with one factor, gravity. At the defaults (low 0.2, mid 1.8, high 2.2)
+    train and interpolation draw from [0.2, 1.8), extrapolation-all (and test) from
+    [1.8, 2.2), all from [0.2, 2.2); combinatorial and extrapolation-single need two
+    factors. Solved at -110 (gymnasium's reward threshold of MountainCar-v0)."""
+
     name = "mountaincar"
     summary = "MountainCar-v0 with gravity scaled by a context factor."
     Params = MountainCarParams
     env_id = "MountainCar-v0"
+    solved_threshold = -110.0
 
     def apply(self, env: Any, context: dict[str, Any]) -> None:
         env.gravity = 0.0025 * context["gravity"]
@@ -289,6 +291,10 @@ class PendulumParams(ContextParams):
 
 
 class PendulumFamily(ContextualFamily):
+    """Pendulum with one factor, the pole length; its splits as MountainCar's (train and
+    interpolation [0.2, 1.8), extrapolation-all [1.8, 2.2) at the defaults). No solved
+    threshold (gymnasium registers none for Pendulum-v1)."""
+
     name = "pendulum"
     summary = "Pendulum-v1 (continuous torque) with the pole length scaled by a context factor."
     Params = PendulumParams
@@ -313,10 +319,15 @@ class LunarLanderParams(ContextParams):
 
 
 class LunarLanderFamily(ContextualFamily):
+    """LunarLander with one factor, gravity, in [0.2, 1.15) by default (mid 0.96): train
+    and interpolation from [0.2, 0.96), extrapolation-all (and test) from [0.96, 1.15).
+    Solved at 200 (gymnasium's reward threshold of LunarLander-v3)."""
+
     name = "lunarlander"
     summary = "LunarLander-v3 (discrete) with gravity scaled by a context factor."
     Params = LunarLanderParams
     env_id = "LunarLander-v3"
+    solved_threshold = 200.0
 
     def apply(self, env: Any, context: dict[str, Any]) -> None:
         env.gravity = -10.0 * context["gravity"]  # the world is rebuilt from it at reset

@@ -46,6 +46,11 @@ class TaskFamily(ABC):
         seed (envs/population.py); families with a batched form override this."""
         return MemberEnvs([self.make_vector_env(params, num_envs) for _ in range(members)])
 
+    def budget(self, params: Config, steps: int) -> int:
+        """The steps a run asked for ``steps`` trains: all of them, unless the family's
+        tasks end (a continual stream is one pass over a fixed number of samples)."""
+        return steps
+
     def describe_task(self, task: Task) -> dict[str, Any]:
         """A JSON-friendly view of a task for listings (large arrays by shape and mean)."""
         view: dict[str, Any] = {}

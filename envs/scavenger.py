@@ -212,6 +212,8 @@ class ScavengerEnvs:
 class ScavengerVector(ScavengerEnvs, gym.vector.VectorEnv):
     """The lone vector env: one member's copies, with gymnasium's vector-env attributes."""
 
+    metadata = {"render_modes": [], "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+
     def __init__(self, params: ScavengerParams, num_envs: int) -> None:
         ScavengerEnvs.__init__(self, params, num_envs, 1)
         self.observation_space = gym.vector.utils.batch_space(

@@ -144,6 +144,10 @@ CHECKPOINT_KEYS = {
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",
     "varibad": "evaluations net optimizer rng steps_done torch_rng",
+    **{
+        learner: "accuracy extra losses memory params rng steps_done"
+        for learner in ("online-sgd", "er", "c-maml", "sync", "la-maml")
+    },
 }
 """What the stores' existing checkpoints hold: an agent that saves other keys cannot load them.
 The populations (a2c, mg-a2c, ppo) act from each member's NumPy generator, so they save no

@@ -67,7 +67,7 @@ def test_stop_within_5s_then_resume_to_full_budget(cli, home: Path) -> None:
     assert (done.status, done.steps_done) == ("completed", 30_000)
     assert metrics_up_to(home, run_id, stopped.checkpoint_step) == before
 
-    rows = list(csv.DictReader(io.StringIO(cli("runs", "export", str(run_id)).stdout)))
+    rows = list(csv.DictReader(io.StringIO(cli("runs", "export", str(run_id), "--wide").stdout)))
     steps = [int(row["step"]) for row in rows]
     assert len(steps) == len(set(steps)) and steps == sorted(steps)
     assert steps[-1] == 30_000 and rows[-1]["eval/episode_return"]

@@ -107,12 +107,12 @@ def test_config_file_and_set_override(cli, tmp_path: Path) -> None:
 
 def test_export_has_each_step_once_in_csv_and_json(cli) -> None:
     assert cli("run", "dqn", "cartpole", *TINY).exit_code == 0
-    result = cli("runs", "export", "1", "--format", "csv")
+    result = cli("runs", "export", "1", "--format", "csv", "--wide")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     steps = [int(row["step"]) for row in rows]
     assert steps == sorted(set(steps))
     assert steps[-1] == 600 and rows[-1]["eval/episode_return"]
-    exported = json.loads(cli("runs", "export", "1", "--format", "json").stdout)
+    exported = json.loads(cli("runs", "export", "1", "--format", "json", "--wide").stdout)
     assert [row["step"] for row in exported["metrics"]] == steps
 
 
@@ -160,7 +160,10 @@ BAD_INPUTS = [
     (["run", "dqn", "cartpole", "--steps", "0"], "--steps must be a positive number"),
     (["run", "dqn", "cartpole", "--seed", "-1"], "--seed must be zero or positive"),
     (["runs", "show", "42"], "no run with id 42"),
-    (["runs", "export", "1", "--format", "xml"], "--format must be csv or json"),
+    (
+        ["runs", "export", "1", "--format", "xml"],
+        "--format must be one of csv, json, parquet, tensorboard, got 'xml'",
+    ),
     (["runs", "ls", "--status", "finished"], "unknown status 'finished'"),
 ]
 

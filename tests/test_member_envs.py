@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.registry import CONTROL_TASKS
-from envs.config import build
+from envs.config import build, restore
 from envs.control import CartPoleParams
 from envs.population import BatchedMemberEnvs
 from envs.registry import get_task
@@ -137,8 +137,10 @@ def test_resampled_cartpole_draws_in_the_order_it_always_has() -> None:
     """The lone env draws, from the generator its seed makes: at reset the initial states
     and then each factor; at a step that restarts k envs, k of each factor and then their
     initial states (gymnasium's draws, and the lone env's before populations), so a
-    seeded run replays what it did."""
-    params = CartPoleParams(resample=True)
+    seeded run replays what it did. Its parameters are a run's stored before the
+    evaluation splits, which ``restore`` rebuilds with the box it trained on."""
+    stored = {"resample": True, "split": "train", "context_low": 0.2, "context_high": 2.2}
+    params = restore(CartPoleParams, stored | {"test_fraction": 0.2}, owner="cartpole")
     names, (low, high) = params.factor_names, params.split_range()
     env = get_task("cartpole").make_vector_env(params, 6)
     rng = np.random.default_rng(3)

@@ -298,7 +298,7 @@ def test_a_foreground_population_prints_a_table_of_its_members(cli) -> None:
 def test_a_member_evaluates_exports_and_loads_like_a_lone_run(cli, home: Path) -> None:
     table = json.loads(cli("run", "dqn", "cartpole", *TINY, "--seeds", "0-1", "--json").stdout)
     lone = cli.json("run", "dqn", "cartpole", *TINY, "--seed", "1")
-    exported = cli("runs", "export", str(table[1]["id"]), "--format", "json")
+    exported = cli("runs", "export", str(table[1]["id"]), "--format", "json", "--wide")
     assert exported.exit_code == 0 and json.loads(exported.stdout)["run"]["seed"] == 1
     from workbench.runner import load_trained
 

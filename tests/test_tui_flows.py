@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from workbench import runner
+from workbench.smoothing import ema
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.compare import CompareView
@@ -21,7 +22,6 @@ from workbench.tui.screens.launch import LaunchScreen
 from workbench.tui.screens.run_view import RunView
 from workbench.tui.screens.studies import StudiesScreen
 from workbench.tui.screens.study_view import StudyView
-from workbench.tui.smoothing import ema
 from workbench.tui.widgets.confirm import ConfirmationModal
 
 from .test_tui import completed_run, until

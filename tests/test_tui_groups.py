@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from textual.widgets import DataTable
 
+from workbench.bands import BAND, median_band
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.bands import BAND, median_band
 from workbench.tui.readers.groups import read_table, seed_text
 from workbench.tui.screens.compare import CompareView
 from workbench.tui.table_rows import entries

@@ -14,6 +14,15 @@ def fixed(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def wall_unit(span: float) -> tuple[str, float]:
+    """The unit of a wall-time axis spanning ``span`` seconds, and its length in seconds."""
+    if span >= 2 * 3600:
+        return "hours", 3600.0
+    if span >= 120:
+        return "minutes", 60.0
+    return "seconds", 1.0
+
+
 def mean_ci(mean: float | None, ci95: float | None, digits: int = 2) -> str:
     """``mean ± ci95``; the mean alone when there is no interval, ``-`` without a mean."""
     if ci95 is None or mean is None:

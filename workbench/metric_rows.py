@@ -25,14 +25,16 @@ class MetricRows:
     def write_metrics(
         self,
         run_id: int,
-        rows: list[tuple[str, int, float]],
+        rows: list[tuple[str, int, float]] | list[tuple[str, int, float, float]],
         steps_done: int,
         *,
         checkpoint: tuple[str, int] | None = None,
         best: tuple[str, int] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
-        """Append metric rows (key, step, value) and progress in one transaction.
+        """Append metric rows (key, step, value[, wall_time]) and progress in one
+        transaction; a row without its wall time (when it was logged, Unix seconds) is
+        stamped with the time of this write.
 
         With ``checkpoint=(path, step)`` or ``(path, step, sha256)`` the checkpoint becomes
         the run's resume point in the same transaction, so it never points past metrics
@@ -43,8 +45,9 @@ class MetricRows:
         with self.transaction():
             if rows:
                 self.conn.executemany(
-                    "INSERT INTO metrics (run_id, key, step, value) VALUES (?, ?, ?, ?)",
-                    [(run_id, key, step, value) for key, step, value in rows],
+                    "INSERT INTO metrics (run_id, key, step, value, wall_time) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(run_id, key, step, value, *(at or [now])) for key, step, value, *at in rows],
                 )
             self.conn.execute(
                 "UPDATE runs SET steps_done = ?, heartbeat = ?, "
@@ -110,6 +113,28 @@ class MetricRows:
             sql += " AND key = ?"
             params.append(key)
         return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
+
+    def timed_metrics(
+        self, run_id: int, key: str | None = None, since_step: int = -1
+    ) -> list[tuple[str, int, float | None, float]]:
+        """(key, step, wall_time, value) rows in step order, as ``metrics`` (wall_time None
+        for a row logged before schema 8)."""
+        sql = "SELECT key, step, wall_time, value FROM metrics WHERE run_id = ? AND step > ?"
+        params: list[Any] = [run_id, since_step]
+        if key is not None:
+            sql += " AND key = ?"
+            params.append(key)
+        return [tuple(row) for row in self.conn.execute(sql + " ORDER BY step, key", params)]
+
+    def wall_origin(self, run: RunRecord) -> float | None:
+        """The origin of a run's wall-time axis, shared by all its keys: when it first
+        started (a resume keeps ``started_at``), or its first timed metric if earlier
+        (rows written by hand, as tests do). None without either."""
+        row = self.conn.execute(
+            "SELECT MIN(wall_time) FROM metrics WHERE run_id = ?", [run.id]
+        ).fetchone()
+        known = [t for t in (run.started_at, row[0]) if t is not None]
+        return min(known) if known else None
 
     def last_value(self, run_id: int, key: str) -> float | None:
         row = self.conn.execute(

@@ -41,7 +41,7 @@ import torch
 from agents.common.base import Report
 from agents.common.population import Population, check_members, select, shared_fields
 from agents.registry import get_agent
-from envs.config import ConfigError, build, restore
+from envs.config import ConfigError, restore
 from envs.registry import get_task
 from workbench import checkpoints
 from workbench.format import fixed
@@ -215,7 +215,7 @@ class _GroupTrainer:
         or missing fails alone, with the file named, and the others train."""
         first = self.members[0].run
         self.spec, self.family = get_agent(first.agent), get_task(first.task)
-        self.params = build(self.family.Params, first.task_params, owner=first.task)
+        self.params = restore(self.family.Params, first.task_params, owner=first.task)
         states: dict[int, dict[str, Any]] = {}
         for member in list(self.members):
             run = member.run

@@ -74,6 +74,13 @@ class RunRecord:
     for a lone run."""
     device: str | None = None
     """Where the run trains: auto, cpu or cuda (schema 7; None before it, which is cpu)."""
+    tags: list[str] = field(default_factory=list)
+    """Labels a user gave the run (schema 8), sorted, each once; `runs ls --tag T` filters."""
+    note: str | None = None
+    """Free text a user wrote about the run (schema 8)."""
+    agent_sha256: str | None = None
+    """SHA-256 of a plug-in agent's source file at creation (schema 9; None for a built-in
+    agent): a resume refuses when the file has changed since."""
     notice: str | None = field(default=None, compare=False)
     """Not a column: set by a resume that could not use the last checkpoint, saying which
     one it resumes from instead (one line for the user)."""
@@ -83,6 +90,7 @@ class RunRecord:
         values = dict(row)
         for key in ("config", "task_params", "summary"):
             values[key] = json.loads(values[key] or "{}")
+        values["tags"] = json.loads(values.get("tags") or "[]")
         values["stop_requested"] = bool(values["stop_requested"])
         return cls(**values)
 
@@ -111,6 +119,12 @@ class RunRecord:
         """The status as listings show it: ``stalled 67 s`` for a stalled run."""
         stalled = self.stalled_for(now)
         return self.status if stalled is None else f"stalled {stalled:.0f} s"
+
+
+def agent_label(agent: str) -> str:
+    """An agent as names and listings show it: a plug-in's class name (its spec, a path
+    included, is the run's ``agent``), a built-in's name as it is."""
+    return agent.rsplit(":", 1)[-1] if ":" in agent else agent
 
 
 def file_sha256(path: Path | str) -> str | None:

@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -116,7 +117,8 @@ class MetricBuffer:
         self.store, self.run_id, self.summary = store, run_id, summary
         self.step = step
         """The last step added: the run's progress (``steps_done``) at the next flush."""
-        self.pending: list[tuple[str, int, float]] = []
+        self.pending: list[tuple[str, int, float, float]] = []
+        """(key, step, value, wall_time) rows: the time is when the report arrived."""
         self.stored_rows = 0
         self.best: tuple[str, int] | None = None
         """A best checkpoint saved since the last flush, (path, step), to record with it."""
@@ -124,8 +126,9 @@ class MetricBuffer:
     def add(self, report: Report) -> bool:
         """Buffer a report's scalars; True when it is the best evaluation so far."""
         self.step = report.step
+        now = time.time()
         self.pending.extend(
-            (key, report.step, float(value)) for key, value in report.scalars.items()
+            (key, report.step, float(value), now) for key, value in report.scalars.items()
         )
         return self.summary.update(report)
 

@@ -21,7 +21,7 @@ import torch
 
 from agents.common.base import Agent
 from agents.registry import get_agent
-from envs.config import build, restore
+from envs.config import restore
 from envs.registry import get_task
 from workbench import checkpoints
 from workbench.format import fixed
@@ -80,7 +80,7 @@ def make_agent(
     return spec.make(
         restore(spec.config, config, owner=agent),
         family,
-        build(family.Params, task_params, owner=task),
+        restore(family.Params, task_params, owner=task),
         seed,
         **extra,
     )
@@ -109,6 +109,7 @@ def create_run(
     init_from: int | None = None,
     init_checkpoint: str = "last",
     device: str | None = None,
+    agent_sha256: str | None = None,
 ) -> int:
     """Queue a run; with ``init_from``, its networks start from that run's last (or, with
     ``init_checkpoint="best"``, best) checkpoint, copied now, so the source may train on
@@ -131,6 +132,7 @@ def create_run(
             init_path=str(init_path) if init_path else None,
             init_checkpoint=init_checkpoint if init_from is not None else None,
             device=device,
+            agent_sha256=agent_sha256,
         )
     except BaseException:
         if init_path:

@@ -125,6 +125,22 @@ def _add_population_and_device(db: sqlite_utils.Database) -> None:
     db["runs"].create_index(["population"], if_not_exists=True)
 
 
+def _add_tags_notes_and_wall_time(db: sqlite_utils.Database) -> None:
+    """Schema 8: a run's ``tags`` (a JSON list of strings, ``[]`` for a run made before)
+    and ``note`` (free text), both written by the CLI and the TUI, never by a worker; and
+    each metric row's ``wall_time`` (Unix seconds when it was logged; NULL for rows
+    logged before this schema, which no clock recorded)."""
+    _add_columns(db, "runs", {"tags": str, "note": str})
+    db.execute("UPDATE runs SET tags = '[]' WHERE tags IS NULL")
+    _add_columns(db, "metrics", {"wall_time": float})
+
+
+def _add_agent_source_hash(db: sqlite_utils.Database) -> None:
+    """Schema 9: the SHA-256 of a plug-in agent's source file when the run was created
+    (None for a built-in agent), so a resume can refuse a source that changed since."""
+    _add_columns(db, "runs", {"agent_sha256": str})
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
@@ -133,6 +149,8 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (5, _move_study_storages),
     (6, _add_checkpoint_hashes),
     (7, _add_population_and_device),
+    (8, _add_tags_notes_and_wall_time),
+    (9, _add_agent_source_hash),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""

@@ -12,7 +12,9 @@ Who writes what:
 
 - The CLI and the TUI create run rows (``queued``; a run started from another's networks
   gets ``init_from`` and ``init_path``, a copy of those weights written before the row,
-  never changed after), set ``stop_requested``, put a
+  never changed after), alone write a run's ``name`` after that, its ``tags`` and
+  ``note`` (``LabelRows``; a resume or a worker never touches them), set
+  ``stop_requested``, put a
   ``stopped``/``failed``/``lost`` row back to ``queued`` for a resume (falling back to
   the previous checkpoint when the last is damaged), fail a ``queued`` row whose worker
   cannot start (``fail_unclaimed``), and delete rows that no process is running.
@@ -29,7 +31,8 @@ Who writes what:
 
 What a reader may assume:
 
-- ``(run_id, key, step)`` is unique: no metric is ever stored twice.
+- ``(run_id, key, step)`` is unique: no metric is ever stored twice. ``wall_time`` is
+  when its report reached the runner (schema 8; NULL for rows logged before).
 - Metrics arrive in batches, each committed together with ``steps_done``. A checkpoint
   commits the metrics up to its step together with ``checkpoint_step``: every metric at
   or before ``checkpoint_step`` is final. Metrics after it may be removed when the run
@@ -60,9 +63,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.population_rows import PopulationRows
-from workbench.records import RunRecord, default_home, pid_alive
+from workbench.records import RunRecord, agent_label, default_home, pid_alive
 from workbench.schema import MIGRATIONS, SCHEMA_VERSION
 from workbench.store_open import (
     StoreError,
@@ -88,7 +92,7 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class Store(MetricRows, PopulationRows):
+class Store(MetricRows, PopulationRows, LabelRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None) -> None:
@@ -183,6 +187,7 @@ class Store(MetricRows, PopulationRows):
         init_checkpoint: str | None = None,
         population: int | None = None,
         device: str | None = None,
+        agent_sha256: str | None = None,
     ) -> int:
         """Insert a queued run row inside the caller's transaction."""
         row = {
@@ -206,11 +211,14 @@ class Store(MetricRows, PopulationRows):
             "init_checkpoint": init_checkpoint,
             "population": population,
             "device": device,
+            "agent_sha256": agent_sha256,
+            "tags": "[]",
         }
         run_id = int(self.db["runs"].insert(row).last_pk)
         if not name:
             self.conn.execute(
-                "UPDATE runs SET name = ? WHERE id = ?", [f"{agent}-{task}-{run_id}", run_id]
+                "UPDATE runs SET name = ? WHERE id = ?",
+                [f"{agent_label(agent)}-{task}-{run_id}", run_id],
             )
         return run_id
 
@@ -228,10 +236,11 @@ class Store(MetricRows, PopulationRows):
         return [RunRecord.from_row(row) for row in self._query(sql + " ORDER BY id", params)]
 
     def run_stamps(self) -> dict[int, tuple]:
-        """Per run, the raw columns that change while it trains (status, steps, summary,
-        name, heartbeat), unparsed: a cheap way for a reader to find which rows changed."""
+        """Per run, the raw columns that change while it trains or a user labels it
+        (status, steps, summary, name, heartbeat, tags, note), unparsed: a cheap way for
+        a reader to find which rows changed."""
         self.refresh_lost()
-        sql = "SELECT id, status, steps_done, summary, name, heartbeat FROM runs"
+        sql = "SELECT id, status, steps_done, summary, name, heartbeat, tags, note FROM runs"
         return {row[0]: tuple(row[1:]) for row in self.conn.execute(sql)}
 
     def get_runs(self, run_ids: Iterable[int]) -> list[RunRecord]:

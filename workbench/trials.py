@@ -69,7 +69,10 @@ class RunTrainer:
         self.device = device
 
     def _row(self, lifetime: Lifetime) -> dict[str, Any]:
-        """The run row of a lifetime: ``create_run``'s keyword arguments."""
+        """The run row of a lifetime: ``create_run``'s keyword arguments (a plug-in agent's
+        with its source hash)."""
+        from agents.registry import get_agent
+
         return {
             "agent": lifetime.agent,
             "task": lifetime.task,
@@ -81,6 +84,7 @@ class RunTrainer:
             "study": lifetime.study,
             "trial": lifetime.trial,
             "device": self.device,
+            "agent_sha256": get_agent(lifetime.agent).source_sha256,
         }
 
     def train(

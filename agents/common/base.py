@@ -11,8 +11,9 @@ from envs.config import Config
 
 RETURN_KEYS = ("charts/episode_return", "charts/meta_episode_return")
 """Metric keys of training returns, per episode or per meta-episode."""
-EVAL_KEYS = ("eval/episode_return", "eval/meta_episode_return")
-"""Metric keys of evaluation returns; ``KEY_std`` or ``KEY_ci95`` may accompany them."""
+EVAL_KEYS = ("eval/episode_return", "eval/meta_episode_return", "eval/retained_accuracy")
+"""Metric keys of evaluation returns (for the continual learners, the mean held-out
+accuracy over the tasks seen so far); ``KEY_std`` or ``KEY_ci95`` may accompany them."""
 
 
 class Report(NamedTuple):

@@ -94,7 +94,7 @@ def test_eval_of_a_damaged_checkpoint_is_one_line_naming_the_file(cli: Cli, home
     path = run_row(home, run_id).checkpoint_path
     Path(path).write_bytes(b"\x00garbage" * 100)  # corrupt, not only short
 
-    result = cli("eval", str(run_id))
+    result = cli("eval", str(run_id), "--split", "train")  # a single-task run: a split
 
     assert result.exit_code == 2, result.output
     line = one_line(result.output)

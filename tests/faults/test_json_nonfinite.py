@@ -67,7 +67,7 @@ def test_runs_show_json_is_valid_with_nan_and_inf(cli, home: Path) -> None:
 
 def test_runs_export_json_is_valid_with_nan_and_inf(cli, home: Path) -> None:
     run_id = nonfinite_run(home)
-    result = cli("runs", "export", str(run_id), "--format", "json")
+    result = cli("runs", "export", str(run_id), "--format", "json", "--wide")
     assert result.exit_code == 0, result.output
     metrics = strict(result.stdout)["metrics"]
     by_step = {row["step"]: row for row in metrics}

@@ -47,6 +47,10 @@ SMALL = {
     "rl2": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6}),
     "snail": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6}),
     "l2rl": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6, "n_steps": 2}),
+    **{
+        learner: ("digits-permuted", {"hidden_size": 16, "glances": 1})
+        for learner in ("online-sgd", "er", "c-maml", "sync", "la-maml")
+    },
 }
 STEPS = {"dqn": 300, "meta-dqn": 300, "a2c": 300, "mg-a2c": 300, "ppo": 200}
 """Env steps per agent (meta-RL agents: 200, two updates and more of 8 bandit tasks)."""

@@ -14,15 +14,14 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
+from workbench.cli import catalog
 from workbench.cli.common import (
     Home,
     JsonFlag,
-    console,
     err_console,
     fail,
     open_store,
     parse_assignments,
-    print_json,
     read_config_file,
     user_errors,
 )
@@ -64,6 +63,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Mean total reward of a trained run on held-out tasks, beside the reference policies.",
     ),
     "report": ("workbench.cli.evaluate", "report_app", "Tables built from several runs."),
+    "plot": (
+        "workbench.cli.plot",
+        "plot",
+        "Runs' curves of one metric as a PNG, SVG or PDF figure (smoothed, grouped).",
+    ),
 }
 """Commands whose modules load only when the command runs: name -> (module, attribute (a
 Typer app or a command function), the one-line help `workbench --help` shows)."""
@@ -256,7 +260,8 @@ def run(
             if json_output:
                 record = run_service.train_foreground(store, run_id, stop_event=signals.event)
             else:
-                record = run_with_progress(store, run_id, steps, signals.event)
+                budget = store.get_run(run_id).total_steps  # a continual stream may be shorter
+                record = run_with_progress(store, run_id, budget, signals.event)
     except KeyboardInterrupt:
         # A second Ctrl+C after the runner had finished the run (while it closed): the
         # row says how it ended.
@@ -298,71 +303,8 @@ def _population(
         raise typer.Exit(code)
 
 
-@app.command()
-@user_errors
-def agents(
-    name: Annotated[
-        str | None, typer.Argument(help="Only this agent, e.g. dqn; default: all.")
-    ] = None,
-    json_output: JsonFlag = False,
-) -> None:
-    """List the agents, the tasks each supports, and their config fields (or one agent's)."""
-    from agents.registry import AGENTS, get_agent
-    from envs.config import describe
-
-    specs = [get_agent(name)] if name is not None else list(AGENTS.values())
-    listing = [
-        {"name": s.name, "summary": s.summary, "tasks": list(s.tasks), "config": describe(s.config)}
-        for s in specs
-    ]
-    if json_output:
-        print_json(listing[0] if name is not None else listing)
-        return
-    for entry in listing:
-        _print_fields(f"{entry['name']}: {entry['summary']}", entry["config"])
-        console.print(f"  tasks: {', '.join(entry['tasks'])}\n")
-
-
-@app.command()
-@user_errors
-def tasks(json_output: JsonFlag = False) -> None:
-    """List the task families, the agents that support each, and their parameters."""
-    import numpy as np
-
-    from agents.registry import AGENTS
-    from envs.config import describe
-    from envs.registry import TASKS
-
-    listing = [
-        {
-            "name": f.name,
-            "summary": f.summary,
-            "agents": [s.name for s in AGENTS.values() if f.name in s.tasks],
-            "params": describe(f.Params),
-            "example": f.describe_task(f.sample(f.Params(), np.random.default_rng(0))),
-        }
-        for f in TASKS.values()
-    ]
-    if json_output:
-        print_json(listing)
-        return
-    for entry in listing:
-        _print_fields(f"{entry['name']}: {entry['summary']}", entry["params"])
-        console.print(f"  agents: {', '.join(entry['agents']) or '-'}", markup=False)
-        console.print(f"  sampled task: {entry['example']}\n", markup=False)
-
-
-def _print_fields(title: str, fields: list[dict]) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("field", "type", "default", "range", "help"):
-        table.add_column(column, overflow="fold")
-    for f in fields:
-        table.add_row(f["name"], f["type"], repr(f["default"]), f["range"] or "", f["help"])
-    if not fields:
-        table.add_row("(no parameters)", "", "", "", "")
-    console.print(table)
+app.command()(catalog.agents)
+app.command()(catalog.tasks)
 
 
 def main() -> None:

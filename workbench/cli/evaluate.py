@@ -1,5 +1,6 @@
 """``workbench eval`` and ``workbench report generalization``: trained meta-RL runs on
-held-out tasks of any compatible family, beside the reference policies of the same tasks."""
+held-out tasks of any compatible family, beside the reference policies of the same tasks;
+with ``--split``, a single-task run on an evaluation split of its contextual family."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from agents.common.base import ci95
+from agents.common.contexts import SplitResult
 from agents.common.meta_learner import MetaLearner, trial_rewards
 from agents.common.seeds import EVAL_SEED_OFFSET
 from agents.reference import NotApplicable, TooLarge, evaluate, policies_for
 from agents.reference.bayes_optimal import exact_value
+from agents.registry import META_TASKS
 from envs.bandits import two_armed_families
 from envs.config import MAX_SEED, ConfigError, build
 from envs.registry import get_task
@@ -30,11 +33,14 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
+from workbench.cli.continual import continual
 from workbench.runner import load_trained
+from workbench.service.contexts import evaluate_run_split
 from workbench.service.runs import check_checkpoint
 from workbench.store import RunRecord, Store
 
 report_app = typer.Typer(help="Tables built from several runs.")
+report_app.command("continual")(continual)
 
 
 def evaluate_run(
@@ -51,10 +57,7 @@ def evaluate_run(
     JSON form leaves out)."""
     agent = load_trained(store, run, checkpoint)
     if not isinstance(agent, MetaLearner):
-        raise ConfigError(
-            f"run {run.id} is a {run.agent} run; eval across task families is for the "
-            "meta-RL agents (rl2, l2rl, snail, varibad)"
-        )
+        raise ConfigError(single_task_message(run))
     family = get_task(task)
     probe = family.meta_batch(params, 1, np.random.default_rng(0))
     if (probe.observation_size, probe.num_actions) != (
@@ -84,6 +87,14 @@ def evaluate_run(
     }
 
 
+def single_task_message(run: RunRecord) -> str:
+    return (
+        f"run {run.id} is a {run.agent} run; eval across task families is for the "
+        "meta-RL agents (rl2, l2rl, snail, varibad); a single-task run on a contextual family "
+        "is evaluated with --split NAME"
+    )
+
+
 def reference_rows(task: str, params, tasks: int, seed: int, run_totals: np.ndarray) -> list[dict]:
     """Every reference policy that applies, on the same tasks as the run (the same seed
     samples the same tasks), with the run's advantage over it paired task by task."""
@@ -107,12 +118,17 @@ def reference_rows(task: str, params, tasks: int, seed: int, run_totals: np.ndar
 
 @user_errors
 def eval_run(
-    run_id: Annotated[int, typer.Argument(help="A trained meta-RL run, see `workbench runs ls`.")],
+    run_id: Annotated[
+        int,
+        typer.Argument(
+            help="A trained meta-RL run, or with --split a single-task run (`workbench runs ls`)."
+        ),
+    ],
     task: Annotated[str | None, typer.Option(help="Family to test on; default: the run's.")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Task parameter key=value (repeatable).")
     ] = None,
-    tasks: Annotated[int, typer.Option(help="Held-out tasks.")] = 1000,
+    tasks: Annotated[int | None, typer.Option(help="Held-out tasks (default 1000).")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of the task sample; default: the run's held-out one.")
     ] = None,
@@ -139,21 +155,56 @@ def eval_run(
             "with its own paired difference (repeatable), e.g. rl2 beside varibad.",
         ),
     ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate a single-task run on this split of its contextual family: train, "
+            "interpolation, combinatorial, extrapolation-single, extrapolation-all, test, all."
+        ),
+    ] = None,
+    contexts: Annotated[int, typer.Option(help="Contexts of the --split played.")] = 100,
+    episodes: Annotated[int, typer.Option(help="Greedy episodes per context (--split).")] = 1,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
-    """Mean total reward of a trained run on held-out tasks, beside the reference policies.
+    """Mean total reward of a trained run on held-out tasks, beside the reference policies;
+    with --split, a single-task run's greedy return on contexts of a split.
 
     JSON rows always carry ``per_trial``, the mean reward of every trial, and each reference
     row ``run_minus_policy``, the run's advantage over it paired task by task."""
     check_checkpoint(checkpoint)
+    if seed is not None:
+        check_option("--seed", seed, 0, MAX_SEED)
+    if split is not None:
+        given = [
+            name for name, value in (("--task", task), ("--set", set_), ("--tasks", tasks), ("--beside", beside))
+            if value
+        ] + (["--per-trial"] if per_trial else [])
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} is for meta-RL runs on held-out tasks, not with --split"
+            )
+        store = open_store(home)
+        run = store.get_run(run_id)
+        result = evaluate_run_split(
+            store,
+            run,
+            split,
+            contexts=contexts,
+            episodes=episodes,
+            seed=seed,
+            checkpoint=checkpoint,
+        )
+        print_split(run, result, checkpoint, json_output)
+        return
+    tasks = 1000 if tasks is None else tasks
     if tasks < 2:
         raise ConfigError(f"--tasks must be at least 2 to give an interval, got {tasks}")
     check_option("--tasks", tasks, 2, MAX_TASKS)
-    if seed is not None:
-        check_option("--seed", seed, 0, MAX_SEED)
     store = open_store(home)
     run = store.get_run(run_id)
+    if run.task not in META_TASKS:  # known before the checkpoint is read
+        raise ConfigError(single_task_message(run))
     task = task or run.task
     family = get_task(task)
     values = dict(run.task_params) if task == run.task else {}
@@ -200,6 +251,23 @@ def eval_run(
     )
     if per_trial:
         console.print(per_trial_table(rows))
+
+
+def print_split(run: RunRecord, result: SplitResult, checkpoint: str, json_output: bool) -> None:
+    """The split's summary (``--json``: with every context's factors and return)."""
+    if json_output:
+        print_json({"run": run.id, "checkpoint": checkpoint, **result.to_json()})
+        return
+    n, episodes = len(result.contexts), result.returns.shape[1]
+    played = f"{n} contexts" + (f", {episodes} episodes each" if episodes > 1 else "")
+    line = (
+        f"run {run.id} ({run.agent} on {run.task}, {checkpoint} checkpoint), split "
+        f"{result.split}, {played}: mean return {result.mean:.2f} ± {result.ci95:.2f} "
+        "(95% CI over contexts)"
+    )
+    if result.solved is not None:
+        line += f", solved {result.solved:.0%} (return ≥ {result.threshold:g})"
+    console.print(line, markup=False)
 
 
 def trial_groups(trials: int, columns: int = 10) -> list[tuple[str, np.ndarray]]:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from workbench.cli import run_labels
 from workbench.cli.common import (
     Home,
     JsonFlag,
@@ -21,7 +22,10 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
+from workbench.export import FORMATS
 from workbench.format import fixed
+from workbench.records import agent_label
+from workbench.service import labels
 from workbench.service import populations as population_service
 from workbench.service import runs as run_service
 from workbench.service.runs import run_json
@@ -50,6 +54,9 @@ def list_runs(
     population: Annotated[
         int | None, typer.Option(help="Only the members of this population.")
     ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Only runs carrying this tag (repeat: all of them).")
+    ] = None,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
@@ -61,26 +68,30 @@ def list_runs(
     runs = open_store(home).list_runs(status)
     if population is not None:
         runs = [run for run in runs if run.population == population]
+    if tag:
+        runs = labels.with_tag(runs, tag)
     if json_output:
         print_json([run_json(run) for run in runs])
         return
-    if not runs and status:
-        console.print(f"No {' or '.join(status)} runs; `workbench runs ls` lists them all.")
+    if not runs and (status or tag or population is not None):
+        which = f"No {' or '.join(status)} runs" if status else "No runs"
+        console.print(f"{which} match; `workbench runs ls` lists them all.")
         return
     if not runs:
         console.print("No runs yet. Start one with: workbench run dqn cartpole --background")
         return
     # Default names (agent-task-id) repeat other columns; show names only when one is custom.
-    named = any(run.name != f"{run.agent}-{run.task}-{run.id}" for run in runs)
+    named = any(run.name != f"{agent_label(run.agent)}-{run.task}-{run.id}" for run in runs)
     table = {
         "id": [str(run.id) for run in runs],
         "name": [run.name for run in runs] if named else None,
-        "agent": [run.agent for run in runs],
+        "agent": [agent_label(run.agent) for run in runs],
         "task": [run.task for run in runs],
         "seed": [str(run.seed) for run in runs],
         "pop": [_population_cell(run) for run in runs]
         if any(run.population is not None for run in runs)
         else None,
+        "tags": [" ".join(run.tags) for run in runs] if any(run.tags for run in runs) else None,
         "status": [run.shown_status() for run in runs],
         "done": [f"{100 * run.steps_done / run.total_steps:.0f}%" for run in runs],
         "steps/s": [fixed(run.summary.get("steps_per_second"), 0) for run in runs],
@@ -96,7 +107,7 @@ def _population_cell(run) -> str:
 
 
 NUMERIC = ("id", "seed", "pop", "done", "steps/s", "return", "eval")
-DROP_FIRST = ("steps/s", "seed", "done", "pop")
+DROP_FIRST = ("steps/s", "seed", "done", "pop", "tags")
 """Columns `runs ls` leaves out, in this order, when the terminal is too narrow; then the
 name and task columns are cut short. The return and eval columns always stay."""
 SHORTENED = ("name", "task")
@@ -169,6 +180,10 @@ def show(run_id: RunId, json_output: JsonFlag = False, home: Home = None) -> Non
             markup=False,
         )
     console.print(f"  {run.agent} on {run.task}, seed {run.seed}", markup=False)
+    if run.tags:
+        console.print(f"  tags: {' '.join(run.tags)}", markup=False, soft_wrap=True)
+    if run.note:
+        console.print(f"  note: {run.note}", markup=False, soft_wrap=True)
     if run.population is not None:
         members = store.population_runs(run.population)
         console.print(
@@ -319,22 +334,45 @@ def _print_from(path: Path, position: int) -> int:
 @app.command()
 @user_errors
 def export(
-    run_id: RunId,
-    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    run_ids: Annotated[list[int], typer.Argument(help="Run ids, see `workbench runs ls`.")],
+    format: Annotated[
+        str, typer.Option("--format", help="csv, json, parquet or tensorboard.")
+    ] = "csv",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File; default stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="File (a folder for tensorboard); default stdout."),
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="One run as a row per step, a column per key.")
+    ] = False,
     home: Home = None,
 ) -> None:
-    """Export a run's metrics: one row per logged step, one column per metric key."""
-    if format not in run_service.EXPORT_FORMATS:
-        fail(f"--format must be csv or json, got {format!r}")  # before creating a store
+    """Export runs' metrics: long format (run, key, step, wall_time, value) as csv, json
+    or parquet, or TensorBoard event files (one sub-directory per run: `tensorboard
+    --logdir DIR`). --wide: one run's table, csv or json."""
+    formats = ("csv", "json") if wide else FORMATS
+    if format not in formats:  # before creating a store
+        fail(f"--format must be one of {', '.join(formats)}, got {format!r}")
     store = open_store(home)
-    if output is None:
-        sys.stdout.write(run_service.export_run(store, run_id, format).text)
-    else:
-        exported = run_service.export_run_to(store, run_id, output, format)
-        console.print(f"wrote {exported.steps} steps × {exported.keys} metrics to {output}")
+    if wide:
+        if len(run_ids) != 1:
+            fail("--wide exports one run; drop it to export several in long format")
+        if output is None:
+            sys.stdout.write(run_service.export_run(store, run_ids[0], format).text)
+        else:
+            exported = run_service.export_run_to(store, run_ids[0], output, format)
+            console.print(f"wrote {exported.steps} steps × {exported.keys} metrics to {output}")
+        return
+    done = run_service.export_runs(store, run_ids, format, output)
+    if done.text is not None:
+        sys.stdout.write(done.text)
+        return
+    where = output if format != "tensorboard" else f"{output} (tensorboard --logdir {output})"
+    console.print(
+        f"wrote {done.rows} metric rows of {done.runs} run(s) to {where}",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("rm")
@@ -344,3 +382,7 @@ def remove(run_id: RunId, home: Home = None) -> None:
     log."""
     run = run_service.delete_run(open_store(home), run_id)
     console.print(f"deleted run {run.id} ({run.name})", markup=False)
+
+
+for command in (run_labels.rename, run_labels.tag, run_labels.untag, run_labels.note):
+    app.command()(command)

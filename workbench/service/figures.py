@@ -26,13 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envs.config import ConfigError
-from envs.errors import UserError
+from workbench.figure_files import check_figure_path, save_figure
 from workbench.service.studies import CompareRow, compare_group, main_metric, study_detail
 from workbench.store import Store
 from workbench.trials import LEARNED_DISCOUNT, trial_curves
-
-FIGURE_SUFFIXES = (".png", ".svg")
 
 
 @dataclass(frozen=True)
@@ -160,19 +157,6 @@ def group_figure(
 
 
 # --- the figure file ---------------------------------------------------------------------
-def check_figure_path(path: Path) -> None:
-    """A figure file can be written there: a .png or .svg in a directory that exists."""
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ConfigError(f"--plot takes a .png or .svg path, not {str(path)!r}", field="plot")
-    if not path.parent.is_dir():
-        raise ConfigError(
-            f"--plot {str(path)!r}: no directory {str(path.parent)!r}; create it first",
-            field="plot",
-        )
-    if path.is_dir():
-        raise ConfigError(f"--plot {str(path)!r} is a directory; give a file name", field="plot")
-
-
 def write_figure(figure: GroupFigure, path: Path) -> None:
     """The three panels (see the module's docstring) as a PNG or an SVG (text kept as
     text) at ``path``."""
@@ -192,13 +176,7 @@ def write_figure(figure: GroupFigure, path: Path) -> None:
                 f"group {figure.group}: undiscounted return over up to {figure.lifetimes} "
                 "fresh lifetimes per method"
             )
-            try:
-                kind = path.suffix.lower()[1:]
-                # No date in an SVG: the same figure data gives the same file.
-                metadata = {"Date": None} if kind == "svg" else {}
-                fig.savefig(path, format=kind, dpi=150, metadata=metadata)
-            except OSError as err:
-                raise UserError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
+            save_figure(fig, path)
         finally:
             plt.close(fig)
 

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from envs.config import MAX_SEED, ConfigError
 from workbench import worker
-from workbench.service.runs import RunSettings, check_checkpoint, check_name, check_settings
+from workbench.service.runs import (
+    RunSettings,
+    check_agent_source,
+    check_checkpoint,
+    check_name,
+    check_settings,
+)
 from workbench.store import RESUMABLE, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -297,6 +303,8 @@ def resume_runs(store: Store, run_ids: Sequence[int]) -> list[RunRecord]:
             raise StoreError(
                 f"run {run.id} is {run.status}; only {', '.join(RESUMABLE)} runs resume"
             )
+    for run in runs:
+        check_agent_source(run)
     if len(runs) == 1 and runs[0].population is None:
         return [worker.resume(store, runs[0].id)]  # a lone run: no torch loaded here
     from agents.registry import get_agent

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envs.errors import UserError
-from workbench import worker
-from workbench.export import metrics_csv, metrics_json
+from workbench import export, worker
+from workbench.export import LongExport, metrics_csv, metrics_json
 from workbench.store import ACTIVE, CHECKPOINTS, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class RunSettings:
     task: str
     config: dict[str, Any]
     task_params: dict[str, Any]
+    agent_sha256: str | None = None
+    """A plug-in agent's source hash (``AgentSpec.source_sha256``), recorded with the run."""
 
 
 def check_settings(
@@ -52,7 +54,9 @@ def check_settings(
     from a form or a TOML file), the step budget and the seed.
 
     Raises ConfigError naming what is wrong; an agent key that belongs to the task (or the
-    reverse) says where it goes (``field`` is the key).
+    reverse) says where it goes (``field`` is the key). A plug-in agent is recorded under
+    the name its spec resolves to (a file's absolute path) with its source's hash, and a
+    plug-in task family likewise.
     """
     from agents.registry import get_agent
     from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build, fields
@@ -92,7 +96,11 @@ def check_settings(
     params = build(family.Params, task_values, owner=task)
     spec.check_settings(config, params, steps)
     return RunSettings(
-        agent=agent, task=task, config=config.to_dict(), task_params=params.to_dict()
+        agent=spec.name,
+        task=family.name,
+        config=config.to_dict(),
+        task_params=params.to_dict(),
+        agent_sha256=spec.source_sha256,
     )
 
 
@@ -108,14 +116,19 @@ def create_run(
     device: str | None = None,
 ) -> int:
     """Queue a run of validated ``settings``; return its id (``device``: where it trains,
-    already resolved, see ``service.populations.resolve_device``).
+    already resolved, see ``service.populations.resolve_device``). The run's budget is
+    ``steps`` or, for a family whose tasks end (a continual stream), what it has.
 
     With ``init_from``, its networks start from that run's ``init_checkpoint`` ("last" or
     "best"), copied now; raises StoreError when those networks do not fit.
     """
     check_checkpoint(init_checkpoint, option="--init-checkpoint")
     check_name(name)
+    from envs.registry import get_task
     from workbench import runner
+
+    family = get_task(settings.task)
+    steps = family.budget(family.Params(**settings.task_params), steps)
 
     return runner.create_run(
         store,
@@ -129,6 +142,7 @@ def create_run(
         init_from=init_from,
         init_checkpoint=init_checkpoint,
         device=device,
+        agent_sha256=settings.agent_sha256,
     )
 
 
@@ -174,8 +188,30 @@ def stop_run(store: Store, run_id: int, *, wait: float = 10.0) -> RunRecord:
 
 def resume_run(store: Store, run_id: int) -> RunRecord:
     """Continue a stopped, failed or lost run from its last checkpoint in a worker
-    process; return its queued row. Raises StoreError for any other status."""
+    process; return its queued row. Raises StoreError for any other status, and a
+    ConfigError when the run's plug-in agent's source changed (``check_agent_source``)."""
+    check_agent_source(store.get_run(run_id))
     return worker.resume(store, run_id)
+
+
+def check_agent_source(run: RunRecord) -> None:
+    """Refuse, in one line, to resume a run of a plug-in agent whose source file is not the
+    one the run started with: its checkpoint was written by other code."""
+    if run.agent_sha256 is None:
+        return
+    from agents.registry import get_agent
+    from envs.config import ConfigError
+    from workbench.plugins import source_sha256
+
+    spec = get_agent(run.agent)
+    now = source_sha256(spec.source_file) if spec.source_file else None
+    if now != run.agent_sha256:
+        raise ConfigError(
+            f"run {run.id}: the source of agent {run.agent} ({spec.source_file}) changed since "
+            f"the run started (sha256 {run.agent_sha256[:12]}, now {(now or 'unreadable')[:12]}); "
+            "restore that file to resume, or start a new run",
+            field="agent",
+        )
 
 
 def delete_run(store: Store, run_id: int) -> RunRecord:
@@ -209,6 +245,32 @@ def export_run_to(store: Store, run_id: int, path: Path, format: str = "csv") ->
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(exported.text)
     return exported
+
+
+def export_runs(store: Store, run_ids: list[int], format: str, output: Path | None) -> LongExport:
+    """Many runs' metrics in long format (csv, json, parquet) to ``output`` or as text,
+    or as TensorBoard event files under the folder ``output``, one sub-directory per run."""
+    if format not in export.FORMATS:
+        raise UserError(
+            f"--format must be one of {', '.join(export.FORMATS)}, got {format!r}", field="format"
+        )
+    if not run_ids:
+        raise UserError("give one or more run ids (`workbench runs ls`)", field="run")
+    runs = store.get_runs(run_ids)
+    missing = sorted(set(run_ids) - {run.id for run in runs})
+    if missing:
+        raise StoreError(f"no run {', '.join(map(str, missing))}; `workbench runs ls` lists them")
+    if format == "tensorboard":
+        if output is None:
+            raise UserError(
+                "tensorboard writes a folder: give it with --output DIR", field="output"
+            )
+        if output.exists() and not output.is_dir():
+            raise UserError(
+                f"--output {output} is a file; tensorboard needs a folder", field="output"
+            )
+        return export.export_tensorboard(store, runs, output)
+    return export.export_long(store, runs, format, output, [run_json(run) for run in runs])
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:

@@ -14,6 +14,7 @@ created (remembered), else in the home's own database.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ import optuna
 import sqlalchemy
 from optuna.storages import fail_stale_trials
 
-from agents.registry import AGENTS
+from agents.registry import AGENTS, get_agent
 from envs.config import ConfigError
 from envs.errors import UserError
 from studies import remembered
@@ -114,8 +115,10 @@ class Created:
 
 def create_study(store: Store, name: str, spec: StudySpec, storage: str | None = None) -> Created:
     """Create the study with its N lifetimes queued (in ``storage``, else the home's own
-    database); a study of that name with other settings is refused."""
+    database); a study of that name with other settings is refused. A plug-in agent is
+    kept under the name its runs record (a file spec made absolute)."""
     check_name(name)
+    spec = dataclasses.replace(spec, agent=get_agent(spec.agent).name)
     url = study_url(store, name, storage)
     with _storage_errors(url):
         made = create(shared_storage(url), name, spec)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.errors import UserError
-from workbench.service import runs, studies
+from workbench.service import labels, plots, runs, studies
 from workbench.store import Store, StoreError
 
 
@@ -76,6 +76,54 @@ def export_runs(home: Path, run_ids: list[int]) -> str:
     finally:
         store.close()
     return f"exported {len(written)} run(s) to {names(written)}"
+
+
+def set_labels(home: Path, run_id: int, name: str, tags: str, note: str) -> str:
+    """Give run ``run_id`` this name, exactly these tags (typed in one line) and note;
+    all three are checked before any is written."""
+    wanted = labels.parse_tags(tags) if tags.strip() else []
+    labels.check_name(name)
+    labels.check_note(note)
+    with Store(home) as store:
+        run = store.get_run(run_id)
+        if name != run.name:
+            labels.rename(store, run_id, name)
+        gone = [t for t in run.tags if t not in wanted]
+        if gone:
+            labels.untag(store, run_id, gone)
+        if wanted:
+            labels.tag(store, run_id, wanted)
+        run = labels.set_note(store, run_id, note)
+    return f"run {run_id}: saved its name, {len(run.tags)} tag(s) and note"
+
+
+def save_plot(
+    home: Path,
+    run_ids: list[int],
+    metric: str,
+    smooth: float,
+    x: str,
+    group_by: str | None,
+    kind: str,
+) -> str:
+    """What a view plots, drawn by `workbench plot`'s code to HOME/exports/plot-....KIND."""
+    folder = home / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    runs_part = "-".join(map(str, run_ids[:8])) + ("-etc" if len(run_ids) > 8 else "")
+    safe = "".join(c if c.isalnum() else "_" for c in metric)
+    path = folder / f"plot-{runs_part}-{safe}-{x}.{kind}"
+    with Store(home) as store:
+        figure = plots.run_plot(store, run_ids, metric, smooth=smooth, group_by=group_by, x=x)
+    plots.write_plot(figure, path)
+    return f"saved the plot to {path}"
+
+
+def export_tensorboard(home: Path, run_ids: list[int]) -> str:
+    """The runs' metrics as TensorBoard event files, HOME/exports/tensorboard/run-ID/."""
+    folder = home / "exports" / "tensorboard"
+    with Store(home) as store:
+        done = runs.export_runs(store, run_ids, "tensorboard", folder)
+    return f"exported {done.runs} run(s) to {folder} (tensorboard --logdir {folder})"
 
 
 def export_table(home: Path, name: str, columns: list[str], rows: list[list[Any]]) -> str:

@@ -80,6 +80,15 @@ class RunsLaunched(Message):
 
 
 @dataclass
+class AgentsFound(Message):
+    """Plug-in agents the launch dialog can offer (installed, or a typed spec loaded);
+    ``select`` is the one to switch to, if any."""
+
+    names: list[str]
+    select: str | None = None
+
+
+@dataclass
 class WorkerFailed(Message):
     """A worker of ``screen`` raised: the app's one handler shows it on that screen."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.cells import cell_len
 
 from workbench.format import fixed
+from workbench.records import agent_label
 from workbench.store import RunRecord
 from workbench.tui.readers.groups import Group
 from workbench.tui.readers.runs import RowCache
@@ -54,9 +55,10 @@ COLUMNS = (
     "return",
     "best",
     "eval",
+    "tags",
     "recent returns",
 )
-DROP_FIRST = ("name", "seed", "steps/s", "recent returns", "best")
+DROP_FIRST = ("tags", "name", "seed", "steps/s", "recent returns", "best")
 """Columns a narrow terminal hides, in this order: return and eval stay to the last."""
 SORTS = ("id", "status", "agent", "task", "progress", "eval", "best")
 """Columns ``o`` cycles the sort through (id ascending, the others descending)."""
@@ -75,7 +77,7 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         "✓" if marked else "",
         str(run.id),
         run.name,
-        run.agent,
+        agent_label(run.agent),
         run.task,
         str(run.seed),
         run.shown_status(),
@@ -84,6 +86,7 @@ def run_cells(run: RunRecord, recent: list[float], marked: bool = False) -> tupl
         fixed(summary.get("last_return"), 1),
         fixed(summary.get("best_return"), 1),
         fixed(summary.get("eval_return_mean"), 1),
+        " ".join(run.tags),
         sparkline(recent),
     )
 
@@ -108,6 +111,7 @@ def group_cells(group: Group, expanded: bool, marked: int) -> tuple[str, ...]:
         fixed(group.median_return, 1),
         fixed(group.best_eval, 1),
         fixed(group.median_eval, 1),
+        "",
         sparkline(group.spark),
     )
 
@@ -135,10 +139,15 @@ def fitting_columns(width: int, cells: list[tuple[str, ...]]) -> tuple[str, ...]
         return 2 + max([len(COLUMNS[index])] + [len(row[index]) for row in cells])
 
     shown = list(COLUMNS)
-    need = sum(column_width(i) for i in range(len(COLUMNS))) + 2  # the scrollbar
+    tags = COLUMNS.index("tags")
+    if not any(row[tags] for row in cells):  # nothing tagged: no empty column
+        shown.remove("tags")
+    need = sum(column_width(COLUMNS.index(name)) for name in shown) + 2  # the scrollbar
     for name in DROP_FIRST:
         if need <= width:
             break
+        if name not in shown:
+            continue
         shown.remove(name)
         need -= column_width(COLUMNS.index(name))
     return tuple(shown)
@@ -180,8 +189,10 @@ def group_sort_key(group: Group, column: str):
 
 
 def matches(run: RunRecord, pattern: str) -> bool:
+    """Whether the filter keeps a run: its agent, task, name, status or one of its tags
+    holds the (lower-case) pattern."""
     return not pattern or any(
-        pattern in text.lower() for text in (run.agent, run.task, run.name, run.status)
+        pattern in text.lower() for text in (run.agent, run.task, run.name, run.status, *run.tags)
     )
 
 

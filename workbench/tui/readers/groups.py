@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.registry import AGENTS
+from workbench.bands import median_band
 from workbench.store import RunRecord, Store
-from workbench.tui.bands import median_band
 from workbench.tui.readers.runs import RowCache, read_rows
 
 SPARK_POINTS = 16

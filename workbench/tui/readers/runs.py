@@ -48,8 +48,10 @@ def read_rows(store: Store, cache: RowCache) -> RowCache:
 
 
 def default_metric(keys: list[str]) -> str | None:
-    """The training return if the run logs one, else its first metric."""
-    return next((key for key in RETURN_KEYS if key in keys), keys[0] if keys else None)
+    """The training return if the run logs one, else its evaluation (a continual
+    learner's retained accuracy), else its first metric."""
+    preferred = (*RETURN_KEYS, *EVAL_KEYS)
+    return next((key for key in preferred if key in keys), keys[0] if keys else None)
 
 
 def shown_keys(metric: str | None) -> list[str]:
@@ -81,7 +83,8 @@ class RunUpdate:
     run: RunRecord
     keys: list[str]
     metric: str | None
-    new_points: dict[str, list[tuple[int, float]]]
+    new_points: dict[str, list[tuple[int, float | None, float]]]
+    """key -> (step, seconds since the run started or None, value)."""
     new_log: list[str]
     config: list[tuple[str, Any, bool]] = field(default_factory=list)
 
@@ -101,10 +104,13 @@ class RunReader:
             run = store.get_run(self.run_id)
             keys = store.metric_keys(self.run_id)
             metric = metric or default_metric(keys)
+            origin = store.wall_origin(run)
             new_points = {
                 key: [
-                    (step, value)
-                    for _, step, value in store.metrics(self.run_id, key, last_steps.get(key, -1))
+                    (step, None if wall is None else wall - origin, value)
+                    for _, step, wall, value in store.timed_metrics(
+                        self.run_id, key, last_steps.get(key, -1)
+                    )
                 ]
                 for key in shown_keys(metric)
             }
@@ -140,6 +146,8 @@ class CompareData:
     keys: list[str]
     metric: str | None
     series: dict[int, tuple[list[int], list[float]]]
+    elapsed: dict[int, list[float | None]] = field(default_factory=dict)
+    """Per run, each point's seconds since the run started (None: not recorded)."""
 
 
 def read_compare(home: Path, run_ids: list[int], metric: str | None) -> CompareData:
@@ -148,10 +156,12 @@ def read_compare(home: Path, run_ids: list[int], metric: str | None) -> CompareD
         runs = {run_id: store.get_run(run_id) for run_id in run_ids}
         keys = sorted(set.intersection(*(set(store.metric_keys(i)) for i in run_ids)))
         metric = metric or default_metric(keys)
-        series = {}
+        series, elapsed = {}, {}
         for run_id in run_ids:
-            rows = store.metrics(run_id, metric) if metric else []
-            series[run_id] = ([step for _, step, _ in rows], [v for _, _, v in rows])
+            rows = store.timed_metrics(run_id, metric) if metric else []
+            origin = store.wall_origin(runs[run_id])
+            series[run_id] = ([step for _, step, _, _ in rows], [v for *_, v in rows])
+            elapsed[run_id] = [None if w is None else w - origin for _, _, w, _ in rows]
     finally:
         store.close()
-    return CompareData(runs, keys, metric, series)
+    return CompareData(runs, keys, metric, series, elapsed)

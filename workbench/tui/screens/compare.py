@@ -1,7 +1,8 @@
 """The compare view: several runs' curves overlaid, or grouped as a median with an
 interquartile band: a population's members together, a study's lifetimes together, and
 other runs by configuration (runs that differ only in seed). Opening a group row of the
-runs screen opens this view on its members, grouped."""
+runs screen opens this view on its members, grouped. The x axis is env steps or wall
+time; ``p``/``P`` save the plot (as `workbench plot` draws it) as PNG or SVG."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from workbench.bands import BAND, median_band
+from workbench.format import wall_unit
+from workbench.smoothing import SMOOTHING_STEPS, ema
 from workbench.store import RunRecord
-from workbench.tui.bands import BAND, median_band
-from workbench.tui.messages import CompareRead, ReportsFailures
+from workbench.tui import actions
+from workbench.tui.messages import ActionDone, CompareRead, ReportsFailures
 from workbench.tui.readers.groups import group_key, group_name
 from workbench.tui.readers.runs import read_compare
-from workbench.tui.smoothing import SMOOTHING_STEPS, ema
 from workbench.tui.widgets.message_line import MessageLine
 from workbench.tui.widgets.metric_picker import MetricPicker
 from workbench.tui.widgets.metric_plot import Curve, MetricPlot
@@ -52,6 +55,9 @@ class CompareView(ReportsFailures, Screen[None]):
         Binding("m", "next_metric", "Next metric", tooltip="Plot the next common metric"),
         Binding("M", "pick_metric", "Pick metric", show=False, tooltip="Choose from a list"),
         Binding("e", "next_smoothing", "Smoothing", tooltip="Off, 0.6, 0.9, 0.97"),
+        Binding("x", "toggle_x", "Steps/wall", tooltip="x axis: env steps or wall time"),
+        Binding("p", "save_plot('png')", "Save plot", tooltip="The plot as PNG in HOME/exports"),
+        Binding("P", "save_plot('svg')", "Save SVG", show=False, tooltip="The plot as SVG"),
     ]
 
     def __init__(
@@ -71,6 +77,8 @@ class CompareView(ReportsFailures, Screen[None]):
         self.keys: list[str] = []
         self.runs: dict[int, RunRecord] = {}
         self.series: dict[int, tuple[list[int], list[float]]] = {}
+        self.elapsed: dict[int, list[float | None]] = {}
+        self.x_axis = "step"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -90,6 +98,7 @@ class CompareView(ReportsFailures, Screen[None]):
     def on_compare_read(self, message: CompareRead) -> None:
         data = message.data
         self.runs, self.keys, self.series = data.runs, data.keys, data.series
+        self.elapsed = data.elapsed
         self.metric = self.metric or data.metric
         if self.grouped is None:
             keys = [group_key(run) for run in self.runs.values()]
@@ -108,12 +117,31 @@ class CompareView(ReportsFailures, Screen[None]):
         else:
             what = f"runs {ids}"
         self.query_one("#compare-header", Static).update(
-            f"{what}  ·  {mode}  ·  g: toggle, m: metric, M: pick, e: smoothing"
+            f"{what}  ·  {mode}  ·  g: toggle, m: metric, M: pick, e: smoothing, "
+            "x: steps/wall, p: save"
         )
         self.draw()
 
+    def on_axis(self) -> tuple[dict[int, tuple[list[float], list[float]]], str]:
+        """Each run's (x, values) on the chosen axis, and the axis's label: env steps, or
+        wall time since the run started (points without one left out)."""
+        if self.x_axis == "step":
+            return dict(self.series), "env steps"
+        timed = {}
+        for run_id, (_, values) in self.series.items():
+            pairs = [
+                (s, v)
+                for s, v in zip(self.elapsed.get(run_id, []), values, strict=True)
+                if s is not None
+            ]
+            timed[run_id] = ([s for s, _ in pairs], [v for _, v in pairs])
+        unit, scale = wall_unit(max((xs[-1] for xs, _ in timed.values() if xs), default=0))
+        scaled = {i: ([x / scale for x in xs], ys) for i, (xs, ys) in timed.items()}
+        return scaled, f"wall time ({unit})"
+
     def draw(self) -> None:
-        curves = {i: c for i, c in self.series.items() if len(c[0]) > 1}
+        on_axis, xlabel = self.on_axis()
+        curves = {i: c for i, c in on_axis.items() if len(c[0]) > 1}
         drawn: list[Curve] = []
         if self.grouped:
             groups: dict[str, list[int]] = {}
@@ -138,8 +166,32 @@ class CompareView(ReportsFailures, Screen[None]):
                 label = f"{run_id} {run.agent} seed {run.seed}" if labelled else None
                 drawn.append(Curve(steps, ema(values, self.smoothing), label=label))
         self.query_one(MetricPlot).show(
-            f"{self.metric or 'no common metric'}", drawn, xlabel="env steps"
+            f"{self.metric or 'no common metric'}",
+            drawn,
+            xlabel=xlabel,
+            integer_x=self.x_axis == "step",
         )
+
+    def action_toggle_x(self) -> None:
+        self.x_axis = "wall" if self.x_axis == "step" else "step"
+        self.draw()
+
+    def action_save_plot(self, kind: str) -> None:
+        """The plot as `workbench plot` draws it: grouped by configuration when grouped
+        here (a mean with a band, for a paper, where this view draws the median)."""
+        if self.metric is None:
+            self.query_one(MessageLine).say("nothing to plot yet")
+            return
+        self.query_one(MessageLine).say(f"saving the plot as {kind.upper()}…")
+        group_by = "config" if self.grouped else None
+        self.save(self.run_ids, self.metric, self.smoothing, self.x_axis, group_by, kind)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def save(self, *args) -> None:
+        self.post_message(ActionDone(actions.save_plot(self.app.store.home, *args)))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.query_one(MessageLine).say(message.text)
 
     def action_toggle_group(self) -> None:
         self.grouped = not self.grouped

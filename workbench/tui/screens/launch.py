@@ -1,4 +1,5 @@
-"""The launch dialog: agent and task (only compatible pairs), a form generated from the
+"""The launch dialog: agent and task (only compatible pairs; plug-in agents too, installed
+ones found through their entry points or one typed as a spec), a form generated from the
 agent's Config and the task's parameters, seeds (several seeds launch several runs) and
 the step budget. Launching queues the runs and starts their background workers. Opened to
 clone a run, it can also start the new runs from that run's networks (fine-tuning)."""
@@ -14,11 +15,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from agents.registry import AGENTS
+from agents.registry import AGENTS, get_agent
 from envs.config import MAX_SEED, MAX_STEPS, ConfigError, build
 from envs.registry import get_task
 from workbench.tui import actions
-from workbench.tui.messages import ReportsFailures, RunsLaunched
+from workbench.tui.messages import AgentsFound, ReportsFailures, RunsLaunched
+from workbench.tui.readers import plugins
 from workbench.tui.widgets.config_form import ConfigForm
 from workbench.tui.widgets.message_line import MessageLine
 
@@ -47,6 +49,15 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def task_choices(agent: str) -> tuple[str, ...]:
+    """The tasks offered for an agent: its families, or for one that lists none, a
+    standard gymnasium env of each action kind it takes."""
+    from workbench.plugin_check import STANDARD_GYM_TASKS
+
+    spec = get_agent(agent)
+    return spec.tasks or tuple(STANDARD_GYM_TASKS[kind] for kind in spec.actions)
+
+
 class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
     """Dismissed with the launched run ids, or None when cancelled."""
 
@@ -67,7 +78,8 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
         super().__init__()
         self.init_from = init_from
         self.agent_name = agent
-        self.task_name = task or AGENTS[agent].tasks[0]
+        self.plugins: list[str] = [] if agent in AGENTS else [agent]
+        self.task_name = task or task_choices(agent)[0]
         self.config = config or {}
         self.task_params = task_params or {}
         self.steps, self.seeds = steps, seeds
@@ -77,13 +89,19 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
             yield Static("[b]Launch runs[/b]  (Ctrl+S launches, Esc cancels)")
             with Horizontal(classes="launch-row"):
                 yield Select(
-                    [(name, name) for name in AGENTS],
+                    self._agent_options(),
                     value=self.agent_name,
                     allow_blank=False,
                     id="agent",
                 )
                 yield Select(
                     self._task_options(), value=self.task_name, allow_blank=False, id="task"
+                )
+            with Horizontal(classes="launch-row"):
+                yield Input(
+                    placeholder="plug-in agent: path/file.py:Class or package.module:Class",
+                    id="agent-spec",
+                    tooltip="Enter loads the agent (docs/plugins.md) and offers it above.",
                 )
             with Horizontal(classes="launch-row"):
                 yield Label("steps", classes="launch-label")
@@ -101,7 +119,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
             yield MessageLine("", id="launch-top-error", classes="field-error")
             with VerticalScroll(id="launch-forms"):
                 yield Static("[b]agent config[/b]", classes="form-title", id="agent-form-title")
-                yield ConfigForm(AGENTS[self.agent_name].config, self.config, id="agent-form")
+                yield ConfigForm(get_agent(self.agent_name).config, self.config, id="agent-form")
                 yield Static("[b]task parameters[/b]", classes="form-title", id="task-form-title")
                 yield ConfigForm(get_task(self.task_name).Params, self.task_params, id="task-form")
             yield Static("", id="field-help").set_styles("display: none;")
@@ -109,8 +127,43 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
                 yield Button("Launch", variant="primary", id="launch")
                 yield Button("Cancel", id="cancel")
 
+    def _agent_options(self) -> list[tuple[str, str]]:
+        return [(name, name) for name in [*AGENTS, *self.plugins]]
+
     def _task_options(self) -> list[tuple[str, str]]:
-        return [(task, task) for task in AGENTS[self.agent_name].tasks]
+        return [(task, task) for task in task_choices(self.agent_name)]
+
+    def on_mount(self) -> None:
+        self.find_installed_agents()
+
+    @work(thread=True, exclusive=True, group="plugins", exit_on_error=False)
+    def find_installed_agents(self) -> None:
+        found = plugins.read_installed_agents()
+        if found.problems:
+            self.app.call_from_thread(
+                self.query_one("#launch-top-error", MessageLine).say, found.problems[0]
+            )
+        if found.names:
+            self.post_message(AgentsFound(found.names))
+
+    @on(Input.Submitted, "#agent-spec")
+    def spec_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#launch-top-error", MessageLine).say("")
+        self.load_typed_agent(event.value)
+
+    @work(thread=True, exclusive=True, group="plugin-spec", exit_on_error=False)
+    def load_typed_agent(self, spec: str) -> None:
+        """A failure (no file, no class, the protocol not followed) shows in the top line."""
+        name = plugins.load_agent(spec)
+        self.post_message(AgentsFound([name], select=name))
+
+    def on_agents_found(self, message: AgentsFound) -> None:
+        new = [name for name in message.names if name not in AGENTS and name not in self.plugins]
+        agent_select = self.query_one("#agent", Select)
+        if new:
+            self.plugins += new
+            agent_select.set_options(self._agent_options())
+        agent_select.value = message.select or self.agent_name
 
     @on(Select.Changed, "#agent")
     async def agent_changed(self, event: Select.Changed) -> None:
@@ -118,13 +171,13 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
             return
         self.agent_name, self.config = str(event.value), {}
         task_select = self.query_one("#task", Select)
-        tasks = AGENTS[self.agent_name].tasks
+        tasks = task_choices(self.agent_name)
         if self.task_name not in tasks:
             self.task_name, self.task_params = tasks[0], {}
         task_select.set_options(self._task_options())
         task_select.value = self.task_name
         await self._replace_form(
-            "#agent-form", ConfigForm(AGENTS[self.agent_name].config, id="agent-form")
+            "#agent-form", ConfigForm(get_agent(self.agent_name).config, id="agent-form")
         )
         await self._replace_form(
             "#task-form",
@@ -154,7 +207,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "launch":
             self.action_launch()
-        else:
+        elif event.button.id == "cancel":
             self.action_cancel()
 
     def action_cancel(self) -> None:
@@ -179,7 +232,7 @@ class LaunchScreen(ReportsFailures, ModalScreen[list[int] | None]):
             return
         # Cross-field rules (Config.check) show beside the field they name.
         for form, cls, values, owner in (
-            (agent_form, AGENTS[self.agent_name].config, config, self.agent_name),
+            (agent_form, get_agent(self.agent_name).config, config, self.agent_name),
             (task_form, get_task(self.task_name).Params, task_params, self.task_name),
         ):
             try:

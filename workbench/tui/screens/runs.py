@@ -63,8 +63,15 @@ class RunsScreen(ReportsFailures, Screen[None]):
         Binding("d", "delete_runs", "Delete", show=False, tooltip="Delete the chosen runs"),
         Binding("x", "export_runs", "Export CSV", show=False, tooltip="Metrics to HOME/exports"),
         Binding("X", "export_table", "Export table", show=False, tooltip="The table as shown"),
+        Binding(
+            "T",
+            "export_tensorboard",
+            "Export TensorBoard",
+            show=False,
+            tooltip="Event files to HOME/exports/tensorboard, a folder per run",
+        ),
         Binding("o", "next_sort", "Sort", show=False, tooltip="Cycle the sort column"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by agent, task, name or status"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by agent, task, name, status or tag"),
         Binding("escape", "leave_filter", "Leave filter", show=False),
         Binding("p", "toggle_pause", "Pause refresh", show=False, tooltip="Live updates"),
         Binding("S", "studies", "Studies", tooltip="The studies screen"),
@@ -88,7 +95,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
         yield Header()
         yield Static(empty_hint(), id="hint")
         yield Input(
-            placeholder="filter runs: agent, task, name or status (/; Esc leaves)",
+            placeholder="filter runs: agent, task, name, status or tag (/; Esc leaves)",
             id="runs-filter",
         )
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -370,6 +377,11 @@ class RunsScreen(ReportsFailures, Screen[None]):
         ]  # every run shown or in a group shown, members as plain rows
         rows = [list(cells[1:-1]) for cells in (run_cells(run, recent) for run, recent in runs)]
         self.act(actions.export_table, "runs", columns, rows)
+
+    def action_export_tensorboard(self) -> None:
+        runs = self.chosen()
+        if runs:
+            self.act(actions.export_tensorboard, runs)
 
     def action_export_runs(self) -> None:
         runs = self.chosen()

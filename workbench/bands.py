@@ -1,4 +1,5 @@
-"""Many runs' curves as one: a median and an interquartile band on a common step grid.
+"""Many runs' curves as one on a common step grid: a median and an interquartile band (the
+TUI's compare and group views), or a mean and its standard error (`workbench plot`).
 
 Members of a population report in lockstep, but a study's lifetimes (and runs compared
 by hand) report at different steps and end at different steps (pruned, still running).
@@ -32,12 +33,11 @@ class Band:
     counts: np.ndarray
 
 
-def median_band(
-    curves: Sequence[tuple[Sequence[int], Sequence[float]]], points: int = GRID_POINTS
-) -> Band | None:
-    """The median and interquartile band of ``curves`` (steps, values) on ``points`` steps
-    from the first curve's start to the last curve's end; None when no curve has a point.
-    A curve of one point counts only where a grid step falls on it."""
+def _on_grid(
+    curves: Sequence[tuple[Sequence[float], Sequence[float]]], points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(grid, values [curve, grid] with NaN where a curve does not reach, counts), grid
+    points no curve covers dropped; None when no curve has a point."""
     curves = [(np.asarray(s, float), np.asarray(v, float)) for s, v in curves if len(s)]
     if not curves:
         return None
@@ -52,6 +52,35 @@ def median_band(
     covered = counts > 0
     if not covered.any():
         return None
-    stacked, grid, counts = stacked[:, covered], grid[covered], counts[covered]
+    return grid[covered], stacked[:, covered], counts[covered]
+
+
+def median_band(
+    curves: Sequence[tuple[Sequence[int], Sequence[float]]], points: int = GRID_POINTS
+) -> Band | None:
+    """The median and interquartile band of ``curves`` (steps, values) on ``points`` steps
+    from the first curve's start to the last curve's end; None when no curve has a point.
+    A curve of one point counts only where a grid step falls on it."""
+    gridded = _on_grid(curves, points)
+    if gridded is None:
+        return None
+    grid, stacked, counts = gridded
     low, median, high = np.nanpercentile(stacked, [25, 50, 75], axis=0)
     return Band(grid, median, low, high, counts)
+
+
+def mean_band(
+    curves: Sequence[tuple[Sequence[float], Sequence[float]]], points: int = GRID_POINTS
+) -> Band | None:
+    """The mean of ``curves`` on the same grid as ``median_band``, and mean ± one standard
+    error (of the curves covering each point; no band where one curve does) as the band.
+    ``Band.median`` holds the mean."""
+    gridded = _on_grid(curves, points)
+    if gridded is None:
+        return None
+    grid, stacked, counts = gridded
+    mean = np.nanmean(stacked, axis=0)
+    spread = np.zeros_like(mean)
+    several = counts > 1
+    spread[several] = np.nanstd(stacked[:, several], axis=0, ddof=1) / np.sqrt(counts[several])
+    return Band(grid, mean, mean - spread, mean + spread, counts)
