@@ -177,7 +177,13 @@ def eval_run(
         check_option("--seed", seed, 0, MAX_SEED)
     if split is not None:
         given = [
-            name for name, value in (("--task", task), ("--set", set_), ("--tasks", tasks), ("--beside", beside))
+            name
+            for name, value in (
+                ("--task", task),
+                ("--set", set_),
+                ("--tasks", tasks),
+                ("--beside", beside),
+            )
             if value
         ] + (["--per-trial"] if per_trial else [])
         if given:
