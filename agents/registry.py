@@ -24,6 +24,7 @@ from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
 from agents.sync import Sync, SyncConfig
 from agents.varibad import VariBAD, VariBADConfig
+from agents.varibad import check_run as check_varibad_run
 from envs.config import Config, ConfigError, suggest
 from envs.gym_family import GYM_PREFIX
 from envs.plugins import AGENT_LOADERS, load
@@ -199,6 +200,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=VariBAD,
             tasks=META_TASKS,
             main_metric="eval/meta_episode_return",
+            check_run=check_varibad_run,
         ),
         AgentSpec(
             name="online-sgd",

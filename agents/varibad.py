@@ -26,6 +26,7 @@ from torch import nn
 
 from agents.common.base import Report
 from agents.common.belief import (
+    REWARD_HEADS,
     BeliefEncoder,
     Posterior,
     RewardBounds,
@@ -37,8 +38,9 @@ from agents.common.belief import (
 from agents.common.cadence import Ticks
 from agents.common.meta_ppo import MetaPPO, MetaPPOConfig
 from agents.common.sequence import play_meta_episodes
-from envs.config import bounded
+from envs.config import Config, ConfigError, bounded
 from envs.gridworld import GridworldFamily, GridworldParams
+from envs.registry import TASKS
 
 
 @dataclass
@@ -53,10 +55,15 @@ class VariBADConfig(MetaPPOConfig):
     """Units of each of the two tanh layers of the actor and of the critic."""
     decoder_hidden: int = bounded(32, 1, 4096)
     """Units of each of the two ReLU layers of the decoders."""
+    reward_heads: str = "goal"
+    """What the reward decoder reads besides the latent: goal (a softmax over the states,
+    the one that pays: the gridworld), state (one Bernoulli output per state, read at the
+    arrival state: VariBAD's default gridworld decoder), action (one output per action:
+    bandits) or none (an MLP of the arrival state, the action and the latent)."""
     vae_learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True)
     """Adam step size of the encoder and decoders (learning_rate is the policy's)."""
-    kl_weight: float = bounded(1.0, 0.0)
-    """Weight of the KL terms in the negative ELBO."""
+    kl_weight: float = bounded(0.01, 0.0)
+    """Weight of the KL terms in the negative ELBO (VariBAD's gridworld: 0.01)."""
     vae_updates: int = bounded(3, 0, 100)
     """ELBO gradient steps after each PPO update."""
     vae_tasks: int = bounded(32, 1, 65536)
@@ -69,6 +76,30 @@ class VariBADConfig(MetaPPOConfig):
     transition_weight: float = bounded(1.0, 0.0)
     """Weight of the next-state term when decode_transitions is on."""
 
+    def check(self) -> None:
+        super().check()
+        if self.reward_heads not in REWARD_HEADS:
+            raise ConfigError(
+                f"reward_heads={self.reward_heads!r} is not one of {', '.join(REWARD_HEADS)}"
+            )
+
+
+def check_heads(config: VariBADConfig, state_size: int) -> None:
+    if config.reward_heads in ("goal", "state") and state_size == 0:
+        raise ConfigError(
+            f"reward_heads={config.reward_heads} needs a task with states; this one has none "
+            "(a bandit): use --set reward_heads=action"
+        )
+
+
+def check_run(config: VariBADConfig, task_params: Config, steps: int) -> None:
+    """What the registry checks before a run is created: the reward heads fit the task."""
+    for family in TASKS.values():
+        if type(task_params) is family.Params:
+            probe = family.meta_batch(task_params, 1, np.random.default_rng(0))
+            check_heads(config, probe.batch.observation_size)
+            return
+
 
 class VariBADNet(nn.Module):
     """Encoder, decoders, actor and critic; ``forward`` is a sequence policy
@@ -77,9 +108,12 @@ class VariBADNet(nn.Module):
     def __init__(self, config: VariBADConfig, inputs: int, state_size: int, actions: int) -> None:
         super().__init__()
         c, latent = config, config.latent_size
+        check_heads(c, state_size)
         self.state_size = state_size
         self.encoder = BeliefEncoder(inputs, c.encoder_embedding, c.encoder_hidden, latent)
-        self.reward_decoder = RewardDecoder(state_size, actions, latent, c.decoder_hidden)
+        self.reward_decoder = RewardDecoder(
+            state_size, actions, latent, c.decoder_hidden, c.reward_heads
+        )
         self.transition_decoder = (
             TransitionDecoder(state_size, actions, latent, c.decoder_hidden)
             if c.decode_transitions

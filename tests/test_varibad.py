@@ -156,7 +156,7 @@ def test_the_posterior_finds_the_goal_on_a_small_grid() -> None:
         task_values=values, seed=0, num_tasks=128, minibatches=4, eval_interval=10**9,
         entropy_coef=0.01, gae_lambda=0.95,
     )  # fmt: skip
-    before = goal_belief(agent.net, GridworldParams(**values), 500, 123)
+    before = goal_belief(agent.net, GridworldParams(**values), 500, 123, greedy=False)
     for _ in agent.learn(600_000):
         pass
     after = goal_belief(agent.net, GridworldParams(**values), 500, 123)
@@ -165,3 +165,30 @@ def test_the_posterior_finds_the_goal_on_a_small_grid() -> None:
     assert np.nanmean(before) < 0.5
     confident = (after[reached] >= 0.9).mean()
     assert confident > 0.5, f"share >= 0.9 in {confident:.0%}, median {np.median(after[reached])}"
+
+
+def test_goal_heads_are_one_distribution_over_the_cells() -> None:
+    """reward_heads=goal: the arrival cell's logit is that of a softmax over the cells, so
+    the probabilities of every cell sum to one for any latent."""
+    decoder = make().net.reward_decoder
+    cells = decoder.net[-1].out_features
+    latent = torch.randn(3, 1, 5)
+    with torch.no_grad():
+        logits = decoder(torch.eye(cells)[None], torch.zeros(1, cells, dtype=torch.long), latent)
+    assert logits.shape == (3, cells)
+    assert torch.sigmoid(logits).sum(-1).tolist() == pytest.approx([1.0] * 3, abs=1e-4)
+
+
+def test_action_heads_read_the_pulled_arm_and_state_heads_need_states(cli) -> None:
+    decoder = make("bandit", reward_heads="action").net.reward_decoder
+    latent = torch.randn(1, 5)
+    arms = torch.arange(decoder.actions)
+    with torch.no_grad():
+        per_arm = decoder(torch.zeros(decoder.actions, 0), arms, latent)
+        assert per_arm.tolist() == pytest.approx(decoder.net(latent)[0].tolist(), abs=1e-6)
+    for heads in ("goal", "state"):
+        result = cli("run", "varibad", "bandit", "--steps", "100", "--set", f"reward_heads={heads}")
+        assert result.exit_code == 2
+        assert "needs a task with states" in result.output
+        assert "reward_heads=action" in result.output
+    assert cli.json("runs", "ls") == []  # refused before a run was created

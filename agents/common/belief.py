@@ -69,17 +69,48 @@ class BeliefEncoder(nn.Module):
         return Posterior(self.mean(features), self.logvar(features)), state
 
 
-class RewardDecoder(nn.Module):
-    """Logit (bounded rewards) or mean (unbounded) of the reward for (s', a, m)."""
+REWARD_HEADS = ("goal", "state", "action", "none")
 
-    def __init__(self, state_size: int, actions: int, latent: int, hidden: int) -> None:
+
+class RewardDecoder(nn.Module):
+    """Logit (bounded rewards) or mean (unbounded) of the reward for (s', a, m).
+
+    ``heads`` says what the decoder reads besides m: ``state``, one output per state from m
+    alone, read at the arrival state's one-hot (VariBAD's gridworld decoder, its
+    ``multihead_for_reward``: the goal's place is all the task is); ``goal``, the same
+    outputs as a softmax over the states, the probability that each is the one goal (its
+    ``rew_pred_type=categorical``), returned as the logit of the arrival state's
+    probability so that the Bernoulli likelihood reads it like the others; ``action``, one
+    output per action from m alone (bandits: each arm's mean); ``none``, an MLP of
+    (s', a, m).
+    """
+
+    def __init__(
+        self, state_size: int, actions: int, latent: int, hidden: int, heads: str = "none"
+    ) -> None:
         super().__init__()
-        self.actions = actions
-        self.net = mlp(state_size + actions + latent, hidden, 1)
+        self.actions, self.heads = actions, heads
+        if heads in ("state", "goal"):
+            self.net = mlp(latent, hidden, state_size)
+        elif heads == "action":
+            self.net = mlp(latent, hidden, actions)
+        else:
+            self.net = mlp(state_size + actions + latent, hidden, 1)
 
     def forward(self, arrived: torch.Tensor, actions: torch.Tensor, latent: torch.Tensor):
+        """Leading dimensions broadcast, so one latent per posterior can decode every
+        transition without being copied T times."""
         one_hot = F.one_hot(actions, self.actions).to(latent.dtype)
-        return self.net(torch.cat([arrived, one_hot, latent], -1)).squeeze(-1)
+        if self.heads == "state":
+            return (self.net(latent) * arrived).sum(-1)
+        if self.heads == "goal":
+            log_p = (F.log_softmax(self.net(latent), -1) * arrived).sum(-1)
+            return log_p - torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))
+        if self.heads == "action":
+            return (self.net(latent) * one_hot).sum(-1)
+        shape = torch.broadcast_shapes(arrived.shape[:-1], one_hot.shape[:-1], latent.shape[:-1])
+        parts = [part.expand(*shape, part.shape[-1]) for part in (arrived, one_hot, latent)]
+        return self.net(torch.cat(parts, -1)).squeeze(-1)
 
 
 class TransitionDecoder(nn.Module):
@@ -152,12 +183,7 @@ def elbo_terms(
         latent = latent[decoded]
     decoding = latent.shape[0]
     # Each posterior decodes every transition: (posteriors, T transitions, B, ...).
-    z = latent[:, None].expand(decoding, steps, tasks, latent.shape[-1])
-    predicted = reward_decoder(
-        batch.arrived[None].expand(decoding, *batch.arrived.shape),
-        batch.actions[None].expand(decoding, *batch.actions.shape),
-        z,
-    )
+    predicted = reward_decoder(batch.arrived[None], batch.actions[None], latent[:, None])
     rewards = batch.rewards[None].expand(decoding, steps, tasks)
     per_term = steps  # the mean over the decoded posteriors, scaled to the sum over T
     terms = {"reward": per_term * reward_nll(predicted, rewards, bounds).sum(1).mean()}
@@ -165,7 +191,7 @@ def elbo_terms(
         next_states = transition_decoder(
             batch.states[None].expand(decoding, *batch.states.shape),
             batch.actions[None].expand(decoding, *batch.actions.shape),
-            z,
+            latent[:, None].expand(decoding, steps, tasks, latent.shape[-1]),
         )
         error = 0.5 * (next_states - batch.arrived[None]).pow(2).sum(-1)
         terms["transition"] = per_term * error.sum(1).mean()
