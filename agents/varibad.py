@@ -75,6 +75,10 @@ class VariBADConfig(MetaPPOConfig):
     """Also decode next states (the ELBO then predicts transitions as well as rewards)."""
     transition_weight: float = bounded(1.0, 0.0)
     """Weight of the next-state term when decode_transitions is on."""
+    normalise_latent: bool = True
+    """Standardise the posterior's mean and log-variance before the policy reads them, by
+    running statistics of the batches played (VariBAD's norm_latent_for_policy): the
+    means grow to tens as the posterior sharpens, which saturates the tanh layers."""
 
     def check(self) -> None:
         super().check()
@@ -131,6 +135,10 @@ class VariBADNet(nn.Module):
             )
 
         self.actor, self.critic = tanh_mlp(actions), tanh_mlp(1)
+        self.normalise = c.normalise_latent
+        self.register_buffer("latent_count", torch.zeros(()))
+        self.register_buffer("latent_mean", torch.zeros(2 * latent))
+        self.register_buffer("latent_var", torch.ones(2 * latent))
         nn.init.orthogonal_(self.actor[-1].weight, 0.01)
         nn.init.zeros_(self.actor[-1].bias)
 
@@ -143,16 +151,37 @@ class VariBADNet(nn.Module):
         return [*self.actor.parameters(), *self.critic.parameters()]
 
     def policy_inputs(self, inputs: torch.Tensor, posterior: Posterior) -> torch.Tensor:
-        """What the actor and critic read: state, time, and the posterior, detached."""
+        """What the actor and critic read: state, time, and the posterior, detached (and
+        standardised, with ``normalise_latent``)."""
+        belief = torch.cat([posterior.mean, posterior.logvar], -1).detach()
+        if self.normalise:
+            belief = ((belief - self.latent_mean) / (self.latent_var + 1e-8).sqrt()).clamp(-10, 10)
         return torch.cat(
             [
                 inputs[..., : self.state_size],
                 inputs[..., -1:],  # the time step over the horizon (envs/meta.py)
-                posterior.mean.detach(),
-                posterior.logvar.detach(),
+                belief,
             ],
             -1,
         )
+
+    @torch.no_grad()
+    def observe_beliefs(self, posterior: Posterior) -> None:
+        """Fold a batch's posteriors into the running mean and variance (Chan et al.'s
+        parallel update, as gymnasium's RunningMeanStd)."""
+        belief = torch.cat([posterior.mean, posterior.logvar], -1).reshape(
+            -1, self.latent_mean.numel()
+        )
+        count = belief.shape[0]
+        mean, var = belief.mean(0), belief.var(0, unbiased=False)
+        total = self.latent_count + count
+        delta = mean - self.latent_mean
+        self.latent_var.copy_(
+            (self.latent_var * self.latent_count + var * count
+             + delta.pow(2) * self.latent_count * count / total) / total
+        )  # fmt: skip
+        self.latent_mean.add_(delta * count / total)
+        self.latent_count.copy_(total)
 
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.actor(x), self.critic(x).squeeze(-1)
@@ -188,6 +217,7 @@ class VariBAD(MetaPPO):
             rollout["policy_inputs"] = self.net.policy_inputs(rollout["obs"], posterior)
         scalars = yield from super().update(rollout, ticks)
         scalars.update((yield from self.train_belief(rollout, ticks)))
+        self.net.observe_beliefs(posterior)  # after the update: acting and PPO saw the same
         return scalars
 
     def replay_policy(

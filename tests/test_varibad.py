@@ -192,3 +192,18 @@ def test_action_heads_read_the_pulled_arm_and_state_heads_need_states(cli) -> No
         assert "needs a task with states" in result.output
         assert "reward_heads=action" in result.output
     assert cli.json("runs", "ls") == []  # refused before a run was created
+
+
+def test_the_policy_reads_the_posterior_standardised_by_running_statistics() -> None:
+    net = make().net
+    first = Posterior(3 + 5 * torch.randn(7, 4, 5), torch.randn(7, 4, 5) - 2)
+    second = Posterior(3 + 5 * torch.randn(9, 4, 5), torch.randn(9, 4, 5) - 2)
+    net.observe_beliefs(first)
+    net.observe_beliefs(second)  # two batches fold into the statistics of both
+    both = torch.cat([torch.cat([p.mean, p.logvar], -1).reshape(-1, 10) for p in (first, second)])
+    assert net.latent_mean.tolist() == pytest.approx(both.mean(0).tolist(), abs=1e-4)
+    assert net.latent_var.tolist() == pytest.approx(both.var(0, unbiased=False).tolist(), 1e-4)
+    inputs = torch.zeros(9, 4, net.state_size + 1)
+    read = net.policy_inputs(inputs, second)[..., -10:]
+    assert read.mean().abs() < 0.3 and 0.7 < read.std() < 1.3
+    assert {"latent_mean", "latent_var", "latent_count"} <= net.state_dict().keys()
