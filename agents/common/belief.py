@@ -4,9 +4,10 @@ rewards (and optionally next states) from a latent sample, and the ELBO that tra
 
 The encoder reads the same per-step inputs as RL^2's policy (envs/meta.py: the
 observation s_t, the previous action, the reward it earned, the trial-done flag and the
-time), so after step t it has seen the transitions (s, a, r, s') up to s_t. The decoders
-read one transition's arrival state s' and action a (and s, for the next state) with a
-latent sample m: p(r | s', a, m) and p(s' | s, a, m). The ELBO is, for every posterior
+time), so after step t it has seen the transitions (s, a, r, s') up to s_t. The reward
+decoder gives p(r | s', a, m) for a latent sample m, by one output per state or per
+action from m alone (``RewardDecoder``'s heads) or by an MLP of (s', a, m); the
+transition decoder p(s' | s, a, m). The ELBO is, for every posterior
 q_t of a meta-episode, the log-likelihood of all of its transitions, past and future,
 under a sample of q_t, minus KL(q_t || q_{t-1}) (the paper's choice; q_{-1} = N(0, I)).
 
