@@ -45,6 +45,25 @@ from envs.registry import TASKS
 
 @dataclass
 class VariBADConfig(MetaPPOConfig):
+    """The policy's PPO settings are VariBAD's gridworld ones (its
+    config/gridworld/args_grid_varibad.py), with 32 tasks per update where it runs 16
+    processes: measured here, updating on 128 tasks at a time learnt the gridworld about
+    four times slower per env step (docs/results.md)."""
+
+    learning_rate: float = bounded(7e-4, 0.0, 1.0, low_open=True, log=True)
+    """Adam step size of the policy."""
+    discount: float = bounded(0.95, 0.0, 1.0)
+    """Discount of the meta-episode return (trial ends are not episode ends)."""
+    entropy_coef: float = bounded(0.01, 0.0)
+    """Weight of the entropy bonus."""
+    num_tasks: int = bounded(32, 1, 65536)
+    """Tasks (meta-episodes) played in parallel per update."""
+    gae_lambda: float = bounded(0.95, 0.0, 1.0)
+    """GAE lambda."""
+    clip_range: float = bounded(0.05, 0.0, 1.0, low_open=True)
+    """PPO's probability-ratio clip."""
+    ppo_epochs: int = bounded(2, 1, 100)
+    """Passes over each batch of meta-episodes."""
     latent_size: int = bounded(5, 1, 256)
     """Dimensions of the task latent m."""
     encoder_hidden: int = bounded(64, 1, 4096)
