@@ -74,11 +74,13 @@ class VariBADConfig(MetaPPOConfig):
     """Units of each of the two tanh layers of the actor and of the critic."""
     decoder_hidden: int = bounded(32, 1, 4096)
     """Units of each of the two ReLU layers of the decoders."""
-    reward_heads: str = "goal"
+    reward_heads: str = "auto"
     """What the reward decoder reads besides the latent: goal (a softmax over the states,
-    the one that pays: the gridworld), state (one Bernoulli output per state, read at the
-    arrival state: VariBAD's default gridworld decoder), action (one output per action:
-    bandits) or none (an MLP of the arrival state, the action and the latent)."""
+    the one that pays), state (one Bernoulli output per state, read at the arrival state:
+    VariBAD's default gridworld decoder), action (one output per action: each arm of a
+    bandit), none (an MLP of the arrival state, the action and the latent), or auto:
+    action without states (bandits), goal with states and bounded rewards (the
+    gridworld), none otherwise (tabular MDPs)."""
     vae_learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True)
     """Adam step size of the encoder and decoders (learning_rate is the policy's)."""
     kl_weight: float = bounded(0.01, 0.0)
@@ -101,26 +103,38 @@ class VariBADConfig(MetaPPOConfig):
 
     def check(self) -> None:
         super().check()
-        if self.reward_heads not in REWARD_HEADS:
+        if self.reward_heads not in ("auto", *REWARD_HEADS):
             raise ConfigError(
-                f"reward_heads={self.reward_heads!r} is not one of {', '.join(REWARD_HEADS)}"
+                f"reward_heads={self.reward_heads!r} is not one of auto, {', '.join(REWARD_HEADS)}"
             )
 
 
-def check_heads(config: VariBADConfig, state_size: int) -> None:
-    if config.reward_heads in ("goal", "state") and state_size == 0:
+def resolve_heads(config: VariBADConfig, state_size: int, bounds: RewardBounds) -> str:
+    """The reward heads the config asks for on a task (``auto`` resolved), or a one-line
+    ConfigError when they cannot read it."""
+    heads = config.reward_heads
+    if heads == "auto":
+        heads = "action" if state_size == 0 else "goal" if bounds.bernoulli else "none"
+    if heads in ("goal", "state") and state_size == 0:
         raise ConfigError(
-            f"reward_heads={config.reward_heads} needs a task with states; this one has none "
+            f"reward_heads={heads} needs a task with states; this one has none "
             "(a bandit): use --set reward_heads=action"
         )
+    return heads
+
+
+def task_shape(task, task_params: Config) -> tuple[int, RewardBounds]:
+    """The size of a task's base observation (its states) and its reward bounds."""
+    probe = task.meta_batch(task_params, 1, np.random.default_rng(0))
+    bounds = RewardBounds(*task.make_env(task_params).base.reward_bounds)
+    return probe.batch.observation_size, bounds
 
 
 def check_run(config: VariBADConfig, task_params: Config, steps: int) -> None:
     """What the registry checks before a run is created: the reward heads fit the task."""
     for family in TASKS.values():
         if type(task_params) is family.Params:
-            probe = family.meta_batch(task_params, 1, np.random.default_rng(0))
-            check_heads(config, probe.batch.observation_size)
+            resolve_heads(config, *task_shape(family, task_params))
             return
 
 
@@ -128,15 +142,14 @@ class VariBADNet(nn.Module):
     """Encoder, decoders, actor and critic; ``forward`` is a sequence policy
     (agents/common/sequence.py) whose carried state is the encoder's hidden state."""
 
-    def __init__(self, config: VariBADConfig, inputs: int, state_size: int, actions: int) -> None:
+    def __init__(
+        self, config: VariBADConfig, inputs: int, state_size: int, actions: int, heads: str
+    ) -> None:
         super().__init__()
         c, latent = config, config.latent_size
-        check_heads(c, state_size)
         self.state_size = state_size
         self.encoder = BeliefEncoder(inputs, c.encoder_embedding, c.encoder_hidden, latent)
-        self.reward_decoder = RewardDecoder(
-            state_size, actions, latent, c.decoder_hidden, c.reward_heads
-        )
+        self.reward_decoder = RewardDecoder(state_size, actions, latent, c.decoder_hidden, heads)
         self.transition_decoder = (
             TransitionDecoder(state_size, actions, latent, c.decoder_hidden)
             if c.decode_transitions
@@ -223,10 +236,11 @@ class VariBAD(MetaPPO):
             ],
             eps=1e-5,
         )
-        self.bounds = RewardBounds(*task.make_env(task_params).base.reward_bounds)
 
     def make_net(self, inputs: int, actions: int) -> nn.Module:
-        return VariBADNet(self.config, inputs, self.env.batch.observation_size, actions)
+        states, self.bounds = task_shape(self.task, self.task_params)
+        heads = resolve_heads(self.config, states, self.bounds)
+        return VariBADNet(self.config, inputs, states, actions, heads)
 
     def update(
         self, rollout: dict[str, torch.Tensor], ticks: Ticks

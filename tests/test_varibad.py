@@ -186,7 +186,7 @@ def test_action_heads_read_the_pulled_arm_and_state_heads_need_states(cli) -> No
     with torch.no_grad():
         per_arm = decoder(torch.zeros(decoder.actions, 0), arms, latent)
         assert per_arm.tolist() == pytest.approx(decoder.net(latent)[0].tolist(), abs=1e-6)
-    for heads in ("goal", "state"):
+    for heads in ("goal", "state"):  # auto picks action heads there
         result = cli("run", "varibad", "bandit", "--steps", "100", "--set", f"reward_heads={heads}")
         assert result.exit_code == 2
         assert "needs a task with states" in result.output
@@ -207,3 +207,10 @@ def test_the_policy_reads_the_posterior_standardised_by_running_statistics() -> 
     read = net.policy_inputs(inputs, second)[..., -10:]
     assert read.mean().abs() < 0.3 and 0.7 < read.std() < 1.3
     assert {"latent_mean", "latent_var", "latent_count"} <= net.state_dict().keys()
+
+
+def test_auto_heads_follow_the_task() -> None:
+    assert make("bandit").net.reward_decoder.heads == "action"
+    assert make().net.reward_decoder.heads == "goal"
+    mdp = make("tabular-mdp", task_values={"episodes": 2, "episode_length": 3})
+    assert mdp.net.reward_decoder.heads == "none"  # unbounded rewards: no one goal
