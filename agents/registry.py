@@ -23,6 +23,8 @@ from agents.rl2 import RL2, RL2Config
 from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
 from agents.sync import Sync, SyncConfig
+from agents.varibad import VariBAD, VariBADConfig
+from agents.varibad import check_run as check_varibad_run
 from envs.config import Config, ConfigError, suggest
 from envs.gym_family import GYM_PREFIX
 from envs.plugins import AGENT_LOADERS, load
@@ -101,6 +103,7 @@ META_TASKS = (
     "bandit-dependent-medium",
     "bandit-dependent-hard",
     "tabular-mdp",
+    "gridworld",
 )
 """Families with batched meta-episodes, which the meta-RL agents train on."""
 
@@ -189,6 +192,15 @@ AGENTS: dict[str, AgentSpec] = {
             make=SNAIL,
             tasks=META_TASKS,
             main_metric="eval/meta_episode_return",
+        ),
+        AgentSpec(
+            name="varibad",
+            summary="VariBAD: a posterior over a task latent feeds a PPO policy (Zintgraf 2020).",
+            config=VariBADConfig,
+            make=VariBAD,
+            tasks=META_TASKS,
+            main_metric="eval/meta_episode_return",
+            check_run=check_varibad_run,
         ),
         AgentSpec(
             name="online-sgd",

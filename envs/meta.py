@@ -133,8 +133,11 @@ class BatchedMetaEpisodes:
         return self._observations(self.batch.reset_trial(self.rng), None, None, False)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, bool]:
-        """Returns (observations, rewards, trial_done, meta_episode_done)."""
+        """Returns (observations, rewards, trial_done, meta_episode_done); ``arrived`` is
+        then the base observation the step reached (before a trial's reset replaces it),
+        the state a reward was earned in."""
         base_obs, rewards = self.batch.step(actions, self.rng)
+        self.arrived = base_obs
         self.t += 1
         trial_done = self.t % self.batch.episode_length == 0
         meta_done = self.t == self.horizon

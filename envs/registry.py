@@ -11,6 +11,7 @@ from envs.continual import CONTINUAL_FAMILIES
 from envs.control import CONTEXTUAL_FAMILIES
 from envs.family import TaskFamily
 from envs.foraging import ForagingFamily
+from envs.gridworld import GridworldFamily
 from envs.gym_family import GYM_PREFIX, gym_family
 from envs.plugins import TASK_LOADERS, load
 from envs.scavenger import ScavengerFamily
@@ -22,6 +23,7 @@ TASKS: dict[str, TaskFamily] = {
         KArmedBandit(),
         *two_armed_families(),
         TabularMDPFamily(),
+        GridworldFamily(),
         *CONTEXTUAL_FAMILIES,
         ForagingFamily(),
         ChainFamily(),

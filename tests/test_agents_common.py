@@ -143,6 +143,7 @@ CHECKPOINT_KEYS = {
     "rl2": "evaluations net optimizer rng steps_done torch_rng",
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",
+    "varibad": "evaluations net optimizer rng steps_done torch_rng",
     **{
         learner: "accuracy extra losses memory params rng steps_done"
         for learner in ("online-sgd", "er", "c-maml", "sync", "la-maml")
@@ -171,7 +172,7 @@ NETWORK_KEYS = {
 def small(name: str):
     spec = AGENTS[name]
     family = get_task(spec.tasks[0])
-    extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail") else {}
+    extra = {"num_tasks": 8, "minibatches": 2} if name in ("rl2", "snail", "varibad") else {}
     extra |= {"num_tasks": 8} if name == "l2rl" else {}
     extra |= {"task_weights": "regressed"} if name == "sf-gpi" else {}  # balanced by default
     return spec.make(spec.config(**extra), family, family.Params(), 0)

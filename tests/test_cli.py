@@ -41,7 +41,8 @@ def test_agents_listing_has_fields_with_defaults_and_help(cli) -> None:
 def test_tasks_listing(cli) -> None:
     tasks = {t["name"]: t for t in cli.json("tasks")}
     assert tasks["cartpole"]["agents"] == ["dqn", "meta-dqn", "a2c", "mg-a2c", "ppo"]
-    assert tasks["bandit"]["agents"] == ["rl2", "l2rl", "snail"]
+    assert tasks["bandit"]["agents"] == ["rl2", "l2rl", "snail", "varibad"]
+    assert tasks["gridworld"]["agents"] == ["rl2", "l2rl", "snail", "varibad"]
 
 
 def test_foreground_run_json(cli) -> None:

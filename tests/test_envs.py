@@ -20,6 +20,7 @@ META_FAMILIES = [name for name in TASKS if name.startswith("bandit") or name == 
 SAMPLED = {
     "bandit": {"arms": 3, "pulls": 7},
     "tabular-mdp": {"states": 4, "actions": 3, "episode_length": 3, "episodes": 2},
+    "gridworld": {"size": 4, "episode_length": 5, "episodes": 3},
     "cartpole": {"resample": True, "visible_context": True, "split": "test"},
     "mountaincar": {"resample": True, "visible_context": True},
     "pendulum": {"resample": True, "split": "all"},

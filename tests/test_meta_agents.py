@@ -1,4 +1,4 @@
-"""Meta-RL agents (rl2, l2rl, snail): smoke runs on every family they support, checkpoints,
+"""Meta-RL agents (rl2, l2rl, snail, varibad): smoke runs on every family they support, checkpoints,
 held-out evaluation, and slow learning checks on two-armed dependent bandits."""
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from agents.registry import AGENTS, META_TASKS
 from envs.registry import get_task
 from workbench.store import Store
 
-META_AGENTS = ["rl2", "l2rl", "snail"]
+META_AGENTS = ["rl2", "l2rl", "snail", "varibad"]
 TINY = {"num_tasks": 8, "eval_tasks": 16, "eval_interval": 10_000}
 SMALL_TASK = {
     "bandit": {"arms": 3, "pulls": 6},
     "tabular-mdp": {"episodes": 2, "episode_length": 3},
+    "gridworld": {"episodes": 2, "episode_length": 3},
 }
 
 

@@ -104,7 +104,7 @@ class MetaPPO(MetaLearner):
             order = torch.from_numpy(self.rng.permutation(tasks)).to(self.device)
             for start in range(0, tasks, size):
                 idx = order[start : start + size]
-                logits, values, _ = self.net(rollout["obs"][:, idx])
+                logits, values = self.replay_policy(rollout, idx)
                 loss, parts = meta_ppo_loss(
                     logits,
                     values,
@@ -127,3 +127,11 @@ class MetaPPO(MetaLearner):
             if cfg.target_kl and np.mean(stats["approx_kl"][-cfg.minibatches :]) > cfg.target_kl:
                 break
         return {f"train/{key}": float(np.mean(values)) for key, values in stats.items()}
+
+    def replay_policy(
+        self, rollout: dict[str, torch.Tensor], idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and values of the current network on the meta-episodes ``idx`` of a
+        batch, from their start (VariBAD reads its encoder's part once per batch)."""
+        logits, values, _ = self.net(rollout["obs"][:, idx])
+        return logits, values

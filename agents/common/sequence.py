@@ -56,13 +56,15 @@ class RecurrentPolicy(nn.Module):
 def play_meta_episodes(net: nn.Module, env, greedy: bool = False) -> dict[str, torch.Tensor]:
     """One meta-episode on every task of a batched env.
 
-    Returns inputs, actions, log-probabilities, values and rewards, each stacked over time
-    with shape (T, tasks, ...).
+    Returns inputs, actions, log-probabilities, values, rewards and the base observation
+    each step arrived in (``env.arrived``), each stacked over time with shape (T, tasks, ...).
     """
     device = next(net.parameters()).device
     obs = env.reset()
     state = None
-    record: dict[str, list] = {"obs": [], "actions": [], "logp": [], "values": [], "rewards": []}
+    record: dict[str, list] = {
+        key: [] for key in ("obs", "actions", "logp", "values", "rewards", "arrived")
+    }
     for _ in range(env.horizon):
         x = torch.from_numpy(obs)[None].to(device)
         logits, value, state = net(x, state)
@@ -74,4 +76,5 @@ def play_meta_episodes(net: nn.Module, env, greedy: bool = False) -> dict[str, t
         record["logp"].append(dist.log_prob(action))
         record["values"].append(value[0])
         record["rewards"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)).to(device))
+        record["arrived"].append(torch.from_numpy(env.arrived).to(device))
     return {key: torch.stack(values) for key, values in record.items()}

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from agents.common.base import ci95
-from agents.reference import bandits, mdp, scavenger
+from agents.reference import bandits, gridworld, mdp, scavenger
 from agents.reference.bayes_optimal import BayesOptimalPolicy, NotApplicable, TooLarge, exact_value
 from envs.bandits import BanditFamily
 from envs.config import Config, NoConfig
 from envs.family import TaskFamily
+from envs.gridworld import GridworldFamily
 from envs.scavenger import ScavengerFamily
 from envs.tabular import TabularMDPFamily
 
@@ -30,7 +31,7 @@ class ReferencePolicy:
     name: str
     summary: str
     kind: str
-    """"bandit", "mdp" or "scavenger": the families it acts on."""
+    """"bandit", "mdp", "gridworld" or "scavenger": the families it acts on."""
     make: Callable[..., Any] | None
     """The policy class; None for a policy reported by its exact value."""
 
@@ -92,6 +93,22 @@ SCAVENGER = [
 ]
 
 
+GRIDWORLD = [
+    ReferencePolicy(
+        "known-goal",
+        "Straight to the goal it is told: an upper bound.",
+        "gridworld",
+        gridworld.KnownGoal,
+    ),
+    ReferencePolicy(
+        "systematic-search",
+        "Nearest unvisited goal cell first, then straight to the goal once found.",
+        "gridworld",
+        gridworld.SystematicSearch,
+    ),
+]
+
+
 def policies_for(family: TaskFamily) -> list[ReferencePolicy]:
     if isinstance(family, BanditFamily):
         return BANDIT
@@ -99,6 +116,8 @@ def policies_for(family: TaskFamily) -> list[ReferencePolicy]:
         return MDP
     if isinstance(family, ScavengerFamily):
         return SCAVENGER
+    if isinstance(family, GridworldFamily):
+        return GRIDWORLD
     return []
 
 
@@ -153,6 +172,9 @@ def evaluate(
             message = f"{spec.name} is {err}; this task has reward={params.reward}"
             raise NotApplicable(message) from None
         per_trial = scavenger.play_scavenger(params, policy, tasks, rng)
+    elif spec.kind == "gridworld":
+        make = functools.partial(spec.make, config, params)
+        per_trial = gridworld.play_gridworld(params, make, tasks, rng)
     else:
         per_trial = play_mdp(params, functools.partial(spec.make, config, params), tasks, rng)
     totals = per_trial.sum(0)

@@ -47,8 +47,8 @@ def baselines(
     specs = policies_for(family)
     if not specs:
         fail(
-            f"no reference policies act on {task!r}; they cover the bandit, tabular-mdp "
-            "and scavenger families"
+            f"no reference policies act on {task!r}; they cover the bandit, tabular-mdp, "
+            "gridworld and scavenger families"
         )
     if tasks < 2:
         fail(f"--tasks must be at least 2 to give an interval, got {tasks}")

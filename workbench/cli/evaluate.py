@@ -90,7 +90,7 @@ def evaluate_run(
 def single_task_message(run: RunRecord) -> str:
     return (
         f"run {run.id} is a {run.agent} run; eval across task families is for the "
-        "meta-RL agents (rl2, l2rl, snail); a single-task run on a contextual family "
+        "meta-RL agents (rl2, l2rl, snail, varibad); a single-task run on a contextual family "
         "is evaluated with --split NAME"
     )
 
@@ -147,6 +147,14 @@ def eval_run(
             "beside the last)."
         ),
     ] = "last",
+    beside: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--beside",
+            help="Another trained meta-RL run to play the same tasks, shown under the run "
+            "with its own paired difference (repeatable), e.g. rl2 beside varibad.",
+        ),
+    ] = None,
     split: Annotated[
         str | None,
         typer.Option(
@@ -169,7 +177,14 @@ def eval_run(
         check_option("--seed", seed, 0, MAX_SEED)
     if split is not None:
         given = [
-            name for name, value in (("--task", task), ("--set", set_), ("--tasks", tasks)) if value
+            name
+            for name, value in (
+                ("--task", task),
+                ("--set", set_),
+                ("--tasks", tasks),
+                ("--beside", beside),
+            )
+            if value
         ] + (["--per-trial"] if per_trial else [])
         if given:
             raise ConfigError(
@@ -203,7 +218,14 @@ def eval_run(
     params = build(family.Params, values, owner=task)
     seed = EVAL_SEED_OFFSET + run.seed if seed is None else seed
     run_row = evaluate_run(store, run, task, params, tasks, seed, checkpoint)
-    rows = [run_row, *reference_rows(task, params, tasks, seed, run_row.pop("totals"))]
+    run_totals = run_row.pop("totals")
+    others = []
+    for other_id in beside or []:
+        other = evaluate_run(store, store.get_run(other_id), task, params, tasks, seed, checkpoint)
+        difference = run_totals - other.pop("totals")
+        other["run_minus_policy"] = {"mean": float(difference.mean()), "ci95": ci95(difference)}
+        others.append(other)
+    rows = [run_row, *others, *reference_rows(task, params, tasks, seed, run_totals)]
     if json_output:
         print_json(rows)
         return
