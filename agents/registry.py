@@ -11,6 +11,7 @@ from agents.c_maml import CMAML, CMAMLConfig
 from agents.common.base import Agent
 from agents.common.population import lone
 from agents.common.task_weights import check_run
+from agents.ddpg import DDPG, DDPGConfig
 from agents.dqn import DQN, DQNConfig
 from agents.er import ER, ERConfig
 from agents.l2rl import L2RL, L2RLConfig
@@ -20,6 +21,7 @@ from agents.mg_a2c import MetaGradientA2C, MetaGradientA2CConfig
 from agents.online_sgd import OnlineSGD, OnlineSGDConfig
 from agents.ppo import PPO, PPOConfig
 from agents.rl2 import RL2, RL2Config
+from agents.sac import SAC, SACConfig
 from agents.sf_gpi import SFGPI, SFGPIConfig
 from agents.snail import SNAIL, SNAILConfig
 from agents.sync import Sync, SyncConfig
@@ -95,6 +97,9 @@ class AgentSpec:
 CONTROL_TASKS = ("cartpole", "mountaincar", "lunarlander", "foraging", "chain", "scavenger")
 """Families with discrete actions and plain episodes, for the single-task agents."""
 
+CONTINUOUS_TASKS = ("pendulum",)
+"""Families with continuous (Box) actions, for sac and ddpg."""
+
 META_TASKS = (
     "bandit",
     "bandit-independent",
@@ -159,6 +164,22 @@ AGENTS: dict[str, AgentSpec] = {
             population=PPO,
             tasks=CONTROL_TASKS,
             actions=("discrete",),
+        ),
+        AgentSpec(
+            name="sac",
+            summary="Soft actor-critic, twin critics, tuned temperature (Haarnoja et al. 2018).",
+            config=SACConfig,
+            make=SAC,
+            tasks=CONTINUOUS_TASKS,
+            actions=("box",),
+        ),
+        AgentSpec(
+            name="ddpg",
+            summary="DDPG: deterministic actor, Gaussian exploration (Lillicrap et al. 2016).",
+            config=DDPGConfig,
+            make=DDPG,
+            tasks=CONTINUOUS_TASKS,
+            actions=("box",),
         ),
         AgentSpec(
             name="sf-gpi",

@@ -144,6 +144,8 @@ CHECKPOINT_KEYS = {
     "l2rl": "evaluations net optimizer rng steps_done torch_rng",
     "snail": "evaluations net optimizer rng steps_done torch_rng",
     "varibad": "evaluations net optimizer rng steps_done torch_rng",
+    "sac": "evaluations log_alpha networks optimizers replay rng steps_done torch_rng updates",
+    "ddpg": "evaluations networks optimizers replay rng steps_done torch_rng updates",
     **{
         learner: "accuracy extra losses memory params rng steps_done"
         for learner in ("online-sgd", "er", "c-maml", "sync", "la-maml")
@@ -182,8 +184,8 @@ def small(name: str):
 def test_checkpoints_keep_the_keys_existing_stores_hold(name: str) -> None:
     agent = small(name)
     assert sorted(agent.state_dict()) == CHECKPOINT_KEYS[name].split()
-    (networks,) = agent.weights().values()
     if name in NETWORK_KEYS:
+        (networks,) = agent.weights().values()
         assert sorted(networks) == sorted(NETWORK_KEYS[name])
 
 
