@@ -47,6 +47,17 @@ SMALL = {
     "rl2": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6}),
     "snail": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6}),
     "l2rl": ("bandit", {"num_tasks": 8, "eval_tasks": 4, "eval_interval": 10**6, "n_steps": 2}),
+    "varibad": (
+        "bandit",
+        {"num_tasks": 8, "minibatches": 2, "eval_tasks": 4, "eval_interval": 10**6},
+    ),
+    **{
+        agent: (
+            "pendulum",
+            {"learning_starts": 50, "batch_size": 16, "hidden_size": 16, "eval_episodes": 1},
+        )
+        for agent in ("sac", "ddpg")
+    },
     **{
         learner: ("digits-permuted", {"hidden_size": 16, "glances": 1})
         for learner in ("online-sgd", "er", "c-maml", "sync", "la-maml")
