@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.common import networks
+
 
 class Posterior(NamedTuple):
     mean: torch.Tensor
@@ -41,16 +43,6 @@ class Transitions(NamedTuple):
     actions: torch.Tensor
     rewards: torch.Tensor
     arrived: torch.Tensor
-
-
-def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(inputs, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, outputs),
-    )
 
 
 class BeliefEncoder(nn.Module):
@@ -92,11 +84,11 @@ class RewardDecoder(nn.Module):
         super().__init__()
         self.actions, self.heads = actions, heads
         if heads in ("state", "goal"):
-            self.net = mlp(latent, hidden, state_size)
+            self.net = networks.mlp(latent, state_size, hidden, 2)
         elif heads == "action":
-            self.net = mlp(latent, hidden, actions)
+            self.net = networks.mlp(latent, actions, hidden, 2)
         else:
-            self.net = mlp(state_size + actions + latent, hidden, 1)
+            self.net = networks.mlp(state_size + actions + latent, 1, hidden, 2)
 
     def forward(self, arrived: torch.Tensor, actions: torch.Tensor, latent: torch.Tensor):
         """Leading dimensions broadcast, so one latent per posterior can decode every
@@ -120,7 +112,7 @@ class TransitionDecoder(nn.Module):
     def __init__(self, state_size: int, actions: int, latent: int, hidden: int) -> None:
         super().__init__()
         self.actions = actions
-        self.net = mlp(state_size + actions + latent, hidden, state_size)
+        self.net = networks.mlp(state_size + actions + latent, state_size, hidden, 2)
 
     def forward(self, states: torch.Tensor, actions: torch.Tensor, latent: torch.Tensor):
         one_hot = F.one_hot(actions, self.actions).to(latent.dtype)

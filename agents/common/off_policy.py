@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.common import networks
 from agents.common.base import Report
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state, to_cpu
@@ -49,13 +50,8 @@ class OffPolicyConfig(Config):
 
 
 def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(inputs, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, outputs),
-    )
+    """Two ReLU layers of ``hidden`` units (``networks.mlp``'s layout and initialisation)."""
+    return networks.mlp(inputs, outputs, hidden, hidden_layers=2)
 
 
 @torch.no_grad()
