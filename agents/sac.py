@@ -43,8 +43,9 @@ class SACConfig(OffPolicyConfig):
     """Steps between actor updates (each time that many actor steps: delayed, as TD3)."""
     autotune: bool = True
     """Tune the temperature alpha towards the target entropy -|A| (else keep alpha)."""
-    alpha: float = bounded(0.2, 0.0)
-    """Entropy temperature when autotune is off, and its starting value when it is on."""
+    alpha: float = bounded(0.2, 0.0, low_open=True)
+    """Entropy temperature when autotune is off, and its starting value when it is on
+    (above zero: autotune moves its logarithm)."""
 
 
 class Actor(nn.Module):
