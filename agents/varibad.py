@@ -11,7 +11,7 @@ the encoder, as in the paper, so the latent is a belief, not a policy's memory.
 Each update plays one meta-episode on ``num_tasks`` tasks at once, takes the PPO epochs,
 then ``vae_updates`` ELBO steps, each on ``vae_tasks`` of those meta-episodes. (The
 paper's code draws its ELBO batches from a buffer of past trajectories; here they come
-from the batch just played, which at ``num_tasks`` in the hundreds is already varied.)
+from the batch just played: with the default 32 tasks, each step reads all of them.)
 """
 
 from __future__ import annotations
