@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from agents.common.off_policy import Replay
 from agents.registry import get_agent
 from envs.registry import get_task
 
@@ -104,3 +105,16 @@ def test_pendulum_is_learnt_within_30000_steps(name: str, floor: float) -> None:
     reports = list(agent.learn(30_000))
     final = reports[-1].scalars["eval/episode_return"]
     assert final >= floor, f"{name}: greedy return {final:.1f} after 30,000 steps"
+
+
+def test_the_replay_saves_its_rows_oldest_first_and_keeps_the_newest() -> None:
+    replay = Replay(5, 1, 1)
+    for i in range(7):  # wraps: rows 0-1 now hold transitions 5-6
+        replay.add([i], [0.0], float(i), [i + 1], False)
+    saved = replay.state_dict()
+    assert saved["rewards"].tolist() == [2, 3, 4, 5, 6]
+    smaller = Replay(3, 1, 1)
+    smaller.load_state_dict(saved)
+    assert smaller.count == 3 and smaller.state_dict()["rewards"].tolist() == [4, 5, 6]
+    smaller.add([7], [0.0], 7.0, [8], False)
+    assert smaller.state_dict()["rewards"].tolist() == [5, 6, 7]

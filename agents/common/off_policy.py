@@ -79,30 +79,22 @@ class Replay:
         self.next = (i + 1) % self.size
         self.count = min(self.count + 1, self.size)
 
+    FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated")
+
+    def rows(self, index: np.ndarray) -> dict[str, torch.Tensor]:
+        return {name: torch.from_numpy(getattr(self, name)[index]) for name in self.FIELDS}
+
     def sample(self, batch: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        rows = rng.integers(0, self.count, size=batch)
-        return {
-            "observations": torch.from_numpy(self.observations[rows]),
-            "actions": torch.from_numpy(self.actions[rows]),
-            "rewards": torch.from_numpy(self.rewards[rows]),
-            "next_observations": torch.from_numpy(self.next_observations[rows]),
-            "terminated": torch.from_numpy(self.terminated[rows]),
-        }
+        return self.rows(rng.integers(0, self.count, size=batch))
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows only, oldest first (a checkpoint of an early run stays small)."""
-        order = (np.arange(self.count) + (self.next if self.count == self.size else 0)) % self.size
-        return {
-            "observations": torch.from_numpy(self.observations[order]),
-            "actions": torch.from_numpy(self.actions[order]),
-            "rewards": torch.from_numpy(self.rewards[order]),
-            "next_observations": torch.from_numpy(self.next_observations[order]),
-            "terminated": torch.from_numpy(self.terminated[order]),
-        }
+        oldest = self.next if self.count == self.size else 0
+        return self.rows((np.arange(self.count) + oldest) % self.size)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         count = min(len(state["rewards"]), self.size)
-        for name in ("observations", "actions", "rewards", "next_observations", "terminated"):
+        for name in self.FIELDS:
             getattr(self, name)[:count] = state[name][-count:].numpy()
         self.count, self.next = count, count % self.size
 
