@@ -262,3 +262,24 @@ async def test_clone_can_start_from_the_runs_networks(home: Path) -> None:
         assert clone.id != source and clone.init_from == source
         assert clone.init_path and Path(clone.init_path).exists()
         await until(pilot, lambda: store.get_run(clone.id).status == "completed", 60)
+
+
+async def test_a_continuous_action_agent_launches_from_the_dialog(home: Path) -> None:
+    """sac offers its own form and its one task, and its run trains to completion."""
+    store = Store(home)
+    app = WorkbenchApp(store, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        app.screen.query_one("#agent", Select).value = "sac"
+        await until(pilot, lambda: app.screen.query_one("#task", Select).value == "pendulum")
+        app.screen.query_one("#steps", Input).value = "600"
+        for name, value in (("learning_starts", "300"), ("hidden_size", "16")):
+            field(app.screen, name).value = value
+        field(app.screen, "eval_episodes").value = "1"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, LaunchScreen))
+        (run,) = store.list_runs()
+        assert (run.agent, run.task) == ("sac", "pendulum")
+        await until(pilot, lambda: store.get_run(run.id).status == "completed", 60)
+        await until(pilot, lambda: cell(app, run.id, "status") == "completed", 10)
