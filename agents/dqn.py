@@ -4,8 +4,11 @@ trained as one computation (a lone run is a population of one).
 
 This file is DQN's update: a TD step on a replay minibatch towards
 r + gamma**n * Q_target(s', argmax_a Q(s', a)), for every member at once. Acting, replay,
-the target networks, the loop and the defaults (with how they were chosen) are
-agents/common/q_learning.py's, which meta-gradient DQN (agents/meta_dqn.py) shares.
+the target networks and the loop are agents/common/q_learning.py's, the defaults (with how
+they were chosen) agents/common/q_config.py's, which meta-gradient DQN (agents/meta_dqn.py)
+shares. What DQN sees of a contextual family's dynamics (hidden, explicit, learned,
+predictive, probing) is agents/common/context_modes.py's; with probing, each TD step is
+followed by a step of EPI's dynamics models and probing policy on the same minibatch.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.common.q_learning import QLearner, QLearningConfig
+from agents.common.context_modes import ContextFields
+from agents.common.q_config import QLearningConfig
+from agents.common.q_learning import QLearner
 
 
 @dataclass
-class DQNConfig(QLearningConfig):
-    """DQN's hyperparameters: the shared Q-learning fields, nothing of its own."""
+class DQNConfig(ContextFields, QLearningConfig):
+    """DQN's hyperparameters: the shared Q-learning fields and what it sees of the
+    dynamics of a contextual family (agents/common/context_modes.py)."""
 
 
 class DQN(QLearner):
@@ -37,4 +43,7 @@ class DQN(QLearner):
         q_taken = q_values.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
         loss = self.td_error(q_taken, target)
         self.gradient_step(loss)
+        if self.inputs.probe_steps:  # EPI: the dynamics models and the probing policy too
+            x = batch.observations
+            self.inputs.dynamics_step(self.template, self.q_params, x, self.max_grad_norm)
         return loss.detach(), q_taken.detach().mean(-1)

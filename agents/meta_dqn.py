@@ -47,7 +47,8 @@ from agents.common import stacked
 from agents.common.control_discount import ControlDiscount, differentiable_step, take_meta_step
 from agents.common.episodes import MetaStats
 from agents.common.meta_gradient import StackedDiscount
-from agents.common.q_learning import QLearner, QLearningConfig
+from agents.common.q_config import QLearningConfig
+from agents.common.q_learning import QLearner
 from agents.common.replay import ReplaySamples
 from envs.config import ConfigError, bounded
 

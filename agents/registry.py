@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from agents.a2c import A2C, A2CConfig
 from agents.c_maml import CMAML, CMAMLConfig
 from agents.common.base import Agent
+from agents.common.context_modes import check_context_task
 from agents.common.population import lone
 from agents.common.task_weights import check_run
 from agents.ddpg import DDPG, DDPGConfig
@@ -128,6 +129,7 @@ AGENTS: dict[str, AgentSpec] = {
             population=DQN,
             tasks=CONTROL_TASKS,
             actions=("discrete",),
+            check_run=check_context_task,
         ),
         AgentSpec(
             name="meta-dqn",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from agents.common.base import ci95
 from agents.common.population import play_out
@@ -105,3 +106,79 @@ def evaluate_split(
     env = family.make_context_envs(params, np.repeat(drawn, episodes, axis=0))
     returns = greedy_returns(env, seed, act).reshape(contexts, episodes)
     return SplitResult(split, params.factor_names, drawn, returns, family.solved_threshold)
+
+
+@dataclass(frozen=True)
+class ProbeFit:
+    """A linear probe from a policy's context embedding to the true factors: R² per
+    factor on held-out contexts (each context's episode is all train or all held out)."""
+
+    factor_names: tuple[str, ...]
+    r2: tuple[float, ...]
+    train_points: int
+    test_points: int
+
+    @property
+    def mean_r2(self) -> float:
+        return float(np.mean(self.r2))
+
+
+def embedding_r2(
+    agent: Any,
+    family: ContextualFamily,
+    params: ContextParams,
+    *,
+    contexts: int,
+    seed: int,
+    split: str = "train",
+) -> ProbeFit:
+    """Play one greedy episode at each of ``contexts`` contexts of ``split``, record the
+    embedding the policy reads at every step where it is complete (a full window; after
+    the probe), fit least squares (with an intercept) from embeddings to the varied
+    factors on the first half of the contexts and report R² on the other half."""
+    population = agent.population
+    inputs = population.inputs
+    if not inputs.encoded:
+        raise ConfigError(
+            f"context={inputs.mode} has no embedding to probe; use learned, predictive or probing"
+        )
+    drawn = params.split_contexts(split, contexts, np.random.default_rng(seed))
+    env = inputs.wrap(family.make_context_envs(population.task_params, drawn))
+    observations, _ = env.reset(seed=seed)
+    # The slot whose filling completes the embedding: the window's oldest, the probe's last.
+    complete_slot = inputs.probe_steps - 1 if inputs.probe_steps else 0
+    envs, embeddings = [], []
+    running = np.ones(env.num_envs, dtype=bool)
+    while running.any():
+        x = torch.as_tensor(observations, dtype=torch.float32).unsqueeze(0)
+        complete = inputs.window(x)[0, :, complete_slot, -1].numpy() > 0
+        keep = np.flatnonzero(complete & running)
+        if len(keep):
+            z = inputs.embeddings(population.template, population.q_params, x)[0].numpy()
+            envs.append(keep)
+            embeddings.append(z[keep])
+        actions = population.greedy_actions(observations)
+        observations, _, terminated, truncated, _ = env.step(actions)
+        running &= ~(terminated | truncated)
+    env.close()
+    if not envs:
+        raise ConfigError("no episode lasted long enough to complete an embedding")
+    index, z = np.concatenate(envs), np.concatenate(embeddings).astype(np.float64)
+    varied = [params.factor_names.index(name) for name in params.varied_factors]
+    y = drawn[index][:, varied]
+    features = np.concatenate([z, np.ones((len(z), 1))], axis=1)
+    train, test = index < contexts // 2, index >= contexts // 2
+    if train.sum() < features.shape[1] or test.sum() < 2:
+        raise ConfigError(
+            f"{train.sum()} and {test.sum()} complete embeddings to fit and test on; play more "
+            "contexts"
+        )
+    coefficients, *_ = np.linalg.lstsq(features[train], y[train], rcond=None)
+    residual = ((y[test] - features[test] @ coefficients) ** 2).sum(axis=0)
+    total = ((y[test] - y[test].mean(axis=0)) ** 2).sum(axis=0)
+    return ProbeFit(
+        tuple(params.varied_factors),
+        tuple(float(r) for r in 1.0 - residual / total),
+        int(train.sum()),
+        int(test.sum()),
+    )

@@ -166,13 +166,15 @@ def greedy_member_returns(
     seeds: Sequence[int],
     episodes: int,
     act: Callable[[np.ndarray], np.ndarray],
+    wrap: Callable[[Any], Any] | None = None,
 ) -> np.ndarray:
     """Return ``[P, episodes]``: ``episodes`` greedy episodes per member, all members'
     envs stepped together, member m's envs reset with ``seeds[m]``. ``act`` maps the
-    observations ``[P * episodes, ...]`` to actions; steps after a copy's episode ended
-    are not counted (NEXT_STEP autoreset)."""
+    observations ``[P * episodes, ...]`` (of the env ``wrap`` makes of them, when given)
+    to actions; steps after a copy's episode ended are not counted (NEXT_STEP autoreset)."""
     members = len(seeds)
     env = task.make_member_envs(task_params, episodes, members)
+    env = wrap(env) if wrap is not None else env
     observations, _ = env.reset(list(seeds))
     return play_out(env, observations, act).reshape(members, episodes)
 

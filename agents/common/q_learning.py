@@ -4,7 +4,8 @@ population of one): their config fields, the stacked Q-networks and their target
 epsilon-greedy acting, n-step folding into the replay buffers, double-DQN next-state
 values, the TD error, target updates, checkpoints per member and the learn loop (when to
 train, update the targets, evaluate and report). Each algorithm writes its own gradient
-step (``train_step``) over all members at once.
+step (``train_step``) over all members at once. Their hyperparameters, and how the
+defaults were chosen, are agents/common/q_config.py's.
 
 Member m computes what a population of one with its seed and config computes: it has its
 own NumPy generator (exploration and replay draws), its own network initialised under its
@@ -17,7 +18,6 @@ step count is then the same for every member.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,83 +27,15 @@ from torch import nn
 from agents.common import stacked
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks, crossed
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state
+from agents.common.context_modes import ContextInputs, context_task_params
 from agents.common.networks import build_members, mlp
 from agents.common.nstep import NStepAccumulator
 from agents.common.population import PopulationReport, check_members, greedy_member_returns
+from agents.common.q_config import QLearningConfig
 from agents.common.replay import Burst, ReplaySamples, StackedReplay
 from agents.common.seeds import eval_env_seed, train_env_seed
-from envs.config import MAX_STEPS, Config, ConfigError, bounded
+from envs.config import Config
 from envs.registry import TaskFamily
-
-
-@dataclass
-class QLearningConfig(Config):
-    """DQN's hyperparameters. Defaults solve CartPole-v1 in 50k env steps. They start from
-    rl-baselines3-zoo's CartPole settings (lr 2.3e-3, 100k buffer, bursts of gradient steps
-    every 256 env steps with the target refreshed between bursts) and change three things,
-    measured over 20 seeds: 3-step returns (17 of 20 seeds end at a greedy return >= 475,
-    against about half with 1-step), half as many gradient steps on minibatches twice as
-    large, and a 64-unit network, because torch's per-call overhead, not arithmetic, is what
-    a gradient step costs on a CPU. Runs settle from 30k steps on (squared-error loss,
-    learning rate decaying to 0 at the end of the budget, and a 1M buffer that keeps the
-    early failures): measured on 16-member populations (benchmarks/README.md), settling
-    from 30k rather than 50k ends 50k-step runs at >= 475 for 14 and 13 of seeds 0-15 and
-    16-31 (against 12 and 12), and 200k-step runs for 16 of 16."""
-
-    learning_rate: float = bounded(2.3e-3, 0.0, 1.0, low_open=True, log=True, per_member=True)
-    """Adam step size."""
-    discount: float = bounded(0.99, 0.0, 1.0, per_member=True)
-    """Discount factor gamma of the TD target."""
-    n_step: int = bounded(3, 1, 100)
-    """Rewards folded into one TD target before bootstrapping (1 is plain DQN)."""
-    batch_size: int = bounded(128, 1, 65536)
-    """Transitions per gradient step."""
-    buffer_size: int = bounded(1_000_000, 1, 10_000_000)
-    """Replay buffer capacity in transitions."""
-    learning_starts: int = bounded(1000, 0, MAX_STEPS)
-    """Env steps of pure exploration before the first update."""
-    train_frequency: int = bounded(256, 1, MAX_STEPS)
-    """Env steps between two training bursts."""
-    gradient_steps: int = bounded(64, 1, 1_000_000)
-    """Gradient steps in each training burst."""
-    target_update_interval: int = bounded(256, 1, MAX_STEPS)
-    """Env steps between target-network updates."""
-    tau: float = bounded(1.0, 0.0, 1.0, low_open=True, per_member=True)
-    """Target update rate: 1 copies the online network, less is Polyak averaging."""
-    initial_epsilon: float = bounded(1.0, 0.0, 1.0, per_member=True)
-    """Exploration rate at the start."""
-    final_epsilon: float = bounded(0.04, 0.0, 1.0, per_member=True)
-    """Exploration rate after the decay."""
-    exploration_fraction: float = bounded(0.16, 0.0, 1.0, per_member=True)
-    """Share of the step budget over which epsilon decays linearly."""
-    anneal_learning_rate: bool = False
-    """Decay the learning rate linearly to zero over the step budget."""
-    double_dqn: bool = True
-    """Pick the next action with the online network, value it with the target network."""
-    huber_loss: bool = True
-    """Huber (smooth L1) TD loss until settle_from; false: the squared error throughout."""
-    settle_from: int = bounded(30_000, 0, 1_000_000_000)
-    """Env step from which the TD loss is the squared error (which fits the rare terminal
-    transitions that Huber caps) and the learning rate decays linearly to 0 at the end."""
-    max_grad_norm: float = bounded(10.0, 0.0, low_open=True, per_member=True)
-    """Gradient clipping threshold (global L2 norm)."""
-    hidden_size: int = bounded(64, 1, 4096)
-    """Units per hidden layer of the Q-network."""
-    hidden_layers: int = bounded(2, 1, 8)
-    """Hidden layers of the Q-network."""
-    num_envs: int = bounded(1, 1, 1024)
-    """Environment copies stepped together (one batched env)."""
-    eval_interval: int = bounded(5000, 1, MAX_STEPS)
-    """Env steps between greedy evaluations (one is always run at the end)."""
-    eval_episodes: int = bounded(20, 1, 1000)
-    """Greedy episodes per evaluation."""
-
-    def check(self) -> None:
-        if self.final_epsilon > self.initial_epsilon:
-            raise ConfigError(
-                f"final_epsilon={self.final_epsilon} exceeds initial_epsilon="
-                f"{self.initial_epsilon}: epsilon decays, so final must be the smaller"
-            )
 
 
 class QLearner:
@@ -127,18 +59,24 @@ class QLearner:
         self.configs, self.seeds = list(configs), [int(seed) for seed in seeds]
         self.config = cfg = self.configs[0]  # the shared fields
         self.members = len(self.configs)
-        self.task, self.task_params, self.device = task, task_params, torch.device(device)
-        self.env = task.make_member_envs(task_params, cfg.num_envs, self.members)
-        self.observation_size = int(np.prod(self.env.single_observation_space.shape))
-        self.num_actions = int(self.env.single_action_space.n)
+        self.task, self.device = task, torch.device(device)
+        self.task_params = context_task_params(cfg, task_params)  # explicit: factors shown
+        env = task.make_member_envs(self.task_params, cfg.num_envs, self.members)
+        self.num_actions = int(env.single_action_space.n)
+        size = int(np.prod(env.single_observation_space.shape))
+        # How the network sees the dynamics (context modes): windows of transitions appended.
+        self.inputs = ContextInputs(cfg, size, self.num_actions, self.seeds, self.device)
+        self.env = self.inputs.wrap(env)
+        self.observation_size = self.inputs.width
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
         extra_inputs, outputs, cumulants = self.shapes()
+        head = lambda n: mlp(n, outputs, cfg.hidden_size, cfg.hidden_layers)  # noqa: E731
         inputs = self.observation_size + extra_inputs
-        sizes = (inputs, outputs, cfg.hidden_size, cfg.hidden_layers)
-        networks = build_members(lambda: mlp(*sizes), self.seeds)
+        networks = build_members(lambda: self.inputs.build(head, inputs), self.seeds)
         self.template = networks[0]
         self.q_params = stacked.stack(networks, self.device)
-        self.parameters = list(self.q_params.values())
+        self.parameters = self.inputs.rl_parameters(self.q_params)
+        self.inputs.attach(self.q_params)
         self.target_params = {name: p.detach().clone() for name, p in self.q_params.items()}
         self.learning_rates = self.per_member("learning_rate")
         self.optimizer = stacked.StackedAdam(self.parameters, self.learning_rates)
@@ -185,6 +123,8 @@ class QLearner:
     def epsilons(self, total_steps: int) -> np.ndarray:
         """Each member's exploration rate ``[P]``: linear decay, then constant."""
         initial, final, fraction = self.exploration
+        if self.steps_done < self.inputs.random_steps:  # predictive: the generator policy
+            return np.ones(self.members)
         decay_steps = fraction * total_steps
         safe = np.where(decay_steps == 0, 1.0, decay_steps)
         progress = np.where(decay_steps == 0, 1.0, np.minimum(1.0, self.steps_done / safe))
@@ -192,24 +132,29 @@ class QLearner:
 
     def q_values(self, params: stacked.Params, observations: torch.Tensor) -> torch.Tensor:
         """Q ``[P, ..., actions]`` of observations ``[P, ..., obs]``."""
-        return stacked.sequential(self.template, params, observations)
+        return self.inputs.forward(self.template, params, observations)
 
     @torch.no_grad()
     def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
         """Actions of every member's observations, member by member ``[P * k, ...]``."""
         x = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
         q_values = self.q_values(self.q_params, x.reshape(self.members, -1, x.shape[-1]))
-        return q_values.argmax(dim=-1).reshape(-1).cpu().numpy()
+        actions = q_values.argmax(dim=-1).reshape(-1).cpu().numpy()
+        return self.inputs.probe_actions(observations, actions, None)  # probing: the probe's
 
     def act(self, observations: np.ndarray, epsilons: np.ndarray) -> np.ndarray:
         """Epsilon-greedy actions: one draw per member of ``2 * num_envs`` uniforms (which
-        envs explore, and their random action), the cheapest call a generator offers."""
+        envs explore, and their random action), the cheapest call a generator offers; with
+        a probe, ``num_envs`` more, which sample the probing policy's actions."""
         n = self.config.num_envs
-        draws = np.stack([rng.random(2 * n) for rng in self.rngs])  # [P, 2n]
+        width = 3 * n if self.inputs.probe_steps else 2 * n
+        draws = np.stack([rng.random(width) for rng in self.rngs])  # [P, 2n or 3n]
         explore = (draws[:, :n] < epsilons[:, None]).reshape(-1)
-        actions = (draws[:, n:] * self.num_actions).astype(np.int64).reshape(-1)
+        actions = (draws[:, n : 2 * n] * self.num_actions).astype(np.int64).reshape(-1)
         if not explore.all():
             actions = np.where(explore, actions, self.greedy_actions(observations))
+        if self.inputs.probe_steps:
+            return self.inputs.probe_actions(observations, actions, draws[:, 2 * n :].reshape(-1))
         return actions
 
     # --- the parts of an update ----------------------------------------------------------
@@ -288,7 +233,8 @@ class QLearner:
         self.burst = None
         loss_means = torch.stack(losses).cpu().double().numpy().mean(axis=0)
         q_means = torch.stack(q_values).cpu().double().numpy().mean(axis=0)
-        extra = self.burst_scalars()
+        context = self.inputs.scalars(self.members)  # the dynamics losses' (probing)
+        extra = [a | b for a, b in zip(self.burst_scalars(), context, strict=True)]
         for member, member_scalars in enumerate(scalars):
             member_scalars["train/td_loss"] = float(loss_means[member])
             member_scalars["train/q_values"] = float(q_means[member])
@@ -307,7 +253,7 @@ class QLearner:
         episode_return = np.zeros(members * n)
         episode_length = np.zeros(members * n, dtype=np.int64)
         # Until every env has filled its n-step queue once a member's replay may be empty.
-        train_from = max(cfg.learning_starts, cfg.n_step * n)
+        train_from = max(cfg.learning_starts, cfg.n_step * n, self.inputs.random_steps)
         while self.steps_done < total_steps:
             actions = self.act(observations, self.epsilons(total_steps))
             next_observations, rewards, terminated, truncated, _ = self.env.step(actions)
@@ -341,6 +287,8 @@ class QLearner:
             after_done = terminated | truncated
             observations = next_observations
 
+            if before < self.inputs.random_steps <= self.steps_done:
+                yield from self.pretrain_context(scalars, ticks)
             if self.steps_done >= train_from and crossed(
                 before, self.steps_done, cfg.train_frequency
             ):
@@ -365,8 +313,24 @@ class QLearner:
             eval_env_seed(s, int(k)) for s, k in zip(self.seeds, self.evaluations, strict=True)
         ]
         return greedy_member_returns(
-            self.task, self.task_params, seeds, episodes, self.greedy_actions
+            self.task, self.task_params, seeds, episodes, self.greedy_actions, self.inputs.wrap
         )
+
+    def pretrain_context(
+        self, scalars: list[dict[str, float]], ticks: Ticks
+    ) -> Iterator[PopulationReport]:
+        """predictive: the dynamics loss's steps on the generator policy's transitions
+        (the last hundred steps' errors logged)."""
+        updates = self.config.predictive_updates
+        burst = Burst(self.buffer, self.rngs, self.config.batch_size, updates)
+        for _ in range(updates):
+            x = burst.next().observations
+            self.inputs.dynamics_step(self.template, self.q_params, x, self.max_grad_norm)
+            del self.inputs.logs[:-100]
+            if ticks.due():
+                yield PopulationReport(self.steps_done, [{} for _ in range(self.members)], True)
+        for member_scalars, errors in zip(scalars, self.inputs.scalars(self.members), strict=True):
+            member_scalars.update(errors)
 
     # --- checkpoints: one member's, in the lone agent's layout ---------------------------
     def member_state(self, member: int) -> dict[str, Any]:
@@ -378,7 +342,7 @@ class QLearner:
             "steps_done": self.steps_done,
             "evaluations": int(self.evaluations[member]),
             "rng": numpy_rng_state(self.rngs[member]),
-        }
+        } | self.inputs.member_state(member)
 
     def load_member_state(self, member: int, state: dict[str, Any]) -> None:
         """Take a member's checkpoint (``member_state``, or a lone run's ``state_dict`` of
@@ -391,6 +355,7 @@ class QLearner:
         self.steps_done = int(state["steps_done"])
         self.evaluations[member] = int(state.get("evaluations", 0))
         set_numpy_rng_state(self.rngs[member], state["rng"])
+        self.inputs.load_member_state(member, state)
 
     def member_weights(self, member: int) -> dict[str, Any]:
         return {"q_network": stacked.member_state(self.q_params, member)}
