@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from agents.common.base import ci95
+from agents.common.context_modes import context_task_params
 from agents.common.population import play_out
 from envs.config import ConfigError
 from envs.control import ContextualFamily
@@ -82,6 +83,17 @@ def greedy_policy(agent: Any, name: str) -> Act:
     return act
 
 
+def agent_envs(agent: Any, family: ContextualFamily, params: ContextParams, rows: np.ndarray):
+    """One env held at each context row, as a single-task agent's context mode shows it
+    (agents/common/context_modes.py; as built when the agent has none)."""
+    population = getattr(agent, "population", None)
+    inputs = getattr(population, "inputs", None)
+    if inputs is None:
+        return family.make_context_envs(params, rows)
+    shown = context_task_params(population.config, params)
+    return inputs.wrap(family.make_context_envs(shown, rows))
+
+
 def greedy_returns(env: Any, seed: int, act: Act) -> np.ndarray:
     """One greedy episode of every env of a vector env reset with ``seed``; steps after an
     env's episode ended are not counted (NEXT_STEP autoreset)."""
@@ -98,12 +110,14 @@ def evaluate_split(
     contexts: int,
     episodes: int,
     seed: int,
+    agent: Any = None,
 ) -> SplitResult:
     """``act`` on ``contexts`` contexts of ``split`` (drawn with ``seed``), ``episodes``
-    episodes each (the env reset with ``seed`` too, so a seed replays the evaluation)."""
+    episodes each (the env reset with ``seed`` too, so a seed replays the evaluation);
+    the envs shown as ``agent`` sees them (its context mode: factors, windows)."""
     params.check_split(split)
     drawn = params.split_contexts(split, contexts, np.random.default_rng(seed))
-    env = family.make_context_envs(params, np.repeat(drawn, episodes, axis=0))
+    env = agent_envs(agent, family, params, np.repeat(drawn, episodes, axis=0))
     returns = greedy_returns(env, seed, act).reshape(contexts, episodes)
     return SplitResult(split, params.factor_names, drawn, returns, family.solved_threshold)
 
@@ -143,7 +157,7 @@ def embedding_r2(
             f"context={inputs.mode} has no embedding to probe; use learned, predictive or probing"
         )
     drawn = params.split_contexts(split, contexts, np.random.default_rng(seed))
-    env = inputs.wrap(family.make_context_envs(population.task_params, drawn))
+    env = agent_envs(agent, family, params, drawn)
     observations, _ = env.reset(seed=seed)
     # The slot whose filling completes the embedding: the window's oldest, the probe's last.
     complete_slot = inputs.probe_steps - 1 if inputs.probe_steps else 0

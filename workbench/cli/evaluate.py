@@ -33,6 +33,7 @@ from workbench.cli.common import (
     print_json,
     user_errors,
 )
+from workbench.cli.context_report import context
 from workbench.cli.continual import continual
 from workbench.runner import load_trained
 from workbench.service.contexts import evaluate_run_split
@@ -41,6 +42,7 @@ from workbench.store import RunRecord, Store
 
 report_app = typer.Typer(help="Tables built from several runs.")
 report_app.command("continual")(continual)
+report_app.command("context")(context)
 
 
 def evaluate_run(

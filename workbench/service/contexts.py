@@ -78,5 +78,5 @@ def evaluate_run_split(
     act = greedy_policy(agent, run.agent)
     seed = held_out_task_seed(run.seed) if seed is None else seed
     return evaluate_split(
-        family, params, split, act, contexts=contexts, episodes=episodes, seed=seed
+        family, params, split, act, contexts=contexts, episodes=episodes, seed=seed, agent=agent
     )
