@@ -218,8 +218,12 @@ class ContextInputs:
         return x[..., self.obs : self.width].reshape(*x.shape[:-1], self.slots, self.transition)
 
     def embed(self, template: Any, params: stacked.Params, slots: torch.Tensor) -> torch.Tensor:
-        """The masked mean of the encoder's outputs over the valid slots ``[..., d]``."""
+        """The masked mean of the encoder's outputs over the valid slots ``[..., d]``; it
+        reads each transition as (s, a, r, s' - s)."""
         valid = slots[..., -1:]
+        o, a = self.obs, self.actions
+        change = slots[..., o + a + 1 : 2 * o + a + 1] - slots[..., :o]  # what dynamics do
+        slots = torch.cat([slots[..., : o + a + 1], change, valid], -1)
         features = stacked.sequential(template.encoder, params, slots, "encoder.")
         return (features * valid).sum(-2) / valid.sum(-2).clamp(min=1.0)
 

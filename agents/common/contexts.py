@@ -145,11 +145,19 @@ def embedding_r2(
     contexts: int,
     seed: int,
     split: str = "train",
+    behaviour: str = "greedy",
 ) -> ProbeFit:
-    """Play one greedy episode at each of ``contexts`` contexts of ``split``, record the
+    """Play one episode at each of ``contexts`` contexts of ``split``, record the
     embedding the policy reads at every step where it is complete (a full window; after
     the probe), fit least squares (with an intercept) from embeddings to the varied
-    factors on the first half of the contexts and report R² on the other half."""
+    factors on the first half of the contexts and report R² on the other half.
+
+    ``behaviour``: ``greedy``, the agent's own policy; ``random``, uniform random actions
+    (what the predictive encoder trained on). A probe is the probing policy's either way.
+    Which states a behaviour visits decides what the dynamics show: a balanced pole
+    hides gravity, whose share of its angular acceleration grows with the angle."""
+    if behaviour not in ("greedy", "random"):
+        raise ConfigError(f"behaviour {behaviour!r} is not greedy or random")
     population = agent.population
     inputs = population.inputs
     if not inputs.encoded:
@@ -161,6 +169,7 @@ def embedding_r2(
     observations, _ = env.reset(seed=seed)
     # The slot whose filling completes the embedding: the window's oldest, the probe's last.
     complete_slot = inputs.probe_steps - 1 if inputs.probe_steps else 0
+    rng = np.random.default_rng(seed)
     envs, embeddings = [], []
     running = np.ones(env.num_envs, dtype=bool)
     while running.any():
@@ -171,7 +180,11 @@ def embedding_r2(
             z = inputs.embeddings(population.template, population.q_params, x)[0].numpy()
             envs.append(keep)
             embeddings.append(z[keep])
-        actions = population.greedy_actions(observations)
+        if behaviour == "greedy":
+            actions = population.greedy_actions(observations)
+        else:
+            actions = rng.integers(population.num_actions, size=env.num_envs)
+            actions = inputs.probe_actions(observations, actions, None)
         observations, _, terminated, truncated, _ = env.step(actions)
         running &= ~(terminated | truncated)
     env.close()
