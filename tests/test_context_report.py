@@ -69,3 +69,39 @@ def test_bad_input_is_one_line_and_exit_2(cli, home: Path, args, message) -> Non
     assert message in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert not (home / "workbench.db").exists() or cli.json("runs", "ls") == []
+
+
+async def test_the_tui_shows_the_same_table_for_the_marked_runs(cli, home: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tests.test_tui import until
+    from workbench.store import Store
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.screens.context_view import CONTEXTS, ContextView
+
+    args = ("report", "context", "dqn", "cartpole", "--modes", "hidden,explicit", "--seeds",
+            "0-1", "--steps", "600", "--contexts", str(CONTEXTS), *TINY, *VARIED)  # fmt: skip
+    report = cli.json(*args)
+    cli("run", "ppo", "cartpole", "--steps", "256", "--set", "rollout_steps=128")
+    store = Store(home)
+    app = WorkbenchApp(store, refresh_seconds=0.2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 3)  # two populations and the ppo run
+        await pilot.press("space", "space")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ContextView))
+        await until(pilot, lambda: app.screen.report is not None, timeout=60)
+        shown = app.screen.query_one(DataTable)
+        assert shown.row_count == 2
+        last = report["cells"][-1]
+        assert (last["mode"], last["split"]) == ("explicit", "extrapolation-all")
+        text = shown.get_cell_at((1, 5))  # the same cell: the same numbers as the CLI's
+        assert text == f"{last['mean']:.2f} ± {last['ci95']:.2f} ({100 * last['solved']:.0f}%)"
+        await pilot.press("escape")
+        await pilot.press("space")  # the ppo run too: refused inline, no crash
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ContextView))
+        await until(pilot, lambda: "differs from run" in str(
+            app.screen.query_one("#context-message").render()), timeout=30)  # fmt: skip
+    store.close()

@@ -168,26 +168,83 @@ def context_report(
                 found[run.seed] = run
             trained.extend(ids)
         cells[mode] = found
-    rows = []
-    for mode in modes:
+    by_mode = {mode: [cells[mode][seed] for seed in seeds] for mode in modes}
+    return ContextReport(
+        agent, task, dict(first.task_params), steps, tuple(seeds), tuple(modes), splits,
+        evaluate_cells(store, by_mode, splits, contexts), contexts, tuple(trained),
+    )  # fmt: skip
+
+
+def evaluate_cells(
+    store: Store,
+    by_mode: Mapping[str, Sequence[RunRecord]],
+    splits: Sequence[str],
+    contexts: int,
+    on_run: Callable[[int], None] | None = None,
+) -> tuple[ContextCell, ...]:
+    """Every run's last checkpoint on ``contexts`` contexts of every split (its held-out
+    seed's, as `eval --split` draws them), one cell per mode and split; ``on_run(run_id)``
+    before each run is played."""
+    played = {}
+    for group in by_mode.values():
+        for run in group:
+            if on_run is not None:
+                on_run(run.id)
+            played[run.id] = {
+                split: evaluate_run_split(store, run, split, contexts=contexts) for split in splits
+            }
+    cells = []
+    for mode, group in by_mode.items():
         for split in splits:
-            results = [
-                evaluate_run_split(store, cells[mode][seed], split, contexts=contexts)
-                for seed in seeds
-            ]
+            results = [played[run.id][split] for run in group]
             solved = [r.solved for r in results]
-            rows.append(
+            cells.append(
                 ContextCell(
                     mode,
                     split,
-                    tuple(cells[mode][seed].id for seed in seeds),
+                    tuple(run.id for run in group),
                     tuple(r.mean for r in results),
                     None if solved[0] is None else float(np.mean(solved)),
                 )
             )
+    return tuple(cells)
+
+
+def report_of_runs(
+    store: Store,
+    run_ids: Sequence[int],
+    contexts: int = 100,
+    on_run: Callable[[int], None] | None = None,
+) -> ContextReport:
+    """The context table of chosen runs (the TUI's): runs of one agent on one task with
+    the same task parameters and budget, grouped by their context mode (seeds as they
+    are), refused in one line otherwise."""
+    from agents.common.context_modes import CONTEXT_MODES
+
+    chosen = store.get_runs(run_ids)
+    if not chosen:
+        raise ConfigError("no runs chosen; mark runs of one agent on a contextual task")
+    first = chosen[0]
+    for run in chosen:
+        same = (run.agent, run.task, run.task_params, run.total_steps)
+        if same != (first.agent, first.task, first.task_params, first.total_steps):
+            raise ConfigError(
+                f"run {run.id} ({run.agent} on {run.task}) differs from run {first.id} in its "
+                "agent, task, task parameters or budget; a context table compares the modes of one "
+                "agent on one task"
+            )
+        if "context" not in run.config:
+            raise ConfigError(f"run {run.id} ({run.agent}) has no context mode")
+        if run.status != "completed":
+            raise ConfigError(f"run {run.id} is {run.status}; the table plays completed runs")
+    splits = protocol_splits(first.task, first.task_params)
+    by_mode: dict[str, list[RunRecord]] = {}
+    for run in sorted(chosen, key=lambda r: (CONTEXT_MODES.index(r.config["context"]), r.seed)):
+        by_mode.setdefault(run.config["context"], []).append(run)
     return ContextReport(
-        agent, task, dict(first.task_params), steps, tuple(seeds), tuple(modes), splits,
-        tuple(rows), contexts, tuple(trained),
+        first.agent, first.task, dict(first.task_params), first.total_steps,
+        tuple(sorted({run.seed for run in chosen})), tuple(by_mode), splits,
+        evaluate_cells(store, by_mode, splits, contexts, on_run), contexts, (),
     )  # fmt: skip
 
 

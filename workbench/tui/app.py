@@ -23,6 +23,7 @@ from envs.errors import UserError
 from workbench.store import Store
 from workbench.tui.messages import WorkerFailed
 from workbench.tui.screens.compare import CompareView
+from workbench.tui.screens.context_view import ContextView
 from workbench.tui.screens.create_study import CreateStudyScreen
 from workbench.tui.screens.group_view import GroupView
 from workbench.tui.screens.launch import LaunchScreen
@@ -38,6 +39,7 @@ GLOBAL_RUN_COMMANDS = [
     ("resume", "Resume the marked runs (or the one under the cursor)", "resume_run"),
     ("delete", "Delete the marked runs (asks to confirm)", "delete_runs"),
     ("compare", "Overlay the marked runs' curves", "compare"),
+    ("context table", "The marked runs' context modes on every split", "context"),
     ("export CSV", "Write the chosen runs' metrics to HOME/exports", "export_runs"),
     ("mark", "Mark or unmark the run under the cursor", "mark"),
 ]
@@ -102,6 +104,9 @@ class WorkbenchApp(App[None]):
 
     def open_compare(self, run_ids: list[int]) -> None:
         self.push_screen(CompareView(run_ids))
+
+    def open_context(self, run_ids: list[int]) -> None:
+        self.push_screen(ContextView(run_ids))
 
     def open_members(self, name: str, run_ids: list[int], metric: str) -> None:
         """A group's members (a population, a study's lifetimes) as one median curve of

@@ -6,6 +6,7 @@ older one still queued, so a burst of refreshes draws once; an incremental one n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.worker import Worker, WorkerState
@@ -15,6 +16,9 @@ from workbench.service.studies import StudyDetail
 from workbench.tui.readers.groups import CurveCache, Group
 from workbench.tui.readers.runs import CompareData, RowCache, RunUpdate
 from workbench.tui.readers.studies import StudyRow
+
+if TYPE_CHECKING:  # the report's module loads torch; the TUI starts without it
+    from workbench.service.context_report import ContextReport
 
 
 class Snapshot(Message):
@@ -61,6 +65,13 @@ class GroupRead(Snapshot):
     """A comparison group's rows and the data of its plots, from one read."""
 
     figure: GroupFigure
+
+
+@dataclass
+class ContextRead(Message):
+    """The context table of chosen runs: each mode on each split (service.context_report)."""
+
+    report: ContextReport
 
 
 @dataclass

@@ -58,6 +58,7 @@ class RunsScreen(ReportsFailures, Screen[None]):
         ),
         Binding("space", "mark", "Mark ↓", tooltip="Mark or unmark the run, then move down"),
         Binding("v", "compare", "Compare", tooltip="Overlay the marked runs' curves"),
+        Binding("c", "context", "Contexts", show=False, tooltip="Modes x splits of the runs"),
         Binding("s", "stop_run", "Stop", tooltip="Stop the marked runs (or the cursor's)"),
         Binding("r", "resume_run", "Resume", tooltip="Resume the marked runs (or the cursor's)"),
         Binding("d", "delete_runs", "Delete", show=False, tooltip="Delete the chosen runs"),
@@ -318,6 +319,14 @@ class RunsScreen(ReportsFailures, Screen[None]):
             self.message("mark two or more runs with space, then press v to compare them")
             return
         self.app.open_compare(runs)
+
+    def action_context(self) -> None:
+        """The marked runs' context modes on every evaluation split (`report context`)."""
+        runs = self.chosen()
+        if not runs:
+            self.message("mark runs of one agent on a contextual task, then press c")
+            return
+        self.app.open_context(runs)
 
     def action_next_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
