@@ -38,11 +38,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from agents.common import stacked
+from agents.common.context_dynamics import ContextDynamics, DynamicsModels
 from agents.common.networks import build_members, mlp
 from agents.common.transition_windows import TransitionWindows
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
@@ -127,19 +127,7 @@ class ContextNetwork(nn.Module):
         self.encoder, self.head = encoder, head
 
 
-class DynamicsModels(nn.Module):
-    """The decoder of s' - s from (s, a, z); with ``probe_steps``, also the decoder
-    without z (EPI's baseline) and the probing policy pi(a | s, step)."""
-
-    def __init__(self, obs: int, actions: int, size: int, hidden: int, probe_steps: int) -> None:
-        super().__init__()
-        self.decoder = mlp(obs + actions + size, obs, hidden, 2)
-        if probe_steps:
-            self.plain = mlp(obs + actions, obs, hidden, 2)
-            self.probe = mlp(obs + probe_steps, actions, hidden, 2)
-
-
-class ContextInputs:
+class ContextInputs(ContextDynamics):
     """A context mode's view of the env and its networks, for P members.
 
     ``observation_size``/``num_actions`` are the env's own; the augmented observation is
@@ -153,10 +141,13 @@ class ContextInputs:
         observation_size: int,
         num_actions: int,
         seeds: Sequence[int],
-        device: torch.device,
+        device: torch.device | str,
+        discrete: bool = True,
     ) -> None:
+        """``num_actions``: the number of discrete actions (a one-hot in the window), or
+        with ``discrete`` false the size of a continuous action in [-1, 1]."""
         self.mode = getattr(config, "context", "hidden")
-        self.config, self.device = config, device
+        self.config, self.device, self.discrete = config, torch.device(device), discrete
         self.obs, self.actions = observation_size, num_actions
         self.transition = 2 * observation_size + num_actions + 2
         self.probe_steps = config.probe_steps if self.mode == "probing" else 0
@@ -205,6 +196,13 @@ class ContextInputs:
         encoder = mlp(self.transition, cfg.context_size, cfg.encoder_hidden, 2)
         return ContextNetwork(head(inputs - self.width + self.obs + cfg.context_size), encoder)
 
+    def encoder_only(self) -> nn.Module:
+        """The encoder alone, for an agent whose heads are its own modules (sac, ddpg)."""
+        cfg = self.config
+        return ContextNetwork(
+            nn.Sequential(), mlp(self.transition, cfg.context_size, cfg.encoder_hidden, 2)
+        )
+
     def rl_parameters(self, params: stacked.Params) -> list[torch.Tensor]:
         """The network parameters the RL loss trains (not a frozen or EPI encoder)."""
         return [
@@ -235,151 +233,22 @@ class ContextInputs:
         """The head's output on augmented observations ``[P, ..., width]``."""
         if not self.encoded:
             return stacked.sequential(template, params, x)
+        return stacked.sequential(
+            template.head, params, self.head_inputs(template, params, x), "head."
+        )
+
+    def head_inputs(
+        self, template: Any, params: stacked.Params, x: torch.Tensor, train: bool = True
+    ) -> torch.Tensor:
+        """What a head reads of augmented observations ``[P, ..., width]``: the observation
+        (and any inputs after the window) and the embedding, through which the RL loss's
+        gradient flows only when it trains the encoder (and ``train``)."""
         z = self.embed(template, params, self.context_slots(self.window(x)))
-        if not self.rl_trains_encoder:
+        if not (self.rl_trains_encoder and train):
             z = z.detach()
-        inputs = torch.cat([x[..., : self.obs], x[..., self.width :], z], dim=-1)
-        return stacked.sequential(template.head, params, inputs, "head.")
+        return torch.cat([x[..., : self.obs], x[..., self.width :], z], dim=-1)
 
     @torch.no_grad()
     def embeddings(self, template: Any, params: stacked.Params, x: torch.Tensor) -> torch.Tensor:
         """The embedding z ``[P, ..., d]`` the Q-network reads (a linear probe's input)."""
         return self.embed(template, params, self.context_slots(self.window(x)))
-
-    # --- the probing policy -----------------------------------------------------------------
-    def probe_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The probing policy's logits at augmented observations ``[P, N, width]`` and
-        which of them are in the probe ``[P, N]`` (fewer than ``probe_steps`` slots
-        filled)."""
-        filled = self.window(x)[..., : self.probe_steps, -1].sum(-1)
-        step = nn.functional.one_hot(
-            filled.long().clamp(max=self.probe_steps - 1), self.probe_steps
-        )
-        inputs = torch.cat([x[..., : self.obs], step.to(x.dtype)], dim=-1)
-        logits = stacked.sequential(self.models_template.probe, self.models, inputs, "probe.")
-        return logits, filled < self.probe_steps
-
-    @torch.no_grad()
-    def probe_actions(
-        self, observations: np.ndarray, actions: np.ndarray, draws: np.ndarray | None
-    ) -> np.ndarray:
-        """``actions`` ``[P * n]`` with the probe's rows replaced by the probing policy's:
-        sampled with ``draws`` (a uniform per row), or its most likely action."""
-        if not self.probe_steps:
-            return actions
-        members = len(next(iter(self.models.values())))
-        x = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
-        logits, probing = self.probe_logits(x.reshape(members, -1, x.shape[-1]))
-        probing = probing.reshape(-1).cpu().numpy()
-        if not probing.any():
-            return actions
-        logits = logits.reshape(-1, self.actions)
-        if draws is None:
-            chosen = logits.argmax(-1).cpu().numpy()
-        else:
-            cumulative = torch.softmax(logits.double(), -1).cumsum(-1).cpu().numpy()
-            chosen = (draws[:, None] > cumulative[:, :-1]).sum(-1)
-        return np.where(probing, chosen, actions)
-
-    # --- the dynamics models' training ---------------------------------------------------
-    def attach(self, params: stacked.Params) -> None:
-        """Give the dynamics models' optimiser the encoder of the agent's ``params`` (the
-        dynamics loss trains it with them)."""
-        self.logs: list[dict[str, torch.Tensor]] = []
-        if not self.models:
-            return
-        encoder = [value for name, value in params.items() if name.startswith("encoder.")]
-        self.trained = encoder + list(self.models.values())
-        members = len(encoder[0])
-        self.optimizer = stacked.StackedAdam(
-            self.trained, [self.config.dynamics_learning_rate] * members
-        )
-
-    def dynamics_step(
-        self, template: Any, params: stacked.Params, x: torch.Tensor, max_grad_norm: torch.Tensor
-    ) -> None:
-        """One Adam step of the dynamics loss on augmented observations ``[P, B, width]``."""
-        loss, logs = self.dynamics_loss(template, params, x)
-        grads = torch.autograd.grad(loss.sum(), self.trained)
-        stacked.clip_grad_norm(grads, max_grad_norm)
-        self.optimizer.step(grads)
-        self.logs.append(logs)
-
-    def scalars(self, members: int) -> list[dict[str, float]]:
-        """The dynamics losses' means since the last call, one dict per member."""
-        if not self.logs:
-            return [{} for _ in range(members)]
-        means = {key: torch.stack([log[key] for log in self.logs]).mean(0) for key in self.logs[0]}
-        self.logs = []
-        return [{key: float(value[m]) for key, value in means.items()} for m in range(members)]
-
-    def member_state(self, member: int) -> dict[str, Any]:
-        if not self.models:
-            return {}
-        return {
-            "context_models": stacked.member_state(self.models, member),
-            "context_optimizer": self.optimizer.member_state(member),
-        }
-
-    def load_member_state(self, member: int, state: dict[str, Any]) -> None:
-        if self.models:
-            stacked.load_member_state(self.models, member, state["context_models"])
-            self.optimizer.load_member_state(member, state["context_optimizer"])
-
-    # --- the dynamics loss ------------------------------------------------------------------
-    def dynamics_loss(
-        self, template: Any, params: stacked.Params, x: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Each member's loss ``[P]`` on a minibatch of augmented observations ``[P, B,
-        width]``: the decoder's squared error on the target transition (the window's newest;
-        probing: the one after the probe), and for probing the baseline decoder's error and
-        the probing policy's REINFORCE loss; with the mean errors for the logs."""
-        slots = self.window(x)
-        target, context = slots[..., -1, :], slots[..., :-1, :]
-        usable = target[..., -1] * context[..., -1, -1]  # a target and a slot before it
-        z = self.embed(template, params, context)
-        o, a = self.obs, self.actions
-        state, action = target[..., :o], target[..., o : o + a]
-        change = target[..., o + a + 1 : 2 * o + a + 1] - state
-        prediction = stacked.sequential(
-            self.models_template.decoder, self.models, torch.cat([state, action, z], -1), "decoder."
-        )
-        count = usable.sum(-1).clamp(min=1.0)
-        # Errors in units of each coordinate's root mean square change in the minibatch, so
-        # that a state variable which moves little per step (cartpole's) counts as much.
-        scale = ((change.square() * usable.unsqueeze(-1)).sum(-2) / count.unsqueeze(-1)).sqrt()
-        unit = (scale.unsqueeze(-2) + 1e-6).detach()
-        change, prediction = change / unit, prediction / unit
-        error = (prediction - change).square().mean(-1)  # [P, B]
-        loss = (error * usable).sum(-1) / count
-        logs = {"context/dynamics_error": loss.detach()}
-        if self.probe_steps:
-            plain = stacked.sequential(
-                self.models_template.plain, self.models, torch.cat([state, action], -1), "plain."
-            )
-            plain_error = (plain / unit - change).square().mean(-1)
-            loss = loss + (plain_error * usable).sum(-1) / count
-            gain = (plain_error - error).detach()  # EPI's reward: what z explains
-            advantage = (gain - ((gain * usable).sum(-1) / count).unsqueeze(-1)) * usable
-            log_prob, entropy = self.probe_log_prob(context)
-            reinforce = -(advantage * log_prob).sum(-1) / count
-            loss = loss + reinforce - self.config.probe_entropy * (entropy * usable).sum(-1) / count
-            logs["context/plain_error"] = ((plain_error * usable).sum(-1) / count).detach()
-            logs["context/probe_gain"] = ((gain * usable).sum(-1) / count).detach()
-        return loss, logs
-
-    def probe_log_prob(self, probe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sum over a probe's filled slots ``[P, B, probe_steps, transition]`` of log
-        pi(a | s, step), and the mean entropy of the policy there, each ``[P, B]``."""
-        o, a, steps = self.obs, self.actions, self.probe_steps
-        step = torch.eye(steps, dtype=probe.dtype, device=probe.device).expand(
-            *probe.shape[:-2], steps, steps
-        )
-        inputs = torch.cat([probe[..., :o], step], -1)
-        logits = stacked.sequential(self.models_template.probe, self.models, inputs, "probe.")
-        log_pi = torch.log_softmax(logits, -1)
-        valid = probe[..., -1]
-        taken = (log_pi * probe[..., o : o + a]).sum(-1)
-        entropy = -(log_pi.exp() * log_pi).sum(-1)
-        filled = valid.sum(-1).clamp(min=1.0)
-        return (taken * valid).sum(-1), (entropy * valid).sum(-1) / filled
