@@ -19,12 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.common.context_modes import ContextFields
 from agents.common.off_policy import OffPolicyConfig, OffPolicyLearner, mlp, soft_update
 from envs.config import bounded
 
 
 @dataclass
-class DDPGConfig(OffPolicyConfig):
+class DDPGConfig(ContextFields, OffPolicyConfig):
     """CleanRL's defaults, but for learning_starts (see OffPolicyConfig)."""
 
     learning_rate: float = bounded(3e-4, 0.0, 1.0, low_open=True, log=True)
@@ -51,12 +52,14 @@ class DDPG(OffPolicyLearner):
         }
         self.optimizers = {
             "actor": torch.optim.Adam(actor.parameters(), lr=cfg.learning_rate),
-            "critic": torch.optim.Adam(critic.parameters(), lr=cfg.learning_rate),
+            "critic": torch.optim.Adam(
+                [*critic.parameters(), *self.encoder_parameters()], lr=cfg.learning_rate
+            ),
         }
         self.updates = 0
 
     def act(self, obs: torch.Tensor, explore: bool) -> torch.Tensor:
-        action = self.networks["actor"](obs)
+        action = self.networks["actor"](self.view(obs))
         if explore:
             action = action + self.config.exploration_noise * torch.randn_like(action)
         return action.clamp(-1.0, 1.0)
@@ -66,13 +69,13 @@ class DDPG(OffPolicyLearner):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg, nets = self.config, self.networks
-        obs = batch["observations"]
+        obs = self.view(batch["observations"])  # with an embedding: the actor's, detached
         with torch.no_grad():
-            next_obs = batch["next_observations"]
+            next_obs = self.view(batch["next_observations"])
             next_q = self.q("critic_target", next_obs, nets["actor_target"](next_obs))
             not_done = 1.0 - batch["terminated"]
             target = batch["rewards"] + cfg.discount * not_done * next_q
-        q = self.q("critic", obs, batch["actions"])
+        q = self.q("critic", self.view(batch["observations"], train=True), batch["actions"])
         q_loss = F.mse_loss(q, target)
         self.optimizers["critic"].zero_grad()
         q_loss.backward()

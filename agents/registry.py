@@ -174,6 +174,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=SAC,
             tasks=CONTINUOUS_TASKS,
             actions=("box",),
+            check_run=check_context_task,
         ),
         AgentSpec(
             name="ddpg",
@@ -182,6 +183,7 @@ AGENTS: dict[str, AgentSpec] = {
             make=DDPG,
             tasks=CONTINUOUS_TASKS,
             actions=("box",),
+            check_run=check_context_task,
         ),
         AgentSpec(
             name="sf-gpi",

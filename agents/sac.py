@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.common.context_modes import ContextFields
 from agents.common.off_policy import OffPolicyConfig, OffPolicyLearner, mlp, soft_update
 from envs.config import bounded
 
@@ -32,7 +33,7 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
 @dataclass
-class SACConfig(OffPolicyConfig):
+class SACConfig(ContextFields, OffPolicyConfig):
     """CleanRL's defaults, which it tunes on MuJoCo and which learn Pendulum in 30k steps."""
 
     policy_lr: float = bounded(3e-4, 0.0, 1.0, low_open=True, log=True)
@@ -87,14 +88,16 @@ class SAC(OffPolicyLearner):
         self.target_entropy = -float(k)
         self.optimizers = {
             "actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
-            "q": torch.optim.Adam([*q1.parameters(), *q2.parameters()], lr=cfg.q_lr),
+            "q": torch.optim.Adam(
+                [*q1.parameters(), *q2.parameters(), *self.encoder_parameters()], lr=cfg.q_lr
+            ),
         }
         if cfg.autotune:
             self.optimizers["alpha"] = torch.optim.Adam([self.log_alpha], lr=cfg.q_lr)
         self.updates = 0
 
     def act(self, obs: torch.Tensor, explore: bool) -> torch.Tensor:
-        actor = self.networks["actor"]
+        actor, obs = self.networks["actor"], self.view(obs)
         if explore:
             return actor.sample(obs)[0]
         return torch.tanh(actor(obs)[0])
@@ -104,10 +107,10 @@ class SAC(OffPolicyLearner):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg, nets = self.config, self.networks
-        obs, actions = batch["observations"], batch["actions"]
+        obs, actions = self.view(batch["observations"]), batch["actions"]  # z detached
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
-            next_obs = batch["next_observations"]
+            next_obs = self.view(batch["next_observations"])
             next_actions, next_log_prob = nets["actor"].sample(next_obs)
             next_q = torch.min(
                 self.q("q1_target", next_obs, next_actions),
@@ -115,7 +118,8 @@ class SAC(OffPolicyLearner):
             )
             not_done = 1.0 - batch["terminated"]
             target = batch["rewards"] + cfg.discount * not_done * (next_q - alpha * next_log_prob)
-        q1, q2 = self.q("q1", obs, actions), self.q("q2", obs, actions)
+        critic_obs = self.view(batch["observations"], train=True)  # learned: trains the encoder
+        q1, q2 = self.q("q1", critic_obs, actions), self.q("q2", critic_obs, actions)
         q_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
         self.optimizers["q"].zero_grad()
         q_loss.backward()

@@ -63,20 +63,71 @@ def test_target_networks_follow_by_tau(name: str) -> None:
         assert not torch.equal(value, new_online[key])  # lags: not a copy
 
 
+CONTEXT = {"predictive_steps": 100, "predictive_updates": 10, "probe_steps": 4}
+MODES = ["hidden", "learned", "predictive", "probing"]
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", ["sac", "ddpg"])
-def test_a_checkpoint_continues_the_run_exactly(name: str) -> None:
-    first = make(name, seed=3)
+def test_a_checkpoint_continues_the_run_exactly(name: str, mode: str) -> None:
+    settings = CONTEXT | {"context": mode}
+    first = make(name, seed=3, **settings)
     list(first.learn(150))
     buffer = io.BytesIO()
     torch.save(first.state_dict(), buffer)  # as the store does: a copy, not live tensors
     list(first.learn(260))
-    second = make(name, seed=3)  # a resumed run is rebuilt with its own seed
+    second = make(name, seed=3, **settings)  # a resumed run is rebuilt with its own seed
     buffer.seek(0)
     # The torch RNG is the process's: load the checkpoint last, right before training.
     second.load_state_dict(torch.load(buffer, weights_only=True))
     list(second.learn(260))
     assert first.steps_done == second.steps_done == 260
     assert weights_equal(first, second)
+
+
+@pytest.mark.parametrize("name", ["sac", "ddpg"])
+def test_context_modes_feed_the_networks_and_train_the_encoder_as_they_say(name: str) -> None:
+    family = get_task("pendulum")
+    params = family.Params(resample=True)
+    spec = get_agent(name)
+    sizes = {}
+    for mode in ("hidden", "explicit", "learned", "predictive", "probing"):
+        config = spec.config(**(SMALL | CONTEXT | {"context": mode}))
+        agent = spec.make(config, family, params, 0)
+        sizes[mode] = (agent.observation_size, agent.inputs.width)
+        if not agent.inputs.encoded:
+            continue
+        list(agent.learn(200))  # pre-trained (predictive) and updating
+        before = {k: v.detach().clone() for k, v in agent.encoder.items()}
+        for _ in range(3):
+            agent.update(agent.replay.sample(32, agent.rng))
+        moved = any(not torch.equal(before[k], v) for k, v in agent.encoder.items())
+        assert moved == (mode == "learned"), mode  # the RL loss trains only `learned`'s
+    transition = 2 * 3 + 1 + 2  # s, a, r, s', filled
+    assert sizes == {
+        "hidden": (3, 3),
+        "explicit": (4, 4),  # pendulum's one factor, the pole length
+        "learned": (3 + 8, 3 + 8 * transition),
+        "predictive": (3 + 8, 3 + 8 * transition),
+        "probing": (3 + 8, 3 + 5 * transition),
+    }
+
+
+def test_a_continuous_probe_plays_the_first_steps_and_counts_them() -> None:
+    agent = make("sac", context="probing", probe_steps=4)
+    with torch.no_grad():
+        agent.inputs.models["probe.4.bias"][:] = 5.0  # the probe pushes hard one way
+    env = agent.wrap(get_task("pendulum").make_env(agent.task_params))
+    obs, _ = env.reset(seed=0)
+    kept = []
+    for _ in range(6):
+        action = agent.choose(obs, explore=False)
+        kept.append(float(action[0]))
+        obs, *_ = agent.step(env, action)
+    assert kept[:4] == pytest.approx([1.0] * 4, abs=1e-3)  # the probe's, greedy
+    assert abs(kept[4]) < 0.9  # then the actor's (untrained: near 0)
+    assert obs[3:].reshape(5, -1)[:4, 3].tolist() == pytest.approx(kept[:4])  # kept in [-1, 1]
+    assert list(make("sac", context="probing", probe_steps=4).learn(100))[-1].step == 100
 
 
 def test_sac_and_ddpg_are_refused_where_they_cannot_train(cli) -> None:

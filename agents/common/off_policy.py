@@ -20,12 +20,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.common import networks
+from agents.common import networks, stacked
 from agents.common.base import Report
 from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state, to_cpu
+from agents.common.context_modes import ContextInputs, context_task_params
 from agents.common.seeds import eval_env_seed, train_env_seed
+from agents.common.transition_windows import EnvWindows
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
+
+DYNAMICS_CLIP = torch.tensor([10.0])
+"""Gradient-norm bound of the dynamics models' steps (the Q-learning agents' default)."""
 
 
 @dataclass
@@ -110,26 +115,35 @@ class OffPolicyLearner:
     config: OffPolicyConfig
 
     def __init__(self, config: OffPolicyConfig, task, task_params: Config, seed: int, device="cpu"):
-        self.config, self.task, self.task_params, self.seed = config, task, task_params, seed
+        self.config, self.task, self.seed = config, task, seed
+        self.task_params = context_task_params(config, task_params)  # explicit: factors shown
         self.device = torch.device(device)
-        self.env = task.make_env(task_params)
-        space = self.env.action_space
+        env = task.make_env(self.task_params)
+        space = env.action_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
             raise ConfigError(
                 f"{type(self).__name__.lower()} needs a task with continuous (Box) actions; "
                 f"this one has {space}"
             )
         self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
-        self.observation_size = int(np.prod(self.env.observation_space.shape))
-        self.action_size = space.shape[0]
+        size, self.action_size = int(np.prod(env.observation_space.shape)), space.shape[0]
+        # What the networks see of the dynamics (context modes): windows, an embedding.
+        self.inputs = ContextInputs(config, size, self.action_size, [seed], device, False)
+        self.env = self.wrap(env)
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
+        self.encoder: stacked.Params = {}
+        if self.inputs.encoded:
+            self.encoder_template = self.inputs.encoder_only()
+            self.encoder = stacked.stack([self.encoder_template], self.device)
+        self.inputs.attach(self.encoder)
+        self.observation_size = size + (config.context_size if self.inputs.encoded else 0)
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.build()
         for network in self.networks.values():
             network.to(self.device)
-        self.replay = Replay(config.buffer_size, self.observation_size, self.action_size)
+        self.replay = Replay(config.buffer_size, self.inputs.width, self.action_size)
         self.steps_done = 0
         self.evaluations = 0
 
@@ -143,15 +157,38 @@ class OffPolicyLearner:
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         raise NotImplementedError
 
+    # --- what the networks read: the observation and, when encoded, the embedding --------
+    def wrap(self, env: gym.Env) -> gym.Env:
+        return EnvWindows(env, self.inputs) if self.inputs.encoded else env
+
+    def view(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
+        """Stored observations ``[B, width]`` as the networks read them; ``train``: the
+        loss being taken trains the encoder (learned; predictive fine-tuned)."""
+        if not self.inputs.encoded:
+            return x
+        return self.inputs.head_inputs(self.encoder_template, self.encoder, x[None], train)[0]
+
+    def encoder_parameters(self) -> list[torch.Tensor]:
+        """The encoder's parameters when the critics' loss trains it, for their optimiser."""
+        return self.inputs.rl_parameters(self.encoder)
+
     # --- the loop ------------------------------------------------------------------------
     def env_action(self, action: np.ndarray) -> np.ndarray:
         """[-1, 1] -> the environment's bounds."""
         return self.low + (action + 1.0) * 0.5 * (self.high - self.low)
 
     def choose(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        """The actor's action (probing: the probing policy's during an episode's probe)."""
         with torch.no_grad():
             x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(1, -1)
-            return self.act(x, explore)[0].cpu().numpy()
+            action = self.act(x, explore)[0].cpu().numpy()
+        return self.probe(obs, action, explore)
+
+    def probe(self, obs: np.ndarray, action: np.ndarray, explore: bool) -> np.ndarray:
+        if not self.inputs.probe_steps:
+            return action
+        draws = self.rng.standard_normal((1, self.action_size)) if explore else None
+        return self.inputs.probe_actions(obs.reshape(1, -1), action[None], draws)[0]
 
     def learn(self, total_steps: int, *, tick_seconds: float | None = None) -> Iterator[Report]:
         cfg = self.config
@@ -160,12 +197,14 @@ class OffPolicyLearner:
         obs, _ = self.env.reset(seed=train_env_seed(self.seed, self.steps_done))
         episode_return, episode_length = 0.0, 0
         scalars: dict[str, float] = {}
+        random_steps = max(cfg.learning_starts, self.inputs.random_steps)
         while self.steps_done < total_steps:
-            if self.replay.count < cfg.learning_starts:
+            if self.replay.count < random_steps:
                 action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+                action = self.probe(obs, action, explore=True)
             else:
                 action = self.choose(obs, explore=True)
-            next_obs, reward, terminated, truncated, _ = self.env.step(self.env_action(action))
+            next_obs, reward, terminated, truncated, _ = self.step(self.env, action)
             # A time limit is not a termination: the critic bootstraps through it.
             self.replay.add(obs.reshape(-1), action, reward, next_obs.reshape(-1), terminated)
             obs = next_obs
@@ -178,34 +217,56 @@ class OffPolicyLearner:
                 obs, _ = self.env.reset()
             before = self.steps_done
             self.steps_done += 1
-            if self.replay.count >= cfg.learning_starts:
+            if self.steps_done == self.inputs.random_steps:  # predictive: pre-train the encoder
+                for _ in range(cfg.predictive_updates):
+                    self.dynamics_step()
+                    del self.inputs.logs[:-100]
+            if self.replay.count >= random_steps:
                 batch = self.replay.sample(cfg.batch_size, self.rng)
                 batch = {key: value.to(self.device) for key, value in batch.items()}
                 scalars |= self.update(batch)
+                if self.inputs.probe_steps:  # EPI: the dynamics models and probing policy
+                    self.dynamics_step(batch["observations"])
             due = cadence.due(before, self.steps_done)
             if due.evaluate:
                 returns = self.evaluate(cfg.eval_episodes)
                 scalars["eval/episode_return"] = float(returns.mean())
                 scalars["eval/episode_return_std"] = float(returns.std())
             if due.report:
+                scalars |= self.inputs.scalars(1)[0]  # the dynamics losses (predictive, probing)
                 yield Report(self.steps_done, scalars)
                 scalars = {}
             elif ticks.due():
                 yield Report(self.steps_done, {}, tick=True)
 
+    def step(self, env: gym.Env, action: np.ndarray):
+        """Step ``env`` with the agent's [-1, 1] action scaled to its bounds (a window
+        keeps the agent's)."""
+        if self.inputs.encoded:
+            return env.step(self.env_action(action), record=action)
+        return env.step(self.env_action(action))
+
+    def dynamics_step(self, x: torch.Tensor | None = None) -> None:
+        """One step of the dynamics models (and the encoder and probing policy they train)
+        on stored observations ``x`` ``[B, width]``, or on a fresh minibatch."""
+        if x is None:
+            x = self.replay.sample(self.config.batch_size, self.rng)["observations"]
+        x = x.to(self.device)[None]
+        self.inputs.dynamics_step(self.encoder_template, self.encoder, x, DYNAMICS_CLIP)
+
     def evaluate(self, episodes: int) -> np.ndarray:
         """Greedy (deterministic-actor) returns of ``episodes`` episodes on a fresh env
         seeded by the evaluation's count."""
         self.evaluations += 1
-        env = self.task.make_env(self.task_params)
+        env = self.wrap(self.task.make_env(self.task_params))
         returns = np.zeros(episodes)
         for episode in range(episodes):
             seed = eval_env_seed(self.seed, self.evaluations) * 1000 + episode
             obs, _ = env.reset(seed=seed)
             done = False
             while not done:
-                action = self.env_action(self.choose(obs, explore=False))
-                obs, reward, terminated, truncated, _ = env.step(action)
+                action = self.choose(obs, explore=False)
+                obs, reward, terminated, truncated, _ = self.step(env, action)
                 returns[episode] += float(reward)
                 done = terminated or truncated
         env.close()
@@ -213,7 +274,10 @@ class OffPolicyLearner:
 
     # --- checkpoints ---------------------------------------------------------------------
     def weights(self) -> dict[str, Any]:
-        return {name: to_cpu(net.state_dict()) for name, net in self.networks.items()}
+        weights = {name: to_cpu(net.state_dict()) for name, net in self.networks.items()}
+        if self.encoder:
+            weights["context_encoder"] = stacked.member_state(self.encoder, 0)
+        return weights
 
     def load_weights(self, state: dict[str, Any]) -> None:
         missing = sorted(set(self.networks) - set(state))
@@ -221,6 +285,8 @@ class OffPolicyLearner:
             raise RuntimeError(f"missing networks: {', '.join(missing)}")
         for name, net in self.networks.items():
             net.load_state_dict(state[name])
+        if self.encoder:
+            stacked.load_member_state(self.encoder, 0, state["context_encoder"])
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -231,6 +297,7 @@ class OffPolicyLearner:
             "torch_rng": torch.get_rng_state(),
             "steps_done": self.steps_done,
             "evaluations": self.evaluations,
+            **self.inputs.member_state(0),
             **self.extra_state(),
         }
 
@@ -243,6 +310,7 @@ class OffPolicyLearner:
         torch.set_rng_state(state["torch_rng"])
         self.steps_done = int(state["steps_done"])
         self.evaluations = int(state["evaluations"])
+        self.inputs.load_member_state(0, state)
         self.load_extra(state)
 
     def extra_state(self) -> dict[str, Any]:
