@@ -4,6 +4,8 @@ says what each mode does; ``ContextInputs`` takes these methods)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,8 @@ class ContextDynamics:
     ``models_template``, ``device``, and reads windows with its ``window`` and ``embed``)."""
 
     config: Any
+    evaluation_rngs: list[np.random.Generator] | None = None
+    """One generator per member while an evaluation samples the probes (``evaluating``)."""
     obs: int
     actions: int
     discrete: bool
@@ -62,10 +66,19 @@ class ContextDynamics:
     ) -> np.ndarray:
         """``actions`` ``[P * n, ...]`` with the probe's rows replaced by the probing
         policy's: sampled with ``draws`` (a uniform per row; continuous actions: standard
-        normals ``[rows, size]``), or its most likely action."""
+        normals ``[rows, size]``), else from ``evaluation_rngs`` when an evaluation set
+        them, else its most likely action. A probe is stochastic by design (EPI's): its
+        most likely actions repeated for every step can topple a pole it meant to probe."""
         if not self.probe_steps:
             return actions
         members = len(next(iter(self.models.values())))
+        if draws is None and self.evaluation_rngs is not None:  # each member's own
+            rows = len(observations) // members
+            shape = (rows,) if self.discrete else (rows, self.actions)
+            draws = np.concatenate(
+                [rng.random(shape) if self.discrete else rng.standard_normal(shape)
+                 for rng in self.evaluation_rngs]
+            )  # fmt: skip
         x = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
         logits, probing = self.probe_logits(x.reshape(members, -1, x.shape[-1]))
         probing = probing.reshape(-1).cpu().numpy()
@@ -83,6 +96,15 @@ class ContextDynamics:
             cumulative = torch.softmax(logits.double(), -1).cumsum(-1).cpu().numpy()
             chosen = (draws[:, None] > cumulative[:, :-1]).sum(-1)
         return np.where(probing, chosen, actions)
+
+    @contextmanager
+    def evaluating(self, seeds: Sequence[int]) -> Iterator[None]:
+        """Probes sampled from generators seeded with ``seeds`` (one per member) inside."""
+        self.evaluation_rngs = [np.random.default_rng(seed) for seed in seeds]
+        try:
+            yield
+        finally:
+            self.evaluation_rngs = None
 
     # --- the dynamics models' training ---------------------------------------------------
     def attach(self, params: stacked.Params) -> None:

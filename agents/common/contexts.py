@@ -10,6 +10,7 @@ threshold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,7 @@ def greedy_policy(agent: Any, name: str) -> Act:
     """The greedy action function of a single-task agent: a lone run is a population of
     one (agents/common/population.py) whose ``greedy_actions`` takes any number of
     observations."""
-    population = getattr(agent, "population", None)
+    population = getattr(agent, "population", agent)  # an off-policy agent is its own
     act = getattr(population, "greedy_actions", None)
     if act is None:
         raise ConfigError(f"agent {name} has no greedy policy to evaluate on contexts")
@@ -86,12 +87,19 @@ def greedy_policy(agent: Any, name: str) -> Act:
 def agent_envs(agent: Any, family: ContextualFamily, params: ContextParams, rows: np.ndarray):
     """One env held at each context row, as a single-task agent's context mode shows it
     (agents/common/context_modes.py; as built when the agent has none)."""
-    population = getattr(agent, "population", None)
-    inputs = getattr(population, "inputs", None)
+    learner = getattr(agent, "population", agent)
+    inputs = getattr(learner, "inputs", None)
     if inputs is None:
         return family.make_context_envs(params, rows)
-    shown = context_task_params(population.config, params)
-    return inputs.wrap(family.make_context_envs(shown, rows))
+    env = family.make_context_envs(context_task_params(learner.config, params), rows)
+    return learner.wrap_vector(env) if hasattr(learner, "wrap_vector") else inputs.wrap(env)
+
+
+def sampled_probes(agent: Any, seed: int):
+    """While inside, a probing agent's probes are sampled from a generator of ``seed``
+    (its most likely actions otherwise); nothing for the other agents."""
+    inputs = getattr(getattr(agent, "population", agent), "inputs", None)
+    return inputs.evaluating([seed]) if inputs is not None else nullcontext()
 
 
 def greedy_returns(env: Any, seed: int, act: Act) -> np.ndarray:
@@ -118,8 +126,40 @@ def evaluate_split(
     params.check_split(split)
     drawn = params.split_contexts(split, contexts, np.random.default_rng(seed))
     env = agent_envs(agent, family, params, np.repeat(drawn, episodes, axis=0))
-    returns = greedy_returns(env, seed, act).reshape(contexts, episodes)
+    with sampled_probes(agent, seed):
+        returns = greedy_returns(env, seed, act).reshape(contexts, episodes)
     return SplitResult(split, params.factor_names, drawn, returns, family.solved_threshold)
+
+
+def play_embeddings(
+    population: Any, env: Any, seed: int, behaviour: str
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """One episode of every env of ``env`` (reset with ``seed``): at each step, the envs
+    whose embedding is complete (a full window; after the probe) and their embeddings."""
+    inputs = population.inputs
+    observations, _ = env.reset(seed=seed)
+    # The slot whose filling completes the embedding: the window's oldest, the probe's last.
+    complete_slot = inputs.probe_steps - 1 if inputs.probe_steps else 0
+    rng = np.random.default_rng(seed)
+    envs, embeddings = [], []
+    running = np.ones(env.num_envs, dtype=bool)
+    while running.any():
+        x = torch.as_tensor(observations, dtype=torch.float32).unsqueeze(0)
+        complete = inputs.window(x)[0, :, complete_slot, -1].numpy() > 0
+        keep = np.flatnonzero(complete & running)
+        if len(keep):
+            z = inputs.embeddings(population.template, population.q_params, x)[0].numpy()
+            envs.append(keep)
+            embeddings.append(z[keep])
+        if behaviour == "greedy":
+            actions = population.greedy_actions(observations)
+        else:
+            actions = rng.integers(population.num_actions, size=env.num_envs)
+            actions = inputs.probe_actions(observations, actions, None)
+        observations, _, terminated, truncated, _ = env.step(actions)
+        running &= ~(terminated | truncated)
+    env.close()
+    return envs, embeddings
 
 
 @dataclass(frozen=True)
@@ -158,36 +198,18 @@ def embedding_r2(
     hides gravity, whose share of its angular acceleration grows with the angle."""
     if behaviour not in ("greedy", "random"):
         raise ConfigError(f"behaviour {behaviour!r} is not greedy or random")
-    population = agent.population
-    inputs = population.inputs
+    population = getattr(agent, "population", None)
+    inputs = getattr(population, "inputs", None)
+    if inputs is None:
+        raise ConfigError("the linear probe reads the embeddings of dqn's context modes")
     if not inputs.encoded:
         raise ConfigError(
             f"context={inputs.mode} has no embedding to probe; use learned, predictive or probing"
         )
     drawn = params.split_contexts(split, contexts, np.random.default_rng(seed))
     env = agent_envs(agent, family, params, drawn)
-    observations, _ = env.reset(seed=seed)
-    # The slot whose filling completes the embedding: the window's oldest, the probe's last.
-    complete_slot = inputs.probe_steps - 1 if inputs.probe_steps else 0
-    rng = np.random.default_rng(seed)
-    envs, embeddings = [], []
-    running = np.ones(env.num_envs, dtype=bool)
-    while running.any():
-        x = torch.as_tensor(observations, dtype=torch.float32).unsqueeze(0)
-        complete = inputs.window(x)[0, :, complete_slot, -1].numpy() > 0
-        keep = np.flatnonzero(complete & running)
-        if len(keep):
-            z = inputs.embeddings(population.template, population.q_params, x)[0].numpy()
-            envs.append(keep)
-            embeddings.append(z[keep])
-        if behaviour == "greedy":
-            actions = population.greedy_actions(observations)
-        else:
-            actions = rng.integers(population.num_actions, size=env.num_envs)
-            actions = inputs.probe_actions(observations, actions, None)
-        observations, _, terminated, truncated, _ = env.step(actions)
-        running &= ~(terminated | truncated)
-    env.close()
+    with sampled_probes(agent, seed):
+        envs, embeddings = play_embeddings(population, env, seed, behaviour)
     if not envs:
         raise ConfigError("no episode lasted long enough to complete an embedding")
     index, z = np.concatenate(envs), np.concatenate(embeddings).astype(np.float64)

@@ -26,7 +26,7 @@ from agents.common.cadence import REPORT_INTERVAL, Cadence, Ticks
 from agents.common.checkpoint import numpy_rng_state, set_numpy_rng_state, to_cpu
 from agents.common.context_modes import ContextInputs, context_task_params
 from agents.common.seeds import eval_env_seed, train_env_seed
-from agents.common.transition_windows import EnvWindows
+from agents.common.transition_windows import EnvWindows, TransitionWindows
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 
 DYNAMICS_CLIP = torch.tensor([10.0])
@@ -161,6 +161,26 @@ class OffPolicyLearner:
     def wrap(self, env: gym.Env) -> gym.Env:
         return EnvWindows(env, self.inputs) if self.inputs.encoded else env
 
+    def wrap_vector(self, env: Any) -> Any:
+        """A vector env of this task (an evaluation split's) as the agent sees it."""
+        if not self.inputs.encoded:
+            return env
+        return TransitionWindows(env, self.inputs, to_agent=self.agent_action)
+
+    def greedy_actions(self, observations: np.ndarray) -> np.ndarray:
+        """The deterministic actor's actions (a probe's, sampled while ``evaluating``) for
+        observations ``[N, width]``, in the env's bounds ``[N, size]``."""
+        with torch.no_grad():
+            x = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
+            actions = self.act(x, explore=False).cpu().numpy()
+        if self.inputs.probe_steps:
+            actions = self.inputs.probe_actions(observations, actions, None)
+        return self.env_action(actions)
+
+    def agent_action(self, action: np.ndarray) -> np.ndarray:
+        """The env's bounds -> [-1, 1]."""
+        return (2.0 * (action - self.low) / (self.high - self.low) - 1.0).astype(np.float32)
+
     def view(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
         """Stored observations ``[B, width]`` as the networks read them; ``train``: the
         loss being taken trains the encoder (learned; predictive fine-tuned)."""
@@ -260,7 +280,14 @@ class OffPolicyLearner:
         self.evaluations += 1
         env = self.wrap(self.task.make_env(self.task_params))
         returns = np.zeros(episodes)
-        for episode in range(episodes):
+        with self.inputs.evaluating([eval_env_seed(self.seed, self.evaluations)]):
+            self.play_episodes(env, returns)
+        env.close()
+        return returns
+
+    def play_episodes(self, env: gym.Env, returns: np.ndarray) -> None:
+        """One greedy episode per entry of ``returns``, each on its own env seed."""
+        for episode in range(len(returns)):
             seed = eval_env_seed(self.seed, self.evaluations) * 1000 + episode
             obs, _ = env.reset(seed=seed)
             done = False
@@ -269,8 +296,6 @@ class OffPolicyLearner:
                 obs, reward, terminated, truncated, _ = self.step(env, action)
                 returns[episode] += float(reward)
                 done = terminated or truncated
-        env.close()
-        return returns
 
     # --- checkpoints ---------------------------------------------------------------------
     def weights(self) -> dict[str, Any]:

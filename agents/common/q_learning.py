@@ -312,9 +312,10 @@ class QLearner:
         seeds = [
             eval_env_seed(s, int(k)) for s, k in zip(self.seeds, self.evaluations, strict=True)
         ]
-        return greedy_member_returns(
-            self.task, self.task_params, seeds, episodes, self.greedy_actions, self.inputs.wrap
-        )
+        with self.inputs.evaluating(seeds):  # probing: probes sampled, as in training
+            return greedy_member_returns(
+                self.task, self.task_params, seeds, episodes, self.greedy_actions, self.inputs.wrap
+            )
 
     def pretrain_context(
         self, scalars: list[dict[str, float]], ticks: Ticks

@@ -63,10 +63,12 @@ class Windows:
 
 class TransitionWindows:
     """A vector env (or a population's member envs) whose observations carry each env's
-    window (NEXT_STEP autoreset: the step after an episode's end starts a new window)."""
+    window (NEXT_STEP autoreset: the step after an episode's end starts a new window).
+    ``to_agent`` maps the env's actions to those the window keeps (a continuous agent's
+    [-1, 1] actions from the env's bounds)."""
 
-    def __init__(self, env: Any, inputs: Any) -> None:
-        self.env = env
+    def __init__(self, env: Any, inputs: Any, to_agent: Any = None) -> None:
+        self.env, self.to_agent = env, to_agent
         self.num_envs = env.num_envs
         self.single_action_space = env.single_action_space
         self.single_observation_space = gym.spaces.Box(
@@ -90,7 +92,8 @@ class TransitionWindows:
         observations, rewards, terminated, truncated, info = self.env.step(actions)
         real = ~self.after_done
         if real.any():
-            self.windows.push(np.flatnonzero(real), self.last, actions, rewards, observations)
+            kept = actions if self.to_agent is None else self.to_agent(actions)
+            self.windows.push(np.flatnonzero(real), self.last, kept, rewards, observations)
         if self.after_done.any():  # these envs' observations start new episodes
             self.windows.clear(self.after_done)
         self.after_done = terminated | truncated
