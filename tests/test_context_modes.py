@@ -236,3 +236,17 @@ def test_a_linear_probe_reads_the_pole_length_from_the_predictive_embedding() ->
     assert fit.factor_names == ("gravity", "length")
     assert fit.r2[1] >= 0.7, fit
     assert fit.test_points > 1000
+
+
+def test_an_evaluation_samples_the_probe_from_its_own_seeded_generators() -> None:
+    agent = dqn("probing", seeds=(0, 1))
+    observations, _ = agent.env.reset([0, 1])
+    greedy = [agent.greedy_actions(observations).tolist() for _ in range(20)]
+    assert all(actions == greedy[0] for actions in greedy)  # most likely: fixed
+    played = []
+    for _ in range(2):
+        with agent.inputs.evaluating([5, 6]):
+            played.append([agent.greedy_actions(observations).tolist() for _ in range(20)])
+    assert played[0] == played[1]  # reproducible from the seeds
+    assert len({tuple(actions) for actions in played[0]}) > 1  # sampled
+    assert agent.inputs.evaluation_rngs is None  # and only inside

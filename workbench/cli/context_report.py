@@ -111,7 +111,9 @@ SHORT = {
 
 
 def returns(cell: ContextCell) -> str:
-    return f"{cell.mean:.1f}±{cell.ci95:.1f}"
+    """Three significant digits or so: 458±23, 21.4±3.1 (five splits fit 80 columns)."""
+    digits = 0 if abs(cell.mean) >= 100 else 1
+    return f"{cell.mean:.{digits}f}±{cell.ci95:.{digits}f}"
 
 
 def solved(cell: ContextCell) -> str:
