@@ -3,11 +3,12 @@
 For stored dqn runs with an encoded context mode (learned, predictive, probing) on a
 contextual family, loads each run's last checkpoint, plays one episode at each of N
 held-out contexts of the training distribution (`agents.common.contexts.embedding_r2`),
-fits a linear probe from the embedding the Q-network reads to the true varied factors on
+fits a linear probe from the embedding the Q-network reads (where it is first complete:
+a full window, the probe's end; one point per episode) to the true varied factors on
 half of the contexts and prints R² on the other half, per factor, under the agent's own
 greedy policy and under uniform random actions; then the mean over the runs of each mode.
 
-    python benchmarks/context_r2.py RUN_ID... --home DIR [--contexts 200] [--seed 123]
+    python benchmarks/context_r2.py RUN_ID... --home DIR [--contexts 400] [--seed 123]
 
 The runs of `workbench report context` are listed at the end of its table (or in its
 --json output, the `runs` of each cell).
@@ -32,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=int, nargs="+")
     parser.add_argument("--home", required=True)
-    parser.add_argument("--contexts", type=int, default=200)
+    parser.add_argument("--contexts", type=int, default=400)
     parser.add_argument("--seed", type=int, default=123)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -60,7 +61,7 @@ def main() -> None:
                 r2 = ", ".join(f"{n} {r:.3f}" for n, r in zip(names, fit.r2, strict=True))
                 print(
                     f"run {run.id} ({mode}, seed {run.seed}), {behaviour}: R² {r2} "
-                    f"({fit.train_points} fit, {fit.test_points} held-out steps)",
+                    f"({fit.train_points} fit, {fit.test_points} held-out episodes)",
                     flush=True,
                 )
     finally:

@@ -220,7 +220,7 @@ def test_the_linear_probe_refuses_a_mode_without_an_embedding() -> None:
 @pytest.mark.slow
 def test_a_linear_probe_reads_the_pole_length_from_the_predictive_embedding() -> None:
     """Done-when 2 at a small scale: the predictive encoder pre-trained on 3,000 random
-    steps; a linear probe on held-out contexts recovers the pole length (R² 0.85 measured).
+    steps; a linear probe on held-out contexts recovers the pole length.
     Gravity is barely visible near the upright pole (docs/results.md), so it is reported,
     not asserted."""
     config = DQNConfig(
@@ -235,7 +235,7 @@ def test_a_linear_probe_reads_the_pole_length_from_the_predictive_embedding() ->
     fit = embedding_r2(agent, CARTPOLE, VARIED, contexts=100, seed=123)
     assert fit.factor_names == ("gravity", "length")
     assert fit.r2[1] >= 0.7, fit
-    assert fit.test_points > 1000
+    assert fit.test_points > 40  # one per held-out episode long enough to fill a window
 
 
 def test_an_evaluation_samples_the_probe_from_its_own_seeded_generators() -> None:

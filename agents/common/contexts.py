@@ -134,8 +134,11 @@ def evaluate_split(
 def play_embeddings(
     population: Any, env: Any, seed: int, behaviour: str
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """One episode of every env of ``env`` (reset with ``seed``): at each step, the envs
-    whose embedding is complete (a full window; after the probe) and their embeddings."""
+    """One episode of every env of ``env`` (reset with ``seed``), and the embedding of
+    each at the step where it is first complete (a full window; the probe's end): the
+    envs that reached it and their embeddings, in the order they did. One point per
+    episode, so a long episode weighs no more than a short one (a probe's embedding
+    stays the same for the rest of its episode)."""
     inputs = population.inputs
     observations, _ = env.reset(seed=seed)
     # The slot whose filling completes the embedding: the window's oldest, the probe's last.
@@ -143,11 +146,13 @@ def play_embeddings(
     rng = np.random.default_rng(seed)
     envs, embeddings = [], []
     running = np.ones(env.num_envs, dtype=bool)
+    seen = np.zeros(env.num_envs, dtype=bool)
     while running.any():
         x = torch.as_tensor(observations, dtype=torch.float32).unsqueeze(0)
         complete = inputs.window(x)[0, :, complete_slot, -1].numpy() > 0
-        keep = np.flatnonzero(complete & running)
+        keep = np.flatnonzero(complete & running & ~seen)
         if len(keep):
+            seen[keep] = True
             z = inputs.embeddings(population.template, population.q_params, x)[0].numpy()
             envs.append(keep)
             embeddings.append(z[keep])
@@ -188,8 +193,8 @@ def embedding_r2(
     behaviour: str = "greedy",
 ) -> ProbeFit:
     """Play one episode at each of ``contexts`` contexts of ``split``, record the
-    embedding the policy reads at every step where it is complete (a full window; after
-    the probe), fit least squares (with an intercept) from embeddings to the varied
+    embedding the policy reads at the step where it is first complete (a full window;
+    the probe's end), fit least squares (with an intercept) from embeddings to the varied
     factors on the first half of the contexts and report R² on the other half.
 
     ``behaviour``: ``greedy``, the agent's own policy; ``random``, uniform random actions
