@@ -36,6 +36,13 @@ def test_report_context_trains_each_mode_as_a_population_and_reads_it_back(cli, 
     assert alone["mean"] == pytest.approx(learned["per_seed"][1])
     again = cli.json(*args, "--no-train")
     assert again["trained"] == [] and again["cells"] == report["cells"]
+    # A setting the mode does not read (a probe's, for hidden and learned) finds the same
+    # runs; one it reads (learned's window) does not.
+    unread = cli.json(*args[:5], "hidden,learned", *args[6:], "--set", "probe_entropy=0.5",
+                      "--no-train")  # fmt: skip
+    assert unread["cells"] == report["cells"][:10]
+    read = cli(*args[:5], "learned", *args[6:], "--set", "context_window=5", "--no-train")
+    assert read.exit_code == 2 and "no completed run of context=learned" in read.stderr
 
 
 BAD = [

@@ -73,9 +73,11 @@ class ContextFields(Config):
     """predictive: gradient steps of the dynamics loss once those steps are played."""
     predictive_finetune: bool = False
     """predictive: the RL loss fine-tunes the pre-trained encoder (false: frozen)."""
-    probe_steps: int = bounded(8, 1, 100)
-    """probing: steps at the start of every episode played by the probing policy."""
-    probe_entropy: float = bounded(0.01, 0.0, 10.0)
+    probe_steps: int = bounded(4, 1, 100)
+    """probing: steps at the start of every episode played by the probing policy (on
+    cartpole 8 steps with probe_entropy 0.01 learnt probes that toppled the pole:
+    docs/results.md)."""
+    probe_entropy: float = bounded(0.1, 0.0, 10.0)
     """probing: entropy bonus of the probing policy's REINFORCE loss."""
     dynamics_learning_rate: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True)
     """Adam step size of the dynamics models, the encoder they train and the probing
@@ -88,6 +90,38 @@ class ContextFields(Config):
                 f"context={self.context!r} is not a mode; use one of {', '.join(CONTEXT_MODES)}",
                 field="context",
             )
+
+
+READ_BY = {
+    "hidden": (),
+    "explicit": (),
+    "learned": ("context_window", "context_size", "encoder_hidden"),
+    "predictive": (
+        "context_window",
+        "context_size",
+        "encoder_hidden",
+        "predictive_steps",
+        "predictive_updates",
+        "predictive_finetune",
+        "dynamics_learning_rate",
+    ),
+    "probing": (
+        "context_size",
+        "encoder_hidden",
+        "probe_steps",
+        "probe_entropy",
+        "dynamics_learning_rate",
+    ),
+}
+"""The context fields each mode reads (the others change nothing it computes)."""
+
+
+def unread_fields(mode: str) -> set[str]:
+    """The context fields a mode does not read: runs differing only there are alike."""
+    from envs.config import fields
+
+    names = {info.name for info in fields(ContextFields)} - {"context"}
+    return names - set(READ_BY.get(mode, ()))
 
 
 def check_context_task(config: Config, task_params: Config, steps: int) -> None:

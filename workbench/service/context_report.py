@@ -97,7 +97,15 @@ def check_modes(agent: str, modes: Sequence[str], agent_values: Mapping[str, Any
 
 
 def find_run(store: Store, settings: runs.RunSettings, seed: int, steps: int) -> RunRecord | None:
-    """The latest completed run of this cell, or None."""
+    """The latest completed run of this cell, or None: its config may differ in the
+    context fields its mode does not read (say a probing setting, for a hidden run)."""
+    from agents.common.context_modes import unread_fields
+
+    unread = unread_fields(settings.config["context"])
+
+    def read(config: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in config.items() if key not in unread}
+
     found = None
     for run in store.list_runs(["completed"]):
         if (
@@ -106,7 +114,7 @@ def find_run(store: Store, settings: runs.RunSettings, seed: int, steps: int) ->
             and run.seed == seed
             and run.total_steps == steps
             and run.task_params == settings.task_params
-            and run.config == settings.config
+            and read(run.config) == read(settings.config)
         ):
             found = run  # ids grow: the latest wins
     return found
