@@ -1,5 +1,6 @@
 """How a single-task agent sees the dynamics it acts in: the ``context`` modes of a
-contextual family (envs/control.py), for a population of P members (a lone run is one).
+contextual family (envs/control.py), for dqn's population of P members (a lone run is
+one) and for sac's and ddpg's one lifetime (P = 1).
 
 - ``hidden``: the observation alone.
 - ``explicit``: the true factors, normalised to [-1, 1] over the family's range, appended
@@ -25,11 +26,14 @@ contextual family (envs/control.py), for a population of P members (a lone run i
   Here the probe opens the episode (one context per episode, resampled at reset) where
   EPI plays it as a separate short episode first.
 
-The windows are part of the observation the agent stores and replays: ``TransitionWindows``
-wraps a vector env and appends each env's window to its observation, so acting,
-n-step folding, the replay and every evaluation see the same augmented observations and
-the Q-network is a function of them alone. A window slot is one transition
-``[s, action one-hot, r, s', 1]``, all zeros while unfilled (the last entry says which).
+The windows are part of the observation the agent stores and replays
+(agents/common/transition_windows.py wraps the env and appends each env's window to its
+observation), so acting, n-step folding, the replay and every evaluation see the same
+augmented observations and the networks are functions of them alone. A window slot is
+one transition ``[s, a, r, s', 1]`` (a one-hot of a discrete action, a continuous one in
+[-1, 1]), all zeros while unfilled (the last entry says which). For sac and ddpg the
+critics' loss is the RL loss that trains a learned encoder, and their target critics
+read the online encoder's embedding.
 """
 
 from __future__ import annotations
@@ -48,8 +52,6 @@ from agents.common.transition_windows import TransitionWindows
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 
 CONTEXT_MODES = ("hidden", "explicit", "learned", "predictive", "probing")
-ENCODED = ("learned", "predictive", "probing")
-"""The modes with an encoder of transitions."""
 
 
 @dataclass
