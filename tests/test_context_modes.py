@@ -18,18 +18,12 @@ from agents.registry import AGENTS
 from envs.config import ConfigError, build
 from envs.control import CartPoleParams
 from envs.registry import get_task
+from tests.test_population_q import BUSY as Q_BUSY
 from tests.test_population_q import assert_same_curve, member_curves
 
 CARTPOLE = get_task("cartpole")
 VARIED = CartPoleParams(resample=True, varied="gravity,length")
-BUSY = dict(
-    learning_starts=200,
-    train_frequency=16,
-    gradient_steps=4,
-    target_update_interval=64,
-    buffer_size=10_000,
-    eval_interval=500,
-    eval_episodes=3,
+BUSY = Q_BUSY | dict(
     predictive_steps=300,
     predictive_updates=20,
     probe_steps=4,
