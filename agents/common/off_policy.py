@@ -4,6 +4,10 @@ update per step once ``learning_starts`` steps are in, as CleanRL's sac_continuo
 and ddpg_continuous_action do. Each agent's file holds its networks and its update rule
 (``act``, ``update``); this file holds everything around them.
 
+A ``context`` mode (agents/common/context_modes.py) adds to the observation the window of
+the episode's transitions (``EnvWindows``) and to what actor and critics read the
+embedding of it (``view``); the replay keeps the observations with their windows.
+
 Actions live in [-1, 1] inside the agent (a tanh-squashed or tanh-bounded actor) and are
 scaled to the environment's Box bounds on the way out; the replay stores the agent's
 [-1, 1] actions.
@@ -29,7 +33,7 @@ from agents.common.seeds import eval_env_seed, train_env_seed
 from agents.common.transition_windows import EnvWindows, TransitionWindows
 from envs.config import MAX_STEPS, Config, ConfigError, bounded
 
-DYNAMICS_CLIP = torch.tensor([10.0])
+DYNAMICS_CLIP = 10.0
 """Gradient-norm bound of the dynamics models' steps (the Q-learning agents' default)."""
 
 
@@ -271,8 +275,8 @@ class OffPolicyLearner:
         on stored observations ``x`` ``[B, width]``, or on a fresh minibatch."""
         if x is None:
             x = self.replay.sample(self.config.batch_size, self.rng)["observations"]
-        x = x.to(self.device)[None]
-        self.inputs.dynamics_step(self.encoder_template, self.encoder, x, DYNAMICS_CLIP)
+        x, clip = x.to(self.device)[None], torch.tensor([DYNAMICS_CLIP], device=self.device)
+        self.inputs.dynamics_step(self.encoder_template, self.encoder, x, clip)
 
     def evaluate(self, episodes: int) -> np.ndarray:
         """Greedy (deterministic-actor) returns of ``episodes`` episodes on a fresh env
