@@ -154,7 +154,7 @@ BAD_INPUTS = [
     ),
     (
         ["run", "dqn", "cartpole", "--set", "discont=0.9"],
-        "unknown config key 'discont' for dqn (did you mean discount?)",
+        "unknown config key 'discont' for dqn (did you mean discount",  # (or context?)
     ),
     (["run", "dqn", "cartpole", "--set", "discount"], "--set 'discount' is not key=value"),
     (["run", "dqn", "cartpole", "--steps", "0"], "--steps must be a positive number"),
