@@ -7,6 +7,7 @@ evaluation runs in a worker thread; x exports the table."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import work
@@ -21,11 +22,14 @@ from workbench.tui import actions
 from workbench.tui.messages import ActionDone, ContextRead, ReportsFailures
 from workbench.tui.widgets.message_line import MessageLine
 
+if TYPE_CHECKING:  # the report's module loads torch; the TUI starts without it
+    from workbench.service.context_report import ContextReport
+
 CONTEXTS = 100
 """Contexts of each split per run (`report context`'s default)."""
 
 
-def read_context_table(home: Path, run_ids: list[int], on_run) -> object:
+def read_context_table(home: Path, run_ids: list[int], on_run) -> ContextReport:
     """The context report of these runs, read and played in the calling thread."""
     from workbench.service.context_report import report_of_runs
 
@@ -48,7 +52,7 @@ class ContextView(ReportsFailures, Screen[None]):
     def __init__(self, run_ids: list[int]) -> None:
         super().__init__()
         self.run_ids = run_ids
-        self.report = None  # none until the evaluation ends
+        self.report: ContextReport | None = None  # none until the evaluation ends
 
     def compose(self) -> ComposeResult:
         yield Header()
