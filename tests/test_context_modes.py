@@ -145,8 +145,30 @@ def test_the_probe_plays_the_first_steps_of_every_episode() -> None:
     assert slots[:4, 5].tolist() == [1.0] * 4  # the probe's pushes are kept
     assert slots[4, 4] == 1.0  # the newest transition, the task policy's push left
     assert agent.greedy_actions(env.reset([3])[0]).tolist() == [1]  # greedy probes too
-    budget = list(dqn("probing").learn(600))
-    assert budget[-1].step == 600  # probe steps are env steps of the budget
+
+
+def test_probe_steps_are_env_steps_of_the_episode_and_the_budget() -> None:
+    """An episode's logged length and return include its probe (the agent's own steps
+    come after it), and the budget counts them."""
+    agent = dqn("probing", final_epsilon=0.0, initial_epsilon=0.0, learning_starts=10_000)
+    with torch.no_grad():  # the probe pushes right, the Q-network left: the pole falls right
+        agent.inputs.models["probe.4.bias"][:] = torch.tensor([-20.0, 20.0])
+        agent.q_params["head.4.bias"][:] = torch.tensor([20.0, -20.0])
+    lengths = [
+        r.scalars[0]["charts/episode_length"]
+        for r in agent.learn(400)
+        if "charts/episode_length" in r.scalars[0]
+    ]
+    assert agent.steps_done == 400 and lengths
+    hidden = dqn("hidden", final_epsilon=0.0, initial_epsilon=0.0, learning_starts=10_000)
+    with torch.no_grad():  # always left, no probe
+        hidden.q_params["4.bias"][:] = torch.tensor([20.0, -20.0])
+    alone = [
+        r.scalars[0]["charts/episode_length"]
+        for r in hidden.learn(400)
+        if "charts/episode_length" in r.scalars[0]
+    ]
+    assert min(lengths) >= 4 and np.mean(lengths) > np.mean(alone)  # 4 pushes right first
 
 
 def test_the_probes_embedding_changes_with_the_dynamics() -> None:
