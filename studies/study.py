@@ -91,6 +91,9 @@ class StudySpec:
     pruner: str = "none"
     sampler: str = "tpe"
     seed: int = 0
+    prune_after: int = 0
+    """Env steps before which the pruner sees no evaluation (its first rung comes after):
+    say a predictive agent's pre-training, during which every lifetime scores alike."""
     population: int = 1
     """Trials a worker takes at once and trains as one population, unless `study run
     --population` says otherwise (not part of what the study is: see the module)."""
@@ -112,6 +115,7 @@ class StudySpec:
         sampler: str,
         seed: int,
         population: int = 1,
+        prune_after: int = 0,
     ) -> StudySpec:
         if method not in METHODS:
             raise ConfigError(
@@ -134,6 +138,7 @@ class StudySpec:
             pruner=pruner,
             sampler=sampler,
             seed=seed,
+            prune_after=prune_after,
             population=population,
         )
         spec.check()
@@ -164,6 +169,18 @@ class StudySpec:
             raise ConfigError(
                 f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}",
                 field="pruner",
+            )
+        if self.prune_after and self.pruner == "none":
+            raise ConfigError(
+                f"--prune-after {self.prune_after}: there is no pruner to hold back; give "
+                "--pruner median or hyperband",
+                field="prune_after",
+            )
+        if not 0 <= self.prune_after < self.steps:
+            raise ConfigError(
+                f"--prune-after {self.prune_after}: give 0 to {self.steps - 1:,} env steps "
+                "(fewer than --steps, or nothing would ever be pruned)",
+                field="prune_after",
             )
         if self.sampler not in SAMPLERS:
             raise ConfigError(

@@ -132,8 +132,8 @@ class _TrialLifetime:
         # Intermediate values are indexed by evaluation (1, 2, ...), not by env step:
         # runs cross an evaluation interval at slightly different steps, and the pruners
         # compare trials at equal indices. The final evaluation is the trial's value.
-        if step >= self.spec.steps:
-            return Verdict.CONTINUE
+        if step >= self.spec.steps or step < self.spec.prune_after:
+            return Verdict.CONTINUE  # the value, or not yet the pruner's to see
         self.evaluations += 1
         self.trial.report(value, self.evaluations)
         return Verdict.PRUNE if self.trial.should_prune() else Verdict.CONTINUE

@@ -508,6 +508,27 @@ def test_a_prune_verdict_prunes_the_trial_without_touching_the_stop_signal(tmp_p
     assert study.get_trials()[0].intermediate_values == {1: 0.5, 2: 0.5}
 
 
+def test_prune_after_holds_the_pruner_back_until_that_step(tmp_path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}")
+    study = optuna.create_study(
+        study_name="p", storage=storage, direction="maximize", pruner=AlwaysPrune()
+    )
+    spec = tiny_spec(pruner="hyperband", prune_after=800)  # the evaluation at 500 is not seen
+    study.enqueue_trial({"discount": 0.9})
+    trainer, stop = ScriptedTrainer(), threading.Event()
+    outcome = run_trial(study, take_queued_trial(study), spec, trainer, stop)
+    assert trainer.verdicts == [Verdict.CONTINUE, Verdict.PRUNE]  # pruned at 1000, not 500
+    assert outcome.state == TrialState.PRUNED
+    assert study.get_trials()[0].intermediate_values == {1: 0.5}  # its first rung: step 1000
+    with pytest.raises(ConfigError, match="no pruner to hold back"):
+        tiny_spec(prune_after=800)
+    with pytest.raises(ConfigError, match="--prune-after 2000: give 0 to 1,999 env steps"):
+        tiny_spec(pruner="median", prune_after=2000)
+    assert StudySpec.from_json(tiny_spec().to_json().replace(', "prune_after": 0', "")) == (
+        tiny_spec()
+    )  # a study stored before the field reads as 0
+
+
 def test_the_run_trainer_stops_a_pruned_lifetime_and_links_its_run(home: Path) -> None:
     store = Store(home)
     spec = tiny_spec(steps=2_000_000)

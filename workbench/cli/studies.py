@@ -84,6 +84,10 @@ def create_study(
         str, typer.Option(help=f"Sampler of method bayes: {', '.join(SAMPLERS)}.")
     ] = "tpe",
     seed: Annotated[int, typer.Option(help="Base seed: trial n trains with seed + n.")] = 0,
+    prune_after: Annotated[
+        int,
+        typer.Option(help="Env steps before which the pruner sees no evaluation (0: none)."),
+    ] = 0,
     population: Annotated[
         int,
         typer.Option(
@@ -109,6 +113,7 @@ def create_study(
         sampler=sampler,
         seed=seed,
         population=population,
+        prune_after=prune_after,
     )
     made = service.create_study(open_store(home), name, spec, storage)
     if made.password_dropped:
