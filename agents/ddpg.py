@@ -3,7 +3,8 @@ CleanRL's ddpg_continuous_action writes it: a deterministic tanh actor explored 
 Gaussian noise, one critic, target copies of both.
 
 This file is DDPG's update rule; the loop, the replay and the checkpoints are
-agents/common/off_policy.py's, which sac shares. Each step after ``learning_starts``:
+agents/common/off_policy.py's, which sac shares. Every member of a population (a lone run
+is a population of one) does, each step after ``learning_starts``, on its own minibatch:
 
 - critic: y = r + gamma * (1 - terminated) * Q'(s', mu'(s')); Q regresses to y (MSE);
 - every ``policy_frequency`` steps: one actor step on -Q(s, mu(s)), then the targets
@@ -12,15 +13,14 @@ agents/common/off_policy.py's, which sac shares. Each step after ``learning_star
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from agents.common import stacked
 from agents.common.context_modes import ContextFields
-from agents.common.off_policy import OffPolicyConfig, OffPolicyLearner, mlp, soft_update
+from agents.common.off_policy import OffPolicyConfig, OffPolicyMembers, mlp
 from envs.config import bounded
 
 
@@ -28,73 +28,68 @@ from envs.config import bounded
 class DDPGConfig(ContextFields, OffPolicyConfig):
     """CleanRL's defaults, but for learning_starts (see OffPolicyConfig)."""
 
-    learning_rate: float = bounded(3e-4, 0.0, 1.0, low_open=True, log=True)
+    learning_rate: float = bounded(3e-4, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size of the actor and of the critic."""
-    exploration_noise: float = bounded(0.1, 0.0)
+    exploration_noise: float = bounded(0.1, 0.0, per_member=True)
     """Standard deviation of the Gaussian noise on the actor's action (as a share of half
     the action range), clipped back into the range."""
     policy_frequency: int = bounded(2, 1, 1000)
     """Steps between actor and target updates (delayed, as TD3)."""
 
 
-class DDPG(OffPolicyLearner):
+class DDPG(OffPolicyMembers):
     config: DDPGConfig
+    TARGETS = ("actor", "critic")
 
-    def build(self) -> None:
-        cfg, n, k = self.config, self.observation_size, self.action_size
-        actor = nn.Sequential(mlp(n, cfg.hidden_size, k), nn.Tanh())
-        critic = mlp(n + k, cfg.hidden_size, 1)
-        self.networks = {
-            "actor": actor,
-            "critic": critic,
-            "actor_target": copy.deepcopy(actor),
-            "critic_target": copy.deepcopy(critic),
+    def build_networks(self) -> dict[str, nn.Module]:
+        n, k, hidden = self.observation_size, self.action_size, self.config.hidden_size
+        return {
+            "actor": nn.Sequential(mlp(n, hidden, k), nn.Tanh()),
+            "critic": mlp(n + k, hidden, 1),
         }
-        self.optimizers = {
-            "actor": torch.optim.Adam(actor.parameters(), lr=cfg.learning_rate),
-            "critic": torch.optim.Adam(
-                [*critic.parameters(), *self.encoder_parameters()], lr=cfg.learning_rate
-            ),
+
+    def make_optimizers(self) -> dict[str, stacked.StackedAdam]:
+        critic = [*self.params["critic"].values(), *self.encoder_parameters()]
+        return {
+            "actor": self.adam(list(self.params["actor"].values()), "learning_rate"),
+            "critic": self.adam(critic, "learning_rate"),
         }
-        self.updates = 0
+
+    def mu(self, name: str, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic actor (or its target) ``[P, B, k]`` in (-1, 1)."""
+        return torch.tanh(self.forward(name, obs, "0."))
 
     def act(self, obs: torch.Tensor, explore: bool) -> torch.Tensor:
-        action = self.networks["actor"](self.view(obs))
+        action = self.mu("actor", self.view(obs))
         if explore:
-            action = action + self.config.exploration_noise * torch.randn_like(action)
+            noise = self.normal(action.shape[1:])
+            action = (
+                action + stacked.member_view(self.per_member("exploration_noise"), noise) * noise
+            )
         return action.clamp(-1.0, 1.0)
 
     def q(self, name: str, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.networks[name](torch.cat([obs, action], -1)).squeeze(-1)
+        return self.forward(name, torch.cat([obs, action], -1)).squeeze(-1)
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        cfg, nets = self.config, self.networks
+    def update(self, batch: dict[str, torch.Tensor]) -> list[dict[str, float]]:
+        cfg = self.config
         obs = self.view(batch["observations"])  # with an embedding: the actor's, detached
         with torch.no_grad():
             next_obs = self.view(batch["next_observations"])
-            next_q = self.q("critic_target", next_obs, nets["actor_target"](next_obs))
+            next_q = self.q("critic_target", next_obs, self.mu("actor_target", next_obs))
             not_done = 1.0 - batch["terminated"]
-            target = batch["rewards"] + cfg.discount * not_done * next_q
+            discount = self.per_member("discount")[:, None]
+            target = batch["rewards"] + discount * not_done * next_q
         q = self.q("critic", self.view(batch["observations"], train=True), batch["actions"])
-        q_loss = F.mse_loss(q, target)
-        self.optimizers["critic"].zero_grad()
-        q_loss.backward()
-        self.optimizers["critic"].step()
-        scalars = {"losses/q_loss": q_loss.item(), "losses/q_values": q.mean().item()}
+        q_loss = (q - target).pow(2).mean(-1)
+        self.step(self.optimizers["critic"], q_loss)
+        scalars = {"losses/q_loss": q_loss, "losses/q_values": q.detach().mean(-1)}
 
         self.updates += 1
         if self.updates % cfg.policy_frequency == 0:
-            actor_loss = -self.q("critic", obs, nets["actor"](obs)).mean()
-            self.optimizers["actor"].zero_grad()
-            actor_loss.backward()
-            self.optimizers["actor"].step()
-            soft_update(nets["actor_target"], nets["actor"], cfg.tau)
-            soft_update(nets["critic_target"], nets["critic"], cfg.tau)
-            scalars["losses/actor_loss"] = actor_loss.item()
-        return scalars
-
-    def extra_state(self) -> dict:
-        return {"updates": self.updates}
-
-    def load_extra(self, state: dict) -> None:
-        self.updates = int(state["updates"])
+            actor_loss = -self.q("critic", obs, self.mu("actor", obs)).mean(-1)
+            self.step(self.optimizers["actor"], actor_loss)
+            self.soft_update()
+            scalars["losses/actor_loss"] = actor_loss
+        values = {key: value.detach().cpu().tolist() for key, value in scalars.items()}
+        return [{key: v[m] for key, v in values.items()} for m in range(self.members)]

@@ -3,7 +3,8 @@ target critics and the entropy temperature tuned automatically, as CleanRL's
 sac_continuous_action writes it.
 
 This file is SAC's update rule; the loop, the replay and the checkpoints are
-agents/common/off_policy.py's, which ddpg shares. Each step after ``learning_starts``:
+agents/common/off_policy.py's, which ddpg shares. Every member of a population (a lone run
+is a population of one) does, each step after ``learning_starts``, on its own minibatch:
 
 - critics: y = r + gamma * (1 - terminated) * (min_i Q'_i(s', a') - alpha * log pi(a'|s'))
   with a' ~ pi(.|s'); each Q_i regresses to y (mean squared error);
@@ -18,15 +19,15 @@ change of variables in log pi; actions are scaled to the env's bounds outside.
 
 from __future__ import annotations
 
-import copy
+import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from agents.common import stacked
 from agents.common.context_modes import ContextFields
-from agents.common.off_policy import OffPolicyConfig, OffPolicyLearner, mlp, soft_update
+from agents.common.off_policy import OffPolicyConfig, OffPolicyMembers, mlp
 from envs.config import bounded
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -36,121 +37,116 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 class SACConfig(ContextFields, OffPolicyConfig):
     """CleanRL's defaults, which it tunes on MuJoCo and which learn Pendulum in 30k steps."""
 
-    policy_lr: float = bounded(3e-4, 0.0, 1.0, low_open=True, log=True)
+    policy_lr: float = bounded(3e-4, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size of the actor."""
-    q_lr: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True)
+    q_lr: float = bounded(1e-3, 0.0, 1.0, low_open=True, log=True, per_member=True)
     """Adam step size of the critics (and of the temperature)."""
     policy_frequency: int = bounded(2, 1, 1000)
     """Steps between actor updates (each time that many actor steps: delayed, as TD3)."""
     autotune: bool = True
     """Tune the temperature alpha towards the target entropy -|A| (else keep alpha)."""
-    alpha: float = bounded(0.2, 0.0, low_open=True)
+    alpha: float = bounded(0.2, 0.0, low_open=True, per_member=True)
     """Entropy temperature when autotune is off, and its starting value when it is on
     (above zero: autotune moves its logarithm)."""
 
 
 class Actor(nn.Module):
+    """One member's actor: the mean and the log standard deviation of u from ``body``."""
+
     def __init__(self, observations: int, actions: int, hidden: int) -> None:
         super().__init__()
         self.body = mlp(observations, hidden, 2 * actions)
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_std = self.body(obs).chunk(2, -1)
+
+class SAC(OffPolicyMembers):
+    config: SACConfig
+    TARGETS = ("q1", "q2")
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        n, k, hidden = self.observation_size, self.action_size, self.config.hidden_size
+        return {
+            "actor": Actor(n, k, hidden),
+            "q1": mlp(n + k, hidden, 1),
+            "q2": mlp(n + k, hidden, 1),
+        }
+
+    def make_optimizers(self) -> dict[str, stacked.StackedAdam]:
+        params = self.params
+        self.log_alpha = self.per_member("alpha").log().requires_grad_(self.config.autotune)
+        self.target_entropy = -float(self.action_size)
+        critics = [*params["q1"].values(), *params["q2"].values(), *self.encoder_parameters()]
+        optimizers = {
+            "actor": self.adam(list(params["actor"].values()), "policy_lr"),
+            "q": self.adam(critics, "q_lr"),
+        }
+        if self.config.autotune:
+            optimizers["alpha"] = self.adam([self.log_alpha], "q_lr")
+        return optimizers
+
+    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action in (-1, 1) ``[P, B, k]`` and its log-probability
+        ``[P, B]``: u ~ N(mean, std) with each member's noise, a = tanh(u)."""
+        mean, log_std = self.actor(obs)
+        noise = self.normal(mean.shape[1:])
+        u = mean + log_std.exp() * noise
+        action = torch.tanh(u)
+        log_prob = -0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        log_prob = log_prob - torch.log(1 - action.pow(2) + 1e-6)
+        return action, log_prob.sum(-1)
+
+    def actor(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.forward("actor", obs, "body.").chunk(2, -1)
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
         return mean, log_std
 
-    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A reparameterised action in (-1, 1) and its log-probability ``[B]``."""
-        mean, log_std = self(obs)
-        normal = torch.distributions.Normal(mean, log_std.exp())
-        u = normal.rsample()
-        action = torch.tanh(u)
-        log_prob = normal.log_prob(u) - torch.log(1 - action.pow(2) + 1e-6)
-        return action, log_prob.sum(-1)
-
-
-class SAC(OffPolicyLearner):
-    config: SACConfig
-
-    def build(self) -> None:
-        cfg, n, k = self.config, self.observation_size, self.action_size
-        actor = Actor(n, k, cfg.hidden_size)
-        q1, q2 = mlp(n + k, cfg.hidden_size, 1), mlp(n + k, cfg.hidden_size, 1)
-        self.networks = {
-            "actor": actor,
-            "q1": q1,
-            "q2": q2,
-            "q1_target": copy.deepcopy(q1),
-            "q2_target": copy.deepcopy(q2),
-        }
-        self.log_alpha = torch.tensor(float(cfg.alpha), device=self.device).log()
-        self.log_alpha.requires_grad_(cfg.autotune)
-        self.target_entropy = -float(k)
-        self.optimizers = {
-            "actor": torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
-            "q": torch.optim.Adam(
-                [*q1.parameters(), *q2.parameters(), *self.encoder_parameters()], lr=cfg.q_lr
-            ),
-        }
-        if cfg.autotune:
-            self.optimizers["alpha"] = torch.optim.Adam([self.log_alpha], lr=cfg.q_lr)
-        self.updates = 0
-
     def act(self, obs: torch.Tensor, explore: bool) -> torch.Tensor:
-        actor, obs = self.networks["actor"], self.view(obs)
+        obs = self.view(obs)
         if explore:
-            return actor.sample(obs)[0]
-        return torch.tanh(actor(obs)[0])
+            return self.sample(obs)[0]
+        return torch.tanh(self.actor(obs)[0])
 
     def q(self, name: str, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.networks[name](torch.cat([obs, action], -1)).squeeze(-1)
+        return self.forward(name, torch.cat([obs, action], -1)).squeeze(-1)
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        cfg, nets = self.config, self.networks
+    def update(self, batch: dict[str, torch.Tensor]) -> list[dict[str, float]]:
+        cfg, opt = self.config, self.optimizers
         obs, actions = self.view(batch["observations"]), batch["actions"]  # z detached
-        alpha = self.log_alpha.exp().detach()
+        alpha = self.log_alpha.exp().detach()[:, None]
         with torch.no_grad():
             next_obs = self.view(batch["next_observations"])
-            next_actions, next_log_prob = nets["actor"].sample(next_obs)
+            next_actions, next_log_prob = self.sample(next_obs)
             next_q = torch.min(
                 self.q("q1_target", next_obs, next_actions),
                 self.q("q2_target", next_obs, next_actions),
             )
             not_done = 1.0 - batch["terminated"]
-            target = batch["rewards"] + cfg.discount * not_done * (next_q - alpha * next_log_prob)
+            discount = self.per_member("discount")[:, None]
+            target = batch["rewards"] + discount * not_done * (next_q - alpha * next_log_prob)
         critic_obs = self.view(batch["observations"], train=True)  # learned: trains the encoder
         q1, q2 = self.q("q1", critic_obs, actions), self.q("q2", critic_obs, actions)
-        q_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self.optimizers["q"].zero_grad()
-        q_loss.backward()
-        self.optimizers["q"].step()
-        scalars = {"losses/q_loss": q_loss.item() / 2, "losses/q_values": q1.mean().item()}
+        q_loss = (q1 - target).pow(2).mean(-1) + (q2 - target).pow(2).mean(-1)
+        self.step(opt["q"], q_loss)
+        scalars = {"losses/q_loss": q_loss / 2, "losses/q_values": q1.detach().mean(-1)}
 
         self.updates += 1
         if self.updates % cfg.policy_frequency == 0:
             for _ in range(cfg.policy_frequency):
-                new_actions, log_prob = nets["actor"].sample(obs)
+                new_actions, log_prob = self.sample(obs)
                 q_new = torch.min(self.q("q1", obs, new_actions), self.q("q2", obs, new_actions))
-                actor_loss = (alpha * log_prob - q_new).mean()
-                self.optimizers["actor"].zero_grad()
-                actor_loss.backward()
-                self.optimizers["actor"].step()
+                actor_loss = (alpha * log_prob - q_new).mean(-1)
+                self.step(opt["actor"], actor_loss)
                 if cfg.autotune:
                     entropy_gap = log_prob.detach() + self.target_entropy
-                    alpha_loss = (-self.log_alpha.exp() * entropy_gap).mean()
-                    self.optimizers["alpha"].zero_grad()
-                    alpha_loss.backward()
-                    self.optimizers["alpha"].step()
-                    alpha = self.log_alpha.exp().detach()
-            scalars |= {"losses/actor_loss": actor_loss.item(), "losses/alpha": alpha.item()}
-        soft_update(nets["q1_target"], nets["q1"], cfg.tau)
-        soft_update(nets["q2_target"], nets["q2"], cfg.tau)
-        return scalars
+                    self.step(opt["alpha"], (-self.log_alpha.exp()[:, None] * entropy_gap).mean(-1))
+                    alpha = self.log_alpha.exp().detach()[:, None]
+            scalars |= {"losses/actor_loss": actor_loss, "losses/alpha": alpha[:, 0]}
+        self.soft_update()
+        values = {key: value.detach().cpu().tolist() for key, value in scalars.items()}
+        return [{key: v[m] for key, v in values.items()} for m in range(self.members)]
 
-    def extra_state(self) -> dict:
-        return {"log_alpha": self.log_alpha.detach().cpu().clone(), "updates": self.updates}
+    def extra_state(self, member: int) -> dict:
+        return {"log_alpha": self.log_alpha[member].detach().cpu().clone()}
 
-    def load_extra(self, state: dict) -> None:
+    def load_extra(self, member: int, state: dict) -> None:
         with torch.no_grad():
-            self.log_alpha.copy_(state["log_alpha"])
-        self.updates = int(state["updates"])
+            self.log_alpha[member] = state["log_alpha"]

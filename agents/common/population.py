@@ -74,10 +74,13 @@ def shared_fields(config_cls: type[Config]) -> list[str]:
     return [info.name for info in fields(config_cls) if not info.per_member]
 
 
-def check_members(configs: Sequence[Config]) -> None:
-    """Refuse a population whose members differ in a shared field, naming the field."""
+def check_members(configs: Sequence[Config], seeds: Sequence[int] | None = None) -> None:
+    """Refuse a population whose members differ in a shared field, naming the field (and
+    one whose ``seeds``, when given, are not one per member)."""
     if not configs:
         raise ConfigError("a population needs at least one member")
+    if seeds is not None and len(seeds) != len(configs):
+        raise ValueError(f"{len(configs)} configs for {len(seeds)} seeds")
     first = configs[0]
     for name in shared_fields(type(first)):
         values = sorted({repr(getattr(config, name)) for config in configs})

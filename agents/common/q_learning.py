@@ -53,9 +53,7 @@ class QLearner:
         seeds: Sequence[int],
         device: str = "cpu",
     ) -> None:
-        check_members(configs)
-        if len(configs) != len(seeds):
-            raise ValueError(f"{len(configs)} configs for {len(seeds)} seeds")
+        check_members(configs, seeds)
         self.configs, self.seeds = list(configs), [int(seed) for seed in seeds]
         self.config = cfg = self.configs[0]  # the shared fields
         self.members = len(self.configs)

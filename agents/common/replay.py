@@ -4,6 +4,7 @@ and loaded in the lone buffer's layout."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -243,3 +244,54 @@ class Burst:
         self.cursor += 1
         self.left -= 1
         return self.chunk.step(self.cursor - 1)
+
+
+class ContinuousReplay:
+    """The off-policy continuous agents' (agents/common/off_policy.py) replay: one ring
+    buffer of (s, a, r, s', terminated) per member, as preallocated NumPy arrays
+    ``[P, size, ...]`` (a continuous action is a vector); each member's part is saved in
+    the layout of a lone buffer."""
+
+    FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated")
+
+    def __init__(self, members: int, size: int, observation_size: int, action_size: int):
+        self.size = size
+        self.count = np.zeros(members, dtype=np.int64)
+        self.next = np.zeros(members, dtype=np.int64)
+        self.observations = np.zeros((members, size, observation_size), np.float32)
+        self.actions = np.zeros((members, size, action_size), np.float32)
+        self.rewards = np.zeros((members, size), np.float32)
+        self.next_observations = np.zeros((members, size, observation_size), np.float32)
+        self.terminated = np.zeros((members, size), np.float32)
+
+    def add(self, members: np.ndarray, obs, action, reward, next_obs, terminated) -> None:
+        """One transition for each of ``members`` (indices; the arrays have a row per
+        member of the population)."""
+        rows = self.next[members]
+        for name, values in zip(
+            self.FIELDS, (obs, action, reward, next_obs, terminated), strict=True
+        ):
+            getattr(self, name)[members, rows] = np.asarray(values)[members]
+        self.next[members] = (rows + 1) % self.size
+        self.count[members] = np.minimum(self.count[members] + 1, self.size)
+
+    def sample(self, batch: int, rngs: Sequence[np.random.Generator]) -> dict[str, torch.Tensor]:
+        """``batch`` transitions ``[P, batch, ...]`` per member, drawn with its generator."""
+        index = np.stack(
+            [rng.integers(0, n, size=batch) for rng, n in zip(rngs, self.count, strict=True)]
+        )
+        members = np.arange(len(rngs))[:, None]
+        return {name: torch.from_numpy(getattr(self, name)[members, index]) for name in self.FIELDS}
+
+    def member_state(self, member: int) -> dict[str, torch.Tensor]:
+        """The member's filled rows only, oldest first (an early checkpoint stays small)."""
+        count, size = int(self.count[member]), self.size
+        oldest = int(self.next[member]) if count == size else 0
+        index = (np.arange(count) + oldest) % size
+        return {name: torch.from_numpy(getattr(self, name)[member, index]) for name in self.FIELDS}
+
+    def load_member_state(self, member: int, state: dict[str, Any]) -> None:
+        count = min(len(state["rewards"]), self.size)
+        for name in self.FIELDS:
+            getattr(self, name)[member, :count] = state[name][-count:].numpy()
+        self.count[member], self.next[member] = count, count % self.size

@@ -155,6 +155,15 @@ def clip_grad_norm(grads: Sequence[torch.Tensor], max_norm: torch.Tensor) -> tor
     return norms
 
 
+def one_member(saved: torch.Tensor, stacked_like: torch.Tensor) -> torch.Tensor:
+    """A member's slice as saved: as it is, or from a population of one's ``[1, ...]``
+    tensor (sac and ddpg checkpoints of before their populations kept a context encoder
+    stacked in a torch optimiser)."""
+    if saved.dim() == stacked_like.dim() and saved.shape[0] == 1:
+        return saved[0]
+    return saved
+
+
 class StackedAdam:
     """Adam (Kingma & Ba 2015, torch's variant) over stacked parameters, with one learning
     rate per member (``lr``, a ``[P]`` tensor that callers may rewrite between steps) and
@@ -247,8 +256,8 @@ class StackedAdam:
             return
         for index, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq, strict=True)):
             entry = entries[index] if index in entries else entries[str(index)]
-            m[member].copy_(entry["exp_avg"])
-            v[member].copy_(entry["exp_avg_sq"])
+            m[member].copy_(one_member(entry["exp_avg"], m))
+            v[member].copy_(one_member(entry["exp_avg_sq"], v))
             self.steps[member] = float(entry["step"])
 
     def select(self, members: torch.Tensor, params: Sequence[torch.Tensor]) -> StackedAdam:
