@@ -77,7 +77,7 @@ def greedy_policy(agent: Any, name: str) -> Act:
     """The greedy action function of a single-task agent: a lone run is a population of
     one (agents/common/population.py) whose ``greedy_actions`` takes any number of
     observations."""
-    population = getattr(agent, "population", agent)  # an off-policy agent is its own
+    population = getattr(agent, "population", agent)  # a Lone, or a population itself
     act = getattr(population, "greedy_actions", None)
     if act is None:
         raise ConfigError(f"agent {name} has no greedy policy to evaluate on contexts")
