@@ -134,6 +134,8 @@ def flags(name: str, values: dict[str, str]) -> list[str]:
 
 
 def run_study(home: Path, table: Table, study: str, create: list[str], population: int) -> None:
+    """Create and run ``study`` (resume it when it exists), ``population`` lifetimes at a
+    time (a member computes what a lone lifetime does, so this sets only the speed)."""
     if exists(home, study):
         workbench(home, "study", "resume", study, "--population", str(population))
         return
@@ -141,8 +143,9 @@ def run_study(home: Path, table: Table, study: str, create: list[str], populatio
     workbench(home, "study", "run", study, "--population", str(population))
 
 
-def run_table(home: Path, table: Table, scale: str) -> list[dict]:
-    trials, meta_lifetimes, fresh, population = SCALES[scale]
+def run_table(home: Path, table: Table, scale: str, population: int | None) -> list[dict]:
+    trials, meta_lifetimes, fresh, scale_population = SCALES[scale]
+    population = population or scale_population
     common = ["--task", "scavenger", "--steps", str(table.steps), "--group", table.group]
     common += flags("--task-set", table.task)
     for method in METHODS:
@@ -213,13 +216,18 @@ def main() -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--only", choices=[t.group for t in TABLES], help="one table")
     parser.add_argument("--no-write", action="store_true", help="print, leave results.md")
+    parser.add_argument(
+        "--population",
+        type=int,
+        help="lifetimes trained together (default: the scale's); the numbers do not depend on it",
+    )
     args = parser.parse_args()
     sections = []
     started = time.perf_counter()
     for table in TABLES:
         if args.only and table.group != args.only:
             continue
-        rows = run_table(args.home, table, args.scale)
+        rows = run_table(args.home, table, args.scale, args.population)
         sections.append(markdown(table, rows, args.scale))
         print(sections[-1], flush=True)
     body = "\n\n".join(sections)
