@@ -34,7 +34,7 @@ def two_runs(store: Store) -> list[int]:
         ]
         store.write_metrics(run_id, rows, 300)
         ids.append(run_id)
-    store.conn.execute("UPDATE metrics SET wall_time = NULL WHERE run_id = ? AND step = 300", [2])
+    store.sql.execute("UPDATE metrics SET wall_time = NULL WHERE run_id = 2 AND step = 300")
     for run_id in ids:
         store.finish(run_id, "completed")
     return ids

@@ -127,7 +127,7 @@ def test_a_run_records_its_spec_and_hash_and_resume_refuses_a_changed_source(
     run = store.get_run(summary["id"])
     assert run.agent == f"{copy}:LinearQ" and run.name == f"LinearQ-chain-{run.id}"
     assert run.agent_sha256 == hashlib.sha256(copy.read_bytes()).hexdigest()
-    store.conn.execute("UPDATE runs SET status = 'stopped' WHERE id = ?", [run.id])
+    store.sql.execute("UPDATE runs SET status = 'stopped' WHERE id = :id", {"id": run.id})
     run_service.check_agent_source(store.get_run(run.id))  # unchanged: no objection
     copy.write_text(copy.read_text() + "\n# edited\n")
     result = cli("runs", "resume", str(run.id))

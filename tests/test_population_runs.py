@@ -240,7 +240,7 @@ def test_a_damaged_member_checkpoint_fails_that_member_alone(store: Store, scrip
     damaged = store.get_run(ids[0])
     Path(damaged.checkpoint_path).write_bytes(b"not a checkpoint")
     for run_id in ids:
-        store.conn.execute("UPDATE runs SET status = 'queued' WHERE id = ?", [run_id])
+        store.sql.execute("UPDATE runs SET status = 'queued' WHERE id = :id", {"id": run_id})
     runs = execute_population(store, ids)
     assert runs[0].status == "failed" and damaged.checkpoint_path in runs[0].error
     assert runs[1].status == "completed"
@@ -465,9 +465,9 @@ def test_a_population_larger_than_sqlites_parameter_limit_is_claimed_beaten_and_
     store.request_stop(ids[1])  # stopped while queued: not claimed
     claimed = store.claim_all(ids, pid=1)
     assert claimed == [ids[0], *ids[2:]]
-    store.conn.execute("UPDATE runs SET heartbeat = 0")
+    store.sql.execute("UPDATE runs SET heartbeat = 0")
     store.beat_all(ids)
-    beaten = store.conn.execute("SELECT COUNT(*) FROM runs WHERE heartbeat > 0").fetchone()[0]
+    beaten = store.sql.scalar("SELECT COUNT(*) FROM runs WHERE heartbeat > 0")
     assert beaten == 1199  # every running member, not the stopped one
     store.request_stop(ids[1100])
     assert store.stop_flags(ids) == {ids[1], ids[1100]}

@@ -31,8 +31,8 @@ def test_a_schema_7_store_migrates_without_loss(home: Path) -> None:
     assert len(runs_before) == 4 and len(metrics_before) > 800
 
     store = Store(home)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 8
-    runs_after, metrics_after = _table(store.conn, "runs"), _table(store.conn, "metrics")
+    assert store.sql.raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 8
+    runs_after, metrics_after = _table(store.sql.raw, "runs"), _table(store.sql.raw, "metrics")
     # Every old column keeps its value; the new ones come after it, empty.
     assert [row[: len(runs_before[0])] for row in runs_after] == runs_before
     assert [row[:4] for row in metrics_after] == metrics_before

@@ -141,7 +141,7 @@ def test_metric_buffer_commits_a_checkpoint_and_a_best_with_its_metrics(store: S
 def test_heartbeat_beats_inside_its_block_and_stops_after(store: Store, home: Path) -> None:
     run_id = new_run(store)
     assert store.claim(run_id, 1)
-    store.conn.execute("UPDATE runs SET heartbeat = 0 WHERE id = ?", [run_id])
+    store.sql.execute("UPDATE runs SET heartbeat = 0 WHERE id = :id", {"id": run_id})
     with Heartbeat(home, run_id, interval=0.05) as heartbeat:
         deadline = time.monotonic() + 10
         while store.get_run(run_id).heartbeat == 0 and time.monotonic() < deadline:

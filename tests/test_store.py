@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from studies.remembered import remember, remembered
 from workbench import store as store_module
@@ -51,7 +52,7 @@ def test_a_metric_cannot_be_stored_twice(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
     store.write_metrics(run_id, [("charts/episode_return", 5, 1.0)], 5)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
         store.write_metrics(run_id, [("charts/episode_return", 5, 2.0)], 5)
     assert store.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
 
@@ -60,7 +61,7 @@ def test_failed_batch_writes_nothing(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
     store.write_metrics(run_id, [("a", 1, 1.0)], 1)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
         store.write_metrics(run_id, [("b", 2, 1.0), ("a", 1, 9.0)], 2)
     assert store.metrics(run_id) == [("a", 1, 1.0)]
     assert store.get_run(run_id).steps_done == 1

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from agents.common.base import Agent
+from workbench.database import OperationalError, reason
 from workbench.records import file_sha256
 from workbench.store import (
     CHECKPOINTS,
@@ -199,9 +200,10 @@ def environment_fault(store: Store, err: BaseException, run_id: int) -> str | No
         if isinstance(cause, OSError) and cause.errno in ENVIRONMENT_ERRNOS:
             name = cause.filename or store.home / "checkpoints"
             return cannot_write(Path(name), cause, then=then)
-        if isinstance(cause, sqlite3.OperationalError) and write_refused(cause):
+        database_error = (sqlite3.OperationalError, *OperationalError)
+        if isinstance(cause, database_error) and write_refused(cause):
             return (
-                f"cannot write {store.path} ({cause}); free space on its disk or make it "
+                f"cannot write {store.path} ({reason(cause)}); free space on its disk or make it "
                 f"writable, {then}"
             )
         cause = cause.__cause__ or cause.__context__

@@ -5,17 +5,17 @@ resume. Mixed into ``Store``."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
+from workbench.database import Database
 from workbench.records import RunRecord
 
 
 class LabelRows:
-    """Label writes over the store's connection (``conn``, ``transaction``)."""
+    """Label writes over the store's database (``sql``, ``transaction``)."""
 
-    conn: sqlite3.Connection
+    sql: Database
     transaction: Callable[[], AbstractContextManager[None]]
     get_run: Callable[[int], RunRecord]
     _get_unchecked: Callable[[int], RunRecord]
@@ -23,7 +23,9 @@ class LabelRows:
     def rename(self, run_id: int, name: str) -> RunRecord:
         with self.transaction():
             self._get_unchecked(run_id)
-            self.conn.execute("UPDATE runs SET name = ? WHERE id = ?", [name, run_id])
+            self.sql.execute(
+                "UPDATE runs SET name = :name WHERE id = :id", {"name": name, "id": run_id}
+            )
         return self.get_run(run_id)
 
     def retag(self, run_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> RunRecord:
@@ -31,13 +33,16 @@ class LabelRows:
         tagging of the same run waits for the write lock instead of losing a tag)."""
         with self.transaction():
             tags = set(self._get_unchecked(run_id).tags) - set(remove) | set(add)
-            self.conn.execute(
-                "UPDATE runs SET tags = ? WHERE id = ?", [json.dumps(sorted(tags)), run_id]
+            self.sql.execute(
+                "UPDATE runs SET tags = :tags WHERE id = :id",
+                {"tags": json.dumps(sorted(tags)), "id": run_id},
             )
         return self.get_run(run_id)
 
     def set_note(self, run_id: int, note: str | None) -> RunRecord:
         with self.transaction():
             self._get_unchecked(run_id)
-            self.conn.execute("UPDATE runs SET note = ? WHERE id = ?", [note or None, run_id])
+            self.sql.execute(
+                "UPDATE runs SET note = :note WHERE id = :id", {"note": note or None, "id": run_id}
+            )
         return self.get_run(run_id)

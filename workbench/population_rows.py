@@ -11,19 +11,19 @@ process that trains other runs too), read by the process for all its members at 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from workbench.database import Database
 from workbench.records import RunRecord
 
 
 class PopulationRows:
     """Population reads and writes over the store's connection."""
 
-    conn: sqlite3.Connection
+    sql: Database
     transaction: Callable[[], AbstractContextManager[None]]
     _insert_run: Callable[..., int]
     _query: Callable[..., Iterable[dict[str, Any]]]
@@ -37,14 +37,17 @@ class PopulationRows:
             raise ValueError("a population needs at least one member")
         with self.transaction():
             first = self._insert_run(**members[0])
-            self.conn.execute("UPDATE runs SET population = ? WHERE id = ?", [first, first])
+            self.sql.execute("UPDATE runs SET population = :id WHERE id = :id", {"id": first})
             ids = [first]
             ids += [self._insert_run(**member, population=first) for member in members[1:]]
         return ids
 
     def population_runs(self, population: int) -> list[RunRecord]:
         """The members of a population, in id order (empty for no such population)."""
-        rows = self._query("SELECT * FROM runs WHERE population = ? ORDER BY id", [population])
+        rows = self._query(
+            "SELECT * FROM runs WHERE population = :population ORDER BY id",
+            {"population": population},
+        )
         return [RunRecord.from_row(row) for row in rows]
 
     def claim_all(self, run_ids: Sequence[int], pid: int) -> list[int]:
@@ -53,68 +56,66 @@ class PopulationRows:
         now = time.time()
         with self.transaction():
             queued: set[int] = set()
-            for chunk, marks in _chunks(run_ids):
-                sql = f"SELECT id FROM runs WHERE id IN ({marks}) AND status = 'queued'"
-                queued |= {row[0] for row in self.conn.execute(sql, chunk)}
+            for chunk in _chunks(run_ids):
+                sql = "SELECT id FROM runs WHERE id IN :ids AND status = 'queued'"
+                queued |= {row[0] for row in self.sql.execute(sql, {"ids": chunk})}
             claimed = [run_id for run_id in run_ids if run_id in queued]
-            for chunk, marks in _chunks(claimed):
-                self.conn.execute(
-                    "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
-                    "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
-                    f"stop_requested = 0 WHERE id IN ({marks})",
-                    [pid, self.host, now, now, *chunk],
+            for chunk in _chunks(claimed):
+                self.sql.execute(
+                    "UPDATE runs SET status = 'running', pid = :pid, host = :host, "
+                    "heartbeat = :now, started_at = COALESCE(started_at, :now), "
+                    "ended_at = NULL, error = NULL, stop_requested = 0 WHERE id IN :ids",
+                    {"pid": pid, "host": self.host, "now": now, "ids": chunk},
                 )
         return claimed
 
     def beat_all(self, run_ids: Sequence[int]) -> None:
         """The heartbeat of every member still running (one statement for all)."""
         now = time.time()
-        for chunk, marks in _chunks(run_ids):
-            self.conn.execute(
-                f"UPDATE runs SET heartbeat = ? WHERE id IN ({marks}) AND status = 'running'",
-                [now, *chunk],
+        for chunk in _chunks(run_ids):
+            self.sql.execute(
+                "UPDATE runs SET heartbeat = :now WHERE id IN :ids AND status = 'running'",
+                {"now": now, "ids": chunk},
             )
 
     def request_stop(self, run_id: int) -> RunRecord:
         run = self.get_run(run_id)
         if run.status == "queued":
             # Nothing runs yet: a queued run stops at once, before any worker claims it.
-            self.conn.execute(
-                "UPDATE runs SET status = 'stopped', ended_at = ? "
-                "WHERE id = ? AND status = 'queued'",
-                [time.time(), run_id],
+            self.sql.execute(
+                "UPDATE runs SET status = 'stopped', ended_at = :now "
+                "WHERE id = :id AND status = 'queued'",
+                {"now": time.time(), "id": run_id},
             )
-        self.conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", [run_id])
+        self.sql.execute("UPDATE runs SET stop_requested = 1 WHERE id = :id", {"id": run_id})
         return self.get_run(run_id)
 
     def stop_requested(self, run_id: int) -> bool:
-        row = self.conn.execute("SELECT stop_requested FROM runs WHERE id = ?", [run_id]).fetchone()
-        return bool(row and row[0])
+        flag = self.sql.scalar("SELECT stop_requested FROM runs WHERE id = :id", {"id": run_id})
+        return bool(flag)
 
     def stop_flags(self, run_ids: Sequence[int]) -> set[int]:
         """Which of these runs were asked to stop (one query for a whole population)."""
         flagged: set[int] = set()
-        for chunk, marks in _chunks(run_ids):
-            sql = f"SELECT id FROM runs WHERE id IN ({marks}) AND stop_requested = 1"
-            flagged |= {row[0] for row in self.conn.execute(sql, chunk)}
+        for chunk in _chunks(run_ids):
+            sql = "SELECT id FROM runs WHERE id IN :ids AND stop_requested = 1"
+            flagged |= {row[0] for row in self.sql.execute(sql, {"ids": chunk})}
         return flagged
 
     def shares_process(self, run: RunRecord) -> bool:
         """Whether the process training ``run`` trains another active run too (the members
         of a population): then a SIGTERM to it would stop them all."""
-        if not run.pid:
+        if not run.pid or run.host is None:
             return False
-        row = self.conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE pid = ? AND host IS ? AND id != ? "
+        count = self.sql.scalar(
+            "SELECT COUNT(*) FROM runs WHERE pid = :pid AND host = :host AND id != :id "
             "AND status IN ('queued', 'running')",
-            [run.pid, run.host, run.id],
-        ).fetchone()
-        return bool(row[0])
+            {"pid": run.pid, "host": run.host, "id": run.id},
+        )
+        return bool(count)
 
 
-def _chunks(run_ids: Sequence[int], size: int = 500) -> Iterator[tuple[list[int], str]]:
-    """``run_ids`` in slices within SQLite's limit on bound parameters, each with its
-    ``?, ?, ...`` placeholders."""
+def _chunks(run_ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    """``run_ids`` in slices within SQLite's limit on bound parameters."""
     for start in range(0, len(run_ids), size):
-        chunk = list(run_ids[start : start + size])
-        yield chunk, ", ".join("?" * len(chunk))
+        yield list(run_ids[start : start + size])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ import numpy as np
 
 from agents.common.base import EVAL_KEYS, RETURN_KEYS, Report
 from workbench import checkpoints
+from workbench.database import OperationalError
 from workbench.store import HEARTBEAT_INTERVAL, Store, StoreUnusable, write_refused
 
 CHECKPOINT_EVERY_STEPS = 10_000
@@ -56,7 +56,7 @@ class Heartbeat(threading.Thread):
             while not self.done.wait(self.interval):
                 try:
                     store.beat_all(self.run_ids)
-                except sqlite3.OperationalError as err:
+                except OperationalError as err:
                     if not write_refused(err):
                         raise
                     # A full or read-only disk: the training loop meets it too and says so.

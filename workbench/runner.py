@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ from agents.registry import get_agent
 from envs.config import restore
 from envs.registry import get_task
 from workbench import checkpoints
+from workbench.database import OperationalError
 from workbench.format import fixed
 from workbench.run_loop import (
     FLUSH_EVERY_SECONDS,
@@ -250,7 +250,7 @@ def execute(
                 error = fault or f"{type(err).__name__}: {err}"
                 try:
                     store.finish(run_id, "failed", error=error)
-                except sqlite3.OperationalError as finish_err:
+                except OperationalError as finish_err:
                     if not write_refused(finish_err):
                         raise
                     # The row stays running; once this process is gone readers mark it

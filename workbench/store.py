@@ -56,13 +56,13 @@ import dataclasses
 import functools
 import json
 import socket
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.database import Database, OperationalError, reason
 from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.population_rows import PopulationRows
@@ -99,27 +99,25 @@ class Store(MetricRows, PopulationRows, LabelRows):
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.path = self.home / DB_NAME
         prepare_home(self.home, self.path)
-        self.conn = connect(self.path)
+        self.sql = Database.sqlite(lambda: connect(self.path))
         self._migrate()  # a store it cannot write raises StoreUnusable (see transaction)
         self.host = socket.gethostname()
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
-        """sqlite-utils on the same connection, for schema changes and inserts; loaded on
-        first use (it imports numpy and its plugins), so that reading runs starts fast."""
+        """sqlite-utils on the SQLite connection, for the migrations of an embedded store
+        (what it still earns: altering tables of old files); loaded on first use (it
+        imports numpy and its plugins), so that reading runs starts fast."""
         import sqlite_utils
 
-        return sqlite_utils.Database(self.conn)
+        return sqlite_utils.Database(self.sql.raw)
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows of a SELECT as dicts of column name to value."""
-        cursor = self.conn.execute(sql, list(params))
-        names = [column[0] for column in cursor.description]
-        for row in cursor:
-            yield dict(zip(names, row, strict=True))
+        return self.sql.rows(sql, params)
 
     def close(self) -> None:
-        self.conn.close()
+        self.sql.close()
 
     def __enter__(self) -> Store:
         return self
@@ -129,7 +127,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
 
     # --- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        version = self.sql.scalar("PRAGMA user_version")
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer workbench (schema {version}, this one "
@@ -141,27 +139,20 @@ class Store(MetricRows, PopulationRows, LabelRows):
             for target, step in MIGRATIONS:
                 if version < target:
                     step(self.db)
-            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.sql.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction that takes the write lock up front (no mid-way upgrade)."""
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self.sql.transaction():
                 yield
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as err:
+        except OperationalError as err:
             if not write_refused(err):
                 raise
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
             raise StoreUnusable(
-                f"cannot write {self.path} ({err}); free space on its disk or make it writable"
+                f"cannot write {self.path} ({reason(err)}); free space on its disk or make it "
+                "writable"
             ) from err
 
     # --- run rows -------------------------------------------------------------------------
@@ -214,11 +205,11 @@ class Store(MetricRows, PopulationRows, LabelRows):
             "agent_sha256": agent_sha256,
             "tags": "[]",
         }
-        run_id = int(self.db["runs"].insert(row).last_pk)
+        run_id = self.sql.insert("runs", row)
         if not name:
-            self.conn.execute(
-                "UPDATE runs SET name = ? WHERE id = ?",
-                [f"{agent_label(agent)}-{task}-{run_id}", run_id],
+            self.sql.execute(
+                "UPDATE runs SET name = :name WHERE id = :id",
+                {"name": f"{agent_label(agent)}-{task}-{run_id}", "id": run_id},
             )
         return run_id
 
@@ -228,11 +219,10 @@ class Store(MetricRows, PopulationRows, LabelRows):
 
     def list_runs(self, statuses: Iterable[str] | None = None) -> list[RunRecord]:
         self.refresh_lost()
-        sql, params = "SELECT * FROM runs", []
+        sql, params = "SELECT * FROM runs", {}
         if statuses:
-            statuses = list(statuses)
-            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
-            params = statuses
+            sql += " WHERE status IN :statuses"
+            params = {"statuses": list(statuses)}
         return [RunRecord.from_row(row) for row in self._query(sql + " ORDER BY id", params)]
 
     def run_stamps(self) -> dict[int, tuple]:
@@ -241,7 +231,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
         a reader to find which rows changed."""
         self.refresh_lost()
         sql = "SELECT id, status, steps_done, summary, name, heartbeat, tags, note FROM runs"
-        return {row[0]: tuple(row[1:]) for row in self.conn.execute(sql)}
+        return {row[0]: tuple(row[1:]) for row in self.sql.execute(sql)}
 
     def get_runs(self, run_ids: Iterable[int]) -> list[RunRecord]:
         """The rows of these runs (those that exist), in id order."""
@@ -249,32 +239,33 @@ class Store(MetricRows, PopulationRows, LabelRows):
         records = []
         for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
             chunk = ids[start : start + 500]
-            sql = f"SELECT * FROM runs WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id"
-            records += [RunRecord.from_row(row) for row in self._query(sql, chunk)]
+            sql = "SELECT * FROM runs WHERE id IN :ids ORDER BY id"
+            records += [RunRecord.from_row(row) for row in self._query(sql, {"ids": chunk})]
         return records
 
     def set_launch_pid(self, run_id: int, pid: int) -> None:
         """The launcher records the worker's pid so a worker that dies unclaimed is seen."""
-        self.conn.execute(
-            "UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE id = ? AND status = 'queued'",
-            [pid, self.host, time.time(), run_id],
+        self.sql.execute(
+            "UPDATE runs SET pid = :pid, host = :host, heartbeat = :now "
+            "WHERE id = :id AND status = 'queued'",
+            {"pid": pid, "host": self.host, "now": time.time(), "id": run_id},
         )
 
     def claim(self, run_id: int, pid: int) -> bool:
         """queued -> running for this process; False if another process got there first."""
         now = time.time()
-        cursor = self.conn.execute(
-            "UPDATE runs SET status = 'running', pid = ?, host = ?, heartbeat = ?, "
-            "started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL, "
-            "stop_requested = 0 WHERE id = ? AND status = 'queued'",
-            [pid, self.host, now, now, run_id],
+        cursor = self.sql.execute(
+            "UPDATE runs SET status = 'running', pid = :pid, host = :host, heartbeat = :now, "
+            "started_at = COALESCE(started_at, :now), ended_at = NULL, error = NULL, "
+            "stop_requested = 0 WHERE id = :id AND status = 'queued'",
+            {"pid": pid, "host": self.host, "now": now, "id": run_id},
         )
         return cursor.rowcount == 1
 
     def beat(self, run_id: int) -> None:
-        self.conn.execute(
-            "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'",
-            [time.time(), run_id],
+        self.sql.execute(
+            "UPDATE runs SET heartbeat = :now WHERE id = :id AND status = 'running'",
+            {"now": time.time(), "id": run_id},
         )
 
     def finish(
@@ -286,26 +277,25 @@ class Store(MetricRows, PopulationRows, LabelRows):
         summary: dict[str, Any] | None = None,
     ) -> None:
         assert status in ("completed", "failed", "stopped")
-        self.conn.execute(
-            "UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat = ?, "
-            "summary = COALESCE(?, summary) WHERE id = ?",
-            [
-                status,
-                error,
-                time.time(),
-                time.time(),
-                json.dumps(summary) if summary is not None else None,
-                run_id,
-            ],
+        self.sql.execute(
+            "UPDATE runs SET status = :status, error = :error, ended_at = :now, "
+            "heartbeat = :now, summary = COALESCE(:summary, summary) WHERE id = :id",
+            {
+                "status": status,
+                "error": error,
+                "now": time.time(),
+                "summary": json.dumps(summary) if summary is not None else None,
+                "id": run_id,
+            },
         )
 
     def fail_unclaimed(self, run_id: int, error: str) -> None:
         """A queued run no worker can start (its log cannot be written): failed, so it
         is not queued forever and resumes once the cause is fixed."""
-        self.conn.execute(
-            "UPDATE runs SET status = 'failed', error = ?, ended_at = ? "
-            "WHERE id = ? AND status = 'queued'",
-            [error, time.time(), run_id],
+        self.sql.execute(
+            "UPDATE runs SET status = 'failed', error = :error, ended_at = :now "
+            "WHERE id = :id AND status = 'queued'",
+            {"error": error, "now": time.time(), "id": run_id},
         )
 
     def requeue(self, run_id: int) -> RunRecord:
@@ -323,13 +313,14 @@ class Store(MetricRows, PopulationRows, LabelRows):
                 )
             notice = self._fall_back_if_damaged(run)
             run = self._get_unchecked(run_id)
-            self.conn.execute(
-                "DELETE FROM metrics WHERE run_id = ? AND step > ?", [run_id, run.checkpoint_step]
+            self.sql.execute(
+                "DELETE FROM metrics WHERE run_id = :id AND step > :step",
+                {"id": run_id, "step": run.checkpoint_step},
             )
-            self.conn.execute(
+            self.sql.execute(
                 "UPDATE runs SET status = 'queued', steps_done = checkpoint_step, "
-                "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = ?",
-                [run_id],
+                "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = :id",
+                {"id": run_id},
             )
         return dataclasses.replace(self.get_run(run_id), notice=notice)
 
@@ -340,8 +331,8 @@ class Store(MetricRows, PopulationRows, LabelRows):
                 f"run {run_id} is {run.status}; stop it first: workbench runs stop {run_id}"
             )
         with self.transaction():
-            self.conn.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
-            self.conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
+            self.sql.execute("DELETE FROM metrics WHERE run_id = :id", {"id": run_id})
+            self.sql.execute("DELETE FROM runs WHERE id = :id", {"id": run_id})
         for path in (run.checkpoint_path, run.best_checkpoint_path, run.init_path):
             if path:
                 Path(path).unlink(missing_ok=True)
@@ -350,7 +341,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
 
     def _get_unchecked(self, run_id: int) -> RunRecord:
         """The row as stored, without first looking for lost runs."""
-        rows = list(self._query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        rows = self._query("SELECT * FROM runs WHERE id = :id", {"id": run_id})
         if not rows:
             raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
         return RunRecord.from_row(rows[0])
@@ -362,17 +353,17 @@ class Store(MetricRows, PopulationRows, LabelRows):
         marked and reads go on; the next reader that can write marks them."""
         try:
             return self._mark_lost()
-        except sqlite3.OperationalError as err:
+        except OperationalError as err:
             if write_refused(err):
                 return []
             raise
 
     def _mark_lost(self) -> list[int]:
         cutoff = time.time() - STALE_AFTER
-        candidates = self.conn.execute(
+        candidates = self.sql.execute(
             "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running') "
-            "AND pid IS NOT NULL AND heartbeat < ?",
-            [cutoff],
+            "AND pid IS NOT NULL AND heartbeat < :cutoff",
+            {"cutoff": cutoff},
         ).fetchall()
         lost = []
         for run_id, pid, host, heartbeat in candidates:
@@ -380,11 +371,11 @@ class Store(MetricRows, PopulationRows, LabelRows):
                 continue
             if host != self.host and heartbeat > time.time() - 6 * STALE_AFTER:
                 continue  # another machine's process: only a long silence tells
-            cursor = self.conn.execute(
-                "UPDATE runs SET status = 'lost', ended_at = ?, "
+            cursor = self.sql.execute(
+                "UPDATE runs SET status = 'lost', ended_at = :now, "
                 "error = 'worker process ended without reporting (killed or crashed)' "
-                "WHERE id = ? AND status IN ('queued', 'running') AND heartbeat = ?",
-                [time.time(), run_id, heartbeat],
+                "WHERE id = :id AND status IN ('queued', 'running') AND heartbeat = :heartbeat",
+                {"now": time.time(), "id": run_id, "heartbeat": heartbeat},
             )
             if cursor.rowcount:
                 lost.append(run_id)
@@ -393,7 +384,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
     # --- studies --------------------------------------------------------------------------
     def study_runs(self, study: str) -> list[RunRecord]:
         """Runs of a study: its trials' lifetimes and its fresh re-evaluation lifetimes."""
-        rows = self._query("SELECT * FROM runs WHERE study = ? ORDER BY id", [study])
+        rows = self._query("SELECT * FROM runs WHERE study = :study ORDER BY id", {"study": study})
         return [RunRecord.from_row(row) for row in rows]
 
     def log_path(self, run_id: int) -> Path:

@@ -122,7 +122,7 @@ def test_a_worker_given_a_damaged_checkpoint_fails_in_one_line_that_says_resume(
     run_id = stopped_run(home)
     store = Store(home)
     path = run_row(home, run_id).checkpoint_path
-    store.conn.execute("UPDATE runs SET checkpoint_sha256 = NULL WHERE id = ?", [run_id])
+    store.sql.execute("UPDATE runs SET checkpoint_sha256 = NULL WHERE id = :id", {"id": run_id})
     truncate(path)
     store.requeue(run_id)
 

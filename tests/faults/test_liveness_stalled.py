@@ -36,8 +36,9 @@ def silent_run(home: Path, pid: int, silence: float) -> int:
         agent="dqn", task="cartpole", config={}, task_params={}, seed=0, total_steps=1000
     )
     assert store.claim(run_id, pid)
-    store.conn.execute(
-        "UPDATE runs SET heartbeat = ? WHERE id = ?", [time.time() - silence, run_id]
+    store.sql.execute(
+        "UPDATE runs SET heartbeat = :at WHERE id = :id",
+        {"at": time.time() - silence, "id": run_id},
     )
     store.close()
     return run_id

@@ -73,7 +73,9 @@ def stale_running_run(home: Path) -> int:
         agent="dqn", task="cartpole", config={}, task_params={}, seed=0, total_steps=100
     )
     store.claim(run_id, 2**22 + 12345)  # no such process
-    store.conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", [time.time() - 60, run_id])
+    store.sql.execute(
+        "UPDATE runs SET heartbeat = :at WHERE id = :id", {"at": time.time() - 60, "id": run_id}
+    )
     store.close()
     return run_id
 
