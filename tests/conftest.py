@@ -16,9 +16,13 @@ from typer.testing import CliRunner
 # CLI's consoles are built on import), and pytest-xdist's workers start with COLUMNS=80:
 # built without it, the consoles read COLUMNS at every print, which the fixtures set.
 os.environ.pop("COLUMNS", None)
+# A PostgreSQL store of the developer's own is never the tests' (tests/postgres.py sets it).
+os.environ.pop("WORKBENCH_STORE", None)
 
 from workbench.cli import app
 from workbench.store import Store
+
+pytest_plugins = ["tests.postgres"]
 
 # Small networks run fastest on one thread (and the runner uses one); a second thread only
 # spins against whatever else the machine runs.

@@ -15,6 +15,10 @@ from studies.remembered import remember, remembered
 from workbench import store as store_module
 from workbench.store import Store, StoreError, UnknownRun
 
+BOTH = pytest.mark.usefixtures("backend")
+"""A test of the store's contract, run on SQLite and on PostgreSQL (tests/postgres.py);
+the others are about the SQLite file itself (its migrations, a foreign file)."""
+
 
 def new_run(store: Store, **overrides) -> int:
     values = dict(
@@ -29,6 +33,7 @@ def new_run(store: Store, **overrides) -> int:
     return store.create_run(**values)
 
 
+@BOTH
 def test_created_run_is_queued_with_a_default_name(home: Path) -> None:
     store = Store(home)
     run = store.get_run(new_run(store))
@@ -40,6 +45,7 @@ def test_created_run_is_queued_with_a_default_name(home: Path) -> None:
     )
 
 
+@BOTH
 def test_claim_is_exclusive(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -48,6 +54,7 @@ def test_claim_is_exclusive(home: Path) -> None:
     assert store.get_run(run_id).pid == 111
 
 
+@BOTH
 def test_a_metric_cannot_be_stored_twice(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -57,6 +64,7 @@ def test_a_metric_cannot_be_stored_twice(home: Path) -> None:
     assert store.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
 
 
+@BOTH
 def test_failed_batch_writes_nothing(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -67,6 +75,7 @@ def test_failed_batch_writes_nothing(home: Path) -> None:
     assert store.get_run(run_id).steps_done == 1
 
 
+@BOTH
 def test_requeue_drops_metrics_after_the_checkpoint_only(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -79,6 +88,7 @@ def test_requeue_drops_metrics_after_the_checkpoint_only(home: Path) -> None:
     assert [step for _, step, _ in store.metrics(run_id)] == [10, 20]
 
 
+@BOTH
 def test_only_stopped_failed_or_lost_runs_resume(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -86,6 +96,7 @@ def test_only_stopped_failed_or_lost_runs_resume(home: Path) -> None:
         store.requeue(run_id)
 
 
+@BOTH
 def test_stopping_a_queued_run_stops_it_at_once(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -93,6 +104,7 @@ def test_stopping_a_queued_run_stops_it_at_once(home: Path) -> None:
     assert not store.claim(run_id, pid=1)
 
 
+@BOTH
 def test_dead_worker_with_stale_heartbeat_becomes_lost(home: Path, monkeypatch) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -105,6 +117,7 @@ def test_dead_worker_with_stale_heartbeat_becomes_lost(home: Path, monkeypatch) 
     assert store.get_run(run_id).status == "lost"
 
 
+@BOTH
 def test_live_worker_with_stale_heartbeat_is_not_lost(home: Path, monkeypatch) -> None:
     import os
 
@@ -116,11 +129,13 @@ def test_live_worker_with_stale_heartbeat_is_not_lost(home: Path, monkeypatch) -
     assert store.get_run(run_id).status == "running"
 
 
+@BOTH
 def test_unknown_run_says_how_to_list(home: Path) -> None:
     with pytest.raises(UnknownRun, match="no run with id 7; `workbench runs ls`"):
         Store(home).get_run(7)
 
 
+@BOTH
 def test_active_run_cannot_be_deleted(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)
@@ -192,6 +207,7 @@ def test_migrations_are_in_version_order_and_end_at_the_schema_version() -> None
     assert versions[-1] == store_module.SCHEMA_VERSION
 
 
+@BOTH
 def test_a_best_checkpoint_is_recorded_with_a_flush_and_deleted_with_the_run(
     home: Path,
 ) -> None:
@@ -258,6 +274,7 @@ def test_a_schema_5_store_gains_the_checkpoint_hash_columns_and_keeps_its_runs(
     assert version == store_module.SCHEMA_VERSION >= 6
 
 
+@BOTH
 def test_a_new_checkpoint_keeps_the_one_before_as_the_previous(home: Path) -> None:
     store = Store(home)
     run_id = new_run(store)

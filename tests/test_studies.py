@@ -3,14 +3,10 @@ on SQLite and PostgreSQL, and the meta-gradient agents' discount."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -217,42 +213,7 @@ def test_two_workers_on_sqlite_share_a_grid_without_locks_or_duplicates(cli, hom
     assert hosts_pids == {"0", "1"}  # both workers took trials
 
 
-# --- PostgreSQL ------------------------------------------------------------------------------
-def _postgres_binary(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
-@pytest.fixture
-def postgres_url():
-    """A throwaway PostgreSQL server on a loopback port, removed afterwards."""
-    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        reason = "no PostgreSQL server binaries (initdb, pg_ctl); apt-get install postgresql"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (.ci/run installs them)")
-        pytest.skip(reason)
-    as_root = os.geteuid() == 0
-    run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
-    data = tempfile.mkdtemp(prefix="workbench-pg-")
-    if as_root:
-        shutil.chown(data, "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
-    subprocess.run([*run_as, initdb, "-D", data, "-A", "trust", "-U", "postgres"], **quiet)
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        [*run_as, pg_ctl, "-D", data, "-o", options, "-l", f"{data}/log", "-w", "start"], **quiet
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", data, "-m", "immediate", "stop"], **quiet)
-        shutil.rmtree(data, ignore_errors=True)
-
-
+# --- PostgreSQL (tests/postgres.py: a fresh database on a throwaway server) ------------
 @pytest.mark.slow
 def test_two_workers_complete_one_postgres_study_every_trial_once(
     cli, tmp_path: Path, postgres_url: str

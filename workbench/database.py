@@ -46,6 +46,25 @@ class Database:
         engine = sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
         return cls(engine)
 
+    @classmethod
+    def postgresql(cls, url: sa.URL) -> Database:
+        """A PostgreSQL store (psycopg 3); the workbench's tables are found in its schema
+        first. A password not in the URL comes from PGPASSWORD or ~/.pgpass (libpq's)."""
+        url = url.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(
+            url,
+            poolclass=sa.pool.NullPool,
+            connect_args={"options": f"-c search_path={SCHEMA}", "connect_timeout": 10},
+        )
+        return cls(engine)
+
+    @property
+    def locking(self) -> str:
+        """What ends a SELECT that reads rows a transaction is about to change: on
+        PostgreSQL ``FOR UPDATE`` (others wait for this transaction); SQLite's
+        ``BEGIN IMMEDIATE`` already serialises writers."""
+        return " FOR UPDATE" if self.dialect == "postgresql" else ""
+
     @property
     def raw(self) -> Any:
         """The DBAPI connection underneath (sqlite3's, for sqlite-utils' migrations)."""

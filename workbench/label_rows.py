@@ -18,7 +18,7 @@ class LabelRows:
     sql: Database
     transaction: Callable[[], AbstractContextManager[None]]
     get_run: Callable[[int], RunRecord]
-    _get_unchecked: Callable[[int], RunRecord]
+    _get_unchecked: Callable[..., RunRecord]
 
     def rename(self, run_id: int, name: str) -> RunRecord:
         with self.transaction():
@@ -32,7 +32,7 @@ class LabelRows:
         """Add and remove tags in one transaction (read, change, write: a concurrent
         tagging of the same run waits for the write lock instead of losing a tag)."""
         with self.transaction():
-            tags = set(self._get_unchecked(run_id).tags) - set(remove) | set(add)
+            tags = set(self._get_unchecked(run_id, lock=True).tags) - set(remove) | set(add)
             self.sql.execute(
                 "UPDATE runs SET tags = :tags WHERE id = :id",
                 {"tags": json.dumps(sorted(tags)), "id": run_id},

@@ -57,7 +57,9 @@ class PopulationRows:
         with self.transaction():
             queued: set[int] = set()
             for chunk in _chunks(run_ids):
-                sql = "SELECT id FROM runs WHERE id IN :ids AND status = 'queued'"
+                sql = (
+                    "SELECT id FROM runs WHERE id IN :ids AND status = 'queued'" + self.sql.locking
+                )
                 queued |= {row[0] for row in self.sql.execute(sql, {"ids": chunk})}
             claimed = [run_id for run_id in run_ids if run_id in queued]
             for chunk in _chunks(claimed):

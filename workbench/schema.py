@@ -155,3 +155,72 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+# A PostgreSQL store starts at the schema above, built at once (no older PostgreSQL stores
+# exist); its version is the row ``schema_version`` of ``meta``. A later schema version
+# adds a step for each backend. tests/test_store.py checks that a fresh SQLite store has
+# exactly these columns.
+RUN_COLUMNS = {
+    "id": "BIGSERIAL PRIMARY KEY",
+    "name": "TEXT",
+    "agent": "TEXT NOT NULL",
+    "task": "TEXT NOT NULL",
+    "config": "TEXT NOT NULL",
+    "task_params": "TEXT",
+    "seed": "BIGINT NOT NULL",
+    "total_steps": "BIGINT NOT NULL",
+    "steps_done": "BIGINT DEFAULT 0",
+    "status": "TEXT NOT NULL",
+    "pid": "BIGINT",
+    "host": "TEXT",
+    "heartbeat": "DOUBLE PRECISION",
+    "created_at": "DOUBLE PRECISION",
+    "started_at": "DOUBLE PRECISION",
+    "ended_at": "DOUBLE PRECISION",
+    "error": "TEXT",
+    "checkpoint_path": "TEXT",
+    "checkpoint_step": "BIGINT DEFAULT 0",
+    "stop_requested": "BIGINT DEFAULT 0",
+    "study": "TEXT",
+    "trial": "BIGINT",
+    "summary": "TEXT",
+    "init_from": "BIGINT",
+    "init_path": "TEXT",
+    "best_checkpoint_path": "TEXT",
+    "best_checkpoint_step": "BIGINT",
+    "init_checkpoint": "TEXT",
+    "checkpoint_sha256": "TEXT",
+    "previous_checkpoint_path": "TEXT",
+    "previous_checkpoint_step": "BIGINT",
+    "previous_checkpoint_sha256": "TEXT",
+    "population": "BIGINT",
+    "device": "TEXT",
+    "tags": "TEXT",
+    "note": "TEXT",
+    "agent_sha256": "TEXT",
+}
+METRIC_COLUMNS = {
+    "run_id": "BIGINT NOT NULL REFERENCES runs (id)",
+    "key": "TEXT NOT NULL",
+    "step": "BIGINT NOT NULL",
+    "value": "DOUBLE PRECISION",
+    "wall_time": "DOUBLE PRECISION",
+}
+
+
+def postgresql_schema() -> list[str]:
+    """The statements that build a PostgreSQL store at ``SCHEMA_VERSION`` (in the schema
+    the connection's search path names first)."""
+    runs = ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
+    metrics = ", ".join(f"{name} {kind}" for name, kind in METRIC_COLUMNS.items())
+    return [
+        f"CREATE TABLE runs ({runs})",
+        "CREATE INDEX runs_status ON runs (status)",
+        "CREATE INDEX runs_study_trial ON runs (study, trial)",
+        "CREATE INDEX runs_population ON runs (population)",
+        f"CREATE TABLE metrics ({metrics}, PRIMARY KEY (run_id, key, step))",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
+    ]

@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -62,17 +63,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.database import Database, OperationalError, reason
+from workbench.database import SCHEMA, Database, OperationalError, reason
 from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.population_rows import PopulationRows
 from workbench.records import RunRecord, agent_label, default_home, pid_alive
-from workbench.schema import MIGRATIONS, SCHEMA_VERSION
+from workbench.schema import MIGRATIONS, SCHEMA_VERSION, postgresql_schema
 from workbench.store_open import (
+    STORE_ENV,
     StoreError,
     StoreUnusable,
     UnknownRun,
     connect,
+    masked,
+    open_url,
     prepare_home,
     write_refused,
 )
@@ -95,11 +99,19 @@ CHECKPOINTS = ("last", "best")
 class Store(MetricRows, PopulationRows, LabelRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
-    def __init__(self, home: Path | str | None = None) -> None:
+    def __init__(self, home: Path | str | None = None, url: str | None = None) -> None:
+        """The store of ``home``: its SQLite file, or the PostgreSQL database ``url`` names
+        (default ``$WORKBENCH_STORE``; the home keeps logs and checkpoints then)."""
         self.home = Path(home).expanduser() if home is not None else default_home()
-        self.path = self.home / DB_NAME
-        prepare_home(self.home, self.path)
-        self.sql = Database.sqlite(lambda: connect(self.path))
+        url = url if url is not None else os.environ.get(STORE_ENV) or None
+        if url:
+            prepare_home(self.home, None)
+            self.sql = open_url(url)
+            self.path: Path | str = masked(url)  # how messages name the store
+        else:
+            self.path = self.home / DB_NAME
+            prepare_home(self.home, self.path)
+            self.sql = Database.sqlite(lambda: connect(self.path))
         self._migrate()  # a store it cannot write raises StoreUnusable (see transaction)
         self.host = socket.gethostname()
 
@@ -127,12 +139,10 @@ class Store(MetricRows, PopulationRows, LabelRows):
 
     # --- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
+        if self.sql.dialect == "postgresql":
+            return self._migrate_postgresql()
         version = self.sql.scalar("PRAGMA user_version")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer workbench (schema {version}, this one "
-                f"reads {SCHEMA_VERSION}); upgrade meta-rl-workbench"
-            )
+        self._refuse_newer(version)
         if version == SCHEMA_VERSION:
             return
         with self.transaction():
@@ -140,6 +150,26 @@ class Store(MetricRows, PopulationRows, LabelRows):
                 if version < target:
                     step(self.db)
             self.sql.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer workbench (schema {version}, this one "
+                f"reads {SCHEMA_VERSION}); upgrade meta-rl-workbench"
+            )
+
+    def _migrate_postgresql(self) -> None:
+        """Build the workbench's schema in a PostgreSQL database that lacks it (one process
+        at a time: an advisory lock), or check the version of the one it has."""
+        with self.transaction():
+            self.sql.execute("SELECT pg_advisory_xact_lock(hashtext('workbench-schema'))")
+            self.sql.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            if self.sql.scalar("SELECT to_regclass('meta')") is None:
+                for statement in postgresql_schema():
+                    self.sql.execute(statement)
+                return
+            version = self.sql.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            self._refuse_newer(int(version))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -306,7 +336,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
         """
         self.refresh_lost()
         with self.transaction():
-            run = self._get_unchecked(run_id)
+            run = self._get_unchecked(run_id, lock=True)
             if run.status not in RESUMABLE:
                 raise StoreError(
                     f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs resume"
@@ -339,9 +369,11 @@ class Store(MetricRows, PopulationRows, LabelRows):
         self.log_path(run_id).unlink(missing_ok=True)
         return run
 
-    def _get_unchecked(self, run_id: int) -> RunRecord:
-        """The row as stored, without first looking for lost runs."""
-        rows = self._query("SELECT * FROM runs WHERE id = :id", {"id": run_id})
+    def _get_unchecked(self, run_id: int, lock: bool = False) -> RunRecord:
+        """The row as stored, without first looking for lost runs; ``lock``: inside a
+        transaction that will change it (PostgreSQL: others wait until it ends)."""
+        sql = "SELECT * FROM runs WHERE id = :id" + (self.sql.locking if lock else "")
+        rows = self._query(sql, {"id": run_id})
         if not rows:
             raise UnknownRun(f"no run with id {run_id}; `workbench runs ls` lists the runs")
         return RunRecord.from_row(rows[0])

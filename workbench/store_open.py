@@ -1,14 +1,25 @@
 """Opening a workbench home: its directories and database file created readable by their
 owner only, a foreign SQLite file refused before anything in it changes (its journal mode
-included), a store that cannot be written opened for reading; and the store's errors."""
+included), a store that cannot be written opened for reading; a PostgreSQL store named by
+a URL (``--store``, ``$WORKBENCH_STORE``), its password never shown; and the store's
+errors."""
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envs.errors import EnvironmentFailure, UserError
+
+if TYPE_CHECKING:
+    from workbench.database import Database
+
+STORE_ENV = "WORKBENCH_STORE"
+"""The environment variable naming a PostgreSQL store (``--store`` sets it, so the
+workers a process starts open the same store)."""
 
 
 class StoreError(UserError):
@@ -34,14 +45,15 @@ def write_refused(err: BaseException) -> bool:
     )
 
 
-def prepare_home(home: Path, path: Path) -> None:
-    """Create the home, its folders and the database file ``path`` where missing."""
+def prepare_home(home: Path, path: Path | None) -> None:
+    """Create the home, its folders and the database file ``path`` where missing (none for
+    a PostgreSQL store: the home then keeps logs and checkpoints)."""
     try:
         # Readable by the owner only: runs may hold private configs and results.
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         (home / "checkpoints").mkdir(mode=0o700, exist_ok=True)
         (home / "logs").mkdir(mode=0o700, exist_ok=True)
-        if not path.exists():
+        if path is not None and not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     except OSError as err:
         raise StoreUnusable(
@@ -92,3 +104,37 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
             f"{', '.join(sorted(tables)[:5]) or 'none'}), not a workbench store; "
             "move it away or pass --home DIR"
         )
+
+
+def masked(url: str) -> str:
+    """A store URL as messages show it: any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def open_url(url: str) -> Database:
+    """The PostgreSQL store a URL names, connected; one line (``StoreError``) for a URL
+    that is not one, of another kind of database, or that cannot be reached."""
+    import sqlalchemy as sa
+
+    from workbench.database import Database, reason
+
+    shown = masked(url)
+    fix = "postgresql://USER@HOST[:PORT]/DATABASE (the password from PGPASSWORD or ~/.pgpass)"
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"store {shown!r} is not a database URL; use {fix}") from None
+    if parsed.get_backend_name() != "postgresql":
+        raise StoreError(
+            f"store {shown} is a {parsed.get_backend_name()} URL; a shared store is "
+            f"PostgreSQL: {fix}, or no --store for the embedded SQLite file"
+        )
+    try:
+        return Database.postgresql(parsed)
+    except sa.exc.DBAPIError as err:
+        raise StoreError(
+            f"cannot reach the store {shown} ({reason(err)}); check the URL, that "
+            "PostgreSQL runs there, and the password (PGPASSWORD or ~/.pgpass)"
+        ) from None
+    except sa.exc.NoSuchModuleError as err:
+        raise StoreError(f"store {shown}: {err}") from None
