@@ -36,6 +36,19 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
+@pytest.fixture(autouse=True)
+def _store_environment() -> Iterator[None]:
+    """The CLI runs in this process and records `--home`/`--store` in the environment for
+    the workers it starts: each test gets back the environment it began with."""
+    saved = {name: os.environ.get(name) for name in ("WORKBENCH_HOME", "WORKBENCH_STORE")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"

@@ -291,3 +291,45 @@ def test_a_new_checkpoint_keeps_the_one_before_as_the_previous(home: Path) -> No
     store.write_metrics(run_id, [], 20, checkpoint=("b.pt", 20, "hash-b2"))  # same file again
     run = store.get_run(run_id)
     assert (run.previous_checkpoint_path, run.checkpoint_sha256) == ("a.pt", "hash-b2")
+
+
+def test_a_postgresql_store_is_built_in_its_own_schema_and_refused_when_newer(
+    home: Path, postgres_url: str
+) -> None:
+    store = Store(home, url=postgres_url)
+    new_run(store)
+    tables = store.sql.rows(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+    )
+    assert {(row["table_schema"], row["table_name"]) for row in tables} == {
+        ("workbench", "runs"),
+        ("workbench", "metrics"),
+        ("workbench", "meta"),
+    }  # apart from Optuna's tables (public) in the same database
+    store.sql.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match="newer workbench .schema 99"):
+        Store(home, url=postgres_url)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (
+            "postgresql://someone:s3cret@127.0.0.1:1/db",
+            "cannot reach the store postgresql://someone:***@",
+        ),
+        ("mysql://someone:s3cret@host/db", "a mysql URL; a shared store is PostgreSQL"),
+        ("no url at all", "is not a database URL"),
+    ],
+)
+def test_a_store_url_that_cannot_be_used_is_one_line_and_writes_nothing(
+    cli, home: Path, url: str, words: str
+) -> None:
+    result = cli("--store", url, "runs", "ls")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
+    assert "s3cret" not in result.output and "Traceback" not in result.output
+    assert not home.exists()

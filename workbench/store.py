@@ -105,8 +105,8 @@ class Store(MetricRows, PopulationRows, LabelRows):
         self.home = Path(home).expanduser() if home is not None else default_home()
         url = url if url is not None else os.environ.get(STORE_ENV) or None
         if url:
+            self.sql = open_url(url)  # first: a URL that cannot be used writes nothing
             prepare_home(self.home, None)
-            self.sql = open_url(url)
             self.path: Path | str = masked(url)  # how messages name the store
         else:
             self.path = self.home / DB_NAME

@@ -18,6 +18,7 @@ from workbench.cli import catalog
 from workbench.cli.common import (
     Home,
     JsonFlag,
+    StoreUrl,
     err_console,
     fail,
     open_store,
@@ -38,6 +39,7 @@ from workbench.cli.training import (
 from workbench.service import populations as population_service
 from workbench.service import runs as run_service
 from workbench.stopping import StopSignals
+from workbench.store_open import STORE_ENV
 
 if TYPE_CHECKING:
     from workbench.store import Store
@@ -123,8 +125,10 @@ app.add_typer(runs_app, name="runs")
 
 @app.callback(invoke_without_command=True)
 @user_errors
-def root(ctx: typer.Context, home: Home = None) -> None:
+def root(ctx: typer.Context, home: Home = None, store: StoreUrl = None) -> None:
     """With no command, open the terminal UI on the store."""
+    if store is not None:  # every Store this process and its workers open reads it
+        os.environ[STORE_ENV] = store
     if ctx.invoked_subcommand is not None:
         if home is not None:  # `workbench --home D runs ls`: sub-commands read it from here
             os.environ["WORKBENCH_HOME"] = str(home)

@@ -31,6 +31,16 @@ Home = Annotated[
         show_default=False,
     ),
 ]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="A PostgreSQL database every machine shares for runs, metrics and studies "
+        "(postgresql://USER@HOST[:PORT]/DATABASE; the password from PGPASSWORD or "
+        "~/.pgpass). Default: $WORKBENCH_STORE, else the home's SQLite file.",
+        show_default=False,
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
