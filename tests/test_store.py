@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy
 
 from studies.remembered import remember, remembered
+from workbench import schema
 from workbench import store as store_module
 from workbench.store import Store, StoreError, UnknownRun
 
@@ -171,12 +172,12 @@ def test_a_schema_2_store_gains_the_init_columns_and_keeps_its_runs(home: Path) 
     assert {"init_from", "init_path"} <= set(reopened.db["runs"].columns_dict)
     run = reopened.get_run(run_id)
     assert run.agent == "dqn" and run.init_from is None and run.init_path is None
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
 
 
 def test_schema_version_recorded(home: Path) -> None:
     store = Store(home)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -198,13 +199,13 @@ def test_a_schema_3_store_gains_the_best_checkpoint_columns_and_keeps_its_runs(
     assert run.best_checkpoint_path is None and run.best_checkpoint_step is None
     assert run.init_checkpoint is None
     assert reopened.metrics(run_id) == [("charts/episode_return", 5, 1.0)]
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == (store_module.SCHEMA_VERSION)
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == (schema.SCHEMA_VERSION)
 
 
 def test_migrations_are_in_version_order_and_end_at_the_schema_version() -> None:
-    versions = [version for version, _ in store_module.MIGRATIONS]
+    versions = [version for version, _ in schema.MIGRATIONS]
     assert versions == sorted(set(versions))
-    assert versions[-1] == store_module.SCHEMA_VERSION
+    assert versions[-1] == schema.SCHEMA_VERSION
 
 
 @BOTH
@@ -233,7 +234,7 @@ def test_a_schema_3_store_hands_its_remembered_study_storages_to_studies(home: P
     newer = "postgresql://someone@new-host/other"
     remember(home, "kept", newer)  # chosen after the old store was written: it stays
     store = Store(home)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert not store.db["study_storages"].exists()
     assert remembered(home) == {
         "far": "postgresql://someone@db-host:5432/studies",
@@ -271,7 +272,7 @@ def test_a_schema_5_store_gains_the_checkpoint_hash_columns_and_keeps_its_runs(
     assert run.previous_checkpoint_path is None
     assert reopened.metrics(run_id) == [("train/td_loss", 5, 1.0)]
     version = reopened.db.execute("PRAGMA user_version").fetchone()[0]
-    assert version == store_module.SCHEMA_VERSION >= 6
+    assert version == schema.SCHEMA_VERSION >= 6
 
 
 @BOTH

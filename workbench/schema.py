@@ -1,6 +1,6 @@
 """The run store's schema, built by migrations: an ordered list of steps keyed by schema
 version. A store at version v runs every step whose version is above v (in one
-transaction, see ``Store._migrate``); a new version is one more entry at the end."""
+transaction, see ``workbench/migrate.py``); a new version is one more entry at the end."""
 
 from __future__ import annotations
 

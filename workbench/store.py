@@ -63,12 +63,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.database import SCHEMA, Database, OperationalError, reason
+from workbench.database import Database, OperationalError, reason
 from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
+from workbench.migrate import migrate
 from workbench.population_rows import PopulationRows
 from workbench.records import RunRecord, agent_label, default_home, pid_alive
-from workbench.schema import MIGRATIONS, SCHEMA_VERSION, postgresql_schema
 from workbench.store_open import (
     STORE_ENV,
     StoreError,
@@ -112,7 +112,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
             self.path = self.home / DB_NAME
             prepare_home(self.home, self.path)
             self.sql = Database.sqlite(lambda: connect(self.path))
-        self._migrate()  # a store it cannot write raises StoreUnusable (see transaction)
+        migrate(self)  # a store it cannot write raises StoreUnusable (see transaction)
         self.host = socket.gethostname()
 
     @functools.cached_property
@@ -138,39 +138,6 @@ class Store(MetricRows, PopulationRows, LabelRows):
         self.close()
 
     # --- schema ---------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        if self.sql.dialect == "postgresql":
-            return self._migrate_postgresql()
-        version = self.sql.scalar("PRAGMA user_version")
-        self._refuse_newer(version)
-        if version == SCHEMA_VERSION:
-            return
-        with self.transaction():
-            for target, step in MIGRATIONS:
-                if version < target:
-                    step(self.db)
-            self.sql.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _refuse_newer(self, version: int) -> None:
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer workbench (schema {version}, this one "
-                f"reads {SCHEMA_VERSION}); upgrade meta-rl-workbench"
-            )
-
-    def _migrate_postgresql(self) -> None:
-        """Build the workbench's schema in a PostgreSQL database that lacks it (one process
-        at a time: an advisory lock), or check the version of the one it has."""
-        with self.transaction():
-            self.sql.execute("SELECT pg_advisory_xact_lock(hashtext('workbench-schema'))")
-            self.sql.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            if self.sql.scalar("SELECT to_regclass('meta')") is None:
-                for statement in postgresql_schema():
-                    self.sql.execute(statement)
-                return
-            version = self.sql.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-            self._refuse_newer(int(version))
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction that takes the write lock up front (no mid-way upgrade)."""
