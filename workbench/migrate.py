@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.database import SCHEMA
-from workbench.schema import MIGRATIONS, SCHEMA_VERSION, postgresql_schema
+from workbench.schema import MIGRATIONS, POSTGRESQL_STEPS, SCHEMA_VERSION, postgresql_schema
 from workbench.store_open import StoreError
 
 if TYPE_CHECKING:
@@ -48,5 +48,13 @@ def _migrate_postgresql(store: Store) -> None:
             for statement in postgresql_schema():
                 store.sql.execute(statement)
             return
-        version = store.sql.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-        _refuse_newer(store, int(version))
+        version = int(store.sql.scalar("SELECT value FROM meta WHERE key = 'schema_version'"))
+        _refuse_newer(store, version)
+        for target, statements in POSTGRESQL_STEPS:
+            if version < target:
+                for statement in statements:
+                    store.sql.execute(statement)
+        store.sql.execute(
+            "UPDATE meta SET value = :version WHERE key = 'schema_version'",
+            {"version": str(SCHEMA_VERSION)},
+        )

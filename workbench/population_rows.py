@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from workbench.database import Database
+from workbench.queue_rows import lease_seconds
 from workbench.records import RunRecord
 
 
@@ -66,7 +67,8 @@ class PopulationRows:
                 self.sql.execute(
                     "UPDATE runs SET status = 'running', pid = :pid, host = :host, "
                     "heartbeat = :now, started_at = COALESCE(started_at, :now), "
-                    "ended_at = NULL, error = NULL, stop_requested = 0 WHERE id IN :ids",
+                    "ended_at = NULL, error = NULL, stop_requested = 0, lease_until = NULL "
+                    "WHERE id IN :ids",
                     {"pid": pid, "host": self.host, "now": now, "ids": chunk},
                 )
         return claimed
@@ -76,8 +78,9 @@ class PopulationRows:
         now = time.time()
         for chunk in _chunks(run_ids):
             self.sql.execute(
-                "UPDATE runs SET heartbeat = :now WHERE id IN :ids AND status = 'running'",
-                {"now": now, "ids": chunk},
+                "UPDATE runs SET heartbeat = :now, lease_until = CASE WHEN lease_until IS "
+                "NULL THEN NULL ELSE :until END WHERE id IN :ids AND status = 'running'",
+                {"now": now, "until": now + lease_seconds(), "ids": chunk},
             )
 
     def request_stop(self, run_id: int) -> RunRecord:

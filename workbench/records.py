@@ -81,6 +81,14 @@ class RunRecord:
     agent_sha256: str | None = None
     """SHA-256 of a plug-in agent's source file at creation (schema 9; None for a built-in
     agent): a resume refuses when the file has changed since."""
+    queue: str | None = None
+    """``any``: queued for any ``workbench worker`` (``run --queue``, or retried after it
+    was lost); None: trained by the process that created or resumed it (schema 10)."""
+    lease_until: float | None = None
+    """While a worker holds it: the Unix time its claim runs out unless renewed (schema
+    10); past it, the run is lost as seen from any machine."""
+    retries: int | None = None
+    """Automatic retries left when the run is lost (``--retries``; schema 10)."""
     notice: str | None = field(default=None, compare=False)
     """Not a column: set by a resume that could not use the last checkpoint, saying which
     one it resumes from instead (one line for the user)."""

@@ -110,10 +110,13 @@ def create_run(
     init_checkpoint: str = "last",
     device: str | None = None,
     agent_sha256: str | None = None,
+    queue: str | None = None,
+    retries: int = 0,
 ) -> int:
-    """Queue a run; with ``init_from``, its networks start from that run's last (or, with
-    ``init_checkpoint="best"``, best) checkpoint, copied now, so the source may train on
-    or be deleted."""
+    """Queue a run (``queue="any"``: for any ``workbench worker``, with ``retries``
+    automatic retries when lost); with ``init_from``, its networks start from that run's
+    last (or, with ``init_checkpoint="best"``, best) checkpoint, copied now, so the source
+    may train on or be deleted."""
     init_path = None
     if init_from is not None:
         init_path = save_init_weights(
@@ -133,6 +136,8 @@ def create_run(
             init_checkpoint=init_checkpoint if init_from is not None else None,
             device=device,
             agent_sha256=agent_sha256,
+            queue=queue,
+            retries=retries,
         )
     except BaseException:
         if init_path:
@@ -187,8 +192,10 @@ def execute(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     stop_event: threading.Event | None = None,
+    claimed: bool = False,
 ) -> RunRecord:
-    """Train a queued run in this process until done, stopped or failed; return its row.
+    """Train a queued run in this process until done, stopped or failed; return its row
+    (``claimed``: this process has claimed it already, as a pulling worker does).
 
     Metrics go to the store in batches (MetricBuffer, every FLUSH_EVERY_SECONDS); a
     checkpoint is taken when the CheckpointPolicy says so and when stopping; the best
@@ -199,9 +206,12 @@ def execute(
     try:
         log, log_handler = run_logger(store, run_id)
     except StoreUnusable as err:
-        store.fail_unclaimed(run_id, str(err))  # resumable once the file can be written
+        if claimed:
+            store.finish(run_id, "failed", error=str(err))
+        else:
+            store.fail_unclaimed(run_id, str(err))  # resumable once the file can be written
         raise
-    if not store.claim(run_id, os.getpid()):
+    if not claimed and not store.claim(run_id, os.getpid()):
         log.removeHandler(log_handler)
         log_handler.close()
         run = store.get_run(run_id)

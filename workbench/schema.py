@@ -141,6 +141,14 @@ def _add_agent_source_hash(db: sqlite_utils.Database) -> None:
     _add_columns(db, "runs", {"agent_sha256": str})
 
 
+def _add_queue_lease_and_retries(db: sqlite_utils.Database) -> None:
+    """Schema 10: ``queue`` (``any``: the run waits for any ``workbench worker``; None: for
+    the process that created it), ``lease_until`` (Unix seconds until which a worker's
+    claim holds, renewed with its heartbeat; None: a local process, checked by its pid)
+    and ``retries`` (automatic retries left when the run is lost)."""
+    _add_columns(db, "runs", {"queue": str, "lease_until": float, "retries": int})
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
@@ -151,6 +159,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (7, _add_population_and_device),
     (8, _add_tags_notes_and_wall_time),
     (9, _add_agent_source_hash),
+    (10, _add_queue_lease_and_retries),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""
@@ -158,10 +167,11 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-# A PostgreSQL store starts at the schema above, built at once (no older PostgreSQL stores
-# exist); its version is the row ``schema_version`` of ``meta``. A later schema version
-# adds a step for each backend. tests/test_store.py checks that a fresh SQLite store has
-# exactly these columns.
+# A new PostgreSQL store is built at the current schema at once; its version is the row
+# ``schema_version`` of ``meta``, and an older one runs the statements of
+# ``POSTGRESQL_STEPS`` above it (PostgreSQL stores began at schema 9). A new schema
+# version is a step for each backend. tests/test_store.py checks that a fresh SQLite store
+# has exactly these columns.
 RUN_COLUMNS = {
     "id": "BIGSERIAL PRIMARY KEY",
     "name": "TEXT",
@@ -200,6 +210,9 @@ RUN_COLUMNS = {
     "tags": "TEXT",
     "note": "TEXT",
     "agent_sha256": "TEXT",
+    "queue": "TEXT",
+    "lease_until": "DOUBLE PRECISION",
+    "retries": "BIGINT",
 }
 METRIC_COLUMNS = {
     "run_id": "BIGINT NOT NULL REFERENCES runs (id)",
@@ -224,3 +237,16 @@ def postgresql_schema() -> list[str]:
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
     ]
+
+
+POSTGRESQL_STEPS: list[tuple[int, list[str]]] = [
+    (
+        10,
+        [
+            "ALTER TABLE runs ADD COLUMN IF NOT EXISTS queue TEXT",
+            "ALTER TABLE runs ADD COLUMN IF NOT EXISTS lease_until DOUBLE PRECISION",
+            "ALTER TABLE runs ADD COLUMN IF NOT EXISTS retries BIGINT",
+        ],
+    ),
+]
+"""What brings a PostgreSQL store of an older schema to each version (after 9)."""

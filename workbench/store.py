@@ -68,6 +68,7 @@ from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.migrate import migrate
 from workbench.population_rows import PopulationRows
+from workbench.queue_rows import QueueRows
 from workbench.records import RunRecord, agent_label, default_home, pid_alive
 from workbench.store_open import (
     STORE_ENV,
@@ -96,7 +97,7 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class Store(MetricRows, PopulationRows, LabelRows):
+class Store(MetricRows, PopulationRows, QueueRows, LabelRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None, url: str | None = None) -> None:
@@ -176,8 +177,11 @@ class Store(MetricRows, PopulationRows, LabelRows):
         population: int | None = None,
         device: str | None = None,
         agent_sha256: str | None = None,
+        queue: str | None = None,
+        retries: int = 0,
     ) -> int:
-        """Insert a queued run row inside the caller's transaction."""
+        """Insert a queued run row inside the caller's transaction (``queue="any"``: for
+        any ``workbench worker``; ``retries``: automatic retries when it is lost)."""
         row = {
             "name": name or "",
             "agent": agent,
@@ -201,6 +205,8 @@ class Store(MetricRows, PopulationRows, LabelRows):
             "device": device,
             "agent_sha256": agent_sha256,
             "tags": "[]",
+            "queue": queue,
+            "retries": retries,
         }
         run_id = self.sql.insert("runs", row)
         if not name:
@@ -254,16 +260,13 @@ class Store(MetricRows, PopulationRows, LabelRows):
         cursor = self.sql.execute(
             "UPDATE runs SET status = 'running', pid = :pid, host = :host, heartbeat = :now, "
             "started_at = COALESCE(started_at, :now), ended_at = NULL, error = NULL, "
-            "stop_requested = 0 WHERE id = :id AND status = 'queued'",
+            "stop_requested = 0, lease_until = NULL WHERE id = :id AND status = 'queued'",
             {"pid": pid, "host": self.host, "now": now, "id": run_id},
         )
         return cursor.rowcount == 1
 
     def beat(self, run_id: int) -> None:
-        self.sql.execute(
-            "UPDATE runs SET heartbeat = :now WHERE id = :id AND status = 'running'",
-            {"now": time.time(), "id": run_id},
-        )
+        self.beat_all([run_id])
 
     def finish(
         self,
@@ -276,7 +279,8 @@ class Store(MetricRows, PopulationRows, LabelRows):
         assert status in ("completed", "failed", "stopped")
         self.sql.execute(
             "UPDATE runs SET status = :status, error = :error, ended_at = :now, "
-            "heartbeat = :now, summary = COALESCE(:summary, summary) WHERE id = :id",
+            "heartbeat = :now, lease_until = NULL, summary = COALESCE(:summary, summary) "
+            "WHERE id = :id",
             {
                 "status": status,
                 "error": error,
@@ -316,7 +320,8 @@ class Store(MetricRows, PopulationRows, LabelRows):
             )
             self.sql.execute(
                 "UPDATE runs SET status = 'queued', steps_done = checkpoint_step, "
-                "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL WHERE id = :id",
+                "stop_requested = 0, pid = NULL, error = NULL, ended_at = NULL, queue = NULL "
+                "WHERE id = :id",
                 {"id": run_id},
             )
         return dataclasses.replace(self.get_run(run_id), notice=notice)
@@ -361,7 +366,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
         cutoff = time.time() - STALE_AFTER
         candidates = self.sql.execute(
             "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running') "
-            "AND pid IS NOT NULL AND heartbeat < :cutoff",
+            "AND pid IS NOT NULL AND lease_until IS NULL AND heartbeat < :cutoff",
             {"cutoff": cutoff},
         ).fetchall()
         lost = []
@@ -378,7 +383,7 @@ class Store(MetricRows, PopulationRows, LabelRows):
             )
             if cursor.rowcount:
                 lost.append(run_id)
-        return lost
+        return lost + self.expire_leases()  # a worker's run: its lease alone tells
 
     # --- studies --------------------------------------------------------------------------
     def study_runs(self, study: str) -> list[RunRecord]:

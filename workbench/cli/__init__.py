@@ -19,6 +19,7 @@ from workbench.cli.common import (
     Home,
     JsonFlag,
     StoreUrl,
+    check_option,
     err_console,
     fail,
     open_store,
@@ -69,6 +70,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "workbench.cli.plot",
         "plot",
         "Runs' curves of one metric as a PNG, SVG or PDF figure (smoothed, grouped).",
+    ),
+    "worker": (
+        "workbench.cli.worker",
+        "worker",
+        "Train the runs queued for any worker (run --queue), here or on any machine.",
     ),
 }
 """Commands whose modules load only when the command runs: name -> (module, attribute (a
@@ -198,6 +204,21 @@ def run(
             "--background", help="Train in a worker process; print the run id (each member's)."
         ),
     ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Leave the run queued for any `workbench worker` (on any machine that "
+            "reaches the store); print its id.",
+        ),
+    ] = False,
+    retries: Annotated[
+        int,
+        typer.Option(
+            help="With --queue: how many times a worker takes the run again, from its last "
+            "checkpoint, when the worker training it is lost."
+        ),
+    ] = 0,
     json_output: JsonFlag = False,
     home: Home = None,
 ) -> None:
@@ -215,6 +236,13 @@ def run(
         fail("give --seed (one run) or --seeds (a population), not both")
     seed_list = population_service.parse_seeds(seeds) if seeds is not None else [seed or 0]
     varied = population_service.parse_vary(vary or [])
+    check_option("--retries", retries, 0, 100)
+    if retries and not queue:
+        fail("--retries is for a run a worker takes: add --queue")
+    if queue and background:
+        fail("--queue leaves the run to a `workbench worker`; --background starts one here")
+    if queue and (len(seed_list) > 1 or varied):
+        fail("--queue takes one run (a population trains in one process): queue each seed")
     if len(seed_list) > 1 or varied:
         population = population_service.check_population(
             agent,
@@ -252,9 +280,12 @@ def run(
         init_from=init_from,
         init_checkpoint=init_checkpoint,
         device=device,
+        queue="any" if queue else None,
+        retries=retries,
     )
-    if background:
-        run_service.start_background(store, run_id)
+    if background or queue:
+        if background:
+            run_service.start_background(store, run_id)
         print(run_id)
         return
     started = time.monotonic()

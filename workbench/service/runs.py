@@ -114,10 +114,14 @@ def create_run(
     init_from: int | None = None,
     init_checkpoint: str = "last",
     device: str | None = None,
+    queue: str | None = None,
+    retries: int = 0,
 ) -> int:
     """Queue a run of validated ``settings``; return its id (``device``: where it trains,
     already resolved, see ``service.populations.resolve_device``). The run's budget is
     ``steps`` or, for a family whose tasks end (a continual stream), what it has.
+    ``queue="any"``: the run waits for any ``workbench worker``, which retries it up to
+    ``retries`` times when it is lost.
 
     With ``init_from``, its networks start from that run's ``init_checkpoint`` ("last" or
     "best"), copied now; raises StoreError when those networks do not fit.
@@ -143,6 +147,8 @@ def create_run(
         init_checkpoint=init_checkpoint,
         device=device,
         agent_sha256=settings.agent_sha256,
+        queue=queue,
+        retries=retries,
     )
 
 
