@@ -14,6 +14,7 @@ from textual.widgets import Input, Select
 from agents.registry import get_agent
 from envs.registry import get_task
 from workbench.plugins import AGENT_GROUP, TASK_GROUP
+from workbench.schema import SCHEMA_VERSION
 from workbench.service import runs as run_service
 from workbench.store import Store
 from workbench.tui.app import WorkbenchApp
@@ -180,7 +181,7 @@ def test_a_schema_7_store_gains_the_agent_hash_column_and_keeps_its_runs(home: P
     assert "agent_sha256" in reopened.db["runs"].columns_dict
     run = reopened.get_run(run_id)
     assert (run.agent, run.total_steps, run.agent_sha256) == ("dqn", 10, None)
-    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert reopened.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 async def test_the_launch_dialog_loads_a_typed_spec_and_launches_it(home: Path) -> None:
