@@ -60,10 +60,16 @@ def test_ctrl_c_during_start_up_exits_130_without_a_traceback(home: Path, delay:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a suite started in the background by a shell without job
+        # control inherits SIGINT ignored, and so would the script until it sets a handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()  # never leave a million-step run training after a failure
     assert "Traceback" not in err, err
     assert process.returncode == 130, err
 

@@ -82,9 +82,9 @@ def test_a_killed_workers_runs_are_lost_within_the_lease_and_resumed_by_another(
     cli, home: Path, tmp_path: Path, backend: str
 ) -> None:
     ids = queue(cli, 30_000, 2, "--retries", "1")
-    homes = [home, home] if backend == "sqlite" else [tmp_path / "a", tmp_path / "a"]
-    # (With PostgreSQL the two workers share a home here: a checkpoint is a file of the
-    # home that wrote it, which another machine cannot read yet.)
+    # With PostgreSQL the second worker's home is another machine's: it resumes from the
+    # store's copies of the checkpoints (workbench/file_rows.py).
+    homes = [home, home] if backend == "sqlite" else [tmp_path / "a", tmp_path / "b"]
     often = {"WORKBENCH_CHECKPOINT_STEPS": "2000", "WORKBENCH_CHECKPOINT_MIN_SECONDS": "0"}
     first = workbench(homes[0], "worker", "--slots", "2", "--host-id", "box-a", **often)
     store = Store(home)

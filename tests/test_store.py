@@ -21,6 +21,13 @@ BOTH = pytest.mark.usefixtures("backend")
 the others are about the SQLite file itself (its migrations, a foreign file)."""
 
 
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Checkpoint files of these (relative) names, which a shared store copies."""
+    monkeypatch.chdir(tmp_path)
+    return lambda *names: [Path(name).write_bytes(b"weights") for name in names]
+
+
 def new_run(store: Store, **overrides) -> int:
     values = dict(
         agent="dqn",
@@ -77,7 +84,8 @@ def test_failed_batch_writes_nothing(home: Path) -> None:
 
 
 @BOTH
-def test_requeue_drops_metrics_after_the_checkpoint_only(home: Path) -> None:
+def test_requeue_drops_metrics_after_the_checkpoint_only(home: Path, files) -> None:
+    files("ck")
     store = Store(home)
     run_id = new_run(store)
     store.claim(run_id, pid=1)
@@ -276,7 +284,8 @@ def test_a_schema_5_store_gains_the_checkpoint_hash_columns_and_keeps_its_runs(
 
 
 @BOTH
-def test_a_new_checkpoint_keeps_the_one_before_as_the_previous(home: Path) -> None:
+def test_a_new_checkpoint_keeps_the_one_before_as_the_previous(home: Path, files) -> None:
+    files("a.pt", "b.pt")
     store = Store(home)
     run_id = new_run(store)
     store.write_metrics(run_id, [], 10, checkpoint=("a.pt", 10, "hash-a"))
@@ -307,6 +316,7 @@ def test_a_postgresql_store_is_built_in_its_own_schema_and_refused_when_newer(
         ("workbench", "runs"),
         ("workbench", "metrics"),
         ("workbench", "meta"),
+        ("workbench", "files"),
     }  # apart from Optuna's tables (public) in the same database
     store.sql.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     store.close()
@@ -334,3 +344,36 @@ def test_a_store_url_that_cannot_be_used_is_one_line_and_writes_nothing(
     assert len(lines) == 1 and words in lines[0], result.stderr
     assert "s3cret" not in result.output and "Traceback" not in result.output
     assert not home.exists()
+
+
+def test_a_shared_stores_checkpoints_are_read_on_another_machine_and_checked(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import torch
+
+    from workbench import checkpoints
+
+    here, there = Store(tmp_path / "a", url=postgres_url), Store(tmp_path / "b", url=postgres_url)
+    run_id = new_run(here)
+    paths = []
+    for step in (10, 20, 30):
+        path, sha256 = checkpoints.save_state(here, run_id, {"w": torch.full((3,), step)}, step)
+        here.write_metrics(run_id, [("a", step, 1.0)], step, checkpoint=(str(path), step, sha256))
+        checkpoints.remove_old_checkpoints(
+            here, run_id, keep={str(path), here.get_run(run_id).previous_checkpoint_path}
+        )
+        paths.append(path)
+    for path in (tmp_path / "a" / "checkpoints").iterdir():
+        path.unlink()  # the other machine's disk: only the store's copies reach it
+    run = there.get_run(run_id)
+    fetched = there.local_file(run.checkpoint_path)
+    assert fetched.parent == tmp_path / "b" / "checkpoints" and fetched.name == paths[-1].name
+    assert torch.equal(checkpoints.read_checkpoint(there, run)["w"], torch.full((3,), 30))
+    names = {row[0] for row in there.sql.execute("SELECT name FROM files")}
+    assert names == {paths[1].name, paths[2].name}  # the last and the previous, as on disk
+    fetched.unlink()
+    there.sql.execute("UPDATE files SET data = :junk", {"junk": b"not a checkpoint"})
+    assert not there.local_file(run.checkpoint_path).exists()  # a damaged copy is no copy
+    here.sql.execute("UPDATE runs SET status = 'stopped'")
+    here.delete_run(run_id)
+    assert there.sql.scalar("SELECT COUNT(*) FROM files") == 0

@@ -40,7 +40,7 @@ def read_checkpoint(store: Store, run: RunRecord, checkpoint: str = "last") -> d
         if not path:
             break
         try:
-            return load_checkpoint_file(path)
+            return load_checkpoint_file(store.local_file(path))
         except FileNotFoundError:
             # A running worker replaced that checkpoint after we read its path: read again.
             run = store.get_run(run.id)
@@ -149,6 +149,7 @@ def remove_old_checkpoints(store: Store, run_id: int, keep: set[str | None]) -> 
     for old in (store.home / "checkpoints").glob(f"run-{run_id}-step-*.pt"):
         if str(old) not in keep:
             old.unlink(missing_ok=True)
+    store.drop_step_files(run_id, keep)
 
 
 def remove_partial_files(store: Store, run_id: int) -> None:

@@ -21,6 +21,8 @@ class MetricRows:
     sql: Database
     transaction: Callable[[], AbstractContextManager[None]]
     """Store's write transaction (SQLite: BEGIN IMMEDIATE ... COMMIT)."""
+    put_file: Callable[[int, str | Path], None]
+    local_file: Callable[[str | Path], Path]
 
     def write_metrics(
         self,
@@ -89,7 +91,9 @@ class MetricRows:
                         "id": run_id,
                     },
                 )
+                self.put_file(run_id, path)  # a shared store: every machine resumes from it
             if best is not None:
+                self.put_file(run_id, best[0])
                 self.sql.execute(
                     "UPDATE runs SET best_checkpoint_path = :path, best_checkpoint_step = :step "
                     "WHERE id = :id",
@@ -99,11 +103,15 @@ class MetricRows:
     def _fall_back_if_damaged(self, run: RunRecord) -> str | None:
         """When the last checkpoint's file is missing or not what was written, make the
         previous one (if intact) the resume point, else start over; say so in one line."""
-        if not run.checkpoint_path or checkpoint_intact(run.checkpoint_path, run.checkpoint_sha256):
+        if not run.checkpoint_path:
+            return None
+        if checkpoint_intact(self.local_file(run.checkpoint_path), run.checkpoint_sha256):
             return None
         damaged = f"its checkpoint at step {run.checkpoint_step} ({run.checkpoint_path}) is damaged"
         previous = run.previous_checkpoint_path
-        if previous and checkpoint_intact(previous, run.previous_checkpoint_sha256):
+        if previous and checkpoint_intact(
+            self.local_file(previous), run.previous_checkpoint_sha256
+        ):
             step, sha256 = run.previous_checkpoint_step, run.previous_checkpoint_sha256
             said = f"{damaged}; resuming from the previous one at step {step}"
         else:

@@ -222,7 +222,8 @@ class _GroupTrainer:
             if not (run.checkpoint_path and run.checkpoint_step > 0):
                 continue
             try:
-                states[run.id] = checkpoints.load_checkpoint_file(run.checkpoint_path)
+                local = self.store.local_file(run.checkpoint_path)  # fetched when shared
+                states[run.id] = checkpoints.load_checkpoint_file(local)
             except (checkpoints.DamagedCheckpoint, FileNotFoundError) as err:
                 detail = "is missing" if isinstance(err, FileNotFoundError) else str(err)
                 error = (
@@ -245,7 +246,7 @@ class _GroupTrainer:
                 member.log.info("resumed from checkpoint at step %d", run.checkpoint_step)
                 continue
             if run.init_path:
-                weights = checkpoints.load_checkpoint_file(run.init_path)
+                weights = checkpoints.load_checkpoint_file(self.store.local_file(run.init_path))
                 population.load_member_weights(index, weights)
                 member.log.info("networks start from the weights of run %s", run.init_from)
             where = f"member {index + 1} of {len(self.members)} (population {run.population})"

@@ -123,7 +123,7 @@ def create_run(
             store, init_from, agent, task, config, task_params, checkpoint=init_checkpoint
         )
     try:
-        return store.create_run(
+        run_id = store.create_run(
             agent=agent,
             task=task,
             config=config,
@@ -139,6 +139,9 @@ def create_run(
             queue=queue,
             retries=retries,
         )
+        if init_path:
+            store.put_file(run_id, init_path)  # a shared store: any machine starts it
+        return run_id
     except BaseException:
         if init_path:
             init_path.unlink(missing_ok=True)
@@ -227,7 +230,7 @@ def execute(
     try:
         with Heartbeat(store.home, run_id), sigterm_sets(stop_event):
             try:
-                agent = _prepared_agent(run, log)
+                agent = _prepared_agent(store, run, log)
                 _train(store, run, agent, buffer, stop, policy, on_progress, log)
                 if buffer.step != policy.step:
                     _checkpoint(store, run_id, agent, buffer, log)
@@ -321,13 +324,15 @@ def _train(
             )
 
 
-def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
+def _prepared_agent(store: Store, run: RunRecord, log: logging.Logger) -> Agent:
     """The run's agent, from its checkpoint when it resumes, else new (and from the
     networks it was told to start from)."""
     agent = build_agent(run)
     if run.checkpoint_path and run.checkpoint_step > 0:
         try:
-            agent.load_state_dict(checkpoints.load_checkpoint_file(run.checkpoint_path))
+            agent.load_state_dict(
+                checkpoints.load_checkpoint_file(store.local_file(run.checkpoint_path))
+            )
         except (checkpoints.DamagedCheckpoint, FileNotFoundError) as err:
             detail = "is missing" if isinstance(err, FileNotFoundError) else str(err)
             raise checkpoints.DamagedCheckpoint(
@@ -337,7 +342,7 @@ def _prepared_agent(run: RunRecord, log: logging.Logger) -> Agent:
         log.info("resumed from checkpoint at step %d", run.checkpoint_step)
         return agent
     if run.init_path:
-        agent.load_weights(checkpoints.load_checkpoint_file(run.init_path))
+        agent.load_weights(checkpoints.load_checkpoint_file(store.local_file(run.init_path)))
         log.info("networks start from the weights of run %s", run.init_from)
     log.info(
         "started %s on %s, %d steps, seed %d, config %s",

@@ -149,6 +149,14 @@ def _add_queue_lease_and_retries(db: sqlite_utils.Database) -> None:
     _add_columns(db, "runs", {"queue": str, "lease_until": float, "retries": int})
 
 
+def _add_files(db: sqlite_utils.Database) -> None:
+    """Schema 11: ``files``, copies of runs' checkpoint files for the machines that share a
+    store (workbench/file_rows.py; an SQLite store's stays empty)."""
+    db["files"].create(
+        {"name": str, "run_id": int, "sha256": str, "data": bytes}, pk="name", if_not_exists=True
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (1, _create_runs_and_metrics),
     (2, _add_study_storages),
@@ -160,6 +168,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [
     (8, _add_tags_notes_and_wall_time),
     (9, _add_agent_source_hash),
     (10, _add_queue_lease_and_retries),
+    (11, _add_files),
 ]
 """Schema steps in order: a store at version v runs every step whose version is above v.
 A new schema version is one more entry at the end."""
@@ -235,9 +244,15 @@ def postgresql_schema() -> list[str]:
         "CREATE INDEX runs_population ON runs (population)",
         f"CREATE TABLE metrics ({metrics}, PRIMARY KEY (run_id, key, step))",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        FILES_TABLE,
         f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
     ]
 
+
+FILES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, run_id BIGINT NOT NULL, "
+    "sha256 TEXT NOT NULL, data BYTEA NOT NULL)"
+)
 
 POSTGRESQL_STEPS: list[tuple[int, list[str]]] = [
     (
@@ -248,5 +263,6 @@ POSTGRESQL_STEPS: list[tuple[int, list[str]]] = [
             "ALTER TABLE runs ADD COLUMN IF NOT EXISTS retries BIGINT",
         ],
     ),
+    (11, [FILES_TABLE]),
 ]
 """What brings a PostgreSQL store of an older schema to each version (after 9)."""

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.database import Database, OperationalError, reason
+from workbench.file_rows import FileRows
 from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.migrate import migrate
@@ -97,7 +98,7 @@ CHECKPOINTS = ("last", "best")
 """A run's checkpoints: the last one (its resume point) and its best evaluation's."""
 
 
-class Store(MetricRows, PopulationRows, QueueRows, LabelRows):
+class Store(MetricRows, PopulationRows, QueueRows, FileRows, LabelRows):
     """Access to one workbench home: the database, checkpoints and logs."""
 
     def __init__(self, home: Path | str | None = None, url: str | None = None) -> None:
@@ -335,6 +336,7 @@ class Store(MetricRows, PopulationRows, QueueRows, LabelRows):
         with self.transaction():
             self.sql.execute("DELETE FROM metrics WHERE run_id = :id", {"id": run_id})
             self.sql.execute("DELETE FROM runs WHERE id = :id", {"id": run_id})
+            self.drop_files(run_id)
         for path in (run.checkpoint_path, run.best_checkpoint_path, run.init_path):
             if path:
                 Path(path).unlink(missing_ok=True)
