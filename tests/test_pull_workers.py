@@ -73,6 +73,11 @@ def test_two_workers_take_every_queued_run_once_and_a_reader_sees_them_train(
     claims = [line for out in outputs for line in out.splitlines() if "claimed" in line]
     assert sorted(int(line.split("run ")[1].split()[0]) for line in claims) == ids  # once each
     assert {run.host for run in runs} == {"box-0", "box-1"}  # both took runs
+    listing = subprocess.run(
+        [sys.executable, "-m", "workbench", "--home", str(home), "runs", "ls"],
+        capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"),
+    ).stdout  # fmt: skip
+    assert "host" in listing.splitlines()[0] and "box-1" in listing
     rows = metric_rows(store)
     assert len(rows) == len(set(rows))  # the primary key holds; nothing logged twice
     store.close()

@@ -36,7 +36,9 @@ def die_with_parent() -> None:
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
     except (OSError, AttributeError):
-        pass  # elsewhere a slot outlives a killed supervisor and finishes its run
+        return  # elsewhere a slot outlives a killed supervisor and finishes its run
+    if os.getppid() == 1:  # the supervisor died before this process could ask
+        os._exit(1)
 
 
 def slot(home: Path | None, host_id: str | None, idle_exit: float | None) -> int:

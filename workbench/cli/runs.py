@@ -92,6 +92,10 @@ def list_runs(
         if any(run.population is not None for run in runs)
         else None,
         "tags": [" ".join(run.tags) for run in runs] if any(run.tags for run in runs) else None,
+        # Runs trained on several machines (workers on a shared store): where each one was.
+        "host": [run.host or "-" for run in runs]
+        if len({run.host for run in runs if run.host}) > 1
+        else None,
         "status": [run.shown_status() for run in runs],
         "done": [f"{100 * run.steps_done / run.total_steps:.0f}%" for run in runs],
         "steps/s": [fixed(run.summary.get("steps_per_second"), 0) for run in runs],
@@ -107,7 +111,7 @@ def _population_cell(run) -> str:
 
 
 NUMERIC = ("id", "seed", "pop", "done", "steps/s", "return", "eval")
-DROP_FIRST = ("steps/s", "seed", "done", "pop", "tags")
+DROP_FIRST = ("steps/s", "host", "seed", "done", "pop", "tags")
 """Columns `runs ls` leaves out, in this order, when the terminal is too narrow; then the
 name and task columns are cut short. The return and eval columns always stay."""
 SHORTENED = ("name", "task")
