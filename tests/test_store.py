@@ -377,3 +377,24 @@ def test_a_shared_stores_checkpoints_are_read_on_another_machine_and_checked(
     here.sql.execute("UPDATE runs SET status = 'stopped'")
     here.delete_run(run_id)
     assert there.sql.scalar("SELECT COUNT(*) FROM files") == 0
+
+
+def test_a_store_opened_while_another_process_creates_it_waits_for_it(home: Path) -> None:
+    """Two processes opening a new home at once (a CLI and the TUI, a test's poller): the
+    second waits for the first's write lock before turning the file to WAL, which SQLite
+    does not wait for by itself ("database is locked" at once)."""
+    import threading
+
+    home.mkdir()
+    first = sqlite3.connect(home / "workbench.db", isolation_level=None, check_same_thread=False)
+    first.execute("BEGIN IMMEDIATE")
+    first.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+    first.execute("CREATE TABLE metrics (run_id INTEGER)")
+    threading.Timer(0.5, lambda: first.execute("ROLLBACK")).start()
+    started = time.monotonic()
+    store = Store(home)
+    assert time.monotonic() - started >= 0.4
+    assert store.sql.scalar("PRAGMA journal_mode") == "wal"
+    assert new_run(store) == 1
+    store.close()
+    first.close()

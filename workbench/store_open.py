@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from envs.errors import EnvironmentFailure, UserError
 if TYPE_CHECKING:
     from workbench.database import Database
 
+BUSY_SECONDS = 30.0
+"""How long a statement waits for another process's write lock on the SQLite file."""
 STORE_ENV = "WORKBENCH_STORE"
 """The environment variable naming a PostgreSQL store (``--store`` sets it, so the
 workers a process starts open the same store)."""
@@ -67,8 +70,8 @@ def connect(path: Path) -> sqlite3.Connection:
     anything in it (its journal mode included). A store that cannot be written (a
     read-only directory or disk) is opened as it is, for reading."""
     try:
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
         _refuse_foreign(conn, path)
     except sqlite3.DatabaseError as err:
         if isinstance(err, sqlite3.OperationalError) and "unable to open" in str(err):
@@ -76,20 +79,27 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StoreError(
             f"{path} is not a workbench store ({err}); move it away or pass --home DIR"
         ) from None
-    try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-    except sqlite3.OperationalError as err:
-        if not write_refused(err):
-            raise
-    return conn
+    # Turning a new file to WAL needs it unlocked, and SQLite does not wait for that: while
+    # another process that opened it first holds its migration's write lock, ask again.
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            if not write_refused(err):
+                raise
+        return conn
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     """A store whose directory refuses even SQLite's shared-memory file: read it as an
     immutable file (nothing else can be writing it there)."""
     uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
-    conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None)
     _refuse_foreign(conn, path)
     return conn
 
