@@ -1,12 +1,13 @@
-"""The run store: one SQLite file holding every run and its metrics, shared by all processes.
+"""The run store: one database holding every run and its metrics, shared by all processes.
 
 Contract
 --------
 Location: ``workbench.db`` in the home directory (``--home DIR``, else ``$WORKBENCH_HOME``,
-else the platform's user-data directory). The file is in WAL mode with a 30 s busy
-timeout; every process opens its own connection, and every write that spans several
-statements runs in one ``BEGIN IMMEDIATE`` transaction, so a reader never sees half of it
-and writers queue instead of failing with "database is locked".
+else the platform's user-data directory), in WAL mode with a 30 s busy timeout; or the
+PostgreSQL database of ``--store``/``$WORKBENCH_STORE`` (workbench/database.py). Every
+process opens its own connection, and every write that spans several statements runs in
+one transaction (SQLite: ``BEGIN IMMEDIATE``), so a reader never sees half of it and
+writers queue instead of failing with "database is locked".
 
 Who writes what:
 
@@ -27,7 +28,8 @@ Who writes what:
   writes each member's row as a worker writes its run's. A stop request for a member is
   its flag alone (its process trains the others too; ``shares_process``).
 - Any reader may turn a ``running`` row whose heartbeat is older than ``STALE_AFTER``
-  seconds and whose process is gone into ``lost`` (compare-and-set on the heartbeat).
+  seconds and whose process is gone into ``lost`` (compare-and-set on the heartbeat); a
+  worker's run (``lease_until`` set) is lost once its lease has run out (queue_rows.py).
 
 What a reader may assume:
 
