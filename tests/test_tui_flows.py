@@ -81,8 +81,8 @@ async def test_invalid_field_shows_inline_and_launches_nothing(home: Path) -> No
         assert "final_epsilon=1.0 exceeds" in error_beside(app.screen, "final_epsilon")
         # Only the agent's tasks are offered; changing the agent rebuilds the form.
         app.screen.query_one("#agent", Select).value = "rl2"
-        await pilot.pause(0.3)
-        assert field(app.screen, "hidden_size").value == "128"
+        # rl2's form (its hidden_size is 128, dqn's 64), however long a busy machine takes
+        await until(pilot, lambda: field(app.screen, "hidden_size").value == "128")
         assert app.screen.query_one("#task", Select).value == "bandit"
         await pilot.press("escape")
     assert Store(home).list_runs() == []
