@@ -94,10 +94,11 @@ class QueueRows:
                         "until": until,
                     },
                 )
-                if cursor.rowcount and left >= 0:
+                if cursor.rowcount and left >= 0:  # the checkpoint as this transaction sees it
                     self.sql.execute(
-                        "DELETE FROM metrics WHERE run_id = :id AND step > :step",
-                        {"id": run_id, "step": checkpoint_step},
+                        "DELETE FROM metrics WHERE run_id = :id AND step > "
+                        "(SELECT checkpoint_step FROM runs WHERE id = :id)",
+                        {"id": run_id},
                     )
             if cursor.rowcount:
                 lost.append(run_id)
