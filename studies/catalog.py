@@ -12,8 +12,9 @@ import sqlalchemy
 
 from envs.errors import UserError
 from studies.bulk import Counts, counts
-from studies.storage import forget_storage, masked, reason, shared_storage
+from studies.storage import forget_storage, reason, shared_storage
 from studies.study import StudySpec, load
+from studies.urls import masked
 
 
 def known_studies(default_url: str, remembered: Mapping[str, str]) -> list[tuple[str, str]]:

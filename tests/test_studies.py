@@ -335,7 +335,7 @@ def test_median_pruner_stops_lifetimes_behind_the_median(cli, home: Path) -> Non
 
 
 def test_without_password_drops_only_the_password() -> None:
-    from studies.storage import without_password
+    from studies.urls import without_password
 
     assert without_password("postgresql://u:pw@h:5432/db") == "postgresql://u@h:5432/db"
     assert without_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from workbench.database import Database
-from workbench.queue_rows import lease_seconds
+from workbench.queue_rows import CLAIMED, lease_seconds
 from workbench.records import RunRecord
 
 
@@ -65,11 +65,8 @@ class PopulationRows:
             claimed = [run_id for run_id in run_ids if run_id in queued]
             for chunk in _chunks(claimed):
                 self.sql.execute(
-                    "UPDATE runs SET status = 'running', pid = :pid, host = :host, "
-                    "heartbeat = :now, started_at = COALESCE(started_at, :now), "
-                    "ended_at = NULL, error = NULL, stop_requested = 0, lease_until = NULL "
-                    "WHERE id IN :ids",
-                    {"pid": pid, "host": self.host, "now": now, "ids": chunk},
+                    f"UPDATE runs SET {CLAIMED} WHERE id IN :ids",
+                    {"pid": pid, "host": self.host, "now": now, "until": None, "ids": chunk},
                 )
         return claimed
 

@@ -22,6 +22,14 @@ LEASE_SECONDS = 30.0
 ``$WORKBENCH_LEASE_SECONDS`` sets it (the tests shorten it)."""
 
 
+CLAIMED = (
+    "status = 'running', pid = :pid, host = :host, heartbeat = :now, lease_until = :until, "
+    "started_at = COALESCE(started_at, :now), ended_at = NULL, error = NULL, stop_requested = 0"
+)
+"""What every claim sets (queued -> running for process ``:pid`` on ``:host``); ``:until``
+is the lease of a worker's claim, None for a process that claims its own runs."""
+
+
 def lease_seconds() -> float:
     return float(os.environ.get("WORKBENCH_LEASE_SECONDS", LEASE_SECONDS))
 
@@ -46,9 +54,7 @@ class QueueRows:
             if run_id is None:
                 return None
             self.sql.execute(
-                "UPDATE runs SET status = 'running', pid = :pid, host = :host, "
-                "heartbeat = :now, lease_until = :until, started_at = COALESCE(started_at, "
-                ":now), ended_at = NULL, error = NULL, stop_requested = 0 WHERE id = :id",
+                f"UPDATE runs SET {CLAIMED} WHERE id = :id",
                 {
                     "pid": pid,
                     "host": self.host,

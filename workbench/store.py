@@ -65,13 +65,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studies.urls import masked
 from workbench.database import Database, OperationalError, reason
 from workbench.file_rows import FileRows
 from workbench.label_rows import LabelRows
 from workbench.metric_rows import MetricRows
 from workbench.migrate import migrate
 from workbench.population_rows import PopulationRows
-from workbench.queue_rows import QueueRows
+from workbench.queue_rows import CLAIMED, QueueRows
 from workbench.records import RunRecord, agent_label, default_home, pid_alive
 from workbench.store_open import (
     STORE_ENV,
@@ -79,7 +80,6 @@ from workbench.store_open import (
     StoreUnusable,
     UnknownRun,
     connect,
-    masked,
     open_url,
     prepare_home,
     write_refused,
@@ -261,10 +261,8 @@ class Store(MetricRows, PopulationRows, QueueRows, FileRows, LabelRows):
         """queued -> running for this process; False if another process got there first."""
         now = time.time()
         cursor = self.sql.execute(
-            "UPDATE runs SET status = 'running', pid = :pid, host = :host, heartbeat = :now, "
-            "started_at = COALESCE(started_at, :now), ended_at = NULL, error = NULL, "
-            "stop_requested = 0, lease_until = NULL WHERE id = :id AND status = 'queued'",
-            {"pid": pid, "host": self.host, "now": now, "id": run_id},
+            f"UPDATE runs SET {CLAIMED} WHERE id = :id AND status = 'queued'",
+            {"pid": pid, "host": self.host, "now": now, "until": None, "id": run_id},
         )
         return cursor.rowcount == 1
 

@@ -7,7 +7,6 @@ errors."""
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 from pathlib import Path
@@ -116,16 +115,12 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def masked(url: str) -> str:
-    """A store URL as messages show it: any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
 def open_url(url: str) -> Database:
     """The PostgreSQL store a URL names, connected; one line (``StoreError``) for a URL
     that is not one, of another kind of database, or that cannot be reached."""
     import sqlalchemy as sa
 
+    from studies.urls import masked, scrub
     from workbench.database import Database, reason
 
     shown = masked(url)
@@ -143,7 +138,7 @@ def open_url(url: str) -> Database:
         return Database.postgresql(parsed)
     except sa.exc.DBAPIError as err:
         raise StoreError(
-            f"cannot reach the store {shown} ({reason(err)}); check the URL, that "
+            f"cannot reach the store {shown} ({scrub(reason(err), url)}); check the URL, that "
             "PostgreSQL runs there, and the password (PGPASSWORD or ~/.pgpass)"
         ) from None
     except sa.exc.NoSuchModuleError as err:

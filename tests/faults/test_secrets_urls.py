@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from studies.storage import masked, reason, without_password
+from studies.storage import reason
+from studies.urls import masked, without_password
 
 from .conftest import assert_one_line_refusal
 
@@ -42,7 +43,7 @@ def test_reason_scrubs_the_secrets_a_driver_quotes() -> None:
     text = reason(err, url)
     assert "hunter2" not in text and "p@ss" not in text and "p%40ss" not in text
     assert "\n" not in text
-    from studies.storage import secrets
+    from studies.urls import secrets
 
     assert set(secrets(url)) >= {"p@ss", "hunter2"}
 

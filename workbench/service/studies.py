@@ -34,17 +34,9 @@ from studies.catalog import StudySummary, TrialRow, known_studies, study_summary
 from studies.catalog import trial_rows as read_trial_rows
 from studies.compare import Row as CompareRow
 from studies.compare import compare_row
-from studies.storage import (
-    StorageError,
-    forget_storage,
-    masked,
-    reason,
-    secrets,
-    shared_storage,
-    sqlite_url,
-    without_password,
-)
+from studies.storage import StorageError, forget_storage, reason, shared_storage, sqlite_url
 from studies.study import MAX_POPULATION, StudySpec, check_name, create, find, load
+from studies.urls import masked, secrets, without_password
 from studies.worker import Outcome, work
 from workbench.format import fixed
 from workbench.service.populations import resolve_device
