@@ -99,6 +99,7 @@ class OffPolicyMembers:
         self.config = cfg = self.configs[0]  # the shared fields
         self.members = len(self.configs)
         self.task, self.device = task, torch.device(device)
+        self.field_values: dict[str, torch.Tensor] = {}
         self.task_params = context_task_params(cfg, task_params)  # explicit: factors shown
         env = task.make_member_envs(self.task_params, 1, self.members)
         space = env.single_action_space
@@ -154,9 +155,12 @@ class OffPolicyMembers:
         return encoder | self.build_networks()
 
     def per_member(self, name: str) -> torch.Tensor:
-        """Every member's value of a config field ``[P]``."""
-        values = [float(getattr(config, name)) for config in self.configs]
-        return torch.tensor(values, dtype=torch.float32, device=self.device)
+        """Every member's value of a config field ``[P]``, built once (the updates and
+        acting read discount, tau and noise every step); callers do not write to it."""
+        if name not in self.field_values:
+            values = [float(getattr(config, name)) for config in self.configs]
+            self.field_values[name] = torch.tensor(values, dtype=torch.float32, device=self.device)
+        return self.field_values[name]
 
     def adam(self, params: Sequence[torch.Tensor], rate: str) -> stacked.StackedAdam:
         """Adam over stacked parameters at each member's value of the field ``rate``."""
